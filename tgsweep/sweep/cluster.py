@@ -1,0 +1,366 @@
+"""Batch-system clusters (SLURM, PBS) for sweeps, through dask-jobqueue.
+
+The sweep builds one task graph and runs it on whatever ``distributed`` cluster it is
+given; this module only builds that cluster.  Its configuration lives in
+``cluster/slurm.yaml`` and ``cluster/pbs.yaml`` (dask-jobqueue's own layout, one
+``jobqueue.<kind>`` section, plus a small ``tgsweep`` section), so the same file works as
+a ``~/.config/dask/jobqueue.yaml``.
+
+Every keyword is resolved once, here, from the file and passed explicitly to
+dask-jobqueue, so jobs submitted later (adaptive scaling, resubmission after a job
+vanished) get exactly the script that :func:`job_script` shows.
+
+dask-jobqueue is an optional dependency (extra ``cluster``); it is imported lazily.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "KINDS",
+    "load_config",
+    "cluster_kwargs",
+    "make_cluster",
+    "job_script",
+    "cluster_provenance",
+    "parse_adapt",
+]
+
+#: Batch systems supported by :func:`make_cluster`.
+KINDS = ("slurm", "pbs")
+
+#: Placeholder in ``job-script-prologue`` lines replaced by the workers' virtualenv.
+VENV_TOKEN = "@VENV@"
+
+_CLUSTER_DIR = Path(__file__).resolve().parents[2] / "cluster"
+
+# yaml keys (dask-jobqueue spelling) that are keywords of the cluster, not of the job
+_CLUSTER_KEYS = {"interface", "scheduler_options", "shared_temp_directory"}
+
+
+def _jobqueue(kind: str):
+    try:
+        import dask_jobqueue
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "cluster runs need dask-jobqueue: pip install 'tgsweep[cluster]'"
+        ) from exc
+    return {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown cluster kind {kind!r}; expected one of {KINDS}")
+    return kind
+
+
+def default_config_path(kind: str) -> Path:
+    """Path of the configuration file used when none is given.
+
+    ``$TGSWEEP_CLUSTER_CONFIG`` if set, else ``cluster/<kind>.yaml`` of the source tree.
+    """
+    env = os.environ.get("TGSWEEP_CLUSTER_CONFIG")
+    return Path(env) if env else _CLUSTER_DIR / f"{_check_kind(kind)}.yaml"
+
+
+def load_config(
+    kind: str, config: str | os.PathLike | Mapping | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read the ``jobqueue.<kind>`` and ``tgsweep`` sections of a configuration.
+
+    Parameters
+    ----------
+    kind : {"slurm", "pbs"}
+    config : path, mapping or None
+        A YAML file or an already parsed mapping with the layout of
+        ``cluster/slurm.yaml``; None reads :func:`default_config_path`.
+
+    Returns
+    -------
+    jobqueue : dict
+        The ``jobqueue.<kind>`` section, keys with ``-`` turned into ``_``.
+    options : dict
+        The ``tgsweep`` section (``venv``, ``resubmit_interval``), same key spelling.
+    """
+    _check_kind(kind)
+    if config is None:
+        config = default_config_path(kind)
+    if isinstance(config, Mapping):
+        data = dict(config)
+    else:
+        import yaml
+
+        with open(config) as f:
+            data = yaml.safe_load(f) or {}
+    jq = (data.get("jobqueue") or {}).get(kind)
+    if jq is None:
+        raise ValueError(f"configuration has no 'jobqueue.{kind}' section")
+
+    def norm(d):
+        return {str(k).replace("-", "_"): v for k, v in (d or {}).items()}
+
+    return norm(jq), norm(data.get("tgsweep"))
+
+
+def parse_adapt(adapt: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """Parse ``"MIN:MAX"`` (or a pair) into ``(minimum_jobs, maximum_jobs)``."""
+    if adapt is None:
+        return None
+    if isinstance(adapt, str):
+        parts = adapt.split(":")
+        if len(parts) != 2:
+            raise ValueError(f"--adapt expects MIN:MAX, got {adapt!r}")
+        lo, hi = (int(p) for p in parts)
+    else:
+        lo, hi = (int(v) for v in adapt)
+    if not 0 <= lo <= hi or hi < 1:
+        raise ValueError(f"--adapt needs 0 <= MIN <= MAX and MAX >= 1, got {lo}:{hi}")
+    return lo, hi
+
+
+def cluster_kwargs(
+    kind: str,
+    config: str | os.PathLike | Mapping | None = None,
+    *,
+    interface: str | None = None,
+    venv: str | os.PathLike | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Keyword arguments for ``SLURMCluster``/``PBSCluster``, fully resolved.
+
+    Parameters
+    ----------
+    kind : {"slurm", "pbs"}
+    config : path, mapping or None
+        See :func:`load_config`.
+    interface : str, optional
+        Network interface (e.g. ``"ib0"``) for the scheduler *and* the workers;
+        overrides the file.
+    venv : path, optional
+        Virtual environment the workers run in; overrides ``tgsweep.venv`` of the file,
+        whose default (null) is the submitting interpreter's ``sys.prefix``.
+    **overrides
+        Any dask-jobqueue keyword (``cores=2``, ``walltime="02:00:00"``, ...), applied last.
+
+    Returns
+    -------
+    dict
+        ``job_name``, ``python`` and the prologue (``@VENV@`` replaced) included; null
+        entries dropped so that dask-jobqueue's own defaults apply.
+    """
+    jq, opts = load_config(kind, config)
+    venv = Path(venv or opts.get("venv") or sys.prefix).expanduser()
+    kw: dict[str, Any] = {}
+    for key, value in jq.items():
+        if value is None:
+            continue
+        if key == "name":
+            key = "job_name"
+        kw[key] = value
+    kw.setdefault("python", str(venv / "bin" / "python"))
+    kw["job_script_prologue"] = [
+        str(line).replace(VENV_TOKEN, str(venv)) for line in kw.get("job_script_prologue", [])
+    ]
+    kw["worker_extra_args"] = [str(a) for a in kw.get("worker_extra_args", [])]
+    for key in ("log_directory", "shared_temp_directory"):
+        if key in kw:
+            kw[key] = os.path.expanduser(os.path.expandvars(str(kw[key])))
+    if interface is not None:
+        kw["interface"] = interface
+    kw.update(overrides)
+    return kw
+
+
+def _recording_job_cls(base):
+    """A subclass of ``base`` (a dask-jobqueue Job) that records every submitted job id."""
+
+    class _Recording(base):
+        submitted_job_ids: list[str] = []
+
+        async def start(self):
+            await super().start()
+            type(self).submitted_job_ids.append(str(self.job_id))
+
+    _Recording.__name__ = _Recording.__qualname__ = base.__name__
+    _Recording.submitted_job_ids = []  # one list per cluster
+    return _Recording
+
+
+def _security(tls: bool):
+    if not tls:
+        return None
+    from distributed.security import Security
+
+    return Security.temporary()  # needs `cryptography`
+
+
+def make_cluster(
+    kind: str,
+    jobs: int | None = None,
+    adapt: str | tuple[int, int] | None = None,
+    config: str | os.PathLike | Mapping | None = None,
+    interface: str | None = None,
+    tls: bool = False,
+    **overrides: Any,
+):
+    """Start a dask-jobqueue cluster whose workers are batch jobs.
+
+    Parameters
+    ----------
+    kind : {"slurm", "pbs"}
+    jobs : int, optional
+        Fixed number of jobs (one dask worker each with the file's defaults).
+        Jobs that disappear (walltime, worker ``--lifetime``, ``scancel``, node
+        failure) are resubmitted every ``tgsweep.resubmit-interval`` seconds.
+    adapt : "MIN:MAX" or (int, int), optional
+        Adaptive scaling between MIN and MAX jobs instead of a fixed number.
+        Neither ``jobs`` nor ``adapt``: one job.
+    config : path, mapping or None
+        See :func:`load_config`.
+    interface : str, optional
+        Network interface for scheduler and workers (e.g. ``"ib0"``).
+    tls : bool
+        Encrypt and authenticate scheduler-worker traffic with a throw-away CA
+        (``distributed.Security.temporary()``); worker certificates are written to the
+        file's ``shared-temp-directory``, which the compute nodes must see.
+    **overrides
+        dask-jobqueue keywords, applied after the file (see :func:`cluster_kwargs`).
+
+    Returns
+    -------
+    dask_jobqueue.SLURMCluster or dask_jobqueue.PBSCluster
+        Running; connect with ``distributed.Client(cluster)`` and pass it to
+        :func:`cluster_provenance` when the sweep is done.
+    """
+    cls = _jobqueue(_check_kind(kind))
+    if jobs is not None and adapt is not None:
+        raise ValueError("give either jobs or adapt, not both")
+    bounds = parse_adapt(adapt)
+    if jobs is not None and int(jobs) < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    _, opts = load_config(kind, config)
+    kw = cluster_kwargs(kind, config, interface=interface, **overrides)
+    if tls:
+        kw["security"] = _security(True)
+        shared = kw.get("shared_temp_directory")
+        if shared:
+            os.makedirs(shared, mode=0o700, exist_ok=True)
+    job_cls = _recording_job_cls(cls.job_cls)
+    cluster = cls(job_cls=job_cls, **kw)
+    cluster.tgsweep_kind = kind
+    try:
+        if bounds is not None:
+            cluster.adapt(minimum_jobs=bounds[0], maximum_jobs=bounds[1])
+        else:
+            cluster.scale(jobs=int(jobs or 1))
+        interval = float(opts.get("resubmit_interval") or 0)
+        if interval > 0:
+            _start_resubmission(cluster, interval)
+    except BaseException:
+        cluster.close()
+        raise
+    return cluster
+
+
+def _start_resubmission(cluster, interval: float) -> None:
+    """Periodically re-assert the requested jobs, so vanished ones are resubmitted.
+
+    ``distributed`` drops a worker whose job disappeared from ``cluster.workers`` after
+    ``distributed.deploy.lost-worker-timeout``; re-applying the current size then
+    submits a replacement under the same name.  (Adaptive scaling alone does not:
+    its plan still counts the vanished job.)
+    """
+    from distributed.core import Status
+    from tornado.ioloop import PeriodicCallback
+
+    def check():
+        if cluster.status == Status.running and len(cluster.workers) < len(cluster.worker_spec):
+            cluster.scale(jobs=len(cluster.worker_spec))
+
+    pc = PeriodicCallback(check, interval * 1000)
+    cluster.periodic_callbacks["tgsweep-resubmit"] = pc
+    cluster.loop.add_callback(pc.start)
+
+
+def job_script(
+    kind: str,
+    config: str | os.PathLike | Mapping | None = None,
+    *,
+    interface: str | None = None,
+    tls: bool = False,
+    **overrides: Any,
+) -> str:
+    """Text of the batch script one worker job would be submitted with.
+
+    Built from the same keywords as :func:`make_cluster` but without starting a
+    scheduler or submitting anything; the scheduler address is a placeholder
+    (``tcp://<insert-scheduler-address-here>:8786``, or ``tls://`` with ``tls=True``).
+    """
+    cls = _jobqueue(_check_kind(kind))
+    kw = cluster_kwargs(kind, config, interface=interface, **overrides)
+    for key in _CLUSTER_KEYS:
+        kw.pop(key, None)
+    protocol = None
+    security = None
+    if tls:
+        protocol = "tls://"
+        # certificates are file paths in a real cluster; placeholders keep the text small
+        from distributed.security import Security
+
+        security = Security(
+            tls_ca_file="<shared-temp-directory>/ca.pem",
+            tls_worker_cert="<shared-temp-directory>/worker.pem",
+            tls_worker_key="<shared-temp-directory>/worker.key",
+            require_encryption=True,
+        )
+    job = cls.job_cls(
+        f"{protocol or 'tcp://'}<insert-scheduler-address-here>:8786",
+        name="dummy-name",
+        interface=interface,
+        protocol=protocol,
+        security=security,
+        **kw,
+    )
+    return job.job_script()
+
+
+def cluster_provenance(cluster) -> dict[str, Any]:
+    """What the store records about a cluster run.
+
+    Parameters
+    ----------
+    cluster : cluster returned by :func:`make_cluster`
+
+    Returns
+    -------
+    dict
+        ``cluster`` (kind), ``job_ids`` (every job submitted, in order, including
+        replacements), ``active_job_ids`` (jobs alive now), ``job_name``,
+        ``scheduler_address``, ``tls`` (bool), ``dask_jobqueue`` (version).
+        Plain JSON-serialisable values.
+    """
+    import dask_jobqueue
+
+    job_cls = getattr(cluster, "job_cls", None)
+    submitted = list(getattr(job_cls, "submitted_job_ids", []))
+    active = sorted(
+        str(w.job_id) for w in cluster.workers.values() if getattr(w, "job_id", None)
+    )
+    for jid in active:  # clusters not built by make_cluster
+        if jid not in submitted:
+            submitted.append(jid)
+    address = cluster.scheduler_address
+    return {
+        "cluster": getattr(cluster, "tgsweep_kind", job_cls.config_name if job_cls else None),
+        "job_ids": submitted,
+        "active_job_ids": active,
+        "job_name": cluster.job_name,
+        "scheduler_address": address,
+        "tls": str(address).startswith("tls://"),
+        "dask_jobqueue": dask_jobqueue.__version__,
+    }
