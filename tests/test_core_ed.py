@@ -195,3 +195,40 @@ def test_full_many_body_spectrum_is_slater_sums(theta):
     e1 = np.linalg.eigvalsh(Ring.lattice(eps).matrix(phi))
     sums = np.sort([e1[list(c)].sum() for c in combinations(range(L), N)])
     np.testing.assert_allclose(w, sums, rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("L,N,seed,W", CASES)
+def test_ground_state_bisect_vs_ed(L, N, seed, W):
+    """As above through the O(M) Sturm-bisection + inverse-iteration path (method="bisect")."""
+    theta = 0.37
+    eps = _eps(L, seed, W)
+    w, v = hcb_spectrum(eps, N, theta=theta)
+    assert w[1] - w[0] > GAP_MIN
+    st = tgsweep.ground_state(tgsweep.Ring.lattice(eps), n_particles=N, twist=theta,
+                              method="bisect")
+    assert abs(st.energy - w[0]) < TOL
+    np.testing.assert_allclose(tgsweep.obdm(st), hcb_obdm(v[:, 0], L, N), atol=TOL, rtol=0)
+
+
+_BISECT_DEGENERATE = pytest.param(
+    "bisect", marks=pytest.mark.xfail(
+        raises=RuntimeError, strict=False,
+        reason="known: inverse iteration does not converge on exactly degenerate pairs of the "
+               "clean ring (e.g. L=10, N=5; L=12, N=4), reported to the lead; bisect path being "
+               "hardened"))
+
+
+@pytest.mark.parametrize("method", ["dense", _BISECT_DEGENERATE])
+@pytest.mark.parametrize("L,N,theta", [(9, 3, 0.0), (10, 5, 0.0), (12, 4, 0.0), (11, 3, 0.0),
+                                       (8, 2, 0.0)])
+def test_clean_closed_shell_vs_ed(L, N, theta, method):
+    """Clean ring, closed shell (phi = theta + pi (N-1) = 0 with N odd, = pi with N even): the
+    one-particle levels +-k are degenerate pairs but the N-boson ground state is not, and any
+    basis of a filled degenerate pair gives the same OBDM (ED, tests/_ed.py)."""
+    eps = np.zeros(L)
+    w, v = hcb_spectrum(eps, N, theta=theta)
+    assert w[1] - w[0] > GAP_MIN
+    st = tgsweep.ground_state(tgsweep.Ring.lattice(eps), n_particles=N, twist=theta,
+                              method=method)
+    assert abs(st.energy - w[0]) < TOL
+    np.testing.assert_allclose(tgsweep.obdm(st), hcb_obdm(v[:, 0], L, N), atol=TOL, rtol=0)
