@@ -280,3 +280,13 @@ def test_provenance_records_submitted_job_ids(kind, submit, cancel, fmt, tmp_pat
     import json
 
     json.dumps(prov)  # storable as-is
+
+
+def test_batch_provenance():
+    """Inside an allocation the job id comes from the batch system's environment
+    (sbatch(1) OUTPUT ENVIRONMENT VARIABLES: SLURM_JOB_ID; qsub(1): PBS_JOBID)."""
+    assert tc.batch_provenance({}) is None
+    prov = tc.batch_provenance({"SLURM_JOB_ID": "77", "SLURM_JOB_NODELIST": "n[1-2]",
+                                "SLURM_NTASKS": "8"})
+    assert prov == {"cluster": "slurm-batch", "job_ids": ["77"], "nodes": "n[1-2]", "ntasks": "8"}
+    assert tc.batch_provenance({"PBS_JOBID": "12.srv"})["job_ids"] == ["12.srv"]

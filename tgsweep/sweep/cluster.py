@@ -28,6 +28,7 @@ __all__ = [
     "make_cluster",
     "job_script",
     "cluster_provenance",
+    "batch_provenance",
     "parse_adapt",
 ]
 
@@ -364,3 +365,32 @@ def cluster_provenance(cluster) -> dict[str, Any]:
         "tls": str(address).startswith("tls://"),
         "dask_jobqueue": dask_jobqueue.__version__,
     }
+
+
+def batch_provenance(environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """Provenance of a run inside one batch allocation (``cluster/sbatch-sweep.sh``).
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        Environment to read (default ``os.environ``).
+
+    Returns
+    -------
+    dict or None
+        ``{"cluster": "slurm-batch", "job_ids": [SLURM_JOB_ID], "nodes": SLURM_JOB_NODELIST,
+        "ntasks": SLURM_NTASKS}`` (or ``"pbs-batch"`` with ``PBS_JOBID``); None outside an
+        allocation.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("SLURM_JOB_ID"):
+        return {
+            "cluster": "slurm-batch",
+            "job_ids": [str(env["SLURM_JOB_ID"])],
+            "nodes": env.get("SLURM_JOB_NODELIST"),
+            "ntasks": env.get("SLURM_NTASKS"),
+        }
+    if env.get("PBS_JOBID"):
+        return {"cluster": "pbs-batch", "job_ids": [str(env["PBS_JOBID"])],
+                "nodes": env.get("PBS_NODEFILE"), "ntasks": env.get("PBS_NP")}
+    return None
