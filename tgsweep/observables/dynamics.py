@@ -330,7 +330,7 @@ class Evolution:
 
     def orbitals(self, t: float) -> np.ndarray:
         """Evolved orbitals u_alpha(t) = e^{-i t H} u_alpha, (M, N) complex, density-normalized."""
-        ph = np.exp(-1j * (self.energies - self._shift()) * float(t))
+        ph = np.exp(-1j * self.energies * float(t))  # no shift here: the phase is physical
         return (self.vectors @ (ph[:, None] * self.coef)) / np.sqrt(self.ring.weight)
 
     def density(self, times) -> np.ndarray:
