@@ -195,7 +195,9 @@ def band_shift_reference(evals_all, j, log_lin, sgn):
         d = sgn * np.exp(u)
         return u - log_lin + np.sum(np.log1p(-d / g))
 
-    return brentq(f, log_lin - 5.0, log_lin + 5.0, xtol=1e-14, rtol=1e-15)
+    # the root continued from d_lin lies where |d| sum 1/|g| < 1: bracket inside that range
+    u_max = min(log_lin + 5.0, -np.log(np.sum(1.0 / np.abs(g))))
+    return brentq(f, log_lin - 5.0, u_max, xtol=1e-14, rtol=1e-15)
 
 
 def log_discriminant_reference(diag, t, e):

@@ -28,6 +28,7 @@ __all__ = sorted(_NAMES)
 # the submodule lyapunov.py shares its public name: bind the function eagerly, else importing the
 # submodule (explicitly or via __getattr__) would leave the *module* bound to this name
 from .lyapunov import lyapunov  # noqa: E402
+from .stiffness import stiffness  # noqa: E402
 
 
 def __getattr__(name):

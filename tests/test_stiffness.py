@@ -1,0 +1,304 @@
+"""Superfluid stiffness from twisted boundary conditions (issue 4).
+
+References used below:
+* Clean ring: E(N, theta) - E(N, 0) = N theta^2 / L^2 for |theta| <= pi (REFERENCES.md,
+  "Stiffness"); on the grid the exact plane-wave dispersion (2/h^2)(1 - cos kh),
+  k = (2 pi n + phi)/L, summed in closed form (geometric sum).
+* Floquet-Bloch: the eigenvalues of the twisted periodic Jacobi operator solve
+  tr T(E) = 2 cos phi (e.g. Teschl, "Jacobi Operators and Completely Integrable Nonlinear
+  Lattices", AMS 2000, ch. 7), evaluated independently in mpmath at 330 digits.
+* mpmath ``eigsy`` of the dense ring matrix at 80 digits (no transfer matrices).
+* Seiringer & Warzel, NJP 18, 035002 (2016): N_mu = min(N^+, N^-), theta_mu.
+"""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+from tgsweep import Ring
+from tgsweep.core import _stiffness_kernels as K
+from tgsweep.models.ring import fermion_twist
+from tgsweep.observables import stiffness
+
+
+# ----------------------------------------------------------------------------- helpers
+def _transfer_delta(diag, t, e):
+    """Double-precision tr T(E) (plain product; fine for small, weakly disordered rings)."""
+    mat = np.eye(2)
+    for d in diag:
+        mat = np.array([[(d - e) / t, -1.0], [1.0, 0.0]]) @ mat
+    return np.trace(mat)
+
+
+def _mp_delta(diag, t, e):
+    """(Delta(E), Delta'(E)) in mpmath from the transfer matrices and their E-derivative."""
+    a, b, c, d = mp.mpf(1), mp.mpf(0), mp.mpf(0), mp.mpf(1)
+    da = db = dc = dd = mp.mpf(0)
+    t = mp.mpf(t)
+    for di in diag:
+        x = (mp.mpf(di) - e) / t
+        # T_i' = [[-1/t, 0], [0, 0]]
+        da, db, dc, dd = x * da - dc - a / t, x * db - dd - b / t, da, db
+        a, b, c, d = x * a - c, x * b - d, a, b
+    return a + d, da + dd
+
+
+def _mp_root(diag, t, target, e_start, dps):
+    e = mp.mpf(e_start)
+    for _ in range(60):
+        f, fp = _mp_delta(diag, t, e)
+        step = (f - target) / fp
+        e -= step
+        if step == 0 or abs(step) < mp.mpf(10) ** (-dps + 10) * (1 + abs(e)):
+            break
+    return e
+
+
+def _mp_rho_s(ring, n, thetas, dps=330):
+    """Reference rho_s from mpmath roots of tr T(E) = 2 cos(phi) (Floquet-Bloch)."""
+    with mp.workdps(dps):
+        diag = [mp.mpf(float(x)) for x in ring.diag]
+        t = ring.hopping
+        phi0 = fermion_twist(0.0, n)
+        c0 = int(round(np.cos(phi0)))
+        ev = np.linalg.eigvalsh(ring.matrix(phi0))[:n]
+        roots0 = [_mp_root(diag, t, 2 * c0, e, dps) for e in ev]
+        out = []
+        for th in thetas:
+            target = 2 * c0 * mp.cos(mp.mpf(th))  # 2 cos(theta + phi0)
+            de = mp.fsum(_mp_root(diag, t, target, r0, dps) - r0 for r0 in roots0)
+            out.append(mp.mpf(ring.length) * de / mp.mpf(th) ** 2)
+        return out
+
+
+def _grid_clean_rho(m, n, length, t, thetas):
+    """Exact clean-grid stiffness: sum_n 2t (cos k0_n - cos k_n), k = (2 pi n + phi)/M."""
+    thetas = np.asarray(thetas, dtype=float)
+    c = np.sin(np.pi * n / m) / np.sin(np.pi / m)
+    return length * 2 * t * c * 2 * np.sin(thetas / (2 * m)) ** 2 / thetas**2
+
+
+def _anderson(m, w, seed, t=1.0):
+    rng = np.random.default_rng(seed)
+    return Ring.lattice(rng.uniform(-w / 2, w / 2, m), hopping=t)
+
+
+# ----------------------------------------------------------------------------- kernels vs twins
+def test_chain_logdet_matches_slogdet():
+    """Sturm log-determinant vs numpy.linalg.slogdet of the dense open chain (NumPy twin)."""
+    ring = _anderson(17, 3.0, 1)
+    for start, n, e in [(0, 17, 0.3), (5, 16, -1.1), (16, 10, 2.5), (3, 1, 0.0)]:
+        la, s = K.chain_logdet(ring.diag, 1.0, start, n, e)
+        lr, sr = K.chain_logdet_reference(ring.diag, 1.0, start, n, e)
+        assert s == sr
+        assert la == pytest.approx(lr, rel=1e-12, abs=1e-12)
+
+
+def test_log_discriminant_twin_and_identity():
+    """log-scaled tr T(E) vs its NumPy twin and vs eq. (1): Delta - 2cos(phi0) = t^-M prod(E_l - E)."""
+    ring = _anderson(14, 2.0, 2, t=1.3)
+    for e in (-3.0, 0.17, 2.2):
+        s, la = K.log_discriminant(ring.diag, ring.hopping, e)
+        sr, lr = K.log_discriminant_reference(ring.diag, ring.hopping, e)
+        assert s == sr and la == pytest.approx(lr, rel=1e-12)
+        assert s * np.exp(la) == pytest.approx(_transfer_delta(ring.diag, ring.hopping, e),
+                                               rel=1e-10)
+        for phi0 in (0.0, np.pi):
+            ev = np.linalg.eigvalsh(ring.matrix(phi0))
+            rhs = ring.hopping ** (-ring.n_grid) * np.prod(ev - e)
+            assert s * np.exp(la) - 2 * np.cos(phi0) == pytest.approx(rhs, rel=1e-9)
+
+
+def test_band_slopes_cofactor_formula():
+    """Eq. (2): Delta'(E_j) from the cut chain equals the finite-difference derivative of
+    tr T(E) (double precision, weak disorder) and -t^-M prod_{l!=j}(E_l - E_j); numba = twin."""
+    ring = _anderson(12, 1.5, 3, t=0.8)
+    for phi0 in (0.0, np.pi):
+        w, v = np.linalg.eigh(ring.matrix(phi0))
+        centers = np.argmax(np.abs(v), axis=0).astype(np.int64)
+        amp2 = v[centers, np.arange(12)] ** 2
+        la, sg = K.band_log_slopes(ring.diag, ring.hopping, w, centers, amp2)
+        lr, sr = K.band_log_slopes_reference(ring.diag, ring.hopping, w, centers, amp2)
+        np.testing.assert_allclose(la, lr, rtol=1e-12)
+        np.testing.assert_array_equal(sg, sr)
+        # alternating signs: Delta decreases through band 0 from +infinity
+        np.testing.assert_array_equal(sg, -(-1.0) ** np.arange(12))
+        for j in range(12):
+            prod = -ring.hopping ** (-12) * np.prod(np.delete(w - w[j], j))
+            assert sg[j] * np.exp(la[j]) == pytest.approx(prod, rel=1e-9)
+            hstep = 1e-6
+            fd = (_transfer_delta(ring.diag, ring.hopping, w[j] + hstep)
+                  - _transfer_delta(ring.diag, ring.hopping, w[j] - hstep)) / (2 * hstep)
+            assert sg[j] * np.exp(la[j]) == pytest.approx(fd, rel=1e-6)
+
+
+def test_band_shift_newton_matches_brentq_twin():
+    """Newton solution of the product equation vs the SciPy brentq twin."""
+    ring = _anderson(30, 2.0, 4)
+    full = np.linalg.eigvalsh(ring.matrix(0.0))
+    for j, log_lin, sgn in [(0, np.log(1e-4), 1.0), (5, np.log(3e-3), -1.0), (9, -30.0, 1.0)]:
+        u = K.band_shift_newton(full, j, log_lin, sgn, 50)
+        ur = K.band_shift_reference(full, j, log_lin, sgn)
+        assert u == pytest.approx(ur, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- clean ring
+@pytest.mark.parametrize("n_target", [7, 8])
+def test_clean_lattice_exact(n_target):
+    """Clean lattice ring, both parities: rho_s equals the exact grid sum (plane waves)."""
+    m = 40
+    ring = Ring.lattice(np.zeros(m))
+    mu = -2 * np.cos(np.pi * n_target / m) + 1e-3  # inside the gap above the filled shell
+    thetas = np.array([0.05, 0.5, 1.0, 2.0, np.pi])
+    res = stiffness(ring, mu, thetas)
+    assert res.n_mu == n_target  # min(N+, N-): N+ = 7, N- = 8 (n=7); N+ = 9, N- = 8 (n=8)
+    assert not res.ambiguous
+    ref = _grid_clean_rho(m, res.n_mu, m, 1.0, thetas)
+    np.testing.assert_allclose(res.rho_s, ref, rtol=1e-9)
+    assert res.rho_s0 == pytest.approx(_grid_clean_rho(m, res.n_mu, m, 1.0, 1e-8), rel=1e-9)
+
+
+def test_clean_continuum_n_over_l_with_grid_correction():
+    """Continuum clean ring: rho_s -> N/L (REFERENCES.md) with the documented O(h^2) grid error
+    -N/L ((N^2-1) pi^2 + theta^2/2) h^2 / (6 L^2); exact grid sum to 1e-9."""
+    length, mu = 10.0, 20.0
+    thetas = np.array([0.3, 1.0, np.pi])
+    errs = []
+    for ppu in (8, 16):
+        ring = Ring.continuum(length, ppu)
+        res = stiffness(ring, mu, thetas)
+        n = res.n_mu
+        assert (res.n_plus, res.n_minus, n) == (15, 14, 14)  # k = 2 pi j / L <= sqrt(mu)
+        assert n == min(res.n_plus, res.n_minus)
+        h = 1.0 / ppu
+        ref = _grid_clean_rho(ring.n_grid, n, length, ring.hopping, thetas)
+        np.testing.assert_allclose(res.rho_s, ref, rtol=1e-9)
+        corr = -(n / length) * ((n**2 - 1) * np.pi**2 + thetas**2 / 2) * h**2 / (6 * length**2)
+        err = res.rho_s - n / length
+        np.testing.assert_allclose(err, corr, rtol=0.05)
+        errs.append(np.abs(err))
+    np.testing.assert_allclose(errs[0] / errs[1], 4.0, rtol=0.05)  # O(h^2)
+    assert res.n_mu / length == pytest.approx(np.sqrt(mu) / np.pi, rel=0.05)
+
+
+# ----------------------------------------------------------------------------- disorder
+def test_high_precision_reference_below_1e200():
+    """Strong disorder (W = 1e7, M = 40): rho_s ~ 1e-240 vs mpmath roots of tr T = 2 cos phi at
+    330 digits, to 1e-6 relative (compared in log10)."""
+    ring = _anderson(40, 1e7, 7)
+    thetas = np.array([0.3, np.pi / 2, np.pi])
+    res = stiffness(ring, 0.0, thetas)
+    assert res.n_mu == min(res.n_plus, res.n_minus) and res.n_mu > 10
+    assert np.all(res.log10_rho_s < -200)
+    np.testing.assert_allclose(res.rho_s, 10.0 ** res.log10_rho_s, rtol=1e-12)
+    ref = _mp_rho_s(ring, res.n_mu, thetas)
+    ref_log10 = np.array([float(mp.log10(x)) for x in ref])
+    np.testing.assert_allclose(res.log10_rho_s * np.log(10), ref_log10 * np.log(10),
+                               rtol=0, atol=1e-6)
+    # curvature: the theta -> 0 limit of the same reference
+    ref0 = _mp_rho_s(ring, res.n_mu, [1e-30])[0]
+    assert res.log10_rho_s0 == pytest.approx(float(mp.log10(ref0)), abs=1e-6 / np.log(10))
+
+
+def test_mpmath_eigsy_reference():
+    """Dense ring matrix diagonalized by mpmath.eigsy at 80 digits (theta = pi keeps it real):
+    rho_s ~ 1e-40, far below double roundoff, to 1e-6 relative."""
+    m = 12
+    ring = _anderson(m, 1e4, 11)
+    res = stiffness(ring, 0.0, [np.pi])
+    n = res.n_mu
+    phi0 = fermion_twist(0.0, n)
+    with mp.workdps(80):
+        energies = []
+        for phi in (phi0, phi0 + np.pi):
+            c = int(round(np.cos(phi)))
+            a = mp.matrix(m, m)
+            for i in range(m):
+                a[i, i] = mp.mpf(float(ring.diag[i]))
+                a[i, (i + 1) % m] = a[(i + 1) % m, i] = -1
+            a[0, m - 1] = a[m - 1, 0] = -c
+            e = mp.eigsy(a, eigvals_only=True)
+            energies.append(sorted(e[i] for i in range(m))[:n])
+        de = mp.fsum(e1 - e0 for e0, e1 in zip(*energies))
+        ref = float(mp.log10(mp.mpf(m) * de / mp.pi**2))
+    assert ref < -30
+    assert res.log10_rho_s[0] == pytest.approx(ref, abs=1e-6 / np.log(10))
+
+
+def test_overlap_with_direct_differences():
+    """Where plain eigenvalue differences resolve the shift, the log-scaled result agrees
+    (within the direct method's roundoff N eps ||H|| plus 1e-6 relative)."""
+    thetas = np.array([0.2, 1.0, np.pi])
+    seen = set()
+    for m, seed in [(40, 0), (60, 1), (80, 0)]:
+        ring = _anderson(m, 2.0, seed)
+        auto = stiffness(ring, -0.5, thetas)
+        direct = stiffness(ring, -0.5, thetas, method="direct")
+        seen |= set(np.unique(auto.regime).tolist())
+        d_auto = auto.rho_s * thetas**2 / m
+        d_dir = direct.rho_s * thetas**2 / m
+        tol = 1e-6 * np.abs(d_auto) + 50 * auto.n_mu * np.finfo(float).eps * 4.0
+        assert np.all(np.abs(d_auto - d_dir) <= tol)
+        assert np.all(auto.rho_s > 0)  # diamagnetic inequality
+    assert {0, 1} <= seen  # both the log-linear and the Newton evaluations were exercised
+
+
+def test_log_method_is_the_small_theta_limit():
+    """method='log' (linear band formula) equals 'auto' as theta -> 0 and in the localized
+    regime, and rho_s(theta) -> rho_s0 like 1 - theta^2/12 (kappa = 4 sin^2(theta/2))."""
+    ring = _anderson(300, 4.0, 5)
+    thetas = np.array([1e-4, 0.5, 2.0])
+    auto = stiffness(ring, -0.5, thetas)
+    log = stiffness(ring, -0.5, thetas, method="log")
+    assert np.all(auto.regime == 0)
+    np.testing.assert_allclose(auto.log10_rho_s, log.log10_rho_s, rtol=0, atol=1e-12)
+    shape = np.log10(4 * np.sin(thetas / 2) ** 2 / thetas**2)
+    np.testing.assert_allclose(auto.log10_rho_s - auto.log10_rho_s0, shape, atol=1e-10)
+
+
+def test_continuum_disorder_overlap_and_deep():
+    """Continuum ring with a random step potential: auto vs direct in the overlap region, and a
+    finite log10 rho_s deep in the localized regime."""
+    rng = np.random.default_rng(3)
+    ppu = 8
+    for length, deep in [(12.0, False), (120.0, True)]:
+        cells = rng.uniform(0.0, 8.0, int(length))
+        ring = Ring.continuum(length, ppu, np.repeat(cells, ppu))
+        res = stiffness(ring, 3.0, [1.0])
+        if deep:
+            assert res.log10_rho_s[0] < -20 and np.isfinite(res.log10_rho_s[0])
+        else:
+            direct = stiffness(ring, 3.0, [1.0], method="direct")
+            assert res.rho_s[0] == pytest.approx(direct.rho_s[0], rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- bookkeeping
+def test_particle_numbers_and_ambiguity():
+    """N_mu = min(N^+, N^-) (Seiringer-Warzel); a level at mu flags the sample as ambiguous."""
+    ring = _anderson(30, 2.0, 8)
+    ev0 = np.linalg.eigvalsh(ring.matrix(0.0))
+    evpi = np.linalg.eigvalsh(ring.matrix(np.pi))
+    mu = 0.5 * (ev0[10] + ev0[11])
+    res = stiffness(ring, mu, [0.5])
+    assert res.n_plus == np.sum(ev0 <= mu) and res.n_minus == np.sum(evpi <= mu)
+    assert res.n_mu == min(res.n_plus, res.n_minus)
+    assert res.energy0 == pytest.approx(
+        np.sum(np.linalg.eigvalsh(ring.matrix(fermion_twist(0.0, res.n_mu)))[:res.n_mu]))
+    assert not res.ambiguous
+    assert res.mu_gap == pytest.approx(np.min(np.abs(np.r_[ev0, evpi] - mu)))
+    at = stiffness(ring, float(evpi[7]), [0.5])
+    assert at.ambiguous and at.mu_gap < 1e-12
+    empty = stiffness(ring, -10.0, [0.5, 1.0])
+    assert empty.n_mu == 0 and np.all(empty.rho_s == 0) and np.all(np.isneginf(empty.log10_rho_s))
+
+
+def test_input_validation():
+    ring = _anderson(10, 1.0, 0)
+    with pytest.raises(ValueError, match="method"):
+        stiffness(ring, 0.0, [1.0], method="nope")
+    with pytest.raises(ValueError, match="thetas"):
+        stiffness(ring, 0.0, [np.nan])
+    with pytest.raises(ValueError, match="mu"):
+        stiffness(ring, np.inf, [1.0])
