@@ -257,8 +257,11 @@ def make_cluster(
     try:
         if bounds is not None:
             cluster.adapt(minimum_jobs=bounds[0], maximum_jobs=bounds[1])
+            initial = bounds[0]
         else:
-            cluster.scale(jobs=int(jobs or 1))
+            initial = int(jobs or 1)
+            cluster.scale(jobs=initial)
+        _wait_submitted(job_cls, initial, float(opts.get("submit_timeout") or 60))
         interval = float(opts.get("resubmit_interval") or 0)
         if interval > 0:
             _start_resubmission(cluster, interval)
@@ -266,6 +269,19 @@ def make_cluster(
         cluster.close()
         raise
     return cluster
+
+
+def _wait_submitted(job_cls, n: int, timeout: float) -> None:
+    """Block until ``n`` jobs were accepted by the batch system (not until they run), so
+    that provenance written at the start of a sweep already has their ids."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while len(job_cls.submitted_job_ids) < n:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"batch system accepted {len(job_cls.submitted_job_ids)} of "
+                               f"{n} jobs within {timeout:g} s")
+        time.sleep(0.05)
 
 
 def _start_resubmission(cluster, interval: float) -> None:
