@@ -66,10 +66,12 @@ class Observable:
 class SampleContext:
     """Everything one sample's observables share: ring, ground state, memoised OBDM."""
 
-    def __init__(self, ring, state, params: dict):
+    def __init__(self, ring, state, params: dict, point: int = -1, sample: int = -1):
         self.ring = ring
         self.state = state
         self.params = params
+        self.point = point  # flat grid point p
+        self.sample = sample  # sample index s
         self._obdm = None
 
     @property

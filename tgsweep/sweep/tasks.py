@@ -103,7 +103,7 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
             state = ground_state(ring, mu=float(st["mu"]), twist=twist)
         else:
             state = ground_state(ring, n_particles=int(st["n_particles"]), twist=twist)
-        ctx = registry.SampleContext(ring, state, params)
+        ctx = registry.SampleContext(ring, state, params, p, s)
         values = {}
         for name, opts in spec.observables.items():
             out = registry.get(name).compute(ctx, opts)

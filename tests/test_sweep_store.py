@@ -1,0 +1,149 @@
+"""Result stores (Zarr and its in-memory twin, one suite for both; STYLE.md pattern 1),
+seeding, summaries and per-sample failure recording.
+
+References: issue 6 (store layout, seeds SeedSequence(seed, spawn_key=(p, s)) with PCG64,
+summaries over valid samples only); the per-sample physics is recomputed independently with
+tgsweep.models.potentials.make_potential + tgsweep.ground_state + numpy.linalg.eigvalsh.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tgsweep
+from tgsweep.models.potentials import make_potential
+from tgsweep.sweep import MemoryStore, ZarrStore, parse_spec, run_sweep, summarize
+from tgsweep.sweep import registry
+from tgsweep.sweep.registry import Observable, Variable
+from tgsweep.sweep.tasks import STATUS
+
+from _sweep_util import spec_dict
+
+
+class StoreSuite:
+    """Round-trip tests run against every store (subclasses give ``make``)."""
+
+    def make(self, tmp_path):
+        raise NotImplementedError
+
+    def run(self, tmp_path, d=None):
+        spec = parse_spec(d or spec_dict())
+        store = self.make(tmp_path)
+        run_sweep(spec, store=store, serial=True, progress=False)
+        return spec, store
+
+    def test_layout_dims_units(self, tmp_path):
+        spec, store = self.run(tmp_path)
+        ds = store.to_dataset()
+        assert ds["density"].dims == ("disorder_W", "sample", "x")
+        assert ds["density"].shape == (2, 6, 12)
+        assert ds["occupations"].dims == ("disorder_W", "sample", "mode")
+        assert list(ds["disorder_W"].values) == [0.5, 3.0]
+        for name, v in ds.variables.items():
+            assert "units" in v.attrs and "long_name" in v.attrs, name
+        assert ds.attrs["seed"] == 11 and "spec" in ds.attrs and "git_commit" in ds.attrs
+        assert ds["done"].values.all() and (ds["status"].values == STATUS["ok"]).all()
+
+    def test_values_match_independent_recomputation(self, tmp_path):
+        spec, store = self.run(tmp_path)
+        ds = store.to_dataset()
+        for p, w in enumerate([0.5, 3.0]):
+            for s in (0, 5):
+                rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(11,
+                                                                                 spawn_key=(p, s))))
+                v = make_potential("anderson", rng, 12, W=w)
+                st = tgsweep.ground_state(tgsweep.Ring.lattice(v), mu=0.0)
+                assert ds["energy"].values[p, s] == pytest.approx(st.energy, abs=1e-12)
+                np.testing.assert_allclose(ds["density"].values[p, s], st.density(), atol=1e-12)
+                lam = np.linalg.eigvalsh(tgsweep.obdm(st))[::-1]
+                assert ds["lambda0"].values[p, s] == pytest.approx(lam[0], abs=1e-10)
+                n_mu, n_p, n_m = tgsweep.particle_numbers(tgsweep.Ring.lattice(v), 0.0)
+                assert ds["N_mu"].values[p, s] == n_mu == st.n_particles
+
+    def test_chunking_does_not_change_values(self, tmp_path):
+        _, a = self.run(tmp_path / "a")
+        d = spec_dict(sampling={"n_samples": 6, "seed": 11, "samples_per_task": 1})
+        _, b = self.run(tmp_path / "b", d)
+        for v in ("energy", "density", "lambda0", "status"):
+            assert a.read(v).tobytes() == b.read(v).tobytes()
+        assert b.read("done").shape == (2, 6)
+
+    def test_summary_over_valid_samples(self, tmp_path):
+        spec, store = self.run(tmp_path)
+        ds = store.to_dataset().load()
+        ds["status"][0, 1] = STATUS["error"]
+        summ = summarize(ds)
+        e = ds["energy"].values
+        ref0 = np.delete(e[0], 1)
+        assert summ["n_valid"].values.tolist() == [5, 6]
+        assert summ["energy_mean"].values[0] == pytest.approx(ref0.mean(), rel=1e-14)
+        assert summ["energy_stderr"].values[0] == pytest.approx(ref0.std(ddof=1) / np.sqrt(5),
+                                                               rel=1e-12)
+        assert summ["energy_mean"].attrs["units"] == ds["energy"].attrs["units"]
+
+
+class TestMemoryStore(StoreSuite):
+    def make(self, tmp_path):
+        return MemoryStore()
+
+
+class TestZarrStore(StoreSuite):
+    def make(self, tmp_path):
+        return ZarrStore(tmp_path / "s.zarr")
+
+    def test_store_files_and_summary_group(self, tmp_path):
+        from tgsweep.sweep import open_dataset
+
+        spec, store = self.run(tmp_path)
+        summ = open_dataset(store.path, group="summary")
+        assert "lambda0_mean" in summ and summ["n_valid"].values.tolist() == [6, 6]
+        assert not store.lock_path.exists()  # released
+        # chunks aligned with tasks along sample
+        import zarr
+
+        g = zarr.open_group(store.path, mode="r")
+        assert g["density"].chunks == (1, 4, 12) and g["done"].chunks == (1, 1)
+
+
+# --------------------------------------------------------------------- failing samples
+def _bad_compute(ctx, opts):
+    s = ctx.sample
+    if s == 1:
+        raise RuntimeError("deliberate failure")
+    if s == 2:
+        return {"probe": np.float64(np.nan)}
+    if s == 3:  # corrupt the OBDM: the self-check (Hermiticity) must catch it
+        g = ctx.obdm().copy()
+        g[0, 1] += 1e-3
+        ctx._obdm = g
+    return {"probe": np.float64(s)}
+
+
+@pytest.fixture
+def probe_observable():
+    registry.register(Observable("probe", lambda geom, o: ({"probe": Variable((), (), "1",
+                                                                               "test probe")}, {}),
+                                 _bad_compute))
+    yield
+    registry._REGISTRY.pop("probe")
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "zarr"])
+def test_failing_samples_recorded_and_excluded(tmp_path, probe_observable, store_kind):
+    d = spec_dict(observables={"energy": {}, "condensate": {}, "probe": {}})
+    spec = parse_spec(d)
+    store = MemoryStore() if store_kind == "memory" else ZarrStore(tmp_path / "f.zarr")
+    rep = run_sweep(spec, store=store, serial=True, progress=False)
+    st = store.read("status")
+    err = store.read("error")
+    assert rep.samples_failed == 6 and rep.tasks_run == 4
+    for p in range(2):
+        assert st[p].tolist() == [1, STATUS["error"], STATUS["nonfinite"], STATUS["selfcheck"], 1, 1]
+        assert "RuntimeError: deliberate failure" in str(err[p, 1])
+        assert "non-finite" in str(err[p, 2]) and "Hermitian" in str(err[p, 3])
+        assert str(err[p, 0]) == ""
+    assert np.isnan(store.read("energy")[:, 1]).all()  # nothing recorded for the raising sample
+    summ = summarize(store.to_dataset())
+    assert summ["n_valid"].values.tolist() == [3, 3]
+    assert summ["probe_mean"].values.tolist() == [np.mean([0, 4, 5])] * 2
