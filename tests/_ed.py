@@ -19,6 +19,7 @@ integer value.  Hopping between hard-core bosons carries no sign.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -101,21 +102,43 @@ def hcb_ground_state(eps, N: int, t: float = 1.0, theta: float = 0.0):
     return float(w[0]), v[:, 0]
 
 
-def hcb_obdm(psi, L: int, N: int) -> np.ndarray:
-    """One-particle density matrix gamma[x, y] = <psi| b+_x b_y |psi> (L x L, Hermitian)."""
-    psi = np.asarray(psi)
+@lru_cache(maxsize=64)
+def _hop_table(L: int, N: int):
+    """All nonvanishing b+_x b_y |s> = |s'> (x != y) as flat arrays (x, y, index of s, of s')."""
     basis = hcb_basis(L, N)
     idx = _index(basis, L)
-    g = np.zeros((L, L), dtype=np.complex128)
+    xs, ys, src, dst = [], [], [], []
     for a, s in enumerate(basis):
         s = int(s)
         for y in range(L):
             if not (s >> y) & 1:
                 continue
             for x in range(L):
+                if x == y:
+                    continue
                 s2 = _hop(s, x, y)
                 if s2 is not None:
-                    g[x, y] += np.conj(psi[idx[s2]]) * psi[a]
+                    xs.append(x)
+                    ys.append(y)
+                    src.append(a)
+                    dst.append(idx[s2])
+    arrs = tuple(np.array(v, dtype=np.int64) for v in (xs, ys, src, dst))
+    for arr in arrs:
+        arr.setflags(write=False)
+    return arrs
+
+
+def hcb_obdm(psi, L: int, N: int) -> np.ndarray:
+    """One-particle density matrix gamma[x, y] = <psi| b+_x b_y |psi> (L x L, Hermitian).
+
+    gamma[x, y] = sum_s conj(psi[s']) psi[s] over configurations s with y occupied and x empty
+    (x != y), s' = s with the particle moved from y to x; gamma[x, x] = <n_x>.
+    """
+    psi = np.asarray(psi)
+    xs, ys, src, dst = _hop_table(L, N)
+    g = np.zeros((L, L), dtype=np.complex128)
+    np.add.at(g, (xs, ys), np.conj(psi[dst]) * psi[src])
+    g[np.arange(L), np.arange(L)] = hcb_density(psi, L, N)
     return g
 
 
