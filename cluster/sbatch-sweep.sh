@@ -5,7 +5,7 @@
 # nodes cannot reach the login node.  Inside the allocation:
 #   1. the batch step starts a dask scheduler that writes a scheduler file,
 #   2. `srun` starts one dask worker per SLURM task (all nodes of the allocation),
-#   3. `tgsweep run SPEC --out STORE --scheduler-file FILE` drives the sweep,
+#   3. `tgsweep run SPEC --out STORE --scheduler ADDRESS` (from the file) drives the sweep,
 #   4. workers and scheduler are stopped; the exit code is tgsweep's.
 #
 # Usage (resources are ordinary sbatch options; one worker per task):
@@ -91,7 +91,8 @@ pids+=($!)
 
 # --- 3. the sweep ------------------------------------------------------------------------
 set +e
-tgsweep run "$spec" --out "$store" --scheduler-file "$sched_file" "$@"
+address=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["address"])' "$sched_file")
+tgsweep run "$spec" --out "$store" --scheduler "$address" "$@"
 rc=$?
 set -e
 echo "tgsweep run exited with $rc (job $SLURM_JOB_ID)" >&2
