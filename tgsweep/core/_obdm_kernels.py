@@ -62,19 +62,62 @@ def _prefix_at(u, q, stride, k):
 
 
 @njit(cache=True)
+def _vh_dot(v, x):
+    """V^H x with explicit loops (V square)."""
+    n = v.shape[0]
+    out = np.zeros(n, dtype=x.dtype)
+    for k in range(n):
+        acc = 0.0 * x[0]
+        for i in range(n):
+            acc += np.conj(v[i, k]) * x[i]
+        out[k] = acc
+    return out
+
+
+@njit(cache=True)
 def _eig_state(ot, ux):
     """Diagonalize O^T; return (lam, V, V^H u(x))."""
     lam, v = np.linalg.eigh(ot)
-    px = np.conj(v.T) @ ux
-    return lam, v, px
+    v = np.ascontiguousarray(v)
+    return lam, v, _vh_dot(v, ux)
+
+
+@njit(cache=True, fastmath=True)
+def _fused_update(b, w, c, unext, wnext):
+    """b += c w w^H and wnext = b_new unext in one pass over b (b Hermitian, rows contiguous)."""
+    n = w.size
+    for k in range(n):
+        wnext[k] = 0.0 * w[0]
+    for be in range(n):
+        cw = c * w[be]
+        ub = unext[be]
+        row = b[be]
+        for al in range(n):
+            v = row[al] + cw * np.conj(w[al])
+            row[al] = v
+            wnext[al] += np.conj(v) * ub
+
+
+@njit(cache=True, fastmath=True)
+def _matvec_h(b, v, out):
+    """out = b v for Hermitian b, by rows (out = sum_be conj(b[be, :]) v[be])."""
+    n = v.size
+    for k in range(n):
+        out[k] = 0.0 * v[0]
+    for be in range(n):
+        vb = v[be]
+        row = b[be]
+        for al in range(n):
+            out[al] += np.conj(row[al]) * vb
 
 
 @njit(cache=True)
 def obdm_rows(u, q, stride, rows, out, tol_den, tol_eig):
-    """Fill out[x, :] and out[:, x] (x in rows) with <b+_x b_y> for y >= x.
+    """Fill out[x, y] and out[y, x] (x in rows, y >= x) with <b+_x b_y>.
 
     u : (M, N) C-contiguous orbitals (float64 or complex128), lattice-normalized.
-    q : prefix checkpoints from :func:`prefix_checkpoints` with the same ``stride``.
+    q : prefix checkpoints from :func:`prefix_checkpoints` with the same ``stride``; O^T is
+        rebuilt exactly every ``stride`` sites and wherever |1 - 2 u^H B u| < tol_den.
     Returns the number of exact (eigendecomposition) restarts, for diagnostics.
     """
     m, n = u.shape
@@ -82,6 +125,7 @@ def obdm_rows(u, q, stride, rows, out, tol_den, tol_eig):
     eye = np.eye(n).astype(u.dtype)
     b = np.empty((n, n), dtype=u.dtype)
     w = np.empty(n, dtype=u.dtype)
+    wn = np.empty(n, dtype=u.dtype)
     for x in rows:
         ux = u[x].copy()
         dd = 0.0
@@ -91,9 +135,10 @@ def obdm_rows(u, q, stride, rows, out, tol_den, tol_eig):
         if x == m - 1:
             continue
         qx = _prefix_at(u, q, stride, x + 1)
-        # start: S empty, O^T = I
+        # start: S empty, O^T = I, B = I
         b[:, :] = eye
         a = ux.copy()
+        w[:] = u[x + 1]
         logdet = 0.0
         sgn = 1.0
         regular = True
@@ -104,12 +149,9 @@ def obdm_rows(u, q, stride, rows, out, tol_den, tol_eig):
         for y in range(x + 1, m):
             uy = u[y]
             if regular:
-                s = 0.0 * ux[0]
-                for al in range(n):
-                    s += np.conj(a[al]) * uy[al]
-                val = sgn * np.exp(logdet) * s
+                val = sgn * np.exp(logdet) * _cdot(a, uy)
             else:
-                py = np.conj(vv.T) @ uy
+                py = _vh_dot(vv, uy)
                 val = 0.0 * ux[0]
                 for k in range(n):
                     prod = 1.0
@@ -121,30 +163,20 @@ def obdm_rows(u, q, stride, rows, out, tol_den, tol_eig):
             out[y, x] = np.conj(val)
             if y == m - 1:
                 break
-            # ---- add site y to S
+            # ---- add site y to S (w = B u(y) on entry in regular mode)
             explicit = (not regular) or ((y + 1) % stride == 0)
             if not explicit:
-                for al in range(n):
-                    acc = 0.0 * ux[0]
-                    for be in range(n):
-                        acc += b[al, be] * uy[be]
-                    w[al] = acc
-                s = 0.0
-                for al in range(n):
-                    s += (np.conj(uy[al]) * w[al]).real
+                s = _cdot(uy, w).real
                 den = 1.0 - 2.0 * s
                 if abs(den) < tol_den:
                     explicit = True
                 else:
                     c = 2.0 / den
-                    ua = 0.0 * ux[0]
+                    ua = _cdot(uy, a)
                     for al in range(n):
-                        ua += np.conj(uy[al]) * a[al]
-                    for al in range(n):
-                        wa = c * w[al]
-                        for be in range(n):
-                            b[al, be] += wa * np.conj(w[be])
-                        a[al] += wa * ua
+                        a[al] += c * w[al] * ua
+                    _fused_update(b, w, c, u[y + 1], wn)
+                    w[:] = wn
                     logdet += np.log(abs(den))
                     if den < 0:
                         sgn = -sgn
@@ -154,7 +186,10 @@ def obdm_rows(u, q, stride, rows, out, tol_den, tol_eig):
                     qcur = _prefix_at(u, q, stride, y + 1)
                 else:
                     _outer_acc(qcur, uy, 1.0)
-                ot = eye - 2.0 * (qcur - qx)
+                ot = np.empty((n, n), dtype=u.dtype)
+                for al in range(n):
+                    for be in range(n):
+                        ot[al, be] = eye[al, be] - 2.0 * (qcur[al, be] - qx[al, be])
                 lam, vv, px = _eig_state(ot, ux)
                 amin = np.min(np.abs(lam))
                 if amin > tol_eig:
@@ -171,11 +206,17 @@ def obdm_rows(u, q, stride, rows, out, tol_den, tol_eig):
                             for k in range(n):
                                 acc += vv[al, k] * np.conj(vv[be, k]) / lam[k]
                             b[al, be] = acc
-                    for al in range(n):
-                        acc = 0.0 * ux[0]
-                        for be in range(n):
-                            acc += b[al, be] * ux[be]
-                        a[al] = acc
+                    _matvec_h(b, ux, a)
+                    _matvec_h(b, u[y + 1], w)
                 else:
                     regular = False
     return restarts
+
+
+@njit(cache=True)
+def _cdot(x, y):
+    """x^H y."""
+    acc = 0.0 * x[0] * y[0]
+    for i in range(x.size):
+        acc += np.conj(x[i]) * y[i]
+    return acc

@@ -24,35 +24,82 @@ from numba import njit
 
 
 @njit(cache=True)
-def ring_count_below(diag, t, corner, e, pivmin):
-    """Number of eigenvalues of the twisted ring operator strictly below e."""
+def _arrow_factor(diag, t, corner, e, pivmin, bt, pv, qv, dt, g, cv):
+    """Block LDL^H of (H - e) in the order (1, ..., M-1, 0) with 1x1 / 2x2 chain pivots.
+
+    A 2x2 pivot on chain sites (k, k+1) is used when |p_k (d_{k+1} - e)| < t^2 / 2 (p_k the
+    current Schur diagonal): then det < -t^2/2, the block has exactly one negative eigenvalue,
+    and the cancellation that a tiny 1x1 pivot would cause in the Schur complement of site 0
+    is avoided (Bunch's pivoting for symmetric tridiagonals).  Arrays (length M, index = chain
+    site) receive the factor: bt (1: 1x1 pivot, 2: first site of a 2x2 block, 0: its second),
+    pv (pivot / block top-left), qv (block bottom-right), dt (block determinant), g (arrow entry
+    at the pivot), cv (arrow entry at the block's second site).
+    Returns (number of negative eigenvalues of H - e, last pivot s of site 0).
+    """
     m = diag.size
     t2 = t * t
     count = 0
-    p = diag[1] - e
-    if abs(p) < pivmin:
-        p = -pivmin
-    if p < 0:
-        count += 1
-    g = -t + 0.0 * corner  # coupling of site 0 to site 1 (same type as corner)
+    zero = 0.0 * corner
+    cur = diag[1] - e
+    gk = -t + zero
     if m == 2:
-        g = g + corner
-    s = diag[0] - e - (g.real * g.real + g.imag * g.imag) / p
-    for k in range(2, m):
-        # g_k = H[0,k] + t g_{k-1} / p_{k-1}
-        gn = t * g / p
-        if k == m - 1:
-            gn = gn + corner
-        pn = diag[k] - e - t2 / p
-        if abs(pn) < pivmin:
-            pn = -pivmin
-        if pn < 0:
+        gk = gk + corner
+    s = diag[0] - e + 0.0
+    k = 1
+    while k <= m - 1:
+        if k < m - 1:
+            q = diag[k + 1] - e
+            if abs(cur * q) < 0.5 * t2:
+                c = corner if k + 1 == m - 1 else zero
+                det = cur * q - t2
+                count += 1
+                s -= (q * (gk.real * gk.real + gk.imag * gk.imag)
+                      + cur * (c.real * c.real + c.imag * c.imag)
+                      + 2.0 * t * (np.conj(gk) * c).real) / det
+                bt[k] = 2
+                bt[k + 1] = 0
+                pv[k] = cur
+                qv[k] = q
+                dt[k] = det
+                g[k] = gk
+                cv[k] = c
+                if k + 2 <= m - 1:
+                    nxt = corner if k + 2 == m - 1 else zero
+                    gk = nxt + t * (gk * t + c * cur) / det
+                    cur = diag[k + 2] - e - t2 * cur / det
+                k += 2
+                continue
+        if abs(cur) < pivmin:
+            cur = -pivmin
+        if cur < 0:
             count += 1
-        s -= (gn.real * gn.real + gn.imag * gn.imag) / pn
-        g = gn
-        p = pn
+        s -= (gk.real * gk.real + gk.imag * gk.imag) / cur
+        bt[k] = 1
+        pv[k] = cur
+        g[k] = gk
+        if k + 1 <= m - 1:
+            nxt = corner if k + 1 == m - 1 else zero
+            gk = nxt + t * gk / cur
+            cur = diag[k + 1] - e - t2 / cur
+        k += 1
+    if abs(s) < pivmin:
+        s = -pivmin
     if s < 0:
         count += 1
+    return count, s
+
+
+@njit(cache=True)
+def ring_count_below(diag, t, corner, e, pivmin):
+    """Number of eigenvalues of the twisted ring operator strictly below e (Sylvester inertia)."""
+    m = diag.size
+    bt = np.empty(m, dtype=np.int8)
+    pv = np.empty(m)
+    qv = np.empty(m)
+    dt = np.empty(m)
+    g = np.zeros(m) * corner
+    cv = np.zeros(m) * corner
+    count, s = _arrow_factor(diag, t, corner, e, pivmin, bt, pv, qv, dt, g, cv)
     return count
 
 
@@ -89,51 +136,64 @@ def ring_bisect(diag, t, corner, i0, i1, lo0, hi0, abstol, pivmin):
 
 
 @njit(cache=True)
-def _arrow_solve(diag, t, corner, sigma, rhs, pivmin, p, g, x):
-    """Solve (H - sigma) x = rhs with the arrow LDL^H factorization (order 1..M-1, 0).
+def _arrow_solve(diag, t, corner, sigma, rhs, pivmin, ws, x):
+    """Solve (H - sigma) x = rhs with the block arrow factorization of :func:`_arrow_factor`.
 
-    p, g are work arrays of length M (pivots and couplings of site 0); x receives the solution.
+    ws is a tuple of work arrays (bt, pv, qv, dt, g, cv) of length M.
     """
+    bt, pv, qv, dt, g, cv = ws
     m = diag.size
-    t2 = t * t
-    # factorization: chain pivots p[k] (k = 1..M-1), couplings g[k] = L[0,k] p[k]
-    pk = diag[1] - sigma
-    if abs(pk) < pivmin:
-        pk = -pivmin
-    p[1] = pk
-    g[1] = -t + 0.0 * corner
-    if m == 2:
-        g[1] = g[1] + corner
-    s = diag[0] - sigma - (g[1].real * g[1].real + g[1].imag * g[1].imag) / pk
-    for k in range(2, m):
-        gn = t * g[k - 1] / p[k - 1]
-        if k == m - 1:
-            gn = gn + corner
-        pn = diag[k] - sigma - t2 / p[k - 1]
-        if abs(pn) < pivmin:
-            pn = -pivmin
-        p[k] = pn
-        g[k] = gn
-        s -= (gn.real * gn.real + gn.imag * gn.imag) / pn
-    if abs(s) < pivmin:
-        s = -pivmin
-    # forward: L z = rhs.  L[k, k-1] = -t / p[k-1] (chain), L[0, k] = g[k] / p[k]
-    # chain rows k = 1..M-1: z_k = r_k + t z_{k-1}/p_{k-1}
-    x[1] = rhs[1]
-    for k in range(2, m):
-        x[k] = rhs[k] + t * x[k - 1] / p[k - 1]
-    acc = rhs[0]
-    for k in range(1, m):
-        acc = acc - g[k] / p[k] * x[k]
-    # D solve
-    x0 = acc / s
-    for k in range(1, m):
-        x[k] = x[k] / p[k]
-    # backward: L^H x = w.  L^H[k, k+1] = -t/p_k, L^H[k, 0] = conj(g_k)/p_k
-    x[0] = x0
-    x[m - 1] = x[m - 1] - np.conj(g[m - 1]) / p[m - 1] * x0
-    for k in range(m - 2, 0, -1):
-        x[k] = x[k] - np.conj(g[k]) / p[k] * x0 + t / p[k] * x[k + 1]
+    count, s = _arrow_factor(diag, t, corner, sigma, pivmin, bt, pv, qv, dt, g, cv)
+    for i in range(m):
+        x[i] = rhs[i]
+    # forward  L z = r  (z overwrites x; x[0] accumulates the arrow row)
+    k = 1
+    while k <= m - 1:
+        if bt[k] == 2:
+            z1 = x[k]
+            z2 = x[k + 1]
+            cur = pv[k]
+            q = qv[k]
+            det = dt[k]
+            if k + 2 <= m - 1:
+                x[k + 2] += t * (t * z1 + cur * z2) / det
+            x[0] -= ((g[k] * q + cv[k] * t) * z1 + (g[k] * t + cv[k] * cur) * z2) / det
+            k += 2
+        else:
+            if k + 1 <= m - 1:
+                x[k + 1] += t / pv[k] * x[k]
+            x[0] -= g[k] / pv[k] * x[k]
+            k += 1
+    # block-diagonal solve
+    x[0] = x[0] / s
+    k = 1
+    while k <= m - 1:
+        if bt[k] == 2:
+            z1 = x[k]
+            z2 = x[k + 1]
+            det = dt[k]
+            x[k] = (qv[k] * z1 + t * z2) / det
+            x[k + 1] = (t * z1 + pv[k] * z2) / det
+            k += 2
+        else:
+            x[k] = x[k] / pv[k]
+            k += 1
+    # backward  L^H x = w, chain blocks in reverse order
+    x0 = x[0]
+    k = m - 1
+    while k >= 1:
+        if bt[k] == 0:  # second site of a 2x2 block starting at k-1
+            j = k - 1
+            nxt = x[k + 1] if k + 1 <= m - 1 else 0.0 * x0
+            cur = pv[j]
+            det = dt[j]
+            x[j] = x[j] + t * t / det * nxt - np.conj(g[j] * qv[j] + cv[j] * t) / det * x0
+            x[k] = x[k] + t * cur / det * nxt - np.conj(g[j] * t + cv[j] * cur) / det * x0
+            k -= 2
+        else:
+            nxt = x[k + 1] if k + 1 <= m - 1 else 0.0 * x0
+            x[k] = x[k] + t / pv[k] * nxt - np.conj(g[k]) / pv[k] * x0
+            k -= 1
 
 
 @njit(cache=True)
@@ -148,8 +208,8 @@ def ring_inverse_iteration(diag, t, corner, evals, hnorm, vecs, seed):
     eps = 2.220446049250313e-16
     pivmin = 1e-300 + eps * eps * max(t * t, 1.0)
     ortol = 1e-3 * hnorm
-    p = np.empty(m)
-    g = np.zeros(m, dtype=vecs.dtype)
+    ws = (np.empty(m, dtype=np.int8), np.empty(m), np.empty(m), np.empty(m),
+          np.zeros(m, dtype=vecs.dtype), np.zeros(m, dtype=vecs.dtype))
     x = np.zeros(m, dtype=vecs.dtype)
     b = np.zeros(m, dtype=vecs.dtype)
     np.random.seed(seed)
@@ -169,7 +229,7 @@ def ring_inverse_iteration(diag, t, corner, evals, hnorm, vecs, seed):
         for i in range(m):
             b[i] /= nrm
         for it in range(4):
-            _arrow_solve(diag, t, corner, sigma, b, pivmin, p, g, x)
+            _arrow_solve(diag, t, corner, sigma, b, pivmin, ws, x)
             # Gram-Schmidt against the cluster (twice: "twice is enough")
             for rep in range(2):
                 for c in range(cluster_start, j):

@@ -16,7 +16,7 @@ TOL_EIG = 1e-3
 
 
 def _stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
-    stride = 128
+    stride = 1024
     while (m // stride + 1) * n * n * itemsize > budget and stride < m:
         stride *= 2
     return stride
