@@ -2,7 +2,7 @@
 
 Needs a running SLURM with an idle node (``bash cluster/ci-slurm-setup.sh`` sets up a
 single-node one; CI runs it before pytest).  Without one, every test here is skipped with
-a message.
+a message -- unless ``TGSWEEP_REQUIRE_SLURM`` is set (CI), which makes it an error.
 
 Reference: the same spec run on a ``LocalCluster`` (``--workers 2``).  Every sample's
 disorder comes from a SeedSequence keyed by (seed, grid point, sample), so where a task runs
@@ -52,6 +52,9 @@ def _slurm_ready() -> str | None:
 
 
 _why = _slurm_ready()
+if _why and os.environ.get("TGSWEEP_REQUIRE_SLURM"):
+    # CI sets this after cluster/ci-slurm-setup.sh: a missing SLURM there is a failure
+    raise RuntimeError(f"TGSWEEP_REQUIRE_SLURM is set but {_why}")
 if _why:
     pytest.skip(_why, allow_module_level=True)
 
