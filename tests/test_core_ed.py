@@ -210,15 +210,7 @@ def test_ground_state_bisect_vs_ed(L, N, seed, W):
     np.testing.assert_allclose(tgsweep.obdm(st), hcb_obdm(v[:, 0], L, N), atol=TOL, rtol=0)
 
 
-_BISECT_DEGENERATE = pytest.param(
-    "bisect", marks=pytest.mark.xfail(
-        raises=RuntimeError, strict=False,
-        reason="known: inverse iteration does not converge on exactly degenerate pairs of the "
-               "clean ring (e.g. L=10, N=5; L=12, N=4), reported to the lead; bisect path being "
-               "hardened"))
-
-
-@pytest.mark.parametrize("method", ["dense", _BISECT_DEGENERATE])
+@pytest.mark.parametrize("method", ["dense", "bisect"])
 @pytest.mark.parametrize("L,N,theta", [(9, 3, 0.0), (10, 5, 0.0), (12, 4, 0.0), (11, 3, 0.0),
                                        (8, 2, 0.0)])
 def test_clean_closed_shell_vs_ed(L, N, theta, method):
