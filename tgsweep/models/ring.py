@@ -31,7 +31,7 @@ __all__ = ["Ring", "fermion_twist"]
 
 def fermion_twist(theta: float, n_particles: int) -> float:
     """Fermionic twist phi = theta + pi (N - 1), reduced to (-pi, pi]."""
-    phi = float(theta) + np.pi * (int(n_particles) - 1)
+    phi = float(theta) + np.pi * ((int(n_particles) - 1) % 2)  # parity first: exact 0 or pi
     phi = np.remainder(phi + np.pi, 2 * np.pi) - np.pi
     if phi <= -np.pi + 1e-15:
         phi = np.pi
