@@ -22,7 +22,11 @@ Conventions
 * Evolution is exact through the full dense eigendecomposition of H (LAPACK ``eigh``):
   O(M^3) time and O(M^2) memory once per sample, then one (M, K) x (K, N) matrix product per time
   step (K <= M eigenmodes kept, see ``truncation``).  Dense stops at :data:`DENSE_MAX_DYNAMICS`
-  grid points (about 1.5 min and 0.5 GB on one core at the limit).
+  grid points (about 1.5 min and 0.5 GB on one core at the limit).  The per-step cost is
+  O(M K N), not O(M N): an exact eigenbasis evolution needs the full (M, K) x (K, N) product at
+  each time.  It runs as a real GEMM (benchmarks/bench_dynamics.py: M = 2000, N = 500, one
+  thread: eigh 4.6 s, 0.30 s per time step), so for T >~ 15 times the steps dominate; reduce K
+  with ``truncation`` for smooth initial states.
 
 Initial states (each returns an :class:`InitialState`)
 ------------------------------------------------------
