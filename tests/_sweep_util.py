@@ -19,7 +19,7 @@ BASE = {
     "state": {"mu": 0.0},
     "grid": {"disorder.W": [0.5, 3.0]},
     "sampling": {"n_samples": 6, "seed": 11, "samples_per_task": 4},
-    "observables": {"energy": {}, "particle_numbers": {}, "density": {}, "condensate": {}},
+    "observables": {"energy": {}, "particle_numbers": {}, "density": {}, "condensate": {"n_modes": 3}},
 }
 
 

@@ -39,6 +39,7 @@ class StoreSuite:
         assert ds["density"].dims == ("disorder_W", "sample", "x")
         assert ds["density"].shape == (2, 6, 12)
         assert ds["occupations"].dims == ("disorder_W", "sample", "mode")
+        assert ds["occupations"].shape == (2, 6, 3)  # chunk (1, 4, 3): not square
         assert list(ds["disorder_W"].values) == [0.5, 3.0]
         for name, v in ds.variables.items():
             assert "units" in v.attrs and "long_name" in v.attrs, name

@@ -211,18 +211,107 @@ def _condensate_layout(geom, opts):
     k = opts["n_modes"]
     return ({"lambda0": Variable((), (), "1", "largest natural occupation lambda_0 of the OBDM"),
              "occupations": Variable(("mode",), (k,), "1",
-                                     "largest natural occupations, descending (NaN if < N modes)")},
+                                     "largest natural occupations, descending (NaN beyond M)")},
             {"mode": Coord(np.arange(k), "1", "natural-orbital index (0 = condensate)")})
 
 
 def _condensate_compute(ctx, opts):
-    # provisional: eigenvalues of gamma h (natural occupations) by dense eigvalsh
-    g = ctx.obdm() * ctx.ring.weight
-    lam = np.linalg.eigvalsh(g)[::-1]
+    from ..observables.correlations import condensate
+
     k = opts["n_modes"]
+    lam = condensate(ctx.state, n_occupations=k, gamma=ctx.obdm())
     occ = np.full(k, np.nan)
-    occ[:min(k, lam.size)] = lam[:k]
-    return {"lambda0": np.float64(lam[0]) if lam.size else np.float64(0.0), "occupations": occ}
+    occ[:lam.size] = lam
+    return {"lambda0": np.float64(occ[0]), "occupations": occ}
+
+
+def _float_list(name, key, lo=None, hi=None):
+    def check(opts, spec):
+        from .spec import SpecError
+
+        v = opts[key]
+        ok = (isinstance(v, list) and v and all(isinstance(x, (int, float))
+                                                 and not isinstance(x, bool) for x in v))
+        if ok:
+            arr = np.asarray(v, dtype=float)
+            ok = (np.all(np.isfinite(arr)) and (lo is None or np.all(arr >= lo))
+                  and (hi is None or np.all(arr <= hi)))
+        if not ok:
+            rng = "" if lo is None and hi is None else f" in [{lo}, {hi}]"
+            raise SpecError(f"observables.{name}.{key}",
+                            f"must be a non-empty list of finite numbers{rng}, got {v!r}")
+        return opts
+    return check
+
+
+def _hs_layout(geom, opts):
+    m = geom["n_grid"]
+    nc = m // (geom["points_per_unit"] if geom["kind"] == "continuum" else 1)
+    nr = nc // 2 + 1
+    return ({"hs_profile": Variable(("sigma", "r"), (len(opts["sigmas"]), nr), "1",
+                                    "HS profile h_sigma(r) = mean_n ||1_In gamma 1_In+r||_2^sigma")},
+            {"sigma": Coord(np.asarray(opts["sigmas"], float), "1", "HS power sigma"),
+             "r": Coord(np.arange(nr), length_units(geom), "cell distance r")})
+
+
+def _hs_compute(ctx, opts):
+    from ..observables.correlations import hs_profile
+
+    _, h = hs_profile(ctx.state, sigmas=opts["sigmas"], gamma=ctx.obdm())
+    return {"hs_profile": h}
+
+
+def _nk_layout(geom, opts):
+    m = geom["n_grid"]
+    inv = "1/a" if geom["kind"] == "continuum" else "1/site"
+    return ({"n_k": Variable(("k_index",), (m,), "1", "momentum distribution n(k), sum = N"),
+             "k": Variable(("k_index",), (m,), inv, "momentum k = (2 pi j + theta)/L")},
+            {"k_index": Coord(np.arange(m), "1", "momentum index (ascending k)")})
+
+
+def _nk_compute(ctx, opts):
+    from ..observables.correlations import momentum_distribution
+
+    md = momentum_distribution(ctx.state, gamma=ctx.obdm())
+    return {"n_k": md.n_k, "k": md.k}
+
+
+def _lyap_layout(geom, opts):
+    inv = "1/a" if geom["kind"] == "continuum" else "1/site"
+    e = np.asarray(opts["energies"], float)
+    return ({"lyapunov": Variable(("energy_grid",), (e.size,), inv,
+                                  "finite-ring Lyapunov exponent (1/L) ln ||T_L(E)||")},
+            {"energy_grid": Coord(e, energy_units(geom), "energy E")})
+
+
+def _lyap_compute(ctx, opts):
+    from ..observables.lyapunov import lyapunov
+
+    return {"lyapunov": lyapunov(ctx.ring, np.asarray(opts["energies"], float))}
+
+
+def _stiff_validate(opts, spec):
+    _pn_validate(opts, spec)
+    return _float_list("stiffness", "thetas", -np.pi, np.pi)(opts, spec)
+
+
+def _stiff_layout(geom, opts):
+    inv = "1/a" if geom["kind"] == "continuum" else "1/site"
+    th = np.asarray(opts["thetas"], float)
+    return ({"rho_s": Variable(("theta",), (th.size,), inv,
+                               "stiffness L (E(N_mu, theta) - E(N_mu, 0)) / theta^2"),
+             "rho_s0": Variable((), (), inv, "stiffness curvature at theta -> 0"),
+             "stiffness_ambiguous": Variable((), (), "1", "1 if a level lies within roundoff "
+                                             "of mu (N_mu ambiguous)", "int64")},
+            {"theta": Coord(th, "rad", "boson twist theta")})
+
+
+def _stiff_compute(ctx, opts):
+    from ..observables.stiffness import stiffness
+
+    r = stiffness(ctx.ring, float(ctx.params["state"]["mu"]), np.asarray(opts["thetas"], float))
+    return {"rho_s": np.asarray(r.rho_s, float), "rho_s0": np.float64(r.rho_s0),
+            "stiffness_ambiguous": np.int64(bool(r.ambiguous))}
 
 
 register(Observable("energy", _energy_layout, _energy_compute,
@@ -233,4 +322,15 @@ register(Observable("density", _density_layout, _density_compute,
                     description="density profile rho(x)"))
 register(Observable("condensate", _condensate_layout, _condensate_compute,
                     defaults={"n_modes": 4}, validate=_positive_int("condensate", "n_modes"),
-                    description="natural occupations of the OBDM (eigvalsh of gamma h)"))
+                    description="natural occupations of the OBDM"))
+register(Observable("hs_profile", _hs_layout, _hs_compute, defaults={"sigmas": [0.5]},
+                    validate=_float_list("hs_profile", "sigmas", 0.0, 2.0),
+                    description="Hilbert-Schmidt block profile of the OBDM"))
+register(Observable("momentum_distribution", _nk_layout, _nk_compute,
+                    description="momentum distribution n(k) on the ring's momenta"))
+register(Observable("lyapunov", _lyap_layout, _lyap_compute, defaults={"energies": [0.0]},
+                    validate=_float_list("lyapunov", "energies"),
+                    description="transfer-matrix Lyapunov exponents at given energies"))
+register(Observable("stiffness", _stiff_layout, _stiff_compute, defaults={"thetas": [0.5]},
+                    validate=_stiff_validate,
+                    description="superfluid stiffness rho_s(theta) at chemical potential mu"))

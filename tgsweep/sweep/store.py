@@ -198,7 +198,7 @@ class ResultStore(ABC):
 
     def write_chunk(self, spec, result: ChunkResult) -> None:
         """Write one task's region: data, then status/error, then its done flag."""
-        idx = spec.point_index(result.p)
+        idx = tuple(slice(i, i + 1) for i in spec.point_index(result.p))  # exact-shape region
         s1 = result.s0 + result.status.size
         region = idx + (slice(result.s0, s1),)
         for var, arr in result.data.items():
