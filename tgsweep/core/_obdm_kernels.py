@@ -111,34 +111,60 @@ def _matvec_h(b, v, out):
             out[al] += np.conj(row[al]) * vb
 
 
+@njit(cache=True, fastmath=True)
+def _block_pass(b, pk, ck, kk, u, y0, kn, w):
+    """b += sum_{j<kk} ck[j] pk[j] pk[j]^H, then w[j] = b u(y0 + j) for j < kn, in one pass.
+
+    One sweep over the rows of the Hermitian b (L1-resident) does a rank-kk update and kn
+    matrix-vector products: memory traffic per step is 1/kk of a rank-one Sherman-Morrison.
+    """
+    n = b.shape[0]
+    for be in range(n):
+        row = b[be]
+        for j in range(kk):
+            cp = ck[j] * pk[j, be]
+            pj = pk[j]
+            for al in range(n):
+                row[al] += cp * np.conj(pj[al])
+        for j in range(kn):
+            uj = u[y0 + j]
+            acc = 0.0 * row[0]
+            for al in range(n):
+                acc += row[al] * uj[al]
+            w[j, be] = acc
+
+
 @njit(cache=True)
-def obdm_rows(u, q, stride, rows, out, tol_den, tol_eig):
-    """Fill out[x, y] and out[y, x] (x in rows, y >= x) with <b+_x b_y>.
+def obdm_rows(u, q, stride, rows, out, row0, tol_den, tol_eig, kblock=8):
+    """Fill out[x - row0, y] (x in rows, y >= x) with <b+_x b_y> (upper triangle only;
+    the lower one is conj(upper) by Hermiticity, see :func:`mirror_lower`).
 
     u : (M, N) C-contiguous orbitals (float64 or complex128), lattice-normalized.
     q : prefix checkpoints from :func:`prefix_checkpoints` with the same ``stride``; O^T is
         rebuilt exactly every ``stride`` sites and wherever |1 - 2 u^H B u| < tol_den.
+    kblock : Sherman-Morrison steps per pass over B (blocked rank-k update, same arithmetic).
     Returns the number of exact (eigendecomposition) restarts, for diagnostics.
     """
     m, n = u.shape
     restarts = 0
     eye = np.eye(n).astype(u.dtype)
     b = np.empty((n, n), dtype=u.dtype)
-    w = np.empty(n, dtype=u.dtype)
-    wn = np.empty(n, dtype=u.dtype)
+    kb = kblock
+    w = np.empty((kb, n), dtype=u.dtype)      # w[j] = B_{y0} u(y0 + j)
+    pk = np.empty((kb, n), dtype=u.dtype)     # p_j = B_{y0+j} u(y0 + j)
+    ck = np.empty(kb)
     for x in rows:
         ux = u[x].copy()
         dd = 0.0
         for al in range(n):
             dd += ux[al].real ** 2 + ux[al].imag ** 2
-        out[x, x] = dd
+        xr = x - row0
+        out[xr, x] = dd
         if x == m - 1:
             continue
         qx = _prefix_at(u, q, stride, x + 1)
-        # start: S empty, O^T = I, B = I
         b[:, :] = eye
         a = ux.copy()
-        w[:] = u[x + 1]
         logdet = 0.0
         sgn = 1.0
         regular = True
@@ -146,11 +172,14 @@ def obdm_rows(u, q, stride, rows, out, tol_den, tol_eig):
         vv = eye.copy()
         px = ux.copy()
         qcur = qx.copy()
-        for y in range(x + 1, m):
-            uy = u[y]
-            if regular:
-                val = sgn * np.exp(logdet) * _cdot(a, uy)
-            else:
+        y = x + 1
+        kn = min(kb, m - y)
+        for j in range(kn):
+            w[j] = u[y + j]
+        while y < m:
+            if not regular:
+                # adjugate mode: value from the eigendecomposition, then add y explicitly
+                uy = u[y]
                 py = _vh_dot(vv, uy)
                 val = 0.0 * ux[0]
                 for k in range(n):
@@ -159,57 +188,88 @@ def obdm_rows(u, q, stride, rows, out, tol_den, tol_eig):
                         if j != k:
                             prod *= lam[j]
                     val += prod * np.conj(px[k]) * py[k]
-            out[x, y] = val
-            out[y, x] = np.conj(val)
-            if y == m - 1:
-                break
-            # ---- add site y to S (w = B u(y) on entry in regular mode)
-            explicit = (not regular) or ((y + 1) % stride == 0)
-            if not explicit:
-                s = _cdot(uy, w).real
-                den = 1.0 - 2.0 * s
-                if abs(den) < tol_den:
-                    explicit = True
-                else:
-                    c = 2.0 / den
+                out[xr, y] = val
+                if y == m - 1:
+                    break
+                explicit_at = y
+            else:
+                # a block of Sherman-Morrison steps y .. y + kk - 1
+                kk = 0
+                explicit_at = -1
+                done = False
+                nmax = min(kb, m - y)
+                for j in range(nmax):
+                    yy = y + j
+                    uy = u[yy]
+                    val = sgn * np.exp(logdet) * _cdot(a, uy)
+                    out[xr, yy] = val
+                    if yy == m - 1:
+                        done = True
+                        break
+                    if (yy + 1) % stride == 0:
+                        explicit_at = yy
+                        break
+                    pj = pk[j]
+                    for al in range(n):
+                        pj[al] = w[j, al]
+                    for i in range(j):
+                        f = ck[i] * _cdot(pk[i], uy)
+                        for al in range(n):
+                            pj[al] += f * pk[i, al]
+                    sj = _cdot(uy, pj).real
+                    den = 1.0 - 2.0 * sj
+                    if abs(den) < tol_den:
+                        explicit_at = yy
+                        break
+                    cj = 2.0 / den
                     ua = _cdot(uy, a)
                     for al in range(n):
-                        a[al] += c * w[al] * ua
-                    _fused_update(b, w, c, u[y + 1], wn)
-                    w[:] = wn
+                        a[al] += cj * pj[al] * ua
+                    ck[j] = cj
                     logdet += np.log(abs(den))
                     if den < 0:
                         sgn = -sgn
-            if explicit:
-                restarts += 1
-                if regular:
-                    qcur = _prefix_at(u, q, stride, y + 1)
-                else:
-                    _outer_acc(qcur, uy, 1.0)
-                ot = np.empty((n, n), dtype=u.dtype)
+                    kk = j + 1
+                ynext = y + kk
+                if done:
+                    break
+                kn = 0 if explicit_at >= 0 else min(kb, m - ynext)
+                _block_pass(b, pk, ck, kk, u, ynext, kn, w)
+                if explicit_at < 0:
+                    y = ynext
+                    continue
+            # ---- exact restart: O^T with S = {x+1, ..., explicit_at}
+            restarts += 1
+            ye = explicit_at
+            if regular:
+                qcur = _prefix_at(u, q, stride, ye + 1)
+            else:
+                _outer_acc(qcur, u[ye], 1.0)
+            ot = np.empty((n, n), dtype=u.dtype)
+            for al in range(n):
+                for be in range(n):
+                    ot[al, be] = eye[al, be] - 2.0 * (qcur[al, be] - qx[al, be])
+            lam, vv, px = _eig_state(ot, ux)
+            y = ye + 1
+            if np.min(np.abs(lam)) > tol_eig:
+                regular = True
+                logdet = 0.0
+                sgn = 1.0
+                for k in range(n):
+                    logdet += np.log(abs(lam[k]))
+                    if lam[k] < 0:
+                        sgn = -sgn
                 for al in range(n):
                     for be in range(n):
-                        ot[al, be] = eye[al, be] - 2.0 * (qcur[al, be] - qx[al, be])
-                lam, vv, px = _eig_state(ot, ux)
-                amin = np.min(np.abs(lam))
-                if amin > tol_eig:
-                    regular = True
-                    logdet = 0.0
-                    sgn = 1.0
-                    for k in range(n):
-                        logdet += np.log(abs(lam[k]))
-                        if lam[k] < 0:
-                            sgn = -sgn
-                    for al in range(n):
-                        for be in range(n):
-                            acc = 0.0 * ux[0]
-                            for k in range(n):
-                                acc += vv[al, k] * np.conj(vv[be, k]) / lam[k]
-                            b[al, be] = acc
-                    _matvec_h(b, ux, a)
-                    _matvec_h(b, u[y + 1], w)
-                else:
-                    regular = False
+                        acc = 0.0 * ux[0]
+                        for k in range(n):
+                            acc += vv[al, k] * np.conj(vv[be, k]) / lam[k]
+                        b[al, be] = acc
+                _matvec_h(b, ux, a)
+                kn = min(kb, m - y)
+                _block_pass(b, pk, ck, 0, u, y, kn, w)
+            else:
+                regular = False
     return restarts
 
 
@@ -220,3 +280,15 @@ def _cdot(x, y):
     for i in range(x.size):
         acc += np.conj(x[i]) * y[i]
     return acc
+
+
+@njit(cache=True)
+def mirror_lower(out):
+    """out[y, x] = conj(out[x, y]) for y > x, in cache-friendly 64 x 64 tiles."""
+    m = out.shape[0]
+    tb = 64
+    for i0 in range(0, m, tb):
+        for j0 in range(i0, m, tb):
+            for i in range(i0, min(i0 + tb, m)):
+                for j in range(max(j0, i + 1), min(j0 + tb, m)):
+                    out[j, i] = np.conj(out[i, j])

@@ -7,7 +7,7 @@ import numpy as np
 from . import _obdm_kernels as K
 from .state import State
 
-__all__ = ["obdm", "obdm_lattice", "obdm_reference", "obdm_rows_lattice"]
+__all__ = ["obdm", "obdm_lattice", "obdm_reference", "upper_rows_lattice"]
 
 #: determinant-ratio threshold below which the sweep rebuilds O^T exactly
 TOL_DEN = 1e-3
@@ -22,22 +22,22 @@ def _stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
     return stride
 
 
-def obdm_rows_lattice(u: np.ndarray, rows, out: np.ndarray | None = None) -> np.ndarray:
-    """<b+_x b_y> for x in ``rows`` (all y), for lattice-normalized orbitals u (M, N).
+def upper_rows_lattice(u: np.ndarray, x0: int, x1: int, q=None, stride=None) -> np.ndarray:
+    """Rows x0 <= x < x1 of <b+_x b_y> for y >= x (zeros for y < x), shape (x1 - x0, M).
 
-    Returns an array (len(rows), M).  Rows for x are computed by the sweep y >= x together with
-    the columns: to get full rows for an arbitrary subset, each row is also swept from y = 0 by
-    Hermiticity of the swept prefix.  (Used for streaming observables.)
+    For streaming observables: O((x1 - x0) M) memory.  ``q``/``stride`` (prefix checkpoints) may
+    be passed to reuse them across blocks.
     """
     u = np.ascontiguousarray(u)
     m, n = u.shape
-    rows = np.asarray(rows, dtype=np.int64)
-    res = np.zeros((rows.size, m), dtype=u.dtype)
+    out = np.zeros((x1 - x0, m), dtype=u.dtype)
     if n == 0:
-        return res
-    g = obdm_lattice(u) if out is None else out
-    res[:] = g[rows]
-    return res
+        return out
+    if q is None:
+        stride = _stride(m, n, u.itemsize)
+        q = K.prefix_checkpoints(u, stride)
+    K.obdm_rows(u, q, stride, np.arange(x0, x1, dtype=np.int64), out, x0, TOL_DEN, TOL_EIG)
+    return out
 
 
 def obdm_lattice(u: np.ndarray) -> np.ndarray:
@@ -51,7 +51,8 @@ def obdm_lattice(u: np.ndarray) -> np.ndarray:
         return out
     stride = _stride(m, n, u.itemsize)
     q = K.prefix_checkpoints(u, stride)
-    K.obdm_rows(u, q, stride, np.arange(m, dtype=np.int64), out, TOL_DEN, TOL_EIG)
+    K.obdm_rows(u, q, stride, np.arange(m, dtype=np.int64), out, 0, TOL_DEN, TOL_EIG)
+    K.mirror_lower(out)
     return out
 
 

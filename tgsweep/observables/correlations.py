@@ -19,11 +19,10 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 import scipy.linalg as sla
-from numpy.lib.stride_tricks import as_strided
 
 from ..core import _correlation_kernels as CK
 from ..core import _obdm_kernels as OK
-from ..core.obdm import TOL_DEN, TOL_EIG, _stride, obdm
+from ..core.obdm import _stride, obdm, upper_rows_lattice
 from ..core.spectrum import count_at_most, count_below, eigenpairs
 from ..core.state import State
 from ..models.ring import Ring
@@ -41,10 +40,8 @@ def stream_upper_rows(state: State, rows_per_block: int | None = None):
     conj(gamma(y, x)) from an earlier block).  Blocks default to one cell (``ring.cell_size``
     rows).  Cost: the same O(M^2 N^2) as :func:`tgsweep.obdm`, memory O(rows_per_block M).
 
-    Implementation note: uses :func:`tgsweep.core._obdm_kernels.obdm_rows` one row at a time on
-    a zero-row-stride view of the row buffer, so its mirrored writes out[y, x] all land on
-    buf[x], which is then reset to the diagonal value.  (A kernel variant writing into an
-    (R, M) buffer would avoid the trick.)
+    Uses :func:`tgsweep.core.obdm.upper_rows_lattice` (the OBDM kernel writing rows x0..x1 into an
+    (R, M) buffer), with the prefix checkpoints computed once.
     """
     ring = state.ring
     m = ring.n_grid
@@ -57,16 +54,12 @@ def stream_upper_rows(state: State, rows_per_block: int | None = None):
     if n:
         stride = _stride(m, n, u.itemsize)
         q = OK.prefix_checkpoints(u, stride)
-    diag = np.sum(np.abs(u) ** 2, axis=1)
     for x0 in range(0, m, r):
         x1 = min(m, x0 + r)
-        buf = np.zeros((x1 - x0, m), dtype=u.dtype)
         if n:
-            for x in range(x0, x1):
-                row = buf[x - x0]
-                view = as_strided(row, shape=(m, m), strides=(0, row.strides[0]))
-                OK.obdm_rows(u, q, stride, np.array([x], dtype=np.int64), view, TOL_DEN, TOL_EIG)
-                row[x] = diag[x]
+            buf = upper_rows_lattice(u, x0, x1, q, stride)
+        else:
+            buf = np.zeros((x1 - x0, m), dtype=u.dtype)
         buf *= scale
         yield x0, x1, buf
 
