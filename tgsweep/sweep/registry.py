@@ -41,9 +41,13 @@ class Variable:
 
 @dataclass(frozen=True)
 class Coord:
+    """A coordinate of an observable dimension.  ``dim`` names the dimension it runs along
+    when the coordinate's own name is not a dimension (e.g. ``window_lo`` along ``window``)."""
+
     values: np.ndarray
     units: str
     long_name: str
+    dim: str | None = None
 
 
 @dataclass(frozen=True)
@@ -334,3 +338,206 @@ register(Observable("lyapunov", _lyap_layout, _lyap_compute, defaults={"energies
 register(Observable("stiffness", _stiff_layout, _stiff_compute, defaults={"thetas": [0.5]},
                     validate=_stiff_validate,
                     description="superfluid stiffness rho_s(theta) at chemical potential mu"))
+
+
+# ------------------------------------------------------------------------------ ECL profile
+def _ecl_validate(opts, spec):
+    from .spec import SpecError
+
+    w = opts["windows"]  # required: no default window makes sense for every model
+    ok = isinstance(w, list) and len(w) > 0
+    if ok:
+        for pair in w:
+            if not (isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                            and np.isfinite(x) for x in pair) and pair[0] <= pair[1]):
+                ok = False
+                break
+    if not ok:
+        raise SpecError("observables.ecl_profile.windows", "must be a non-empty list of "
+                        f"[E_lo, E_hi] pairs of finite numbers with E_lo <= E_hi, got {w!r}")
+    return _float_list("ecl_profile", "twists", -np.pi, np.pi)(opts, spec)
+
+
+def _n_cells(geom) -> int:
+    return geom["n_grid"] // (geom["points_per_unit"] if geom["kind"] == "continuum" else 1)
+
+
+def _ecl_layout(geom, opts):
+    nr = _n_cells(geom) // 2 + 1
+    nt, nw = len(opts["twists"]), len(opts["windows"])
+    w = np.asarray(opts["windows"], float).reshape(-1, 2)
+    eu = energy_units(geom)
+    return ({"ecl_q": Variable(("twist", "window", "r"), (nt, nw, nr), "1",
+                               "ECL profile q(r) = (1/n_cells) sum_n Q(n, n+r; J), "
+                               "Q = sum_{E_j in J} Phi_j(n) Phi_j(m), Phi_j(n) = "
+                               "(int_{I_n} |phi_j|^2)^{1/2}"),
+             "ecl_n_states": Variable(("twist", "window"), (nt, nw), "1",
+                                      "number of one-particle eigenvalues in the window J",
+                                      "int64")},
+            {"twist": Coord(np.asarray(opts["twists"], float), "rad",
+                            "fermion twist phi of the one-particle operator (0 periodic, "
+                            "pi antiperiodic)"),
+             "window": Coord(np.arange(nw), "1", "energy window index"),
+             "window_lo": Coord(w[:, 0], eu, "lower edge of the energy window J", "window"),
+             "window_hi": Coord(w[:, 1], eu, "upper edge of the energy window J", "window"),
+             "r": Coord(np.arange(nr), length_units(geom), "cell distance r")})
+
+
+def _ecl_compute(ctx, opts):
+    from ..observables.correlations import ecl_profile
+
+    _, q, n = ecl_profile(ctx.ring, [tuple(p) for p in opts["windows"]],
+                          twists=tuple(float(t) for t in opts["twists"]))
+    return {"ecl_q": q, "ecl_n_states": np.asarray(n, np.int64)}
+
+
+register(Observable("ecl_profile", _ecl_layout, _ecl_compute,
+                    defaults={"windows": None, "twists": [0.0, float(np.pi)]},
+                    validate=_ecl_validate,
+                    description="eigenfunction-correlator (ECL) profile q(r) per energy window "
+                                "and fermion twist"))
+
+
+# ------------------------------------------------------------------------------ dynamics
+_DYN_TIME_KEYS = ("t_max", "n_times", "log", "t_min")
+
+
+def _dyn_times(opts) -> np.ndarray:
+    """The time grid of the ``dynamics`` options: always contains t = 0 (sorted, unique)."""
+    from ..observables.dynamics import time_grid
+
+    t = opts["times"]
+    if isinstance(t, dict):
+        n = int(t.get("n_times", 20))
+        if t.get("log", False):
+            return time_grid(float(t["t_max"]), n_log=n,
+                             t_min_log=float(t.get("t_min", float(t["t_max"]) / 100)))
+        return time_grid(float(t["t_max"]), n_linear=n)
+    return np.unique(np.concatenate([[0.0], np.asarray(t, dtype=np.float64)]))
+
+
+def _dyn_validate(opts, spec):
+    from .spec import SpecError
+
+    pre = "observables.dynamics"
+    t = opts["times"]
+    if isinstance(t, dict):
+        bad = [k for k in t if k not in _DYN_TIME_KEYS]
+        if bad:
+            raise SpecError(f"{pre}.times.{bad[0]}", "unknown key; allowed: "
+                            + ", ".join(_DYN_TIME_KEYS))
+        tm = t.get("t_max")
+        if not (isinstance(tm, (int, float)) and not isinstance(tm, bool) and np.isfinite(tm)
+                and tm > 0):
+            raise SpecError(f"{pre}.times.t_max", f"must be a positive number, got {tm!r}")
+        n = t.get("n_times", 20)
+        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
+            raise SpecError(f"{pre}.times.n_times", f"must be a positive integer, got {n!r}")
+        if not isinstance(t.get("log", False), bool):
+            raise SpecError(f"{pre}.times.log", "must be true or false")
+        tmin = t.get("t_min", tm / 100)
+        if not (isinstance(tmin, (int, float)) and not isinstance(tmin, bool)
+                and 0 < tmin <= tm):
+            raise SpecError(f"{pre}.times.t_min", f"must be a number in (0, t_max], got {tmin!r}")
+    else:
+        _float_list("dynamics", "times", 0.0, None)(opts, spec)
+    n = opts["n_particles"]
+    if not (n in ("state", "fill") or (isinstance(n, int) and not isinstance(n, bool) and n >= 0)):
+        raise SpecError(f"{pre}.n_particles", "must be \"state\" (the sweep state's N), \"fill\" "
+                        f"(one particle per grid point of K) or a non-negative integer, got {n!r}")
+    r = opts["region"]
+    if not (r == "half" or (isinstance(r, list) and len(r) == 2 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x)
+            for x in r))):
+        raise SpecError(f"{pre}.region", "must be \"half\" (x < L/2) or [a, b] in length units "
+                        f"(a > b wraps through x = 0), got {r!r}")
+    tr = opts["truncation"]
+    if not (isinstance(tr, (int, float)) and not isinstance(tr, bool) and 0 <= tr < 1):
+        raise SpecError(f"{pre}.truncation", f"must be a number in [0, 1), got {tr!r}")
+    if not isinstance(opts["cell_counts"], bool):
+        raise SpecError(f"{pre}.cell_counts", "must be true or false")
+    if opts["initial"] != "domain_wall":
+        raise SpecError(f"{pre}.initial", f"allowed: domain_wall, got {opts['initial']!r}")
+    return opts
+
+
+def _n_depth(geom) -> int:
+    # ring distances are at most L/2; dynamics_sample's tails have ceil(max dist) + 1 <= this
+    # many entries, and the tail beyond the largest distance is an empty set (exactly 0)
+    return int(np.ceil(geom["length"] / 2)) + 2
+
+
+def _dyn_layout(geom, opts):
+    t = _dyn_times(opts)
+    nt, nc, nd = t.size, _n_cells(geom), _n_depth(geom)
+    lu = length_units(geom)
+    v = {"n_transferred": Variable(("time",), (nt,), "1", "transferred particle number N_tr(t) "
+                                   "= int_{K^c} rho_t - int_{K^c} rho_0 (both walls)"),
+         "n_transferred_inf": Variable((), (), "1", "N_tr of the infinite-time "
+                                       "(diagonal-ensemble) average density"),
+         "sup_cell_change": Variable(("cell",), (nc,), "1", "sup_t |int_{I_n} rho_t - "
+                                     "int_{I_n} rho_0| over the time grid, per unit cell I_n"),
+         "sup_cell_counts": Variable(("cell",), (nc,), "1",
+                                     "sup_t int_{I_n} rho_t over the time grid"),
+         "cell_counts_inf": Variable(("cell",), (nc,), "1",
+                                     "int_{I_n} of the infinite-time average density"),
+         "cell_distance": Variable(("cell",), (nc,), lu, "signed distance of I_n to the "
+                                   "boundary of K: dist(I_n, K^c) inside, -dist(I_n, K) "
+                                   "outside, 0 straddling"),
+         "sup_outside": Variable(("depth",), (nd,), "1", "sup_t int over {x not in K: "
+                                 "dist(x, K) > d} of rho_t"),
+         "sup_inside": Variable(("depth",), (nd,), "1", "sup_t int over {x in K: "
+                                "dist(x, K^c) > d} of rho_t"),
+         "inside0": Variable(("depth",), (nd,), "1", "int over {x in K: dist(x, K^c) > d} "
+                             "of rho_0"),
+         "dyn_n_particles": Variable((), (), "1", "particles N of the released initial state",
+                                     "int64")}
+    if opts["cell_counts"]:
+        v["cell_counts"] = Variable(("time", "cell"), (nt, nc), "1",
+                                    "int_{I_n} rho_t per unit cell and time")
+    tu = "2 m a^2 / hbar" if geom["kind"] == "continuum" else "hbar / t"
+    return v, {"time": Coord(t, tu, "time after release"),
+               "cell": Coord(np.arange(nc), "1", "unit cell index n, I_n = [n, n+1)"),
+               "depth": Coord(np.arange(nd, dtype=np.float64), lu, "depth d")}
+
+
+def _dyn_compute(ctx, opts):
+    from ..observables.dynamics import domain_wall, dynamics_sample, region_mask
+
+    ring = ctx.ring
+    region = None if opts["region"] == "half" else tuple(float(x) for x in opts["region"])
+    n = opts["n_particles"]
+    if n == "state":
+        n = ctx.state.n_particles
+    elif n == "fill":
+        n = int(region_mask(ring, region).sum())
+    twist = float(ctx.params["state"].get("twist", 0.0))
+    init = domain_wall(ring, int(n), region=region, twist=twist)
+    d = dynamics_sample(ring, init, _dyn_times(opts), truncation=float(opts["truncation"]))
+    nd = _n_depth({"length": ring.length})
+    if d.depth.size > nd:
+        raise ValueError(f"dynamics: {d.depth.size} depth bins exceed the declared {nd}")
+
+    def pad(a):
+        out = np.zeros(nd)
+        out[:a.size] = a
+        return out
+
+    out = {"n_transferred": d.n_transferred, "n_transferred_inf": np.float64(d.n_transferred_inf),
+           "sup_cell_change": d.sup_cell_change, "sup_cell_counts": d.sup_cell_counts,
+           "cell_counts_inf": d.cell_counts_inf, "cell_distance": d.cell_distance,
+           "sup_outside": pad(d.sup_outside), "sup_inside": pad(d.sup_inside),
+           "inside0": pad(d.inside0), "dyn_n_particles": np.int64(init.n_particles)}
+    if opts["cell_counts"]:
+        out["cell_counts"] = d.cell_counts
+    return out
+
+
+register(Observable("dynamics", _dyn_layout, _dyn_compute,
+                    defaults={"initial": "domain_wall", "times": {"t_max": 4.0, "n_times": 20},
+                              "n_particles": "state", "region": "half", "truncation": 0.0,
+                              "cell_counts": False},
+                    validate=_dyn_validate,
+                    description="release of a domain wall (N particles confined to K by hard "
+                                "walls) into the ring: N_tr(t), cell-count changes, tails"))

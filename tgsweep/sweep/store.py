@@ -77,7 +77,7 @@ def store_layout(spec) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple, np.
                                     {"units": meta.units, "long_name": meta.long_name,
                                      "observable": name})
         for dim, c in ocoords.items():
-            coords[dim] = ((dim,), np.asarray(c.values), {"units": c.units,
+            coords[dim] = ((c.dim or dim,), np.asarray(c.values), {"units": c.units,
                                                           "long_name": c.long_name})
     arrays["status"] = ArraySpec(gdims + ("sample",), gshape + (spec.n_samples,), ones + (spt,),
                                  "int8", 0, {"units": "1", "long_name": "per-sample status",
