@@ -302,3 +302,25 @@ def test_input_validation():
         stiffness(ring, 0.0, [np.nan])
     with pytest.raises(ValueError, match="mu"):
         stiffness(ring, np.inf, [1.0])
+
+
+def test_band_centers_match_dense_eigenvectors():
+    """O(M) per-level inverse iteration (used for M > DENSE_MAX) vs LAPACK eigh: peak site and
+    peak weight |psi_j(k)|^2."""
+    ring = _anderson(80, 3.0, 9)
+    w, v = np.linalg.eigh(ring.matrix(np.pi))
+    c, a2 = K.band_centers(ring.diag, 1.0, float(np.real(ring.corner(np.pi))), w[:30], 1)
+    np.testing.assert_array_equal(c, np.argmax(np.abs(v[:, :30]), axis=0))
+    np.testing.assert_allclose(a2, np.max(np.abs(v[:, :30]), axis=0) ** 2, rtol=1e-10)
+
+
+def test_cancellation_is_flagged():
+    """Band shifts alternate in sign; when their sum cancels beyond what the per-band accuracy
+    supports, the result is flagged (here 11 decades: a known limitation, see module doc)."""
+    rng = np.random.default_rng(0)
+    rng.uniform(-2, 2, 500)
+    ring = Ring.lattice(rng.uniform(-2, 2, 1000))
+    res = stiffness(ring, -0.5, [0.5])
+    assert res.log10_cancellation[0] > 8 and not res.reliable[0]
+    ok = stiffness(_anderson(40, 1e7, 7), 0.0, [0.5])
+    assert ok.log10_cancellation[0] < 1 and ok.reliable[0]

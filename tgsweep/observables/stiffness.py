@@ -41,6 +41,13 @@ eta_j = |d| sum_{l != j} 1/|E_l - E_j| (bounded from the computed levels up to E
 
 The band shifts carry signs (bands alternate) and are summed in log scale; ``log10_rho_s``
 stays finite when ``rho_s`` underflows to 0.
+
+Known limitation: since sum_j 1/Delta'(E_j) = 0 over all bands, deep in a filled Fermi sea
+wide bands of opposite signs cancel; on long moderately disordered rings (e.g. W = 4, M = 1000)
+the sum is 1e-11 of its largest term and the per-band sum is meaningless.  This is detected
+(``log10_cancellation``, ``reliable``).  A cancellation-free route (not implemented): the
+residue sum over the occupied bands as a contour integral of 1/(Delta(E) - 2 cos phi0) along
+Re E = E* in the gap at the Fermi level, with Delta in log-scaled complex transfer matrices.
 """
 
 from __future__ import annotations
@@ -63,6 +70,8 @@ ETA_LINEAR = 1e-12
 #: eta threshold above which the direct eigenvalue difference is used
 ETA_DIRECT = 0.1
 REGIME_LOG, REGIME_NEWTON, REGIME_DIRECT = 0, 1, 2
+#: largest tolerated log10(max band shift / |sum|) for a result flagged ``reliable``
+CANCELLATION_MAX = 4.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +108,12 @@ class Stiffness:
         log10 |Delta'(E_j(phi0))| per occupied band (band width ~ 4 / |Delta'|).
     regime : (n, N_mu) int8
         evaluation used per theta and band: 0 log-linear, 1 Newton, 2 direct (see module doc).
+    log10_cancellation : (n,) float
+        log10(max_j |d_j| / |sum_j d_j|): the band shifts alternate in sign and can cancel
+        (sum_j 1/Delta'(E_j) over *all* bands is 0).  Each d_j is accurate to ~1e-11 relative,
+        so values above ~4 mean the result has lost its accuracy; see ``reliable``.
+    reliable : (n,) bool
+        log10_cancellation <= CANCELLATION_MAX (default 4): rho_s good to ~1e-6 or better.
     """
 
     n_mu: int
@@ -116,6 +131,8 @@ class Stiffness:
     fermion_twist0: float
     log10_band_slope: np.ndarray
     regime: np.ndarray
+    log10_cancellation: np.ndarray
+    reliable: np.ndarray
 
 
 def _signed_logsumexp(logs: np.ndarray, signs: np.ndarray) -> tuple[float, float]:
@@ -206,17 +223,22 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
     if n == 0:
         return Stiffness(0, n_plus, n_minus, 0.0, thetas, np.zeros(nt), np.full(nt, -np.inf),
                          0.0, -np.inf, ambiguous, mu_gap, length, 0.0, np.zeros(0),
-                         np.zeros((nt, 0), dtype=np.int8))
+                         np.zeros((nt, 0), dtype=np.int8), np.zeros(nt), np.ones(nt, bool))
 
     phi0 = fermion_twist(0.0, n)
     c0 = float(np.cos(phi0))  # +1 (N odd) or -1 (N even)
     n_eval = min(n + 1, m)
-    ev, vec = eigenpairs(ring, phi0, 0, n_eval)
+    if m <= DENSE_MAX:
+        ev, vec = eigenpairs(ring, phi0, 0, n_eval, method="dense")
+        absv = np.abs(vec[:, :n])
+        centers = np.argmax(absv, axis=0).astype(np.int64)
+        amp2 = absv[centers, np.arange(n)] ** 2
+    else:  # levels by bisection, eigenvector peaks by O(M) inverse iteration per level
+        ev = eigenvalues(ring, phi0, 0, n_eval)
+        centers, amp2 = K.band_centers(ring.diag, ring.hopping, float(np.real(ring.corner(phi0))),
+                                       ev[:n], 12345)
     e0 = ev[:n]
     energy0 = float(np.sum(e0))
-    absv = np.abs(vec[:, :n])
-    centers = np.argmax(absv, axis=0).astype(np.int64)
-    amp2 = absv[centers, np.arange(n)] ** 2
     log_slope, sign_slope = K.band_log_slopes(ring.diag, ring.hopping, e0, centers, amp2)
 
     # a-priori bound on sum_{l != j} 1 / |E_l - E_j| (computed levels + tail beyond E_{n_eval-1})
@@ -232,6 +254,7 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
     log_dE = np.empty(nt)
     sgn_dE = np.empty(nt)
     regime = np.zeros((nt, n), dtype=np.int8)
+    canc = np.zeros(nt)
     for it, theta in enumerate(thetas):
         if np.sin(0.5 * theta) == 0.0:  # theta = 0 mod 2 pi: no shift, rho_s -> curvature
             log_dE[it], sgn_dE[it] = -np.inf, 0.0
@@ -273,6 +296,7 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
                 logs[idx_direct] = np.log(np.abs(dd))
             sgns[idx_direct] = np.sign(dd)
         sgn_dE[it], log_dE[it] = _signed_logsumexp(logs, sgns)
+        canc[it] = (np.max(logs) - log_dE[it]) / _LN10 if np.isfinite(log_dE[it]) else np.inf
 
     # curvature theta -> 0: per band -cos(phi0) / Delta'(E_j); degenerate pairs (clean ring)
     # by the cluster formula -cos(phi0) S_C / Q_C (module docstring of the kernels, eq. (1)).
@@ -295,6 +319,7 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
             sgn_c[j] = -c0 * np.sign(s_c) * sgn_q
             log_c[j + 1], sgn_c[j + 1] = -np.inf, 0.0
     s0, lc0 = _signed_logsumexp(log_c, sgn_c)
+    canc0 = (np.max(log_c) - lc0) / _LN10 if np.isfinite(lc0) else np.inf
     log10_rho_s0 = (np.log(length) + lc0) / _LN10 if s0 > 0 else (-np.inf if s0 == 0 else np.nan)
     rho_s0 = s0 * 10.0 ** ((np.log(length) + lc0) / _LN10) if s0 != 0 else 0.0
 
@@ -305,6 +330,7 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
     zero_theta = np.sin(0.5 * thetas) == 0.0
     rho = np.where(zero_theta, rho_s0, np.nan_to_num(rho, nan=0.0))
     log10_rho = np.where(zero_theta, log10_rho_s0, log10_rho)
+    canc = np.where(zero_theta, canc0, canc)
     return Stiffness(n, n_plus, n_minus, energy0, thetas, rho, log10_rho, float(rho_s0),
                      float(log10_rho_s0), bool(ambiguous), mu_gap, length, float(phi0),
-                     log_slope / _LN10, regime)
+                     log_slope / _LN10, regime, canc, canc <= CANCELLATION_MAX)
