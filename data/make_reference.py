@@ -1,0 +1,88 @@
+"""Regenerate the committed reference stores in data/reference/ (shrunken workflows).
+
+    .venv/bin/python data/make_reference.py [--render-only] [NAME ...]   # default: all
+
+Each workflow of workflows/ is run serially with the overrides below (fewer samples, smaller
+rings; the physics parameters are the workflow's own) into data/reference/<name>.zarr (series
+workflows: data/reference/<name>/<label>.zarr), then its figure is rendered into docs/figures/.
+The stores are the inputs of tests/test_workflows.py (query and plotting path); keep them
+< 20 MB in all.  Runtime on a 2-core machine: a few minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+for _k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_k, "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = ROOT / "data" / "reference"
+FIGS = ROOT / "docs" / "figures"
+
+
+def _ls(n):
+    return [{"label": f"L{x}", "model": {"length": x}} for x in n]
+
+
+#: workflow -> overrides (see tgsweep.figures.load_workflow)
+REFERENCE = {
+    "decay_of_correlations": {"model": {"length": 32}, "sampling": {"n_samples": 8}},
+    "absence_of_bec": {"sampling": {"n_samples": 4}, "series": [
+        {"label": f"L{x}", "model": {"length": x}, "state": {"n_particles": x // 4}}
+        for x in (16, 32, 64, 128)]},
+    "superfluid_stiffness": {"sampling": {"n_samples": 6}, "series": _ls((32, 64, 128, 256))},
+    "dynamical_localization": {"sampling": {"n_samples": 4},
+                               "series": [{"label": f"L{x}", "model": {"sites": x}}
+                                          for x in (16, 32, 64)]},
+    "momentum_distribution": {"model": {"length": 16, "points_per_unit": 8},
+                              "state": {"n_particles": 16}, "sampling": {"n_samples": 6}},
+    "localization_length": {"sampling": {"n_samples": 4}, "series": [
+                                {"label": "anderson", "model": {"sites": 2048}},
+                                {"label": "aubry_andre", "model": {"sites": 2048},
+                                 "disorder": {"kind": "aubry_andre", "lam": 3.0},
+                                 "grid": {"disorder.lam": [2.5, 4.0]},
+                                 "observables": {"lyapunov": {"energies": [
+                                     -3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0]}}},
+                                {"label": "white_noise",
+                                 "model": {"kind": "continuum", "length": 1024,
+                                           "points_per_unit": 8},
+                                 "disorder": {"kind": "white_noise", "D": 1.0},
+                                 "grid": {"disorder.D": [1.0, 4.0]},
+                                 "observables": {"lyapunov": {"energies": [
+                                     -1.0, 0.0, 1.0, 2.0, 4.0, 6.0]}}}]},
+}
+
+
+def make(name: str, render_only: bool = False) -> list[str]:
+    from tgsweep.figures import open_workflow, render, run_workflow, workflow_stores
+
+    base = REF / f"{name}.zarr"
+    wf = ROOT / "workflows" / f"{name}.toml"
+    t0 = time.perf_counter()
+    if render_only:
+        stores = workflow_stores(wf, out=str(base), overrides=REFERENCE[name])
+    else:
+        for p in (base, REF / name):
+            if p.exists():
+                shutil.rmtree(p)
+        stores = run_workflow(wf, out=str(base), overrides=REFERENCE[name])
+    dt = time.perf_counter() - t0
+    ds = open_workflow(stores[0] if len(stores) == 1 and "series" not in REFERENCE[name]
+                       else stores)
+    files = render(ds, FIGS)
+    print(f"{name}: {len(stores)} store(s) in {dt:.1f} s -> {', '.join(files)}", flush=True)
+    return files
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    args = sys.argv[1:]
+    render_only = "--render-only" in args
+    names = [a for a in args if not a.startswith("--")] or list(REFERENCE)
+    for n in names:
+        make(n, render_only)

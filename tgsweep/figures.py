@@ -1,0 +1,596 @@
+"""Workflow figures (and the size series behind them): one function per figure type.
+
+A *workflow* is a spec in ``workflows/*.toml`` that reproduces one statement of the seed.  Some
+statements need parameters that change array shapes (the ring length L, the model kind), which
+cannot be ``[grid]`` axes; such workflows list an array of ``[[series]]`` tables, each merged into
+the base spec and run into its own store ``<store stem>/<label>.zarr``.  Merge rule: dotted keys
+are deep-merged; a ``model`` or ``disorder`` table that contains ``kind`` and a ``grid`` table
+replace the base's table.  :func:`load_workflow` expands a file into validated
+:class:`~tgsweep.sweep.spec.Spec` objects (each checked by :func:`tgsweep.sweep.parse_spec`),
+:func:`run_workflow` runs them, :func:`open_workflow` opens the result.
+
+Every figure function takes what :func:`open_workflow` returns (an ``xarray.Dataset`` as
+``xr.open_zarr`` gives it, or for a series a list of ``(label, Dataset)``) and an output
+directory, and returns the PNG paths.  :func:`render` dispatches on the workflow name stored in
+the store attributes (``workflow``, else the stem of ``spec_source``).  Means and error bars are
+computed here from the raw samples with status 1: error bar = standard error over samples,
+std(ddof=1)/sqrt(n).  Units hbar^2/2m = 1 (continuum lengths in a, energies in
+hbar^2/(2 m a^2); lattice: sites and the hopping t).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["load_workflow", "run_workflow", "open_workflow", "workflow_stores", "render",
+           "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
+           "fig_superfluid_stiffness", "fig_dynamical_localization",
+           "fig_momentum_distribution", "fig_localization_length", "mean_se"]
+
+_REPLACE_IF_KIND = ("model", "disorder")
+
+
+# ================================================================================ workflows
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, val in over.items():
+        if key == "label":
+            continue
+        replace = (key == "grid") or (key in _REPLACE_IF_KIND and isinstance(val, dict)
+                                      and "kind" in val)
+        if isinstance(val, dict) and isinstance(out.get(key), dict) and not replace:
+            out[key] = _merge(out[key], val)
+        else:
+            out[key] = copy.deepcopy(val)
+    return out
+
+
+def _member_store(store: str, label: str) -> str:
+    p = Path(store)
+    stem = p.name[:-5] if p.name.endswith(".zarr") else p.name
+    return str(p.parent / stem / f"{label}.zarr")
+
+
+def load_workflow(path, overrides: dict | None = None):
+    """Expand a workflow TOML into ``[(label, Spec), ...]``.
+
+    Parameters
+    ----------
+    path : workflow file.  Without ``[[series]]`` the result is ``[("", spec)]`` with the spec's
+        own store; with it, one entry per series table (``label`` required, unique).
+    overrides : dict deep-merged into every member after the series (e.g. smaller sizes for
+        tests: ``{"sampling": {"n_samples": 2}}``); ``overrides["series"]``, if given, replaces
+        the series list.
+    """
+    from .sweep.spec import SpecError, parse_spec
+
+    path = Path(path)
+    raw = tomllib.loads(path.read_text())
+    overrides = copy.deepcopy(overrides or {})
+    series = overrides.pop("series", raw.pop("series", None))
+    raw.pop("series", None)
+    members = []
+    if series is None:
+        spec = parse_spec(_merge(raw, overrides))
+        spec.source = str(path)
+        return [("", spec)]
+    if not isinstance(series, list) or not series:
+        raise SpecError("series", "must be an array of tables [[series]] with a label each")
+    labels = set()
+    for i, entry in enumerate(series):
+        label = entry.get("label") if isinstance(entry, dict) else None
+        if not isinstance(label, str) or not label.isidentifier() or label in labels:
+            raise SpecError(f"series[{i}].label", "required: a unique identifier")
+        labels.add(label)
+        member = _merge(_merge(raw, entry), overrides)
+        if "store" in member.get("output", {}):
+            member["output"] = {"store": _member_store(member["output"]["store"], label)}
+        try:
+            spec = parse_spec(member)
+        except SpecError as exc:
+            raise SpecError(f"series[{label}].{exc.field}", str(exc).split(": ", 1)[-1]) from None
+        spec.source = str(path)
+        members.append((label, spec))
+    return members
+
+
+def workflow_stores(path, out: str | None = None, overrides: dict | None = None) -> list[str]:
+    """Store paths of a workflow's members (``out`` replaces the base store path)."""
+    res = []
+    for label, spec in load_workflow(path, overrides):
+        store = spec.store
+        if out is not None:
+            store = _member_store(out, label) if label else out
+        res.append(store)
+    return res
+
+
+def run_workflow(path, out: str | None = None, overrides: dict | None = None, *,
+                 serial: bool = True, workers: int | None = None, resume: bool = False,
+                 progress: bool = False) -> list[str]:
+    """Run every member of a workflow with :func:`tgsweep.sweep.runner.run_sweep`; mark each
+    store with ``workflow`` (file stem) and ``series_label``; return the store paths."""
+    from .sweep.runner import run_sweep
+    from .sweep.store import ZarrStore
+
+    name = Path(path).stem
+    stores = workflow_stores(path, out, overrides)
+    for (label, spec), store in zip(load_workflow(path, overrides), stores):
+        Path(store).parent.mkdir(parents=True, exist_ok=True)
+        run_sweep(spec, store, serial=serial, workers=None if serial else workers,
+                  resume=resume, progress=progress)
+        ZarrStore(store).update_attrs({"workflow": name, "series_label": label})
+    return stores
+
+
+def open_workflow(stores):
+    """Open a workflow's output: one store path -> Dataset; several -> [(label, Dataset)]."""
+    from .sweep.store import open_dataset
+
+    if isinstance(stores, (str, Path)):
+        return open_dataset(stores)
+    out = []
+    for s in stores:
+        ds = open_dataset(s)
+        out.append((ds.attrs.get("series_label") or Path(s).stem, ds))
+    return out
+
+
+def workflow_name(ds) -> str:
+    """Name of the workflow that wrote ``ds`` (Dataset or series list)."""
+    if isinstance(ds, (list, tuple)):
+        ds = ds[0][1]
+    name = ds.attrs.get("workflow")
+    if not name:
+        name = Path(ds.attrs.get("spec_source", "") or "").stem
+    return name
+
+
+# ================================================================================ statistics
+def mean_se(da, dim: str = "sample"):
+    """Mean and standard error over ``dim`` of ``da`` (an xarray DataArray already masked with
+    NaN where invalid): se = std(ddof=1)/sqrt(n), NaN when n < 2."""
+    n = da.notnull().sum(dim)
+    mean = da.mean(dim)
+    se = da.std(dim, ddof=1) / np.sqrt(n.where(n > 1))
+    return mean, se
+
+
+def _ok(ds, name):
+    """Variable ``name`` as float with samples of status != 1 set to NaN."""
+    return ds[name].astype(np.float64).where(ds["status"] == 1)
+
+
+def _spec(ds) -> dict:
+    return json.loads(ds.attrs["spec"])
+
+
+def _grid_values(ds, key: str) -> np.ndarray:
+    """Values of grid parameter ``key`` ("section.key") along its dimension (or the base value)."""
+    name = key.replace(".", "_")
+    if name in ds.coords:
+        return np.atleast_1d(ds[name].values)
+    sec, k = key.split(".", 1)
+    return np.atleast_1d(_spec(ds)[sec][k])
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, outdir, name) -> str:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    fn = outdir / f"{name}.png"
+    fig.tight_layout()
+    fig.savefig(fn, dpi=90)
+    _plt().close(fig)
+    return str(fn)
+
+
+def _eu(ds) -> str:
+    return "hbar^2/(2m a^2)" if _spec(ds)["model"]["kind"] == "continuum" else "t"
+
+
+def _lu(ds) -> str:
+    return "a" if _spec(ds)["model"]["kind"] == "continuum" else "sites"
+
+
+# ================================================================================ figures
+def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0) -> list[str]:
+    """HS decay E||1_In gamma 1_Im||_2^sigma vs r = dist(n, m), one panel per sigma, one curve per
+    disorder strength, with the Seiringer-Warzel bound A exp(-(2/3)(1 - sigma) r^xi/(2 ell)^xi)
+    (tgsweep.observables.hs_bound); (ell, xi) from tgsweep.observables.fit_ecl on the mean ECL
+    profile (max over the periodic/antiperiodic twists, first window) of the same samples.
+    A is not given by the theorem: it is set to the smallest value with bound >= mean at r >= 1.
+    Last panel: the ECL profiles and their fits."""
+    from .observables.correlations import fit_ecl, hs_bound
+
+    plt = _plt()
+    gdim = "disorder_strength"
+    strengths = _grid_values(ds, "disorder.strength")
+    sig = ds["sigma"].values
+    r = ds["r"].values.astype(float)
+    hs_m, hs_e = mean_se(_ok(ds, "hs_profile"))
+    q = _ok(ds, "ecl_q").isel(window=0).max("twist")
+    q_m, q_e = mean_se(q)
+    fig, axes = plt.subplots(1, sig.size + 1, figsize=(3.6 * (sig.size + 1), 3.4), squeeze=False)
+    axes = axes[0]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fits = []
+    for j in range(strengths.size):
+        sel = {gdim: j} if gdim in q_m.dims else {}
+        qm = q_m.isel(sel).values
+        try:
+            f = fit_ecl(r, qm, r_min=r_min)
+        except (ValueError, RuntimeError):
+            f = None
+        fits.append(f)
+        c = colors[j % len(colors)]
+        axes[-1].errorbar(r, qm, yerr=np.nan_to_num(q_e.isel(sel).values), fmt="o", ms=3,
+                          color=c, capsize=2, label=f"V0={strengths[j]:g}")
+        if f is not None:
+            rr = np.linspace(0, r.max(), 200)
+            axes[-1].plot(rr, f.amplitude * np.exp(-(rr / f.ell) ** f.xi), "-", color=c, lw=1,
+                          label=f"fit ell={f.ell:.2f}, xi={f.xi:.2f}")
+    axes[-1].set_yscale("log")
+    axes[-1].set_xlabel("cell distance r [a]")
+    axes[-1].set_ylabel("ECL profile E q(r) [1]")
+    axes[-1].set_title("ECL, J = window 0, max over twists", fontsize=9)
+    axes[-1].legend(fontsize=6)
+    for i, s in enumerate(sig):
+        ax = axes[i]
+        for j in range(strengths.size):
+            sel = {"sigma": i, **({gdim: j} if gdim in hs_m.dims else {})}
+            m, e = hs_m.isel(sel).values, hs_e.isel(sel).values
+            c = colors[j % len(colors)]
+            ax.errorbar(r, m, yerr=np.nan_to_num(e), fmt="o", ms=3, color=c, capsize=2,
+                        label=f"V0={strengths[j]:g}")
+            f = fits[j]
+            if f is not None:
+                shape = hs_bound(r, float(s), 1.0, f.ell, f.xi)
+                use = (r >= r_min) & (m > 0)
+                amp = float(np.max(m[use] / shape[use])) if np.any(use) else np.nan
+                ax.plot(r, hs_bound(r, float(s), amp, f.ell, f.xi), "--", color=c, lw=1)
+        ax.set_yscale("log")
+        ax.set_xlabel("cell distance r [a]")
+        ax.set_ylabel(f"E ||1_In gamma 1_In+r||_2^sigma [1]")
+        ax.set_title(f"sigma = {s:g} (dashed: bound)", fontsize=9)
+        if i == 0:
+            ax.legend(fontsize=6)
+    fig.suptitle(f"Decay of correlations, speckle, mu = {_spec(ds)['state'].get('mu')} "
+                 f"(error bars: standard error over samples)", fontsize=9)
+    return [_save(fig, outdir, "decay_of_correlations")]
+
+
+def _series_scalar(series, var, gkey, reduce=None):
+    """Stack a per-sample scalar over series members: returns (L array, {g: (mean, se)})."""
+    lengths, rows = [], []
+    for _, ds in series:
+        spec = _spec(ds)
+        m = spec["model"]
+        lengths.append(m["length"] if m["kind"] == "continuum" else m["sites"])
+        v = _ok(ds, var) if reduce is None else reduce(ds)
+        rows.append(v)
+    return np.asarray(lengths, float), rows
+
+
+def fig_absence_of_bec(series, outdir) -> list[str]:
+    """lambda_0 (largest natural occupation) vs L at fixed density, one curve per disorder
+    strength; clean reference 1.5427 sqrt(N) - 0.57 (Forrester et al., PRA 67, 043607 (2003)).
+    Right panel: lambda_0 / N."""
+    plt = _plt()
+    gdim = "disorder_strength"
+    strengths = _grid_values(series[0][1], "disorder.strength")
+    lengths, lam = _series_scalar(series, "lambda0", gdim)
+    _, npart = _series_scalar(series, "n_particles", gdim)
+    order = np.argsort(lengths)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for j, v0 in enumerate(strengths):
+        ms, es, rs, res, ns = [], [], [], [], []
+        for k in order:
+            sel = {gdim: j} if gdim in lam[k].dims else {}
+            m, e = mean_se(lam[k].isel(sel))
+            n = float(npart[k].isel(sel).mean())
+            rm, re = mean_se(lam[k].isel(sel) / npart[k].isel(sel))
+            ms.append(float(m))
+            es.append(float(e))
+            rs.append(float(rm))
+            res.append(float(re))
+            ns.append(n)
+        lab = "clean" if v0 == 0 else f"speckle V0={v0:g}"
+        axes[0].errorbar(lengths[order], ms, yerr=np.nan_to_num(es), fmt="o-", ms=4, capsize=3,
+                         label=lab)
+        axes[1].errorbar(lengths[order], rs, yerr=np.nan_to_num(res), fmt="o-", ms=4, capsize=3,
+                         label=lab)
+    n_ref = np.asarray(ns)
+    ll = lengths[order]
+    axes[0].plot(ll, 1.5427 * np.sqrt(n_ref) - 0.57, "k--", lw=1,
+                 label="1.5427 sqrt(N) - 0.57 (Forrester)")
+    axes[1].plot(ll, (1.5427 * np.sqrt(n_ref) - 0.57) / n_ref, "k--", lw=1)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("ring length L [a]")
+    axes[0].set_ylabel("lambda_0 (largest natural occupation) [1]")
+    axes[1].set_ylabel("lambda_0 / N [1]")
+    axes[0].legend(fontsize=7)
+    dens = ns[-1] / ll[-1] if len(ll) else float("nan")
+    fig.suptitle(f"Absence of BEC at density n = {dens:g}/a (error bars: standard error)",
+                 fontsize=9)
+    return [_save(fig, outdir, "absence_of_bec")]
+
+
+def fig_superfluid_stiffness(series, outdir) -> list[str]:
+    """rho_s (theta -> 0 curvature) vs L on a log axis, clean (rho_s = N/L = sqrt(mu)/pi) against
+    white noise; dashed: Lyapunov prediction ln rho_s = -gamma(mu) L + const, gamma(mu) from
+    Halperin's formula (tgsweep.observables.lyapunov.halperin_lyapunov), anchored at the largest
+    L.  Plotted: the typical value 10^E[log10 rho_s] with the standard error of log10 rho_s.
+    Right panel: sampled Lyapunov exponents at the largest L vs Halperin."""
+    from .observables.lyapunov import halperin_lyapunov
+
+    plt = _plt()
+    ds0 = series[0][1]
+    dkey = [k for k in ("disorder.D", "disorder.strength") if k.replace(".", "_") in ds0.coords]
+    dkey = dkey[0] if dkey else "disorder.D"
+    ddim = dkey.replace(".", "_")
+    dvals = _grid_values(ds0, dkey)
+    mus = _grid_values(ds0, "state.mu")
+    lengths = np.array([_spec(ds)["model"]["length"] for _, ds in series], float)
+    order = np.argsort(lengths)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, mu in enumerate(mus):
+        c = colors[i % len(colors)]
+        for j, d in enumerate(dvals):
+            lm, le = [], []
+            for k in order:
+                ds = series[k][1]
+                sel = {"state_mu": i} if "state_mu" in ds["rho_s0"].dims else {}
+                if ddim in ds["rho_s0"].dims:
+                    sel[ddim] = j
+                v = _ok(ds, "rho_s0").isel(sel)
+                lv = np.log10(v.where(v > 0))
+                m, e = mean_se(lv)
+                lm.append(float(m))
+                le.append(float(e))
+            lm, le = np.asarray(lm), np.asarray(le)
+            y = 10.0 ** lm
+            yerr = np.nan_to_num(np.stack([y - 10.0 ** (lm - le), 10.0 ** (lm + le) - y]))
+            lab = f"mu={mu:g}, " + ("clean" if d == 0 else f"D={d:g}")
+            axes[0].errorbar(lengths[order], y, yerr=yerr, fmt="o-" if d else "s:", ms=4,
+                             color=c, capsize=3, label=lab)
+            if d == 0:
+                axes[0].plot(lengths[order], np.full(order.size, math.sqrt(mu) / math.pi), "-",
+                             color=c, lw=0.8, alpha=0.6)
+            else:
+                g = float(halperin_lyapunov(mu, d))
+                ll = lengths[order]
+                anchor = lm[-1] if np.isfinite(lm[-1]) else np.nan
+                axes[0].plot(ll, 10.0 ** (anchor - g * (ll - ll[-1]) / math.log(10)), "--",
+                             color=c, lw=1)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("ring length L [a]")
+    axes[0].set_ylabel("superfluid stiffness rho_s [1/a]")
+    axes[0].set_title("solid thin: sqrt(mu)/pi; dashed: slope -gamma(mu) (Halperin)", fontsize=8)
+    axes[0].legend(fontsize=6, ncol=2)
+    # Lyapunov exponents at the largest L
+    ds = series[order[-1]][1]
+    ly = _ok(ds, "lyapunov")
+    e = ds["energy_grid"].values
+    for j, d in enumerate(dvals):
+        if d == 0:
+            continue
+        sel = {ddim: j} if ddim in ly.dims else {}
+        v = ly.isel(sel)
+        rest = [x for x in v.dims if x not in ("sample", "energy_grid")]
+        v = v.stack(all_s=["sample", *rest]) if rest else v.rename(sample="all_s")
+        m, se = mean_se(v, "all_s")
+        axes[1].errorbar(e, m.values, yerr=np.nan_to_num(se.values), fmt="o", capsize=3,
+                         label=f"transfer matrix, D={d:g}, L={lengths[order[-1]]:g}")
+        ee = np.linspace(min(e.min(), 0.1), e.max(), 200)
+        axes[1].plot(ee, halperin_lyapunov(ee, d), "k-", lw=1, label=f"Halperin, D={d:g}")
+    axes[1].set_xlabel("energy E [hbar^2/(2m a^2)]")
+    axes[1].set_ylabel("Lyapunov exponent gamma [1/a]")
+    axes[1].legend(fontsize=7)
+    fig.suptitle("Superfluid stiffness vs L (typical value 10^E[log10 rho_s], error bars: "
+                 "standard error of log10 rho_s)", fontsize=9)
+    return [_save(fig, outdir, "superfluid_stiffness")]
+
+
+def fig_dynamical_localization(series, outdir) -> list[str]:
+    """Left: N_tr(t) of the domain-wall release at the largest L, one curve per W, with the clean
+    ballistic reference 2 x 2t/pi (two walls; Antal et al., PRE 59, 4912 (1999)), valid until
+    t = L/8.  Middle: sup_t |N_tr(t)| and max_n sup_t |Delta int_{I_n} rho| vs L (N = L/2).
+    Right: sup_t of the particle number beyond depth d outside K, at the largest L."""
+    plt = _plt()
+    gdim = "disorder_W"
+    ds0 = series[0][1]
+    ws = _grid_values(ds0, "disorder.W")
+    lengths = np.array([_spec(ds)["model"]["sites"] for _, ds in series], float)
+    order = np.argsort(lengths)
+    big = series[order[-1]][1]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    t = big["time"].values
+    for j, w in enumerate(ws):
+        c = colors[j % len(colors)]
+        sel = {gdim: j} if gdim in big["n_transferred"].dims else {}
+        m, e = mean_se(_ok(big, "n_transferred").isel(sel))
+        lab = "clean" if w == 0 else f"W={w:g}"
+        axes[0].errorbar(t, m.values, yerr=np.nan_to_num(e.values), fmt="o-", ms=3, color=c,
+                         capsize=2, label=lab)
+        sup_tr, sup_tr_e, sup_c, sup_c_e = [], [], [], []
+        for k in order:
+            ds = series[k][1]
+            s2 = {gdim: j} if gdim in ds["n_transferred"].dims else {}
+            a, b = mean_se(np.abs(_ok(ds, "n_transferred").isel(s2)).max("time"))
+            sup_tr.append(float(a))
+            sup_tr_e.append(float(b))
+            a, b = mean_se(_ok(ds, "sup_cell_change").isel(s2).max("cell"))
+            sup_c.append(float(a))
+            sup_c_e.append(float(b))
+        axes[1].errorbar(lengths[order], sup_tr, yerr=np.nan_to_num(sup_tr_e), fmt="o-",
+                         color=c, capsize=3, label=f"sup_t |N_tr|, {lab}")
+        axes[1].errorbar(lengths[order], sup_c, yerr=np.nan_to_num(sup_c_e), fmt="s:",
+                         color=c, capsize=3, label=f"max_n sup_t |dN(I_n)|, {lab}")
+        m, e = mean_se(_ok(big, "sup_outside").isel(sel))
+        d = big["depth"].values
+        pos = m.values > 0
+        axes[2].errorbar(d[pos], m.values[pos], yerr=np.nan_to_num(e.values[pos]), fmt="o-",
+                         ms=3, color=c, capsize=2, label=lab)
+    lmax = lengths[order[-1]]
+    tt = np.linspace(0, min(t.max(), lmax / 8), 100)
+    axes[0].plot(tt, 4 * tt / np.pi, "k--", lw=1, label="clean: 2 walls x 2t/pi (t < L/8)")
+    axes[0].set_xlabel("time t [hbar/t_hop]")
+    axes[0].set_ylabel("transferred particles N_tr(t) [1]")
+    axes[0].set_title(f"L = {lmax:g} sites, N = {lmax / 2:g}", fontsize=9)
+    axes[0].legend(fontsize=7)
+    axes[1].set_xscale("log")
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("ring length L [sites] (N = L/2)")
+    axes[1].set_ylabel(f"sup over t <= {t.max():g} [1]")
+    axes[1].legend(fontsize=5)
+    axes[2].set_yscale("log")
+    axes[2].set_xlabel("depth d outside K [sites]")
+    axes[2].set_ylabel("sup_t N(dist(x, K) > d) [1]")
+    axes[2].legend(fontsize=7)
+    fig.suptitle("Dynamical localization: domain-wall release on the lattice ring (Anderson "
+                 "eps in [-W/2, W/2]; error bars: standard error)", fontsize=9)
+    return [_save(fig, outdir, "dynamical_localization")]
+
+
+def fig_momentum_distribution(ds, outdir) -> list[str]:
+    """n(k) for each disorder strength (log-log, k > 0) and n(k) k^4, with the clean TG tail
+    (4 pi^2/3) n^4 (Olshanii & Dunjko, PRL 91, 090401 (2003)), n = N/L."""
+    plt = _plt()
+    gdim = "disorder_strength"
+    strengths = _grid_values(ds, "disorder.strength")
+    spec = _spec(ds)
+    length = spec["model"]["length"]
+    h = 1.0 / spec["model"]["points_per_unit"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    nk = _ok(ds, "n_k")
+    kk = _ok(ds, "k")
+    dens = []
+    for j, v0 in enumerate(strengths):
+        sel = {gdim: j} if gdim in nk.dims else {}
+        m, e = mean_se(nk.isel(sel))
+        k = kk.isel(sel).mean("sample").values
+        npart = float(_ok(ds, "n_particles").isel(sel).mean())
+        dens.append(npart / length)
+        pos = k > 0
+        lab = "clean" if v0 == 0 else f"speckle V0={v0:g}"
+        axes[0].errorbar(k[pos], m.values[pos], yerr=np.nan_to_num(e.values[pos]), fmt=".-",
+                         ms=3, capsize=1, label=lab)
+        axes[1].errorbar(k[pos], m.values[pos] * k[pos] ** 4,
+                         yerr=np.nan_to_num(e.values[pos] * k[pos] ** 4), fmt=".-", ms=3,
+                         capsize=1, label=lab)
+    n = dens[0]
+    c = 4 * np.pi**2 / 3 * n**4
+    kmax = np.pi / h
+    kr = np.linspace(2 * np.pi * n, kmax, 100)
+    axes[0].plot(kr, c / kr**4, "k--", lw=1, label="(4 pi^2/3) n^4 / k^4")
+    axes[1].axhline(c, color="k", ls="--", lw=1, label=f"(4 pi^2/3) n^4 = {c:.3g}")
+    axes[0].set_xscale("log")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("k [1/a]")
+    axes[0].set_ylabel("n(k) [1]")
+    axes[0].legend(fontsize=7)
+    axes[1].set_xlim(0, 0.5 * kmax)
+    axes[1].set_xlabel("k [1/a]")
+    axes[1].set_ylabel("n(k) k^4 [1/a^4]")
+    axes[1].set_title("grid: k h < pi/2 shown", fontsize=8)
+    axes[1].legend(fontsize=7)
+    fig.suptitle(f"Momentum distribution, N/L = {n:g}/a, L = {length:g} (error bars: standard "
+                 "error)", fontsize=9)
+    return [_save(fig, outdir, "momentum_distribution")]
+
+
+def fig_localization_length(series, outdir) -> list[str]:
+    """gamma(E) per model against its closed form: Anderson (Thouless, Kappus-Wegner at E = 0),
+    Aubry-Andre (ln(lam/2) on the spectrum; in gaps gamma is larger), white noise (Halperin)."""
+    from .observables.lyapunov import (aubry_andre_lyapunov, halperin_lyapunov,
+                                        kappus_wegner_lyapunov, thouless_lyapunov)
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.6), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (label, ds) in zip(axes[0], series):
+        spec = _spec(ds)
+        kind = spec["disorder"]["kind"]
+        pkey = {"anderson": "disorder.W", "aubry_andre": "disorder.lam",
+                "white_noise": "disorder.D"}.get(kind)
+        vals = _grid_values(ds, pkey) if pkey else np.array([np.nan])
+        pdim = pkey.replace(".", "_") if pkey else None
+        e = ds["energy_grid"].values
+        ly = _ok(ds, "lyapunov")
+        ee = np.linspace(e.min(), e.max(), 300)
+        for j, p in enumerate(vals):
+            c = colors[j % len(colors)]
+            sel = {pdim: j} if pdim in ly.dims else {}
+            m, se = mean_se(ly.isel(sel))
+            ax.errorbar(e, m.values, yerr=np.nan_to_num(se.values), fmt="o", ms=4, color=c,
+                        capsize=2, label=f"{pkey.split('.')[1]}={p:g}")
+            if kind == "anderson":
+                ax.plot(ee, thouless_lyapunov(ee, p), "-", color=c, lw=1)
+                ax.plot([0.0], [kappus_wegner_lyapunov(p)], "x", color="k", ms=8)
+            elif kind == "aubry_andre":
+                ax.axhline(aubry_andre_lyapunov(p), color=c, ls="--", lw=1)
+            elif kind == "white_noise":
+                ax.plot(ee, halperin_lyapunov(ee, p), "-", color=c, lw=1)
+        ref = {"anderson": "lines: Thouless W^2/(96(1-E^2/4)); x: Kappus-Wegner",
+               "aubry_andre": "dashed: ln(lam/2) (on the spectrum)",
+               "white_noise": "lines: Halperin (exact)"}.get(kind, "")
+        size = spec["model"].get("sites") or spec["model"].get("length")
+        ax.set_title(f"{kind}, L={size:g}\n{ref}", fontsize=8)
+        ax.set_xlabel(f"energy E [{_eu(ds)}]")
+        ax.set_ylabel(f"Lyapunov exponent gamma [1/{_lu(ds)}]")
+        if kind in ("anderson", "white_noise"):
+            ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    fig.suptitle("Localization length: transfer-matrix Lyapunov exponents vs closed forms "
+                 "(error bars: standard error)", fontsize=9)
+    return [_save(fig, outdir, "localization_length")]
+
+
+FIGURES = {
+    "decay_of_correlations": fig_decay_of_correlations,
+    "absence_of_bec": fig_absence_of_bec,
+    "superfluid_stiffness": fig_superfluid_stiffness,
+    "dynamical_localization": fig_dynamical_localization,
+    "momentum_distribution": fig_momentum_distribution,
+    "localization_length": fig_localization_length,
+}
+#: figure types that need a series (list of (label, Dataset)) rather than one Dataset
+SERIES = ("absence_of_bec", "superfluid_stiffness", "dynamical_localization",
+          "localization_length")
+
+
+def render(ds, outdir) -> list[str]:
+    """Render the figure(s) of the workflow that wrote ``ds`` into ``outdir``; returns PNG paths.
+
+    ``ds``: a Dataset (single store) or ``[(label, Dataset), ...]`` (a series, as
+    :func:`open_workflow` returns).  A single Dataset of a series workflow is treated as a
+    one-member series.  Raises KeyError for a store of no known workflow (the caller may fall
+    back to :func:`tgsweep.plot.plot_store`).
+    """
+    name = workflow_name(ds)
+    if name not in FIGURES:
+        raise KeyError(f"no workflow figure for {name!r}; known: {', '.join(FIGURES)}")
+    if name in SERIES and not isinstance(ds, (list, tuple)):
+        ds = [(ds.attrs.get("series_label", ""), ds)]
+    if name not in SERIES and isinstance(ds, (list, tuple)):
+        return [p for _, d in ds for p in FIGURES[name](d, outdir)]
+    return FIGURES[name](ds, outdir)
