@@ -251,6 +251,7 @@ class MemoryStore(ResultStore):
 
 
 _OPEN_GROUPS: dict[str, object] = {}
+_OPEN_ARRAYS: dict[tuple[str, str], object] = {}
 
 
 class ZarrStore(ResultStore):
@@ -290,7 +291,7 @@ class ZarrStore(ResultStore):
         import zarr
 
         self.layout, coords = store_layout(spec)
-        _OPEN_GROUPS.pop(self.path, None)
+        _forget(self.path)
         g = zarr.open_group(self.path, mode="w-", zarr_format=3)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification")
@@ -313,10 +314,45 @@ class ZarrStore(ResultStore):
     def update_attrs(self, attrs):
         self._group().attrs.update(attrs)
 
+    def _array(self, name):
+        """The open array ``name`` (cached per process with the group: opening an array reads
+        its metadata from disk, which cost as much as the write itself)."""
+        key = (self.path, name)
+        arr = _OPEN_ARRAYS.get(key)
+        if arr is None:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 spec")
+                arr = _OPEN_ARRAYS[key] = self._group()[name]
+        return arr
+
     def _write(self, name, region, values):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification")
-            self._group()[name][region] = values
+            self._array(name)[region] = values
+
+    def write_chunk(self, spec, result: ChunkResult) -> None:
+        """Write one task's region: data, status and error concurrently (one round trip to
+        zarr's event loop), then, once they are all on disk, its done flag."""
+        import asyncio
+
+        from zarr.core.sync import sync
+
+        idx = tuple(slice(i, i + 1) for i in spec.point_index(result.p))
+        region = idx + (slice(result.s0, result.s0 + result.status.size),)
+        lead = (1,) * len(idx)
+        items = [(var, arr.reshape(lead + arr.shape)) for var, arr in result.data.items()]
+        items += [("error", result.errors.reshape(lead + (-1,))),
+                  ("status", result.status.reshape(lead + (-1,)))]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification")
+            arrays = [self._array(var).async_array for var, _ in items]
+
+            async def write_all():
+                await asyncio.gather(*(a.setitem(region, v) for a, (_, v) in zip(arrays, items)))
+
+            sync(write_all())
+            self._array("done")[idx + (slice(result.c, result.c + 1),)] = np.ones(
+                lead + (1,), dtype=np.int8)
 
     def read(self, name):
         with warnings.catch_warnings():
@@ -379,6 +415,13 @@ class ZarrStore(ResultStore):
             return
         if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
             lock.unlink(missing_ok=True)
+
+
+def _forget(path: str) -> None:
+    """Drop the cached group and arrays of the store at ``path`` (it is being re-created)."""
+    _OPEN_GROUPS.pop(path, None)
+    for key in [k for k in _OPEN_ARRAYS if k[0] == path]:
+        del _OPEN_ARRAYS[key]
 
 
 def _holder_alive(holder: dict) -> bool:
