@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_store"]
+__all__ = ["plot_store", "workflow_figures"]
 
 
 def _label(var) -> str:
@@ -22,8 +22,9 @@ def _label(var) -> str:
     return f"{name} [{units}]" if units and units != "1" else name
 
 
-def plot_store(path, outdir) -> list[str]:
-    """Write one PNG per observable family of the store at ``path`` into ``outdir``;
+def plot_store(path, outdir, workflow: bool = True) -> list[str]:
+    """Write one PNG per observable family of the store at ``path`` into ``outdir``, and with
+    ``workflow`` also the figures of the workflow that wrote it (:func:`workflow_figures`);
     returns the file names."""
     import matplotlib
 
@@ -95,4 +96,20 @@ def plot_store(path, outdir) -> list[str]:
         fig.savefig(fn, dpi=100)
         plt.close(fig)
         files.append(str(fn))
+    if workflow:
+        files += workflow_figures(ds, outdir)
     return files
+
+
+def workflow_figures(ds, outdir) -> list[str]:
+    """The workflow's own figures (:func:`tgsweep.figures.render`) of a store's dataset, or []
+    when the store is of no known workflow (render raises KeyError/NotImplementedError) or
+    :mod:`tgsweep.figures` is not available."""
+    try:
+        from .figures import render
+    except ImportError:
+        return []
+    try:
+        return [str(f) for f in render(ds, outdir)]
+    except (KeyError, NotImplementedError):
+        return []

@@ -128,7 +128,7 @@ def run_sweep(spec: Spec, out=None, *, workers: int | None = None, scheduler: st
                               "choose another --out")
         store.acquire_lock()
     try:
-        extra = {}
+        extra = _batch_provenance()
         if cluster is not None:
             extra.update(_cluster_provenance(cluster))
         if store.exists():
@@ -150,6 +150,8 @@ def run_sweep(spec: Spec, out=None, *, workers: int | None = None, scheduler: st
             counts = _run_dask(spec, store, todo, bar, workers=workers, scheduler=scheduler,
                                client=client, cluster=cluster)
         seconds = time.perf_counter() - t0
+        if cluster is not None:  # again: jobs replaced during the run get recorded too
+            extra.update(_cluster_provenance(cluster))
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         store.update_attrs({"updated": now, **extra})
         if summary:
@@ -171,12 +173,27 @@ def _tick(bar, res):
 
 
 def _cluster_provenance(cluster) -> dict:
+    """``{"cluster": JSON}`` of :func:`tgsweep.sweep.cluster.cluster_provenance` (job ids ...);
+    just the class name for clusters it does not describe (e.g. a LocalCluster)."""
     try:
         from .cluster import cluster_provenance
-    except ImportError:
+
+        prov = cluster_provenance(cluster)
+    except Exception:  # noqa: BLE001 - provenance must never fail a run
         return {"cluster": type(cluster).__name__}
-    prov = cluster_provenance(cluster)
     return {"cluster": json.dumps(prov, default=str) if isinstance(prov, dict) else str(prov)}
+
+
+def _batch_provenance() -> dict:
+    """``{"batch": JSON}`` when running inside a SLURM/PBS allocation
+    (:func:`tgsweep.sweep.cluster.batch_provenance`), else ``{}``."""
+    try:
+        from .cluster import batch_provenance
+
+        prov = batch_provenance()
+    except Exception:  # noqa: BLE001
+        return {}
+    return {"batch": json.dumps(prov, default=str)} if prov else {}
 
 
 def _pin_threads_plugin():
