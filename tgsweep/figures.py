@@ -334,9 +334,8 @@ def fig_absence_of_bec(series, outdir) -> list[str]:
 
 def fig_superfluid_stiffness(series, outdir) -> list[str]:
     """rho_s (theta -> 0 curvature) vs L on a log axis, clean (rho_s = N/L = sqrt(mu)/pi) against
-    white noise; dashed: Lyapunov prediction ln rho_s = -gamma(mu) L + const, gamma(mu) from
-    Halperin's formula (tgsweep.observables.lyapunov.halperin_lyapunov), anchored at the largest
-    L.  Plotted: the typical value 10^E[log10 rho_s] with the standard error of log10 rho_s.
+    white noise; dashed: Lyapunov prediction ln rho_s = -gamma(mu) L + const, gamma(mu) the
+    sample-mean transfer-matrix exponent at the largest L (same grid), anchored there.  Plotted: the typical value 10^E[log10 rho_s] with the standard error of log10 rho_s.
     Right panel: sampled Lyapunov exponents at the largest L vs Halperin."""
     from .observables.lyapunov import halperin_lyapunov
 
@@ -375,7 +374,12 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
                 axes[0].plot(lengths[order], np.full(order.size, math.sqrt(mu) / math.pi), "-",
                              color=c, lw=0.8, alpha=0.6)
             else:
-                g = float(halperin_lyapunov(mu, d))
+                big = series[order[-1]][1]
+                lsel = {ddim: j} if ddim in big["lyapunov"].dims else {}
+                if "state_mu" in big["lyapunov"].dims:
+                    lsel["state_mu"] = i
+                g = float(_ok(big, "lyapunov").isel(lsel).sel(energy_grid=mu,
+                                                              method="nearest").mean())
                 ll = lengths[order]
                 anchor = lm[-1] if np.isfinite(lm[-1]) else np.nan
                 axes[0].plot(ll, 10.0 ** (anchor - g * (ll - ll[-1]) / math.log(10)), "--",
@@ -383,7 +387,8 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
     axes[0].set_yscale("log")
     axes[0].set_xlabel("ring length L [a]")
     axes[0].set_ylabel("superfluid stiffness rho_s [1/a]")
-    axes[0].set_title("solid thin: sqrt(mu)/pi; dashed: slope -gamma(mu) (Halperin)", fontsize=8)
+    axes[0].set_title("thin: sqrt(mu)/pi; dashed: slope -gamma(mu) (transfer matrix, "
+                      "largest L)", fontsize=8)
     axes[0].legend(fontsize=6, ncol=2)
     # Lyapunov exponents at the largest L
     ds = series[order[-1]][1]
@@ -400,7 +405,8 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
         axes[1].errorbar(e, m.values, yerr=np.nan_to_num(se.values), fmt="o", capsize=3,
                          label=f"transfer matrix, D={d:g}, L={lengths[order[-1]]:g}")
         ee = np.linspace(min(e.min(), 0.1), e.max(), 200)
-        axes[1].plot(ee, halperin_lyapunov(ee, d), "k-", lw=1, label=f"Halperin, D={d:g}")
+        axes[1].plot(ee, halperin_lyapunov(ee, d), "k-", lw=1,
+                     label=f"Halperin (continuum, h -> 0), D={d:g}")
     axes[1].set_xlabel("energy E [hbar^2/(2m a^2)]")
     axes[1].set_ylabel("Lyapunov exponent gamma [1/a]")
     axes[1].legend(fontsize=7)
@@ -431,20 +437,20 @@ def fig_dynamical_localization(series, outdir) -> list[str]:
         lab = "clean" if w == 0 else f"W={w:g}"
         axes[0].errorbar(t, m.values, yerr=np.nan_to_num(e.values), fmt="o-", ms=3, color=c,
                          capsize=2, label=lab)
-        sup_tr, sup_tr_e, sup_c, sup_c_e = [], [], [], []
+        sup_tr, sup_tr_e, inf_m, inf_e = [], [], [], []
         for k in order:
             ds = series[k][1]
             s2 = {gdim: j} if gdim in ds["n_transferred"].dims else {}
             a, b = mean_se(np.abs(_ok(ds, "n_transferred").isel(s2)).max("time"))
             sup_tr.append(float(a))
             sup_tr_e.append(float(b))
-            a, b = mean_se(_ok(ds, "sup_cell_change").isel(s2).max("cell"))
-            sup_c.append(float(a))
-            sup_c_e.append(float(b))
+            a, b = mean_se(_ok(ds, "n_transferred_inf").isel(s2))
+            inf_m.append(float(a))
+            inf_e.append(float(b))
         axes[1].errorbar(lengths[order], sup_tr, yerr=np.nan_to_num(sup_tr_e), fmt="o-",
-                         color=c, capsize=3, label=f"sup_t |N_tr|, {lab}")
-        axes[1].errorbar(lengths[order], sup_c, yerr=np.nan_to_num(sup_c_e), fmt="s:",
-                         color=c, capsize=3, label=f"max_n sup_t |dN(I_n)|, {lab}")
+                         color=c, capsize=3, label=f"sup_t |N_tr(t)|, {lab}")
+        axes[1].errorbar(lengths[order], inf_m, yerr=np.nan_to_num(inf_e), fmt="s:",
+                         color=c, capsize=3, label=f"N_tr(t = inf), {lab}")
         m, e = mean_se(_ok(big, "sup_outside").isel(sel))
         d = big["depth"].values
         pos = m.values > 0
@@ -452,7 +458,8 @@ def fig_dynamical_localization(series, outdir) -> list[str]:
                          ms=3, color=c, capsize=2, label=lab)
     lmax = lengths[order[-1]]
     tt = np.linspace(0, min(t.max(), lmax / 8), 100)
-    axes[0].plot(tt, 4 * tt / np.pi, "k--", lw=1, label="clean: 2 walls x 2t/pi (t < L/8)")
+    axes[0].plot(tt, 4 * tt / np.pi, "k--", lw=1.5, zorder=5,
+                 label="clean: 2 walls x 2t/pi (t < L/8)")
     axes[0].set_xlabel("time t [hbar/t_hop]")
     axes[0].set_ylabel("transferred particles N_tr(t) [1]")
     axes[0].set_title(f"L = {lmax:g} sites, N = {lmax / 2:g}", fontsize=9)
@@ -460,8 +467,9 @@ def fig_dynamical_localization(series, outdir) -> list[str]:
     axes[1].set_xscale("log")
     axes[1].set_yscale("log")
     axes[1].set_xlabel("ring length L [sites] (N = L/2)")
-    axes[1].set_ylabel(f"sup over t <= {t.max():g} [1]")
-    axes[1].legend(fontsize=5)
+    axes[1].plot(lengths[order], lengths[order] / 4, "k--", lw=1, label="L/4 (clean, t = inf)")
+    axes[1].set_ylabel(f"transferred particles (sup over t <= {t.max():g}) [1]")
+    axes[1].legend(fontsize=6)
     axes[2].set_yscale("log")
     axes[2].set_xlabel("depth d outside K [sites]")
     axes[2].set_ylabel("sup_t N(dist(x, K) > d) [1]")
@@ -508,10 +516,10 @@ def fig_momentum_distribution(ds, outdir) -> list[str]:
     axes[0].set_xlabel("k [1/a]")
     axes[0].set_ylabel("n(k) [1]")
     axes[0].legend(fontsize=7)
-    axes[1].set_xlim(0, 0.5 * kmax)
+    axes[1].set_xlim(0, min(0.5 * kmax, 8 * np.pi * n))
     axes[1].set_xlabel("k [1/a]")
     axes[1].set_ylabel("n(k) k^4 [1/a^4]")
-    axes[1].set_title("grid: k h < pi/2 shown", fontsize=8)
+    axes[1].set_title(f"k h <= {min(0.5 * kmax, 8 * np.pi * n) * h:.2g} shown", fontsize=8)
     axes[1].legend(fontsize=7)
     fig.suptitle(f"Momentum distribution, N/L = {n:g}/a, L = {length:g} (error bars: standard "
                  "error)", fontsize=9)
