@@ -135,7 +135,7 @@ def _block_pass(b, pk, ck, kk, u, y0, kn, w):
 
 
 @njit(cache=True)
-def obdm_rows(u, q, stride, rows, out, row0, tol_den, tol_eig, kblock=8):
+def obdm_rows(u, q, stride, rows, out, row0, tol_den, tol_eig, kblock=8, y_stop=-1):
     """Fill out[x - row0, y] (x in rows, y >= x) with <b+_x b_y> (upper triangle only;
     the lower one is conj(upper) by Hermiticity, see :func:`mirror_lower`).
 
@@ -143,9 +143,11 @@ def obdm_rows(u, q, stride, rows, out, row0, tol_den, tol_eig, kblock=8):
     q : prefix checkpoints from :func:`prefix_checkpoints` with the same ``stride``; O^T is
         rebuilt exactly every ``stride`` sites and wherever |1 - 2 u^H B u| < tol_den.
     kblock : Sherman-Morrison steps per pass over B (blocked rank-k update, same arithmetic).
+    y_stop : last column swept (default M - 1).
     Returns the number of exact (eigendecomposition) restarts, for diagnostics.
     """
-    m, n = u.shape
+    m0, n = u.shape
+    m = m0 if (y_stop < 0 or y_stop >= m0) else y_stop + 1
     restarts = 0
     eye = np.eye(n).astype(u.dtype)
     b = np.empty((n, n), dtype=u.dtype)
@@ -292,3 +294,189 @@ def mirror_lower(out):
             for i in range(i0, min(i0 + tb, m)):
                 for j in range(max(j0, i + 1), min(j0 + tb, m)):
                     out[j, i] = np.conj(out[i, j])
+
+
+# --------------------------------------------------------------------------------------------
+# Grouped sweep: one O(N^2) master sweep serves g + 1 consecutive rows
+# --------------------------------------------------------------------------------------------
+#
+# For rows z_r = x0 - r (r = 0..g) and columns y > x0 the string sets are nested:
+# S(z_r, y) = {z_0, ..., z_{r-1}} u S(x0, y), so with K = O^T(x0, y), B = K^{-1},
+# V = [u(z_0), ..., u(z_{r-1})], T = U^H B U and t = U^H B u(y) (U = [u(z_0), ..., u(z_g)]),
+# Woodbury and the matrix determinant lemma give
+#     gamma(z_r, y) = det K * det [[I - 2 T_{<r,<r}, t_{<r}], [-2 T_{r,<r}, t_r]],
+# the leading (r+1) x (r+1) block of A = I - 2T with its last column replaced by t: Gaussian
+# elimination of [A | t] yields all g + 1 values at O(g^3) per column.  Per step the master
+# sweep costs 2 N^2 (Sherman-Morrison on B), the g + 1 tracked vectors B u(z_k) and T cost
+# O(g N + g^2).  Where an elimination pivot is tiny the affected values are taken from small
+# exact determinants; where K itself is (nearly) singular every row of the group falls back to
+# the per-pair bordered determinant for that column.
+
+
+@njit(cache=True)
+def _pair_det(ot, ux, uy):
+    """-det [[0, ux^H], [uy, ot]] (the per-pair bordered determinant)."""
+    n = ux.size
+    big = np.zeros((n + 1, n + 1), dtype=ot.dtype)
+    for al in range(n):
+        big[0, al + 1] = np.conj(ux[al])
+        big[al + 1, 0] = uy[al]
+        for be in range(n):
+            big[al + 1, be + 1] = ot[al, be]
+    return -np.linalg.det(big)
+
+
+@njit(cache=True)
+def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv):
+    """out[x0 - r - row0, y] = <b+_{x0-r} b_y> for r = 0..g and x0 < y < M.
+
+    Returns (master restarts, pivot fallbacks)."""
+    m, n = u.shape
+    if x0 >= m - 1:
+        return 0, 0
+    gg = g + 1
+    eye = np.eye(n).astype(u.dtype)
+    uz = np.empty((gg, n), dtype=u.dtype)
+    for r in range(gg):
+        uz[r] = u[x0 - r]
+    b = eye.copy()
+    bz = uz.copy()
+    tm = np.empty((gg, gg), dtype=u.dtype)
+    for k in range(gg):
+        for l in range(gg):
+            tm[k, l] = _cdot(uz[k], bz[l])
+    w = np.empty((1, n), dtype=u.dtype)
+    w[0] = u[x0 + 1]
+    pk = np.empty((1, n), dtype=u.dtype)
+    ck = np.empty(1)
+    tv = np.empty(gg, dtype=u.dtype)
+    aw = np.empty((gg, gg), dtype=u.dtype)
+    zv = np.empty(gg, dtype=u.dtype)
+    qx = _prefix_at(u, q, stride, x0 + 1)
+    qcur = qx.copy()
+    ot = eye.copy()
+    logdet = 0.0
+    sgn = 1.0
+    regular = True
+    restarts = 0
+    fallbacks = 0
+    for y in range(x0 + 1, m):
+        uy = u[y]
+        if regular:
+            pref = sgn * np.exp(logdet)
+            for k in range(gg):
+                tv[k] = _cdot(bz[k], uy)
+            for k in range(gg):
+                for l in range(gg):
+                    aw[k, l] = -2.0 * tm[k, l]
+                aw[k, k] += 1.0
+                zv[k] = tv[k]
+            deta = 1.0 + 0.0 * tv[0]
+            rfail = gg
+            for r in range(gg):
+                out[x0 - r - row0, y] = pref * deta * zv[r]
+                if r == gg - 1:
+                    break
+                piv = aw[r, r]
+                if abs(piv) < tol_piv:
+                    rfail = r + 1
+                    break
+                deta *= piv
+                for i in range(r + 1, gg):
+                    lf = aw[i, r] / piv
+                    for j in range(r + 1, gg):
+                        aw[i, j] -= lf * aw[r, j]
+                    zv[i] -= lf * zv[r]
+            if rfail < gg:
+                fallbacks += 1
+                for r in range(rfail, gg):
+                    bord = np.empty((r + 1, r + 1), dtype=u.dtype)
+                    for k in range(r + 1):
+                        for l in range(r):
+                            bord[k, l] = -2.0 * tm[k, l]
+                        if k < r:
+                            bord[k, k] += 1.0
+                        bord[k, r] = tv[k]
+                    out[x0 - r - row0, y] = pref * np.linalg.det(bord)
+        else:
+            # K singular: per-pair bordered determinants for every row of the group
+            otr = ot.copy()
+            for r in range(gg):
+                if r > 0:
+                    _outer_acc(otr, uz[r - 1], -2.0)
+                out[x0 - r - row0, y] = _pair_det(otr, uz[r], uy)
+        if y == m - 1:
+            break
+        explicit = (not regular) or ((y + 1) % stride == 0)
+        if not explicit:
+            wy = w[0]
+            s = _cdot(uy, wy).real
+            den = 1.0 - 2.0 * s
+            if abs(den) < tol_den:
+                explicit = True
+            else:
+                c = 2.0 / den
+                for k in range(gg):
+                    f = c * np.conj(tv[k])
+                    for al in range(n):
+                        bz[k, al] += f * wy[al]
+                for k in range(gg):
+                    for l in range(gg):
+                        tm[k, l] += c * tv[k] * np.conj(tv[l])
+                pk[0] = wy
+                ck[0] = c
+                _block_pass(b, pk, ck, 1, u, y + 1, 1, w)
+                logdet += np.log(abs(den))
+                if den < 0:
+                    sgn = -sgn
+        if explicit:
+            restarts += 1
+            if regular:
+                qcur = _prefix_at(u, q, stride, y + 1)
+            else:
+                _outer_acc(qcur, uy, 1.0)
+            for al in range(n):
+                for be in range(n):
+                    ot[al, be] = eye[al, be] - 2.0 * (qcur[al, be] - qx[al, be])
+            lam, vv = np.linalg.eigh(ot)
+            vv = np.ascontiguousarray(vv)
+            if np.min(np.abs(lam)) > tol_eig:
+                regular = True
+                logdet = 0.0
+                sgn = 1.0
+                for k in range(n):
+                    logdet += np.log(abs(lam[k]))
+                    if lam[k] < 0:
+                        sgn = -sgn
+                for al in range(n):
+                    for be in range(n):
+                        acc = 0.0 * uy[0]
+                        for k in range(n):
+                            acc += vv[al, k] * np.conj(vv[be, k]) / lam[k]
+                        b[al, be] = acc
+                for k in range(gg):
+                    _matvec_h(b, uz[k], bz[k])
+                for k in range(gg):
+                    for l in range(gg):
+                        tm[k, l] = _cdot(uz[k], bz[l])
+                _matvec_h(b, u[y + 1], w[0])
+            else:
+                regular = False
+    return restarts, fallbacks
+
+
+@njit(cache=True)
+def obdm_grouped(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, kblock=8):
+    """Upper-triangle rows out[x - row0, y], y >= x, for xa <= x < xb: groups of g + 1
+    consecutive rows share one master sweep (columns y > x0, :func:`group_sweep`) after a short
+    per-row sweep inside the group (x <= y <= x0, :func:`obdm_rows`).  Returns restarts."""
+    restarts = 0
+    x0 = xb - 1
+    while x0 >= xa:
+        zmin = max(xa, x0 - g)
+        rows = np.arange(zmin, x0 + 1)
+        restarts += obdm_rows(u, q, stride, rows, out, row0, tol_den, tol_eig, kblock, x0)
+        r1, r2 = group_sweep(u, q, stride, x0, x0 - zmin, out, row0, tol_den, tol_eig, tol_piv)
+        restarts += r1
+        x0 = zmin - 1
+    return restarts

@@ -24,7 +24,7 @@ from numba import njit
 
 
 @njit(cache=True)
-def _arrow_factor(diag, t, corner, e, pivmin, bt, pv, qv, dt, g, cv):
+def _arrow_factor(diag, t, corner, e, pivmin, bt, pv, qv, dt, g, cv, store=True):
     """Block LDL^H of (H - e) in the order (1, ..., M-1, 0) with 1x1 / 2x2 chain pivots.
 
     A 2x2 pivot on chain sites (k, k+1) is used when |p_k (d_{k+1} - e)| < t^2 / 2 (p_k the
@@ -56,13 +56,14 @@ def _arrow_factor(diag, t, corner, e, pivmin, bt, pv, qv, dt, g, cv):
                 s -= (q * (gk.real * gk.real + gk.imag * gk.imag)
                       + cur * (c.real * c.real + c.imag * c.imag)
                       + 2.0 * t * (np.conj(gk) * c).real) / det
-                bt[k] = 2
-                bt[k + 1] = 0
-                pv[k] = cur
-                qv[k] = q
-                dt[k] = det
-                g[k] = gk
-                cv[k] = c
+                if store:
+                    bt[k] = 2
+                    bt[k + 1] = 0
+                    pv[k] = cur
+                    qv[k] = q
+                    dt[k] = det
+                    g[k] = gk
+                    cv[k] = c
                 if k + 2 <= m - 1:
                     nxt = corner if k + 2 == m - 1 else zero
                     gk = nxt + t * (gk * t + c * cur) / det
@@ -74,9 +75,10 @@ def _arrow_factor(diag, t, corner, e, pivmin, bt, pv, qv, dt, g, cv):
         if cur < 0:
             count += 1
         s -= (gk.real * gk.real + gk.imag * gk.imag) / cur
-        bt[k] = 1
-        pv[k] = cur
-        g[k] = gk
+        if store:
+            bt[k] = 1
+            pv[k] = cur
+            g[k] = gk
         if k + 1 <= m - 1:
             nxt = corner if k + 1 == m - 1 else zero
             gk = nxt + t * gk / cur
@@ -92,14 +94,10 @@ def _arrow_factor(diag, t, corner, e, pivmin, bt, pv, qv, dt, g, cv):
 @njit(cache=True)
 def ring_count_below(diag, t, corner, e, pivmin):
     """Number of eigenvalues of the twisted ring operator strictly below e (Sylvester inertia)."""
-    m = diag.size
-    bt = np.empty(m, dtype=np.int8)
-    pv = np.empty(m)
-    qv = np.empty(m)
-    dt = np.empty(m)
-    g = np.zeros(m) * corner
-    cv = np.zeros(m) * corner
-    count, s = _arrow_factor(diag, t, corner, e, pivmin, bt, pv, qv, dt, g, cv)
+    bt = np.empty(1, dtype=np.int8)
+    pv = np.empty(1)
+    g = np.zeros(1) * corner
+    count, s = _arrow_factor(diag, t, corner, e, pivmin, bt, pv, pv, pv, g, g, False)
     return count
 
 
@@ -197,10 +195,14 @@ def _arrow_solve(diag, t, corner, sigma, rhs, pivmin, ws, x):
 
 
 @njit(cache=True)
-def ring_inverse_iteration(diag, t, corner, evals, hnorm, vecs, seed):
-    """Eigenvectors for sorted eigenvalues `evals` by inverse iteration, written into vecs (M, n).
+def ring_inverse_iteration(diag, t, corner, evals, hnorm, vecs, seed, window=64):
+    """Eigenvectors for sorted eigenvalues ``evals`` by inverse iteration, written as the ROWS of
+    ``vecs`` (n, M) (dtype float64 for a real twist, complex128 otherwise).
 
-    vecs must have the dtype of corner's type (float64 for a real twist, complex128 otherwise).
+    Gram-Schmidt (twice) against earlier vectors of the same cluster, LAPACK dstein's rule
+    |E_j - E_k| < 1e-3 ||H||, limited to the ``window`` previous levels: levels further apart in
+    index are separated by at least ``window`` level spacings, so inverse iteration alone makes
+    them orthogonal to ~eps ||H|| / gap.  Cost O(M n window) at worst instead of O(M n^2).
     Returns the largest residual ||H v - E v|| found (for the caller's check).
     """
     m = diag.size
@@ -212,13 +214,15 @@ def ring_inverse_iteration(diag, t, corner, evals, hnorm, vecs, seed):
           np.zeros(m, dtype=vecs.dtype), np.zeros(m, dtype=vecs.dtype))
     x = np.zeros(m, dtype=vecs.dtype)
     b = np.zeros(m, dtype=vecs.dtype)
+    sup_lo = np.zeros(n, dtype=np.int64)  # support [lo, hi] of each finished vector
+    sup_hi = np.zeros(n, dtype=np.int64)
     np.random.seed(seed)
     cluster_start = 0
     max_res = 0.0
     for j in range(n):
         if j > 0 and evals[j] - evals[j - 1] > ortol:
             cluster_start = j
-        # perturb identical shifts slightly so that the factorizations differ (dstein)
+        c0 = max(cluster_start, j - window)
         sigma = evals[j]
         if j > cluster_start:
             if sigma <= evals[j - 1] + 10 * eps * abs(sigma):
@@ -228,18 +232,22 @@ def ring_inverse_iteration(diag, t, corner, evals, hnorm, vecs, seed):
         nrm = np.sqrt(np.sum(np.abs(b) ** 2))
         for i in range(m):
             b[i] /= nrm
-        for it in range(4):
+        for it in range(3):
             _arrow_solve(diag, t, corner, sigma, b, pivmin, ws, x)
-            # Gram-Schmidt against the cluster (twice: "twice is enough")
             for rep in range(2):
-                for c in range(cluster_start, j):
-                    ov = np.sum(np.conj(vecs[:, c]) * x)
-                    for i in range(m):
-                        x[i] -= ov * vecs[:, c][i]
-            nrm = np.sqrt(np.sum(np.abs(x) ** 2))
+                for c in range(c0, j):
+                    vc = vecs[c]
+                    ov = 0.0 * x[0]
+                    for i in range(sup_lo[c], sup_hi[c] + 1):
+                        ov += np.conj(vc[i]) * x[i]
+                    for i in range(sup_lo[c], sup_hi[c] + 1):
+                        x[i] -= ov * vc[i]
+            nrm = 0.0
+            for i in range(m):
+                nrm += x[i].real ** 2 + x[i].imag ** 2
+            nrm = np.sqrt(nrm)
             for i in range(m):
                 b[i] = x[i] / nrm
-        # fix the global phase: largest component real positive
         imax = 0
         amax = 0.0
         for i in range(m):
@@ -248,21 +256,31 @@ def ring_inverse_iteration(diag, t, corner, evals, hnorm, vecs, seed):
                 amax = a
                 imax = i
         ph = np.conj(b[imax]) / abs(b[imax])
+        v = vecs[j]
         for i in range(m):
-            vecs[i, j] = b[i] * ph
-        # residual
+            v[i] = b[i] * ph
+        # support: entries below 1e-18 max|v| do not matter for Gram-Schmidt (localized states)
+        thr = 1e-18 * amax
+        lo_i = 0
+        while lo_i < m - 1 and abs(v[lo_i]) <= thr:
+            lo_i += 1
+        hi_i = m - 1
+        while hi_i > lo_i and abs(v[hi_i]) <= thr:
+            hi_i -= 1
+        sup_lo[j] = lo_i
+        sup_hi[j] = hi_i
         r2 = 0.0
         for i in range(m):
             ip = i + 1 if i + 1 < m else 0
             im = i - 1 if i > 0 else m - 1
-            hv = diag[i] * vecs[i, j]
+            hv = diag[i] * v[i]
             if i == m - 1:
-                hv = hv - t * vecs[i - 1, j] + np.conj(corner) * vecs[0, j]
+                hv = hv - t * v[i - 1] + np.conj(corner) * v[0]
             elif i == 0:
-                hv = hv - t * vecs[1, j] + corner * vecs[m - 1, j]
+                hv = hv - t * v[1] + corner * v[m - 1]
             else:
-                hv = hv - t * (vecs[ip, j] + vecs[im, j])
-            r = hv - evals[j] * vecs[i, j]
+                hv = hv - t * (v[ip] + v[im])
+            r = hv - evals[j] * v[i]
             r2 += r.real * r.real + r.imag * r.imag
         if np.sqrt(r2) > max_res:
             max_res = np.sqrt(r2)

@@ -1,4 +1,4 @@
-"""numba kernels for the superfluid stiffness: band slopes of the discriminant in log scale.
+"""numba kernels for the superfluid stiffness: the discriminant and its band slopes in log scale.
 
 Notation (plain arrays and scalars, as in :mod:`tgsweep.core._spectrum_kernels`)::
 
@@ -20,6 +20,17 @@ prod_{l != j}(E_l - E_j) |psi_j><psi_j|, and its (k, k) entry is det(H^(k) - E_j
 maximum of |psi_j|, (2) is a product of O(M) well-conditioned Sturm pivots, summed as
 logarithms: it stays accurate when |Delta'| ~ e^{gamma L} overflows any float, i.e. when the
 band width 4/|Delta'| lies far below the roundoff of E_j.
+
+Contour form (:func:`log_char_poly_line`).  With f_phi(E) = Delta(E) - 2 cos phi and a vertical
+line Re E = E* in the gap between bands N-1 and N, the sum of the N lowest levels is the
+argument-principle integral of E d ln f_phi; integrating by parts (f_phi/f_phi0 has no winding)
+and closing the contour on the left (f ~ E^M)
+
+    sum_{j<N} [E_j(phi) - E_j(phi0)] = -(1/pi) int_0^inf ln|1 - kappa / f_phi0(E* + i y)| dy   (3)
+
+with kappa = 2 (cos phi - cos phi0).  On the line |f_phi0| >= |f_phi0(E*)| ~ e^{gamma L}, so the
+integrand has the size of the result: no cancellation between bands.  Only f_phi0 on the line
+is needed, O(M) per node.
 
 The plain-NumPy twins (``*_reference``) are used in the tests.
 """
@@ -244,6 +255,58 @@ def log_discriminant(diag, t, e):
     return (1.0 if tr > 0 else -1.0), logs + np.log(abs(tr))
 
 
+@njit(cache=True)
+def log_char_poly_line(diag, t, c0, e_re, ys):
+    """f0(E) = Delta(E) - 2 c0 = t^{-M} det(H_phi0 - E) on the line E = e_re + i y, in log scale.
+
+    For each y in ``ys`` the complex transfer-matrix product T(E) = T_{M-1} ... T_0 is formed
+    with a running rescaling (log of the scale accumulated), so |Delta| up to e^{700 M} is
+    representable.  c0 = cos(phi0) = +1 or -1 (eq. (1) of the module docstring).
+
+    Returns
+    -------
+    log_f : (K,) complex128, the complex logarithm log f0(E) (real part ln|f0|, imaginary part
+        arg f0 in (-pi, pi]).
+    log_norm : (K,) float64, ln of the largest entry modulus of T(E).  The computed f0 carries a
+        relative error ~ eps M exp(log_norm - Re log_f) (the trace of a product whose entries are
+        larger than the trace).
+    """
+    m = diag.size
+    k = ys.size
+    log_f = np.empty(k, dtype=np.complex128)
+    log_norm = np.empty(k)
+    for q in range(k):
+        e = complex(e_re, ys[q])
+        a = 1.0 + 0.0j
+        b = 0.0j
+        c = 0.0j
+        d = 1.0 + 0.0j
+        logs = 0.0
+        for i in range(m):
+            x = (diag[i] - e) / t
+            a, b, c, d = x * a - c, x * b - d, a, b
+            s = max(max(abs(a.real), abs(a.imag)), max(abs(c.real), abs(c.imag)))
+            s = max(s, max(max(abs(b.real), abs(b.imag)), max(abs(d.real), abs(d.imag))))
+            if s > 1e100 or s < 1e-100:
+                a /= s
+                b /= s
+                c /= s
+                d /= s
+                logs += np.log(s)
+        tr = a + d
+        s = max(max(abs(a), abs(b)), max(abs(c), abs(d)))
+        log_norm[q] = logs + np.log(s)
+        if tr == 0.0:
+            log_f[q] = complex(-np.inf, 0.0)
+            continue
+        ld = np.log(tr) + logs  # complex log of Delta
+        if ld.real > 45.0:  # |2 c0 / Delta| < 1e-19: below roundoff
+            log_f[q] = ld
+        else:
+            log_f[q] = np.log(np.exp(ld) - 2.0 * c0)
+    return log_f, log_norm
+
+
 # ---------------------------------------------------------------------------- NumPy twins
 def chain_logdet_reference(diag, t, start, n, e):
     """Plain NumPy twin of :func:`chain_logdet`: ``numpy.linalg.slogdet`` of the dense chain."""
@@ -292,3 +355,23 @@ def log_discriminant_reference(diag, t, e):
         logs += np.log(s)
     tr = np.trace(mat)
     return float(np.sign(tr)), float(logs + np.log(abs(tr)))
+
+
+def log_char_poly_line_reference(diag, t, c0, e_re, ys):
+    """Plain NumPy twin of :func:`log_char_poly_line`: explicit complex 2 x 2 products,
+    rescaled after each step."""
+    log_f = np.empty(len(ys), dtype=complex)
+    log_norm = np.empty(len(ys))
+    for q, y in enumerate(ys):
+        e = complex(e_re, y)
+        mat = np.eye(2, dtype=complex)
+        logs = 0.0
+        for di in diag:
+            mat = np.array([[(di - e) / t, -1.0], [1.0, 0.0]]) @ mat
+            s = np.max(np.abs(mat))
+            mat = mat / s
+            logs += np.log(s)
+        log_norm[q] = logs + np.log(np.max(np.abs(mat)))
+        ld = np.log(np.trace(mat)) + logs
+        log_f[q] = ld if ld.real > 45.0 else np.log(np.exp(ld) - 2.0 * c0)
+    return log_f, log_norm

@@ -13,6 +13,10 @@ __all__ = ["obdm", "obdm_lattice", "obdm_reference", "upper_rows_lattice"]
 TOL_DEN = 1e-3
 #: smallest |eigenvalue| of O^T for which the inverse is trusted again
 TOL_EIG = 1e-3
+#: rows sharing one master sweep (grouped kernel); 0 = plain row-by-row sweep
+GROUP = 8
+#: smallest elimination pivot of the group's small system before exact small determinants
+TOL_PIV = 1e-2
 
 
 def _stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
@@ -36,7 +40,7 @@ def upper_rows_lattice(u: np.ndarray, x0: int, x1: int, q=None, stride=None) -> 
     if q is None:
         stride = _stride(m, n, u.itemsize)
         q = K.prefix_checkpoints(u, stride)
-    K.obdm_rows(u, q, stride, np.arange(x0, x1, dtype=np.int64), out, x0, TOL_DEN, TOL_EIG)
+    K.obdm_grouped(u, q, stride, out, x0, x0, x1, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
     return out
 
 
@@ -51,7 +55,7 @@ def obdm_lattice(u: np.ndarray) -> np.ndarray:
         return out
     stride = _stride(m, n, u.itemsize)
     q = K.prefix_checkpoints(u, stride)
-    K.obdm_rows(u, q, stride, np.arange(m, dtype=np.int64), out, 0, TOL_DEN, TOL_EIG)
+    K.obdm_grouped(u, q, stride, out, 0, 0, m, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
     K.mirror_lower(out)
     return out
 
@@ -62,7 +66,7 @@ def obdm(state: State) -> np.ndarray:
     Lattice: gamma[x, y] = <b+_x b_y>.  Continuum: gamma(x_i, x_j) in density units,
     i.e. <psi+(x_i) psi(x_j)> with sum_i gamma(x_i, x_i) h = N (the grid field operator is
     psi(x_i) = b_i / sqrt(h)).  Real when the orbitals are real (fermion twist 0 or pi).
-    Cost O(M^2 N^2) time, O(M^2) memory.
+    Cost O(M^2 N^2 / GROUP + M^2 N GROUP) time, O(M^2) memory.
     """
     u = state.lattice_orbitals
     g = obdm_lattice(u)

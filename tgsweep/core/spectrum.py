@@ -90,13 +90,14 @@ def eigenpairs(ring: Ring, phi: float, i0: int, i1: int, method: str = "auto",
         return dense_eigenpairs(ring, phi, i0, i1)
     w = eigenvalues(ring, phi, i0, i1)
     real = _is_real_twist(phi)
-    vecs = np.zeros((ring.n_grid, w.size), dtype=np.float64 if real else np.complex128)
+    rows = np.zeros((w.size, ring.n_grid), dtype=np.float64 if real else np.complex128)
+    res = 0.0
     if w.size:
         lo, hi = _bounds(ring)
         hnorm = max(abs(lo), abs(hi))
         res = K.ring_inverse_iteration(ring.diag, ring.hopping, _corner(ring, phi), w, hnorm,
-                                       vecs, 12345 + i0)
+                                       rows, 12345 + i0)
         if check and res > 1e-8 * hnorm:
             raise RuntimeError(f"inverse iteration did not converge: residual {res:.3g} "
                                f"(||H|| = {hnorm:.3g})")
-    return w, vecs
+    return w, np.ascontiguousarray(rows.T)
