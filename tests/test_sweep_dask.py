@@ -47,7 +47,8 @@ def cluster_factory():
         c.close()
 
 
-@pytest.mark.parametrize("n_workers", [1, 2, 3])
+@pytest.mark.parametrize("n_workers", [pytest.param(1, marks=pytest.mark.slow), 2,
+                                       pytest.param(3, marks=pytest.mark.slow)])
 def test_workers_and_chunking_bitwise_identical(tmp_path, serial_reference, cluster_factory,
                                                 n_workers):
     from distributed import Client
@@ -75,6 +76,7 @@ SLOW = dict(model={"kind": "lattice", "sites": 48}, grid={"disorder.W": [1.0, 2.
             observables={"energy": {}, "condensate": {}, "density": {}})
 
 
+@pytest.mark.slow
 def test_kill_worker_mid_run(tmp_path, cluster_factory):
     """kill -9 of one worker process mid-run: the run completes with identical data."""
     from distributed import Client

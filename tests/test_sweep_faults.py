@@ -48,7 +48,8 @@ def _wait_done(out, n, proc, timeout=120):
     raise AssertionError("run made no progress")
 
 
-@pytest.mark.parametrize("mode", ["--serial", "--workers=2"])
+@pytest.mark.parametrize("mode", ["--serial",
+                                  pytest.param("--workers=2", marks=pytest.mark.slow)])
 def test_kill_client_then_resume_bitwise_identical(tmp_path, mode):
     spec = write_spec(tmp_path / "s.toml", spec_dict(**SLOW))
     ref = tmp_path / "ref.zarr"
