@@ -73,6 +73,36 @@ def _mp_rho_s(ring, n, thetas, dps=330):
         return out
 
 
+def _mp_levels(ring, phi, n, dps):
+    """The n lowest roots of tr T(E) = 2 cos(phi) in mpmath (Floquet-Bloch), by Newton from the
+    LAPACK eigenvalues of the dense twisted ring matrix (checked to be well separated)."""
+    ev = np.linalg.eigvalsh(ring.matrix(phi))[:n]
+    assert np.min(np.diff(ev)) > 1e-10  # Newton from each start converges to its own root
+    diag = [mp.mpf(float(x)) for x in ring.diag]
+    target = 2 * mp.cos(mp.mpf(phi))
+    roots = []
+    for e0 in ev:
+        e = mp.mpf(float(e0))
+        for _ in range(40):
+            f, fp = _mp_delta(diag, ring.hopping, e)
+            step = (f - target) / fp
+            e -= step
+            if abs(step) < mp.mpf(10) ** (5 - dps):
+                break
+        assert abs(e - mp.mpf(float(e0))) < 1e-10
+        roots.append(e)
+    return roots
+
+
+def _mp_log10_rho(ring, n, theta, dps):
+    """log10 rho_s from sums of mpmath roots (no transfer-matrix trace, no contour)."""
+    phi0 = fermion_twist(0.0, n)
+    with mp.workdps(dps):
+        de = mp.fsum(_mp_levels(ring, phi0 + theta, n, dps)) - mp.fsum(
+            _mp_levels(ring, phi0, n, dps))
+        return float(mp.log10(mp.mpf(ring.length) * de / mp.mpf(theta) ** 2))
+
+
 def _grid_clean_rho(m, n, length, t, thetas):
     """Exact clean-grid stiffness: sum_n 2t (cos k0_n - cos k_n), k = (2 pi n + phi)/M."""
     thetas = np.asarray(thetas, dtype=float)
@@ -134,6 +164,24 @@ def test_band_slopes_cofactor_formula():
             assert sg[j] * np.exp(la[j]) == pytest.approx(fd, rel=1e-6)
 
 
+def test_log_char_poly_line_twin_and_determinant():
+    """Complex log-scaled f0(E) = Delta(E) - 2 c0 on E = E* + i y vs its NumPy twin and vs
+    eq. (1): t^-M prod_l (E_l(phi0) - E) from LAPACK eigenvalues (both c0 = +1, -1)."""
+    ring = _anderson(50, 4.0, 12, t=1.2)
+    ys = np.array([0.0, 1e-3, 0.3, 2.0, 50.0])
+    for c0 in (1.0, -1.0):
+        lf, ln = K.log_char_poly_line(ring.diag, 1.2, c0, 0.13, ys)
+        lr, lnr = K.log_char_poly_line_reference(ring.diag, 1.2, c0, 0.13, ys)
+        np.testing.assert_allclose(lf, lr, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(ln, lnr, rtol=0, atol=1e-12)
+        assert np.all(np.exp(lf.real) <= 2 * np.exp(ln) + 2 + 1e-9)  # |tr T - 2c0| <= 2 max|T_ab| + 2
+        ev = np.linalg.eigvalsh(ring.matrix(0.0 if c0 > 0 else np.pi))
+        for y, val in zip(ys, lf):
+            ref = np.sum(np.log((ev - (0.13 + 1j * y)) / 1.2))
+            assert val.real == pytest.approx(ref.real, abs=1e-9)
+            assert np.exp(1j * (val.imag - ref.imag)) == pytest.approx(1.0, abs=1e-9)
+
+
 def test_band_shift_newton_matches_brentq_twin():
     """Newton solution of the product equation vs the SciPy brentq twin."""
     ring = _anderson(30, 2.0, 4)
@@ -186,20 +234,23 @@ def test_clean_continuum_n_over_l_with_grid_correction():
 # ----------------------------------------------------------------------------- disorder
 def test_high_precision_reference_below_1e200():
     """Strong disorder (W = 1e7, M = 40): rho_s ~ 1e-240 vs mpmath roots of tr T = 2 cos phi at
-    330 digits, to 1e-6 relative (compared in log10)."""
+    330 digits, to 1e-6 relative (compared in log10), for the contour and the band path."""
     ring = _anderson(40, 1e7, 7)
     thetas = np.array([0.3, np.pi / 2, np.pi])
-    res = stiffness(ring, 0.0, thetas)
-    assert res.n_mu == min(res.n_plus, res.n_minus) and res.n_mu > 10
-    assert np.all(res.log10_rho_s < -200)
-    np.testing.assert_allclose(res.rho_s, 10.0 ** res.log10_rho_s, rtol=1e-12)
-    ref = _mp_rho_s(ring, res.n_mu, thetas)
+    results = [stiffness(ring, 0.0, thetas), stiffness(ring, 0.0, thetas, method="bands")]
+    assert np.all(results[0].regime == 3) and np.all(results[1].regime == 0)
+    n = results[0].n_mu
+    ref = _mp_rho_s(ring, n, thetas)
     ref_log10 = np.array([float(mp.log10(x)) for x in ref])
-    np.testing.assert_allclose(res.log10_rho_s * np.log(10), ref_log10 * np.log(10),
-                               rtol=0, atol=1e-6)
     # curvature: the theta -> 0 limit of the same reference
-    ref0 = _mp_rho_s(ring, res.n_mu, [1e-30])[0]
-    assert res.log10_rho_s0 == pytest.approx(float(mp.log10(ref0)), abs=1e-6 / np.log(10))
+    ref0 = float(mp.log10(_mp_rho_s(ring, n, [1e-30])[0]))
+    for res in results:
+        assert res.n_mu == n == min(res.n_plus, res.n_minus) and n > 10
+        assert np.all(res.log10_rho_s < -200) and np.all(res.reliable)
+        np.testing.assert_allclose(res.rho_s, 10.0 ** res.log10_rho_s, rtol=1e-12)
+        np.testing.assert_allclose(res.log10_rho_s * np.log(10), ref_log10 * np.log(10),
+                                   rtol=0, atol=1e-6)
+        assert res.log10_rho_s0 == pytest.approx(ref0, abs=1e-6 / np.log(10))
 
 
 def test_mpmath_eigsy_reference():
@@ -227,14 +278,15 @@ def test_mpmath_eigsy_reference():
     assert res.log10_rho_s[0] == pytest.approx(ref, abs=1e-6 / np.log(10))
 
 
-def test_overlap_with_direct_differences():
-    """Where plain eigenvalue differences resolve the shift, the log-scaled result agrees
-    (within the direct method's roundoff N eps ||H|| plus 1e-6 relative)."""
+@pytest.mark.parametrize("method", ["auto", "bands"])
+def test_overlap_with_direct_differences(method):
+    """Where plain eigenvalue differences resolve the shift, the log-scaled result (contour or
+    band path) agrees (within the direct method's roundoff N eps ||H|| plus 1e-6 relative)."""
     thetas = np.array([0.2, 1.0, np.pi])
     seen = set()
     for m, seed in [(40, 0), (60, 1), (80, 0)]:
         ring = _anderson(m, 2.0, seed)
-        auto = stiffness(ring, -0.5, thetas)
+        auto = stiffness(ring, -0.5, thetas, method=method)
         direct = stiffness(ring, -0.5, thetas, method="direct")
         seen |= set(np.unique(auto.regime).tolist())
         d_auto = auto.rho_s * thetas**2 / m
@@ -242,20 +294,104 @@ def test_overlap_with_direct_differences():
         tol = 1e-6 * np.abs(d_auto) + 50 * auto.n_mu * np.finfo(float).eps * 4.0
         assert np.all(np.abs(d_auto - d_dir) <= tol)
         assert np.all(auto.rho_s > 0)  # diamagnetic inequality
-    assert {0, 1} <= seen  # both the log-linear and the Newton evaluations were exercised
+        assert np.all(auto.reliable)
+    if method == "bands":
+        assert {0, 1} <= seen  # both the log-linear and the Newton evaluations were exercised
+    else:
+        assert seen == {3}  # the contour path
+
+
+def test_contour_where_the_band_sum_cancels_vs_mpmath_roots():
+    """Anderson W = 4, M = 200, sample where the per-band shifts cancel to 1e-8 of the largest:
+    the contour result agrees with the sum of 80-digit mpmath roots of tr T = 2 cos phi to 1e-6
+    relative; the band path does not and says so (reliable False)."""
+    rng = np.random.default_rng(200025)
+    ring = Ring.lattice(rng.uniform(-2, 2, 200))
+    res = stiffness(ring, -0.5, [np.pi])
+    bands = stiffness(ring, -0.5, [np.pi], method="bands")
+    assert bands.log10_cancellation[0] > 7 and not bands.reliable[0]
+    assert res.regime[0, 0] == 3 and res.reliable[0] and res.log10_rho_s[0] < -12
+    ref = _mp_log10_rho(ring, res.n_mu, np.pi, 80)
+    assert res.log10_rho_s[0] == pytest.approx(ref, abs=1e-6 / np.log(10))
+    assert abs(bands.log10_rho_s[0] - ref) > 1e-6  # lost to cancellation
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m, seed, thetas", [(300, 300005, (1.0, np.pi)),
+                                             (1000, None, (np.pi,))])
+def test_contour_long_rings_vs_mpmath_roots(m, seed, thetas):
+    """W = 4 rings flagged unreliable on the band path (cancellation 1e-9 at M = 300, 1e-11 at
+    M = 1000, rho_s ~ 1e-28 and 1e-83): contour vs the sum of mpmath roots (80 / 130 digits) to
+    1e-6 relative."""
+    if seed is None:  # the ring of test_cancellation_is_flagged_on_the_band_path_only
+        rng = np.random.default_rng(0)
+        rng.uniform(-2, 2, 500)
+    else:
+        rng = np.random.default_rng(seed)
+    ring = Ring.lattice(rng.uniform(-2, 2, m))
+    thetas = np.asarray(thetas)
+    res = stiffness(ring, -0.5, thetas)
+    assert np.all(res.regime == 3) and np.all(res.reliable)
+    assert not np.any(stiffness(ring, -0.5, thetas[:1], method="bands").reliable)
+    dps = 80 if m <= 300 else 130
+    for th, val in zip(thetas, res.log10_rho_s):
+        assert val == pytest.approx(_mp_log10_rho(ring, res.n_mu, th, dps),
+                                    abs=1e-6 / np.log(10))
+
+
+def test_contour_independence():
+    """Formula (C) must not depend on where the line crosses the gap (E*) nor on the quadrature
+    step (W = 4, M = 1000, rho_s ~ 1e-83); relative agreement 1e-10."""
+    from tgsweep.observables.stiffness import _contour_path
+
+    rng = np.random.default_rng(0)
+    rng.uniform(-2, 2, 500)
+    ring = Ring.lattice(rng.uniform(-2, 2, 1000))
+    thetas = np.array([0.5, np.pi])
+    res = stiffness(ring, -0.5, thetas)
+    c0 = np.cos(res.fermion_twist0)
+    bottom = res.contour_center - 0.5 * res.band_gap
+    ref = np.r_[res.log10_rho_s, res.log10_rho_s0]
+    for frac, step in [(0.25, 0.1), (0.8, 0.15), (0.5, 0.07)]:
+        e_star = bottom + frac * res.band_gap
+        half = min(frac, 1 - frac) * res.band_gap
+        out, curv = _contour_path(ring, c0, e_star, half, thetas, step)
+        got = (np.r_[out[1] - 2 * np.log(thetas), curv[1]] + np.log(1000)) / np.log(10)
+        np.testing.assert_allclose(got * np.log(10), ref * np.log(10), rtol=0, atol=1e-10)
+
+
+def test_contour_wide_bands_vs_direct():
+    """Weak disorder (W = 0.5, 1; |kappa / f0| ~ 1 on the contour: the full logarithm of (C),
+    no linearization) vs direct eigenvalue differences of dense matrices, 1e-9 relative."""
+    for w, m, seed in [(0.5, 24, 2), (1.0, 30, 0)]:
+        ring = _anderson(m, w, seed)
+        mu = 0.0
+        res = stiffness(ring, mu, [0.3, 1.0, np.pi], method="contour")
+        n = res.n_mu
+        phi0 = fermion_twist(0.0, n)
+        e0 = np.sum(np.linalg.eigvalsh(ring.matrix(phi0))[:n])
+        assert res.energy0 == pytest.approx(e0, rel=1e-12)
+        for th, rho in zip(res.thetas, res.rho_s):
+            de = np.sum(np.linalg.eigvalsh(ring.matrix(phi0 + th))[:n]) - e0
+            assert rho == pytest.approx(m * de / th**2, rel=1e-9)
+        assert np.all(res.reliable)
 
 
 def test_log_method_is_the_small_theta_limit():
-    """method='log' (linear band formula) equals 'auto' as theta -> 0 and in the localized
-    regime, and rho_s(theta) -> rho_s0 like 1 - theta^2/12 (kappa = 4 sin^2(theta/2))."""
+    """method='log' (linear band formula) equals the band path and the contour path as
+    theta -> 0 and in the localized regime, and rho_s(theta) -> rho_s0 like the law
+    4 sin^2(theta/2)/theta^2 (kappa = -4 cos(phi0) sin^2(theta/2), linear in kappa)."""
     ring = _anderson(300, 4.0, 5)
     thetas = np.array([1e-4, 0.5, 2.0])
-    auto = stiffness(ring, -0.5, thetas)
+    bands = stiffness(ring, -0.5, thetas, method="bands")
     log = stiffness(ring, -0.5, thetas, method="log")
-    assert np.all(auto.regime == 0)
-    np.testing.assert_allclose(auto.log10_rho_s, log.log10_rho_s, rtol=0, atol=1e-12)
+    auto = stiffness(ring, -0.5, thetas)
+    assert np.all(bands.regime == 0) and np.all(auto.regime == 3)
+    np.testing.assert_allclose(bands.log10_rho_s, log.log10_rho_s, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(auto.log10_rho_s, log.log10_rho_s, rtol=0, atol=1e-9)
     shape = np.log10(4 * np.sin(thetas / 2) ** 2 / thetas**2)
-    np.testing.assert_allclose(auto.log10_rho_s - auto.log10_rho_s0, shape, atol=1e-10)
+    for res in (bands, auto):
+        np.testing.assert_allclose(res.log10_rho_s - res.log10_rho_s0, shape, atol=1e-10)
 
 
 def test_continuum_disorder_overlap_and_deep():
@@ -298,6 +434,9 @@ def test_input_validation():
     ring = _anderson(10, 1.0, 0)
     with pytest.raises(ValueError, match="method"):
         stiffness(ring, 0.0, [1.0], method="nope")
+    with pytest.raises(ValueError, match="touch"):  # clean ring: bands touch, no contour
+        stiffness(Ring.lattice(np.zeros(20)), -2 * np.cos(np.pi * 7 / 20) + 1e-3, [1.0],
+                  method="contour")
     with pytest.raises(ValueError, match="thetas"):
         stiffness(ring, 0.0, [np.nan])
     with pytest.raises(ValueError, match="mu"):
@@ -314,13 +453,17 @@ def test_band_centers_match_dense_eigenvectors():
     np.testing.assert_allclose(a2, np.max(np.abs(v[:, :30]), axis=0) ** 2, rtol=1e-10)
 
 
-def test_cancellation_is_flagged():
+def test_cancellation_is_flagged_on_the_band_path_only():
     """Band shifts alternate in sign; when their sum cancels beyond what the per-band accuracy
-    supports, the result is flagged (here 11 decades: a known limitation, see module doc)."""
+    supports (here 11 decades), the band path is flagged; the contour path has no cancellation
+    (its integrand keeps one sign) and is reliable on the same ring."""
     rng = np.random.default_rng(0)
     rng.uniform(-2, 2, 500)
     ring = Ring.lattice(rng.uniform(-2, 2, 1000))
-    res = stiffness(ring, -0.5, [0.5])
+    res = stiffness(ring, -0.5, [0.5], method="bands")
     assert res.log10_cancellation[0] > 8 and not res.reliable[0]
-    ok = stiffness(_anderson(40, 1e7, 7), 0.0, [0.5])
+    auto = stiffness(ring, -0.5, [0.5])
+    assert auto.regime[0, 0] == 3 and auto.reliable[0] and auto.log10_error[0] < -10
+    assert auto.log10_cancellation[0] < 1e-6
+    ok = stiffness(_anderson(40, 1e7, 7), 0.0, [0.5], method="bands")
     assert ok.log10_cancellation[0] < 1 and ok.reliable[0]

@@ -19,35 +19,56 @@ Definitions (Seiringer & Warzel, NJP 18, 035002 (2016); units hbar^2/2m = 1)
 
 Method
 ------
-Band j (0-based) of the twisted operator is the set {E_j(phi)}; with the discriminant
-Delta(E) = tr T(E) of the one-period transfer matrix, E_j(phi) solves Delta(E) = 2 cos phi.
-For phi0 = theta_N(0) in {0, pi} the shift d_j = E_j(phi) - E_j(phi0) solves exactly
+With the discriminant Delta(E) = tr T(E) of the one-period transfer matrix, the levels of the
+ring with fermion twist phi solve Delta(E) = 2 cos phi; band j is {E_j(phi)}, with edges at
+phi in {0, pi}.  Let phi0 = theta_N(0) in {0, pi}, c0 = cos phi0 and
+kappa = 2 (cos phi - cos phi0) = -4 c0 sin^2(theta / 2).
+
+**Contour path** (default whenever bands N-1 and N are separated by a gap).  With
+f0(E) = Delta(E) - 2 c0 = t^{-M} det(H_phi0 - E) and E* the middle of that gap,
+
+    E_L(N, theta) - E_L(N, 0) = -(1/pi) int_0^inf ln|1 - kappa / f0(E* + i y)| dy      (C)
+
+(argument principle for the N enclosed levels of H_phi and H_phi0, integration by parts, the
+contour closed on the left where f0 ~ E^M; ``tgsweep.core._stiffness_kernels`` eq. (3)).  It is
+exact for any theta and any disorder.  On the line |f0| grows monotonically with y from
+|f0(E*)| ~ e^{gamma(E*) L}, so the integrand is of the size of the result: no cancellation
+between bands.  The curvature is the linear term, rho_s0 = -(c0 L / pi) int_0^inf Re(1/f0) dy.
+f0 comes from complex transfer matrices with running rescaling (O(M) per node, any magnitude).
+Quadrature: y = d sinh(u), d = half the gap, trapezoidal rule in u with step 0.1, truncated
+when the integrand bound |1/f0| dy/du has dropped by e^-46 (|f0| increases monotonically along
+the line); typically ~50-100 nodes.  The integrand is analytic in |Im u| < pi/2, but its relative
+size grows inside the strip (the continued path runs into the spectrum, where |f0| is smaller),
+so the error is larger than e^{-pi^2/h}: measured ~1e-9 at h = 0.25, ~1e-12 (roundoff) at
+h <= 0.15 on W = 4, M = 1000.  Error estimate (``log10_error``): the relative error of each f0,
+~ eps M ||T(E)|| / |f0(E)|, propagated through the integral, + 1e-15 of the absolute integral
++ |S_h - S_2h| (a pessimistic bound on the quadrature error of S_h).
+
+**Band path** (``method="bands"``, ``"log"``, ``"direct"``, or the fallback of ``"auto"``).  The shift
+d_j = E_j(phi) - E_j(phi0) of each occupied band solves exactly
 
     d * prod_{l != j} (1 - d / (E_l - E_j)) = kappa / Delta'(E_j),
-    kappa = 2 (cos phi - cos phi0) = -4 cos(phi0) sin^2(theta / 2),
 
 (``tgsweep.core._stiffness_kernels``, eq. (1)-(2)).  ``Delta'(E_j)`` is computed as a sum of
-logarithms of Sturm pivots of the ring cut at the maximum of psi_j, so it is never subject to
-overflow or to the cancellation that ruins Delta itself.  Per band and theta one of three
-evaluations is used (``method="auto"``), by the a-priori size of the neglected terms,
+logarithms of Sturm pivots of the ring cut at the maximum of psi_j.  Per band and theta one of
+three evaluations is used (``"bands"``; ``"log"`` / ``"direct"`` force one), by the a-priori size of the neglected terms,
 eta_j = |d| sum_{l != j} 1/|E_l - E_j| (bounded from the computed levels up to E_{N_mu}):
 
-* ``0`` (log-linear): eta_j <= 1e-12, d_j = kappa / Delta'(E_j) in log scale.  This is the
-  localized regime, where d_j ~ e^{-L/ell} lies far below the roundoff of E_j.
+* ``0`` (log-linear): eta_j <= 1e-12, d_j = kappa / Delta'(E_j) in log scale.
 * ``1`` (Newton): 1e-12 < eta_j <= 0.1, the exact equation above solved with the whole
   spectrum of H_phi0 (computed once, only if needed).
 * ``2`` (direct): eta_j > 0.1 (wide bands, e.g. the clean ring): d_j = E_j(phi) - E_j(phi0)
   from bisection, absolute error ~ eps ||H||.
 
-The band shifts carry signs (bands alternate) and are summed in log scale; ``log10_rho_s``
-stays finite when ``rho_s`` underflows to 0.
+The band shifts carry alternating signs, and sum_j 1/Delta'(E_j) = 0 over all bands: resonant
+pairs of nearly degenerate levels give huge opposite shifts.  On long, moderately disordered
+rings (W = 4, M = 1000) the sum is 1e-11 of its largest term, so the band path is only used
+where the gap at the Fermi level is closed (clean rings, exact degeneracies), or where it has
+the smaller error estimate.  Its estimate is 1e-11 times the cancellation ratio.
 
-Known limitation: since sum_j 1/Delta'(E_j) = 0 over all bands, deep in a filled Fermi sea
-wide bands of opposite signs cancel; on long moderately disordered rings (e.g. W = 4, M = 1000)
-the sum is 1e-11 of its largest term and the per-band sum is meaningless.  This is detected
-(``log10_cancellation``, ``reliable``).  A cancellation-free route (not implemented): the
-residue sum over the occupied bands as a contour integral of 1/(Delta(E) - 2 cos phi0) along
-Re E = E* in the gap at the Fermi level, with Delta in log-scaled complex transfer matrices.
+``method="auto"`` takes the contour path if the gap is open (> 1e3 eps ||H||), and per theta
+the band path instead if the contour's estimate exceeds 1e-7 and the band path's is smaller.
+``log10_rho_s`` stays finite when ``rho_s`` underflows to 0.
 """
 
 from __future__ import annotations
@@ -69,9 +90,18 @@ _LN10 = np.log(10.0)
 ETA_LINEAR = 1e-12
 #: eta threshold above which the direct eigenvalue difference is used
 ETA_DIRECT = 0.1
-REGIME_LOG, REGIME_NEWTON, REGIME_DIRECT = 0, 1, 2
-#: largest tolerated log10(max band shift / |sum|) for a result flagged ``reliable``
+REGIME_LOG, REGIME_NEWTON, REGIME_DIRECT, REGIME_CONTOUR = 0, 1, 2, 3
+#: largest tolerated log10(max band shift / |sum|) for a band-path result flagged ``reliable``
 CANCELLATION_MAX = 4.0
+#: per-band relative accuracy assumed for the band path's error estimate
+BAND_REL_ERROR = 1e-11
+#: largest estimated relative error (log10) of a result flagged ``reliable``
+LOG10_ERROR_MAX = -7.0
+#: trapezoidal step in u (y = d sinh u) of the contour quadrature
+CONTOUR_STEP = 0.1
+#: contour path requires a gap wider than this many eps ||H|| between bands N-1 and N
+GAP_MIN_EPS = 1e3
+_MAX_NODES = 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,8 +122,8 @@ class Stiffness:
         to 0 below ~1e-308: use ``log10_rho_s``.  At theta = 0 the curvature ``rho_s0``.
     log10_rho_s : (n,) float
         log10 of rho_s, finite far below the double-precision range; -inf if rho_s = 0
-        exactly (N_mu = 0), nan if the computed difference is negative (roundoff of the direct
-        difference in wide bands).
+        exactly (N_mu = 0 or N_mu = M), nan if the computed difference is negative (roundoff
+        of the direct difference in wide bands).
     rho_s0, log10_rho_s0 : float
         theta -> 0 limit (curvature): L/2 d^2 E_L / d theta^2 at theta = 0.
     ambiguous : bool
@@ -104,16 +134,24 @@ class Stiffness:
         L.
     fermion_twist0 : float
         phi0 = theta_N(0) in {0, pi}.
+    band_gap : float
+        gap between bands N_mu - 1 and N_mu (lowest level of band N_mu minus highest of band
+        N_mu - 1 over all twists; energy units); <= 0 when they touch (clean ring).
+    contour_center : float
+        E*, where the contour crosses the real axis (nan if the contour path was not used).
     log10_band_slope : (N_mu,) float
-        log10 |Delta'(E_j(phi0))| per occupied band (band width ~ 4 / |Delta'|).
+        log10 |Delta'(E_j(phi0))| per occupied band (band width ~ 4 / |Delta'|); computed only
+        when the band path is used, else empty.
     regime : (n, N_mu) int8
-        evaluation used per theta and band: 0 log-linear, 1 Newton, 2 direct (see module doc).
+        evaluation used per theta and band: 0 log-linear, 1 Newton, 2 direct (band path, see
+        module doc), 3 contour (the whole row).
     log10_cancellation : (n,) float
-        log10(max_j |d_j| / |sum_j d_j|): the band shifts alternate in sign and can cancel
-        (sum_j 1/Delta'(E_j) over *all* bands is 0).  Each d_j is accurate to ~1e-11 relative,
-        so values above ~4 mean the result has lost its accuracy; see ``reliable``.
+        band path: log10(max_j |d_j| / |sum_j d_j|) (the band shifts alternate in sign);
+        contour path: log10(int |integrand| / |int integrand|).  Diagnostic only.
+    log10_error : (n,) float
+        estimated log10 of the relative error of rho_s (see module doc).
     reliable : (n,) bool
-        log10_cancellation <= CANCELLATION_MAX (default 4): rho_s good to ~1e-6 or better.
+        log10_error <= LOG10_ERROR_MAX (-7).
     """
 
     n_mu: int
@@ -129,9 +167,12 @@ class Stiffness:
     mu_gap: float
     length: float
     fermion_twist0: float
+    band_gap: float
+    contour_center: float
     log10_band_slope: np.ndarray
     regime: np.ndarray
     log10_cancellation: np.ndarray
+    log10_error: np.ndarray
     reliable: np.ndarray
 
 
@@ -169,64 +210,112 @@ def _log_sin2_half(theta: float) -> float:
     return float(np.log(4.0) + 2.0 * np.log(abs(np.sin(0.5 * theta))))
 
 
-def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
-              mu_tol: float | None = None) -> Stiffness:
-    """Superfluid stiffness rho_s(L, theta) of the TG ground state with N_mu particles.
+# ------------------------------------------------------------------------------ contour path
+def _contour_nodes(ring: Ring, c0: float, e_star: float, half: float,
+                   step: float = CONTOUR_STEP):
+    """Nodes u_k = k step, y_k = half sinh(u_k), with log f0(E* + i y_k) and the log product
+    norm, evaluated in chunks until the integrand bound |1/f0| dy/du has dropped by e^-46.
 
-    Parameters
-    ----------
-    ring : Ring
-        continuum or lattice ring (units hbar^2/2m = 1).
-    mu : float
-        chemical potential (energy units); N_mu = min(N^+_mu, N^-_mu).
-    thetas : float or sequence of float
-        boson twists theta in radians (|theta| <= pi for the ground-state band; theta = 0 gives
-        the curvature).
-    method : {"auto", "log", "direct"}
-        "auto" picks per band (see module docstring); "log" forces the log-linear band formula
-        (exact as theta -> 0 or deep in the localized regime); "direct" forces eigenvalue
-        differences (accurate only while the shift exceeds ~eps ||H||).
-    mu_tol : float, optional
-        levels within mu_tol of mu flag the sample as ``ambiguous``; default 64 eps ||H||.
-
-    Returns
-    -------
-    Stiffness
+    Returns (log_w, log_f, log_norm): log trapezoidal weights (incl. the Jacobian), complex
+    log f0 and ln ||T|| per node.
     """
-    if method not in ("auto", "log", "direct"):
-        raise ValueError(f"method: must be 'auto', 'log' or 'direct', got {method!r}")
-    if not np.isfinite(mu):
-        raise ValueError(f"mu: must be finite, got {mu!r}")
-    thetas = np.atleast_1d(np.asarray(thetas, dtype=float))
-    if thetas.ndim != 1 or not np.all(np.isfinite(thetas)):
-        raise ValueError("thetas: must be a finite scalar or 1-d sequence")
+    logf, lnorm, logw = [], [], []
+    k0, chunk = 0, 48
+    best = -np.inf
+    while k0 < _MAX_NODES:
+        u = step * np.arange(k0, k0 + chunk)
+        y = half * np.sinh(u)
+        lf, ln = K.log_char_poly_line(ring.diag, float(ring.hopping), float(c0), float(e_star),
+                                      np.ascontiguousarray(y))
+        lw = np.log(step * half * np.cosh(u))
+        if k0 == 0:
+            lw[0] += np.log(0.5)
+        logf.append(lf)
+        lnorm.append(ln)
+        logw.append(lw)
+        g = lw - lf.real  # log of the linear integrand bound per node
+        best = max(best, float(np.max(g)))
+        # |f0| increases with y; stop once two successive nodes beyond y = half are negligible
+        if (y[-1] > half and g[-1] < best - 46.0 and g[-2] < best - 46.0 and g[-1] <= g[-2]):
+            break
+        k0 += chunk
+        chunk *= 2
+    return np.concatenate(logw), np.concatenate(logf), np.concatenate(lnorm)
+
+
+def _contour_sum(log_w, log_z, log_norm, log_f, m_grid):
+    """-(1/pi) sum_k w_k ln|1 - z_k| in log scale, z_k = exp(log_z_k); with error estimate.
+
+    Returns (sign, log|S|, log10 relative error estimate, log10 cancellation).
+    """
+    lzr = log_z.real
+    top = float(np.max(lzr))
+    if top > -40.0:  # z not negligible somewhere: exact ln|1 - z| in double
+        scale = 0.0
+        with np.errstate(over="ignore", under="ignore"):
+            z = np.exp(np.minimum(lzr, 600.0) + 1j * log_z.imag)
+            big = lzr > 30.0
+            one_minus = np.where(big, -z, 1.0 - z)
+            f = np.where(big, lzr + np.log(np.abs(1.0 - np.exp(-log_z))),
+                         0.5 * np.log1p(np.abs(z) ** 2 - 2.0 * z.real))
+            ratio = np.where(big, 1.0, np.abs(z) / np.maximum(np.abs(one_minus), 1e-300))
+    else:  # ln|1 - z| = -Re z to relative 1e-17: everything relative to e^top
+        scale = top
+        zs = np.exp(log_z - top)
+        f = -zs.real
+        ratio = np.abs(zs)
+    w = np.exp(log_w)
+    s = -float(np.sum(w * f)) / np.pi
+    s_coarse = -2.0 * float(np.sum(w[::2] * f[::2])) / np.pi  # trapezoid with step 2 h
+    abs_int = float(np.sum(w * np.abs(f))) / np.pi
+    with np.errstate(over="ignore"):
+        rel_f = _EPS * m_grid * np.exp(np.minimum(log_norm - log_f.real, 700.0))
+    # roundoff of f0 propagated, summation, and |S_h - S_2h| (an upper bound on the
+    # quadrature error of S_h, whose error is ~ the square of S_2h's)
+    err = float(np.sum(w * ratio * rel_f)) / np.pi + 1e-15 * abs_int + abs(s - s_coarse)
+    if s == 0.0:
+        return 0.0, -np.inf, np.inf, np.inf
+    return (float(np.sign(s)), scale + float(np.log(abs(s))),
+            float(np.log10(err / abs(s))) if err > 0 else -16.0,
+            float(np.log10(abs_int / abs(s))))
+
+
+def _contour_path(ring: Ring, c0: float, e_star: float, half: float, thetas: np.ndarray,
+                  step: float = CONTOUR_STEP):
+    """Formula (C) of the module docstring for each theta, and the curvature.
+
+    Returns per theta (sign, log dE, log10 error, log10 cancellation) as arrays, and the same
+    four numbers for the curvature sum_{j<N} 1 / Delta'(E_j) times -c0 (so that
+    rho_s0 = L * sign * exp(log)).
+    """
     m = ring.n_grid
-    length = float(ring.length)
-    lo, hi = _bounds(ring)
-    hnorm = max(abs(lo), abs(hi))
-    if mu_tol is None:
-        mu_tol = 64 * _EPS * hnorm
-
-    # particle numbers and ambiguity (Sturm counts, O(M))
-    n_plus = count_at_most(ring, 0.0, mu)
-    n_minus = count_at_most(ring, np.pi, mu)
-    n = min(n_plus, n_minus)
-    ambiguous = any(count_at_most(ring, ph, mu - mu_tol) != count_at_most(ring, ph, mu + mu_tol)
-                    for ph in (0.0, np.pi))
-    gaps = []
-    for ph, cnt in ((0.0, n_plus), (np.pi, n_minus)):
-        i0, i1 = max(cnt - 1, 0), min(cnt + 1, m)
-        gaps.extend(np.abs(_levels(ring, ph, i0, i1) - mu))
-    mu_gap = float(min(gaps)) if gaps else np.inf
-
+    log_w, log_f, log_norm = _contour_nodes(ring, c0, e_star, half, step)
     nt = thetas.size
-    if n == 0:
-        return Stiffness(0, n_plus, n_minus, 0.0, thetas, np.zeros(nt), np.full(nt, -np.inf),
-                         0.0, -np.inf, ambiguous, mu_gap, length, 0.0, np.zeros(0),
-                         np.zeros((nt, 0), dtype=np.int8), np.zeros(nt), np.ones(nt, bool))
+    out = np.zeros((4, nt))
+    for it, theta in enumerate(thetas):
+        if np.sin(0.5 * theta) == 0.0:
+            out[:, it] = (0.0, -np.inf, -16.0, 0.0)
+            continue
+        arg_k = 0.0 if -c0 > 0 else np.pi  # kappa = -4 c0 sin^2(theta/2)
+        log_z = _log_sin2_half(theta) + 1j * arg_k - log_f
+        out[:, it] = _contour_sum(log_w, log_z, log_norm, log_f, m)
+    # curvature: (1/pi) int Re(-c0 / f0) dy = -(1/pi) int ln|1 - z| dy to first order in z
+    arg_c = 0.0 if -c0 > 0 else np.pi
+    log_z0 = 1j * arg_c - log_f - 1000.0  # tiny z: the linear branch, then undo the shift
+    s0, l0, e0, k0 = _contour_sum(log_w, log_z0, log_norm, log_f, m)
+    return out, (s0, l0 + 1000.0, e0, k0)
 
-    phi0 = fermion_twist(0.0, n)
-    c0 = float(np.cos(phi0))  # +1 (N odd) or -1 (N even)
+
+# ------------------------------------------------------------------------------ band path
+def _band_path(ring: Ring, n: int, phi0: float, thetas: np.ndarray, method: str, hnorm: float):
+    """Per-band evaluation (module docstring, band path).
+
+    Returns (sgn_dE, log_dE, canc, regime, log_slope, (s0, lc0, canc0)): per theta the sign
+    and log of E_L(N, theta) - E_L(N, 0), the cancellation ratio (log10) and the regimes, the
+    band slopes, and the curvature sign/log of sum_j -c0 / Delta'(E_j) with its cancellation.
+    """
+    m = ring.n_grid
+    c0 = float(np.cos(phi0))
     n_eval = min(n + 1, m)
     if m <= DENSE_MAX:
         ev, vec = eigenpairs(ring, phi0, 0, n_eval, method="dense")
@@ -238,7 +327,6 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
         centers, amp2 = K.band_centers(ring.diag, ring.hopping, float(np.real(ring.corner(phi0))),
                                        ev[:n], 12345)
     e0 = ev[:n]
-    energy0 = float(np.sum(e0))
     log_slope, sign_slope = K.band_log_slopes(ring.diag, ring.hopping, e0, centers, amp2)
 
     # a-priori bound on sum_{l != j} 1 / |E_l - E_j| (computed levels + tail beyond E_{n_eval-1})
@@ -249,6 +337,7 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
         if n_eval < m:
             a_sum = a_sum + (m - n_eval) / np.abs(ev[n_eval - 1] - e0)
 
+    nt = thetas.size
     full = None  # whole spectrum of H_phi0, computed only for the Newton regime
     direct0 = None
     log_dE = np.empty(nt)
@@ -320,6 +409,118 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
             log_c[j + 1], sgn_c[j + 1] = -np.inf, 0.0
     s0, lc0 = _signed_logsumexp(log_c, sgn_c)
     canc0 = (np.max(log_c) - lc0) / _LN10 if np.isfinite(lc0) else np.inf
+    return sgn_dE, log_dE, canc, regime, log_slope, (s0, lc0, canc0)
+
+
+def _band_error(canc):
+    return np.log10(BAND_REL_ERROR) + np.asarray(canc, dtype=float)
+
+
+# ------------------------------------------------------------------------------ public
+def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
+              mu_tol: float | None = None) -> Stiffness:
+    """Superfluid stiffness rho_s(L, theta) of the TG ground state with N_mu particles.
+
+    Parameters
+    ----------
+    ring : Ring
+        continuum or lattice ring (units hbar^2/2m = 1).
+    mu : float
+        chemical potential (energy units); N_mu = min(N^+_mu, N^-_mu).
+    thetas : float or sequence of float
+        boson twists theta in radians (|theta| <= pi for the ground-state band; theta = 0 gives
+        the curvature).
+    method : {"auto", "contour", "bands", "log", "direct"}
+        "auto" (see module docstring): the contour integral (C) if the gap between bands
+        N_mu - 1 and N_mu is open, with the band path as a fallback; "contour" forces (C)
+        (ValueError if the gap is closed); "bands" forces the band path with its per-band
+        choice of evaluation; "log" forces the log-linear band formula (exact as
+        theta -> 0 or deep in the localized regime, but subject to cancellation between
+        bands); "direct" forces eigenvalue differences (accurate only while the shift exceeds
+        ~eps ||H||).
+    mu_tol : float, optional
+        levels within mu_tol of mu flag the sample as ``ambiguous``; default 64 eps ||H||.
+
+    Returns
+    -------
+    Stiffness
+    """
+    if method not in ("auto", "contour", "bands", "log", "direct"):
+        raise ValueError("method: must be 'auto', 'contour', 'bands', 'log' or 'direct', "
+                         f"got {method!r}")
+    if not np.isfinite(mu):
+        raise ValueError(f"mu: must be finite, got {mu!r}")
+    thetas = np.atleast_1d(np.asarray(thetas, dtype=float))
+    if thetas.ndim != 1 or not np.all(np.isfinite(thetas)):
+        raise ValueError("thetas: must be a finite scalar or 1-d sequence")
+    m = ring.n_grid
+    length = float(ring.length)
+    lo, hi = _bounds(ring)
+    hnorm = max(abs(lo), abs(hi))
+    if mu_tol is None:
+        mu_tol = 64 * _EPS * hnorm
+
+    # particle numbers and ambiguity (Sturm counts, O(M))
+    n_plus = count_at_most(ring, 0.0, mu)
+    n_minus = count_at_most(ring, np.pi, mu)
+    n = min(n_plus, n_minus)
+    ambiguous = any(count_at_most(ring, ph, mu - mu_tol) != count_at_most(ring, ph, mu + mu_tol)
+                    for ph in (0.0, np.pi))
+    gaps = []
+    edges = {}
+    for ph, cnt in ((0.0, n_plus), (np.pi, n_minus)):
+        i0, i1 = max(min(cnt, n) - 1, 0), min(max(cnt, n) + 1, m)
+        lev = _levels(ring, ph, i0, i1)
+        edges[ph] = dict(zip(range(i0, i1), lev))
+        gaps.extend(np.abs(lev[max(cnt - 1, 0) - i0:min(cnt + 1, m) - i0] - mu))
+    mu_gap = float(min(gaps)) if gaps else np.inf
+
+    nt = thetas.size
+    if n == 0 or n == m:  # empty, or all levels filled: E_L(M, theta) = tr H, no theta dependence
+        e_all = 0.0 if n == 0 else float(np.sum(ring.diag))
+        return Stiffness(n, n_plus, n_minus, e_all, thetas, np.zeros(nt), np.full(nt, -np.inf),
+                         0.0, -np.inf, ambiguous, mu_gap, length, fermion_twist(0.0, max(n, 1)),
+                         np.inf, np.nan, np.zeros(0), np.zeros((nt, n), dtype=np.int8),
+                         np.zeros(nt), np.full(nt, -16.0), np.ones(nt, bool))
+
+    phi0 = fermion_twist(0.0, n)
+    c0 = float(np.cos(phi0))  # +1 (N odd) or -1 (N even)
+    energy0 = float(np.sum(_levels(ring, phi0, 0, n)))
+    top = max(edges[0.0][n - 1], edges[np.pi][n - 1])  # highest level of band N-1
+    bottom = min(edges[0.0][n], edges[np.pi][n])  # lowest level of band N
+    band_gap = float(bottom - top)
+    gap_open = band_gap > GAP_MIN_EPS * _EPS * max(hnorm, 1.0)
+    if method == "contour" and not gap_open:
+        raise ValueError(f"method='contour': bands {n - 1} and {n} touch (gap {band_gap:.3g}); "
+                         "use 'auto'")
+
+    sgn_dE = np.zeros(nt)
+    log_dE = np.full(nt, -np.inf)
+    canc = np.zeros(nt)
+    err = np.full(nt, np.inf)
+    regime = np.zeros((nt, n), dtype=np.int8)
+    curv = (0.0, -np.inf, np.inf, np.inf)  # sign, log, log10 err, log10 canc
+    e_star = np.nan
+    log_slope = np.zeros(0)
+    if method in ("auto", "contour") and gap_open:
+        e_star = 0.5 * (top + bottom)
+        out, curv = _contour_path(ring, c0, e_star, 0.5 * band_gap, thetas)
+        sgn_dE, log_dE, err, canc = out[0].copy(), out[1].copy(), out[2].copy(), out[3].copy()
+        regime[:] = REGIME_CONTOUR
+    need_bands = method in ("bands", "log", "direct") or (
+        method == "auto" and (not gap_open or np.any(err > LOG10_ERROR_MAX)
+                              or curv[2] > LOG10_ERROR_MAX))
+    if need_bands:
+        b_sgn, b_log, b_canc, b_reg, log_slope, (s0, lc0, canc0) = _band_path(
+            ring, n, phi0, thetas, method, hnorm)
+        b_err = _band_error(b_canc)
+        use = b_err < err
+        sgn_dE[use], log_dE[use], canc[use], err[use] = b_sgn[use], b_log[use], b_canc[use], \
+            b_err[use]
+        regime[use] = b_reg[use]
+        if _band_error(canc0) < curv[2]:
+            curv = (s0, lc0, float(_band_error(canc0)), canc0)
+    s0, lc0, err0, canc0 = curv
     log10_rho_s0 = (np.log(length) + lc0) / _LN10 if s0 > 0 else (-np.inf if s0 == 0 else np.nan)
     rho_s0 = s0 * 10.0 ** ((np.log(length) + lc0) / _LN10) if s0 != 0 else 0.0
 
@@ -331,6 +532,8 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
     rho = np.where(zero_theta, rho_s0, np.nan_to_num(rho, nan=0.0))
     log10_rho = np.where(zero_theta, log10_rho_s0, log10_rho)
     canc = np.where(zero_theta, canc0, canc)
+    err = np.where(zero_theta, err0, err)
     return Stiffness(n, n_plus, n_minus, energy0, thetas, rho, log10_rho, float(rho_s0),
                      float(log10_rho_s0), bool(ambiguous), mu_gap, length, float(phi0),
-                     log_slope / _LN10, regime, canc, canc <= CANCELLATION_MAX)
+                     band_gap, float(e_star), log_slope / _LN10, regime, canc, err,
+                     err <= LOG10_ERROR_MAX)
