@@ -1,10 +1,15 @@
 """Regenerate the committed reference stores in data/reference/ (shrunken workflows).
 
     .venv/bin/python data/make_reference.py [--render-only] [NAME ...]   # default: all
+    .venv/bin/python data/make_reference.py --gallery [NAME ...]
+
+With ``--gallery`` the *full* workflows are run instead (serially, into their default stores
+under data/, which git ignores; existing stores are resumed) and their figures rendered into
+docs/figures/ -- the README gallery.
 
 Each workflow of workflows/ is run serially with the overrides below (fewer samples, smaller
 rings; the physics parameters are the workflow's own) into data/reference/<name>.zarr (series
-workflows: data/reference/<name>/<label>.zarr), then its figure is rendered into docs/figures/.
+workflows: data/reference/<name>/<label>.zarr), then its figure is rendered into data/reference/figures/ (not committed; the tests render them).
 The stores are the inputs of tests/test_workflows.py (query and plotting path); keep them
 < 20 MB in all.  Runtime on a 2-core machine: a few minutes.
 """
@@ -22,7 +27,8 @@ for _k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "data" / "reference"
-FIGS = ROOT / "docs" / "figures"
+FIGS = REF / "figures"
+GALLERY = ROOT / "docs" / "figures"
 
 
 def _ls(n):
@@ -91,10 +97,30 @@ def make(name: str, render_only: bool = False) -> list[str]:
     return files
 
 
+def gallery(name: str) -> list[str]:
+    from tgsweep.figures import open_workflow, render, run_workflow
+
+    wf = ROOT / "workflows" / f"{name}.toml"
+    t0 = time.perf_counter()
+    import tomllib
+
+    is_series = "series" in tomllib.loads(wf.read_text())
+    os.chdir(ROOT)  # the workflows' stores are relative to the repository root
+    stores = run_workflow(wf, resume=True)
+    dt = time.perf_counter() - t0
+    files = render(open_workflow(stores if is_series else stores[0]), GALLERY)
+    print(f"{name}: full workflow, {len(stores)} store(s) in {dt:.1f} s -> {', '.join(files)}",
+          flush=True)
+    return files
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     args = sys.argv[1:]
     render_only = "--render-only" in args
     names = [a for a in args if not a.startswith("--")] or list(REFERENCE)
     for n in names:
-        make(n, render_only)
+        if "--gallery" in args:
+            gallery(n)
+        else:
+            make(n, render_only)

@@ -265,7 +265,7 @@ def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0) -> list[str]:
                 ax.plot(r, hs_bound(r, float(s), amp, f.ell, f.xi), "--", color=c, lw=1)
         ax.set_yscale("log")
         ax.set_xlabel("cell distance r [a]")
-        ax.set_ylabel(f"E ||1_In gamma 1_In+r||_2^sigma [1]")
+        ax.set_ylabel("E ||1_In gamma 1_In+r||_2^sigma [1]")
         ax.set_title(f"sigma = {s:g} (dashed: bound)", fontsize=9)
         if i == 0:
             ax.legend(fontsize=6)
