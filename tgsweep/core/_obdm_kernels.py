@@ -111,6 +111,25 @@ def _matvec_h(b, v, out):
             out[al] += np.conj(row[al]) * vb
 
 
+@njit(cache=True)
+def _inverse_from_eig(lam, vv, b):
+    """b = V diag(1/lam) V^H; returns (log|det|, sign(det)) of V diag(lam) V^H."""
+    n = lam.size
+    logdet = 0.0
+    sgn = 1.0
+    for k in range(n):
+        logdet += np.log(abs(lam[k]))
+        if lam[k] < 0:
+            sgn = -sgn
+    for al in range(n):
+        for be in range(n):
+            acc = 0.0 * vv[0, 0]
+            for k in range(n):
+                acc += vv[al, k] * np.conj(vv[be, k]) / lam[k]
+            b[al, be] = acc
+    return logdet, sgn
+
+
 @njit(cache=True, fastmath=True)
 def _block_pass(b, pk, ck, kk, u, y0, kn, w):
     """b += sum_{j<kk} ck[j] pk[j] pk[j]^H, then w[j] = b u(y0 + j) for j < kn, in one pass.
@@ -255,18 +274,7 @@ def obdm_rows(u, q, stride, rows, out, row0, tol_den, tol_eig, kblock=8, y_stop=
             y = ye + 1
             if np.min(np.abs(lam)) > tol_eig:
                 regular = True
-                logdet = 0.0
-                sgn = 1.0
-                for k in range(n):
-                    logdet += np.log(abs(lam[k]))
-                    if lam[k] < 0:
-                        sgn = -sgn
-                for al in range(n):
-                    for be in range(n):
-                        acc = 0.0 * ux[0]
-                        for k in range(n):
-                            acc += vv[al, k] * np.conj(vv[be, k]) / lam[k]
-                        b[al, be] = acc
+                logdet, sgn = _inverse_from_eig(lam, vv, b)
                 _matvec_h(b, ux, a)
                 kn = min(kb, m - y)
                 _block_pass(b, pk, ck, 0, u, y, kn, w)
@@ -442,18 +450,7 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv):
             vv = np.ascontiguousarray(vv)
             if np.min(np.abs(lam)) > tol_eig:
                 regular = True
-                logdet = 0.0
-                sgn = 1.0
-                for k in range(n):
-                    logdet += np.log(abs(lam[k]))
-                    if lam[k] < 0:
-                        sgn = -sgn
-                for al in range(n):
-                    for be in range(n):
-                        acc = 0.0 * uy[0]
-                        for k in range(n):
-                            acc += vv[al, k] * np.conj(vv[be, k]) / lam[k]
-                        b[al, be] = acc
+                logdet, sgn = _inverse_from_eig(lam, vv, b)
                 for k in range(gg):
                     _matvec_h(b, uz[k], bz[k])
                 for k in range(gg):
