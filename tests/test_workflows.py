@@ -166,6 +166,17 @@ def test_plot_reference(name, tmp_path, axes_log):
     _check_png(files[0])
 
 
+def test_open_series_directory(tmp_path, axes_log):
+    """A series directory (what `tgsweep plot data/<workflow>` would get) opens as the sorted
+    list of its member stores and renders like the explicit list."""
+    ds = figures.open_workflow(REF / "localization_length")
+    assert [label for label, _ in ds] == ["anderson", "aubry_andre", "white_noise"]
+    figures.render(ds, tmp_path)
+    assert axes_log == [("localization_length", 3)]
+    with pytest.raises(FileNotFoundError):
+        figures.open_workflow(tmp_path)
+
+
 def test_render_unknown_workflow():
     import xarray as xr
 

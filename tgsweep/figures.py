@@ -130,11 +130,18 @@ def run_workflow(path, out: str | None = None, overrides: dict | None = None, *,
 
 
 def open_workflow(stores):
-    """Open a workflow's output: one store path -> Dataset; several -> [(label, Dataset)]."""
+    """Open a workflow's output: one store path -> Dataset; several store paths, or a directory
+    holding a series' ``<label>.zarr`` stores (e.g. ``data/absence_of_bec``) ->
+    ``[(label, Dataset), ...]`` (directory members in sorted order)."""
     from .sweep.store import open_dataset
 
     if isinstance(stores, (str, Path)):
-        return open_dataset(stores)
+        p = Path(stores)
+        if (p / "zarr.json").exists() or not p.is_dir():
+            return open_dataset(stores)
+        stores = sorted(str(q) for q in p.glob("*.zarr") if (q / "zarr.json").exists())
+        if not stores:
+            raise FileNotFoundError(f"{p}: neither a Zarr store nor a directory of stores")
     out = []
     for s in stores:
         ds = open_dataset(s)
