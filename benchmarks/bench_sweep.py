@@ -76,6 +76,19 @@ def _warm(spec_json):
     return True
 
 
+def _cpu_share(spec_json):
+    """(wall, CPU) seconds of one task on this process: CPU/wall < 1 means the process was not
+    getting a whole core (other load on the machine)."""
+    import json
+
+    from tgsweep.sweep import parse_spec
+    from tgsweep.sweep.tasks import compute_chunk
+
+    w0, c0 = time.perf_counter(), time.process_time()
+    compute_chunk(parse_spec(json.loads(spec_json)), 0, 1)
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
 def _gaps_and_durations(stream):
     import numpy as np
 
@@ -138,6 +151,7 @@ def main():
                                 summary=False)
             t_dask = rep.seconds
             gap, dur = _gaps_and_durations(ts.data)
+            share = [c / w for w, c in client.run(_cpu_share, s.to_json()).values()]
         finally:
             client.close()
             cluster.close()
@@ -154,6 +168,8 @@ def main():
     print(f"ratio dask/serial : {t_serial / t_dask:.2f}  (goal >= 1.8)")
     print(f"dask task stream  : median task {1e3 * dur:.1f} ms, median idle gap between tasks "
           f"on a worker {1e3 * gap:.1f} ms")
+    print("CPU/wall of one task run on both workers at once: "
+          + ", ".join(f"{x:.2f}" for x in share) + "  (1.00 = a whole core each)")
     print(f"dask overhead vs ideal 2x: {1e3 * (t_dask - t_serial / 2) / (n / 2):.1f} "
           "ms/task/worker (mean)")
     if a.memory:

@@ -22,6 +22,7 @@ import json
 import os
 import socket
 import subprocess
+import uuid
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -252,6 +253,7 @@ class MemoryStore(ResultStore):
 
 _OPEN_GROUPS: dict[str, object] = {}
 _OPEN_ARRAYS: dict[tuple[str, str], object] = {}
+_IDENTITY: dict[str, tuple] = {}  # path -> ((inode, mtime, size) of zarr.json, store_id)
 
 
 class ZarrStore(ResultStore):
@@ -306,13 +308,35 @@ class ZarrStore(ResultStore):
                                      fill_value="" if values.dtype.kind == "U" else None)
                 arr[...] = values
                 arr.attrs.update(at)
-        g.attrs.update(attrs)
+        g.attrs.update({**attrs, "store_id": uuid.uuid4().hex})  # tells re-created stores apart
 
     def attrs(self):
         return dict(self._group("r").attrs)
 
     def update_attrs(self, attrs):
         self._group().attrs.update(attrs)
+
+    def _check_identity(self) -> None:
+        """Drop this process's cached handles if the store at ``path`` is not the one they were
+        opened on (deleted and re-created, e.g. by another client of a long-lived scheduler).
+        One stat per call; the root metadata is read only when it changed."""
+        meta = Path(self.path) / "zarr.json"
+        try:
+            st = meta.stat()
+        except FileNotFoundError:
+            _forget(self.path)
+            return
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        known = _IDENTITY.get(self.path)
+        if known is not None and known[0] == stamp:
+            return
+        try:
+            sid = json.loads(meta.read_text()).get("attributes", {}).get("store_id")
+        except (OSError, ValueError):
+            sid = None
+        if known is not None and known[1] != sid:
+            _forget(self.path)
+        _IDENTITY[self.path] = (stamp, sid)
 
     def _array(self, name):
         """The open array ``name`` (cached per process with the group: opening an array reads
@@ -337,6 +361,7 @@ class ZarrStore(ResultStore):
 
         from zarr.core.sync import sync
 
+        self._check_identity()
         idx = tuple(slice(i, i + 1) for i in spec.point_index(result.p))
         region = idx + (slice(result.s0, result.s0 + result.status.size),)
         lead = (1,) * len(idx)
@@ -420,6 +445,7 @@ class ZarrStore(ResultStore):
 def _forget(path: str) -> None:
     """Drop the cached group and arrays of the store at ``path`` (it is being re-created)."""
     _OPEN_GROUPS.pop(path, None)
+    _IDENTITY.pop(path, None)
     for key in [k for k in _OPEN_ARRAYS if k[0] == path]:
         del _OPEN_ARRAYS[key]
 
