@@ -56,6 +56,22 @@ def test_bisect_matches_dense(kind, phi):
     assert (v.dtype == np.float64) == (np.sin(phi) == 0 or abs(np.sin(phi)) < 1e-15)
 
 
+def test_eigenpairs_in_window():
+    """Levels in a window J = (a, b] and below mu: the same set as LAPACK's full spectrum
+    restricted to the window (dense eigvalsh)."""
+    rng = np.random.default_rng(4)
+    ring = Ring.continuum(16, 8, rng.uniform(0, 30, 128))
+    for phi in (0.0, np.pi, 0.5):
+        full = np.linalg.eigvalsh(ring.matrix(phi))
+        for a, b in [(-np.inf, 40.0), (10.0, 60.0), (61.0, 61.5)]:
+            w, v, i0 = spectrum.eigenpairs_in_window(ring, phi, a, b, method="bisect")
+            sel = full[(full > a) & (full <= b)]
+            np.testing.assert_allclose(w, sel, atol=1e-9)
+            assert v.shape == (128, sel.size) and i0 == np.sum(full <= a)
+    with pytest.raises(ValueError, match="window"):
+        spectrum.eigenpairs_in_window(ring, 0.0, 5.0, 1.0)
+
+
 def test_sturm_counts_match_dense():
     """Sylvester inertia of the block arrow LDL^H = number of eigenvalues below E (dense
     eigvalsh), including E at exact eigenvalues of the open chain (clean ring) where 1x1 pivots

@@ -12,8 +12,8 @@ import scipy.linalg as sla
 from ..models.ring import Ring, _is_real_twist
 from . import _spectrum_kernels as K
 
-__all__ = ["count_below", "count_at_most", "eigenvalues", "eigenpairs", "dense_eigenpairs",
-           "DENSE_MAX"]
+__all__ = ["count_below", "count_at_most", "eigenvalues", "eigenpairs", "eigenpairs_in_window",
+           "dense_eigenpairs", "DENSE_MAX"]
 
 #: rings with at most this many grid points use LAPACK's dense eigh in ``method="auto"``
 DENSE_MAX = 400
@@ -101,3 +101,16 @@ def eigenpairs(ring: Ring, phi: float, i0: int, i1: int, method: str = "auto",
             raise RuntimeError(f"inverse iteration did not converge: residual {res:.3g} "
                                f"(||H|| = {hnorm:.3g})")
     return w, np.ascontiguousarray(rows.T)
+
+
+def eigenpairs_in_window(ring: Ring, phi: float, e_lo: float = -np.inf, e_hi: float = np.inf,
+                         method: str = "auto", check: bool = True):
+    """All eigenpairs with e_lo < E_j <= e_hi (e.g. e_lo = -inf, e_hi = mu: all levels below the
+    chemical potential; a finite window J for ECL).  Index range from two Sturm counts, then
+    :func:`eigenpairs`.  Returns (energies, vectors, first index)."""
+    if not e_lo < e_hi:
+        raise ValueError(f"window: need e_lo < e_hi, got ({e_lo!r}, {e_hi!r})")
+    i0 = 0 if not np.isfinite(e_lo) else count_at_most(ring, phi, e_lo)
+    i1 = ring.n_grid if not np.isfinite(e_hi) else count_at_most(ring, phi, e_hi)
+    w, v = eigenpairs(ring, phi, i0, i1, method=method, check=check)
+    return w, v, i0
