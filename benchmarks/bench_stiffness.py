@@ -4,12 +4,14 @@ rate of ln rho_s with L against the Lyapunov exponent at mu.
 Usage:  NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
         python benchmarks/bench_stiffness.py [--decay]
 
-Timing: Anderson lattice (W = 4, mu = -0.5) and a continuum white-noise ring, for several M;
-"eigensolve" is ``ground_state(ring, mu=mu)`` (levels + orbitals of one sample), "stiffness" is
-``stiffness(ring, mu, thetas)`` for 3 twists.  The largest lattice has rho_s < 1e-200.
-Kernels are warmed up first (numba compilation excluded).
+Timing (< 2 min on one core): Anderson lattice (W = 4, mu = -0.5) and a continuum white-noise
+ring, for several M; "eigensolve" is ``ground_state(ring, mu=mu)`` (levels + orbitals of one
+sample), "stiffness" is ``stiffness(ring, mu, thetas)`` for 3 twists, "contour" the part of it
+spent in the contour integral (C) (the rest is E_L(N_mu, 0), i.e. the N_mu lowest levels by
+bisection, and the Sturm counts).  The largest lattice has rho_s < 1e-200.  Kernels are warmed
+up first (numba compilation excluded).
 
---decay: <ln rho_s> over samples for several L, least-squares slope vs L, compared with
+--decay: <ln rho_s0> over samples for several L, least-squares slope vs L, compared with
 gamma(mu) from a 10^6-site transfer-matrix product (``observables.lyapunov_chain``).
 """
 
@@ -23,6 +25,7 @@ import numpy as np
 import tgsweep as T
 from tgsweep.observables import stiffness
 from tgsweep.observables.lyapunov import lyapunov_chain
+from tgsweep.observables.stiffness import _contour_path
 
 THETAS = np.array([0.5, 1.0, np.pi])
 
@@ -40,39 +43,58 @@ def timing():
     rng = np.random.default_rng(0)
     warm = T.Ring.lattice(rng.uniform(-2, 2, 500))
     stiffness(warm, -0.5, THETAS), T.ground_state(warm, mu=-0.5)
-    print(f"{'ring':34s} {'N_mu':>5s} {'eigensolve [s]':>14s} {'stiffness [s]':>14s} "
-          f"{'ratio':>6s}  log10 rho_s(theta = 0.5, 1, pi)")
+    print(f"{'ring':30s} {'N_mu':>5s} {'eigensolve[s]':>13s} {'stiffness[s]':>12s} "
+          f"{'ratio':>6s} {'contour[s]':>10s}  log10 rho_s(theta = 0.5, 1, pi)   log10 err")
     cases = [("lattice W=4", T.Ring.lattice(rng.uniform(-2, 2, m)), -0.5)
-             for m in (300, 1000, 3000, 6000)]
+             for m in (300, 1000, 3000)]
     for length in (50, 200):
         ppu = 10
         v = rng.normal(size=length * ppu) * np.sqrt(1.0 * ppu)  # white noise D = 1
-        cases.append((f"continuum D=1 ppu=10", T.Ring.continuum(length, ppu, v), 2.0))
+        cases.append(("continuum D=1 ppu=10", T.Ring.continuum(length, ppu, v), 2.0))
     for name, ring, mu in cases:
-        t_e, _ = _t(lambda: T.ground_state(ring, mu=mu), reps=2)
-        t_s, res = _t(lambda: stiffness(ring, mu, THETAS), reps=2)
+        reps = 2 if ring.n_grid <= 1000 else 1
+        t_e, _ = _t(lambda: T.ground_state(ring, mu=mu), reps=reps)
+        t_s, res = _t(lambda: stiffness(ring, mu, THETAS), reps=reps)
+        t_c = np.nan
+        if np.isfinite(res.contour_center):
+            c0 = np.cos(res.fermion_twist0)
+            t_c, _ = _t(lambda: _contour_path(ring, c0, res.contour_center, 0.5 * res.band_gap,
+                                              THETAS), reps=2)
         logs = " ".join(f"{x:9.2f}" for x in res.log10_rho_s)
-        print(f"{name + f' M={ring.n_grid}':34s} {res.n_mu:5d} {t_e:14.3f} {t_s:14.3f} "
-              f"{t_s / t_e:6.2f}  {logs}   regimes={np.bincount(res.regime.ravel(), minlength=3)}")
+        print(f"{name + f' M={ring.n_grid}':30s} {res.n_mu:5d} {t_e:13.3f} {t_s:12.3f} "
+              f"{t_s / t_e:6.2f} {t_c:10.4f}  {logs}   {np.max(res.log10_error):6.1f}"
+              f"  path={'contour' if np.all(res.regime == 3) else 'bands'}")
 
 
-def decay(width=2.0, mu=-0.5, lengths=(100, 200, 400, 600, 800), samples=30):
-    rng = np.random.default_rng(1)
+def decay(width=4.0, mu=-0.5, lengths=(100, 200, 400, 600, 800), samples=16, seed=1):
+    rng = np.random.default_rng(seed)
     gam = float(lyapunov_chain(rng.uniform(-width / 2, width / 2, 10**6), 1.0, mu)[0])
     print(f"Anderson lattice W={width}, mu={mu}: gamma(mu) = {gam:.5f} per site (10^6 sites)")
-    means = []
+    means, errs = [], []
     for length in lengths:
-        vals = [np.log(10) * stiffness(T.Ring.lattice(rng.uniform(-width / 2, width / 2, length)),
-                                       mu, [1.0]).log10_rho_s0 for _ in range(samples)]
+        vals, bad = [], 0
+        for _ in range(samples):
+            ring = T.Ring.lattice(rng.uniform(-width / 2, width / 2, length))
+            r = stiffness(ring, mu, [1.0])
+            bad += int(not r.reliable[0]) + int(r.ambiguous)
+            vals.append(np.log(10) * r.log10_rho_s0)
         vals = np.array(vals)
         means.append(vals.mean())
-        print(f"  L={length:5d}  <ln rho_s0> = {vals.mean():9.3f} +- "
-              f"{vals.std(ddof=1) / np.sqrt(samples):.3f}  (sd {vals.std(ddof=1):.2f})")
-    slope, icpt = np.polyfit(lengths, means, 1)
-    print(f"  slope d<ln rho_s0>/dL = {slope:.5f};  -slope/gamma(mu) = {-slope / gam:.3f}")
+        errs.append(vals.std(ddof=1) / np.sqrt(samples))
+        print(f"  L={length:5d}  <ln rho_s0> = {vals.mean():9.3f} +- {errs[-1]:.3f}  "
+              f"(sd {vals.std(ddof=1):.2f}; unreliable/ambiguous: {bad})")
+    w = 1.0 / np.asarray(errs) ** 2
+    (slope, icpt), cov = np.polyfit(lengths, means, 1, w=np.sqrt(w), cov="unscaled")
+    ds = float(np.sqrt(cov[0, 0]))
+    print(f"  slope d<ln rho_s0>/dL = {slope:.5f} +- {ds:.5f};  "
+          f"-slope/gamma(mu) = {-slope / gam:.3f} +- {ds / gam:.3f}")
+    return slope, ds, gam
 
 
 if __name__ == "__main__":
+    t0 = time.perf_counter()
     timing()
+    print(f"timing section: {time.perf_counter() - t0:.1f} s")
     if "--decay" in sys.argv:
-        decay()
+        decay(4.0, -0.5, (100, 200, 400, 600, 800))
+        decay(2.0, -0.5, (200, 400, 800, 1200, 1600))

@@ -44,15 +44,16 @@ h <= 0.15 on W = 4, M = 1000.  Error estimate (``log10_error``): the relative er
 ~ eps M ||T(E)|| / |f0(E)|, propagated through the integral, + 1e-15 of the absolute integral
 + |S_h - S_2h| (a pessimistic bound on the quadrature error of S_h).
 
-**Band path** (``method="bands"``, ``"log"``, ``"direct"``, or the fallback of ``"auto"``).  The shift
-d_j = E_j(phi) - E_j(phi0) of each occupied band solves exactly
+**Band path** (``method="bands"``, ``"log"``, ``"direct"``, or the fallback of ``"auto"``).
+The shift d_j = E_j(phi) - E_j(phi0) of each occupied band solves exactly
 
     d * prod_{l != j} (1 - d / (E_l - E_j)) = kappa / Delta'(E_j),
 
 (``tgsweep.core._stiffness_kernels``, eq. (1)-(2)).  ``Delta'(E_j)`` is computed as a sum of
 logarithms of Sturm pivots of the ring cut at the maximum of psi_j.  Per band and theta one of
-three evaluations is used (``"bands"``; ``"log"`` / ``"direct"`` force one), by the a-priori size of the neglected terms,
-eta_j = |d| sum_{l != j} 1/|E_l - E_j| (bounded from the computed levels up to E_{N_mu}):
+three evaluations is used (``"bands"``; ``"log"`` / ``"direct"`` force one), by the a-priori
+size of the neglected terms, eta_j = |d| sum_{l != j} 1/|E_l - E_j| (bounded from the computed
+levels up to E_{N_mu}):
 
 * ``0`` (log-linear): eta_j <= 1e-12, d_j = kappa / Delta'(E_j) in log scale.
 * ``1`` (Newton): 1e-12 < eta_j <= 0.1, the exact equation above solved with the whole
@@ -252,7 +253,7 @@ def _contour_sum(log_w, log_z, log_norm, log_f, m_grid):
     top = float(np.max(lzr))
     if top > -40.0:  # z not negligible somewhere: exact ln|1 - z| in double
         scale = 0.0
-        with np.errstate(over="ignore", under="ignore"):
+        with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
             z = np.exp(np.minimum(lzr, 600.0) + 1j * log_z.imag)
             big = lzr > 30.0
             one_minus = np.where(big, -z, 1.0 - z)
@@ -273,6 +274,10 @@ def _contour_sum(log_w, log_z, log_norm, log_f, m_grid):
     # roundoff of f0 propagated, summation, and |S_h - S_2h| (an upper bound on the
     # quadrature error of S_h, whose error is ~ the square of S_2h's)
     err = float(np.sum(w * ratio * rel_f)) / np.pi + 1e-15 * abs_int + abs(s - s_coarse)
+    if not (np.isfinite(s) and np.isfinite(err)):
+        # a node hit a zero of f_phi or f_phi0 in floating point (band gap ~ sqrt(eps)):
+        # ill-conditioned, left to the band path
+        return np.nan, np.nan, np.inf, np.inf
     if s == 0.0:
         return 0.0, -np.inf, np.inf, np.inf
     return (float(np.sign(s)), scale + float(np.log(abs(s))),
@@ -362,7 +367,8 @@ def _band_path(ring: Ring, n: int, phi0: float, thetas: np.ndarray, method: str,
                 eta = np.exp(log_lin) * a_sum
             eta = np.where(np.isfinite(eta), eta, np.inf)
             reg = np.where(eta <= ETA_LINEAR, REGIME_LOG,
-                           np.where(eta <= ETA_DIRECT, REGIME_NEWTON, REGIME_DIRECT)).astype(np.int8)
+                           np.where(eta <= ETA_DIRECT, REGIME_NEWTON, REGIME_DIRECT))
+            reg = reg.astype(np.int8)
         regime[it] = reg
         logs = log_lin.copy()
         sgns = sgn_lin.copy()
@@ -506,6 +512,7 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
         e_star = 0.5 * (top + bottom)
         out, curv = _contour_path(ring, c0, e_star, 0.5 * band_gap, thetas)
         sgn_dE, log_dE, err, canc = out[0].copy(), out[1].copy(), out[2].copy(), out[3].copy()
+        err = np.where(np.isnan(err), np.inf, err)
         regime[:] = REGIME_CONTOUR
     need_bands = method in ("bands", "log", "direct") or (
         method == "auto" and (not gap_open or np.any(err > LOG10_ERROR_MAX)
