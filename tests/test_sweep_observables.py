@@ -173,3 +173,34 @@ def test_zarr_handles_not_reused_across_recreated_store(tmp_path):
     e = ZarrStore(path).read("energy")
     assert e.shape == (2, 5) and np.isfinite(e[1]).all() and np.isnan(e[0]).all()
     assert ZarrStore(path).read("done").tolist() == [[0], [1]]
+
+
+def test_stiffness_log10_reaches_store(tmp_path):
+    """The stored stiffness carries log10_rho_s (resolved below float underflow), the curvature,
+    E_L(N_mu, 0) and the reliability flag, equal to a direct call of
+    tgsweep.observables.stiffness on the same sample (seed rule of issue 6); the strongly
+    disordered 40-site lattice puts rho_s near 1e-8..1e-11, and log10_rho_s must agree with
+    log10(rho_s) there."""
+    from tgsweep.observables import stiffness
+
+    thetas = [0.5, 1.5]
+    spec = parse_spec(spec_dict(model={"kind": "lattice", "sites": 40},
+                                disorder={"kind": "anderson", "W": 8.0},
+                                grid=None, state={"mu": 0.0},
+                                sampling={"n_samples": 2, "seed": 9, "samples_per_task": 2},
+                                observables={"stiffness": {"thetas": thetas}}))
+    store = ZarrStore(tmp_path / "s.zarr")
+    run_sweep(spec, store=store, serial=True, progress=False)
+    ds = store.to_dataset()
+    for name in ("log10_rho_s", "log10_rho_s0", "stiffness_energy0", "stiffness_reliable"):
+        assert ds[name].attrs["units"] and ds[name].attrs["long_name"]
+    for s in range(2):
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(9, spawn_key=(0, s))))
+        ring = tgsweep.Ring.lattice(make_potential("anderson", rng, 40, W=8.0))
+        r = stiffness(ring, 0.0, np.asarray(thetas))
+        np.testing.assert_allclose(ds["log10_rho_s"].values[s], r.log10_rho_s, rtol=1e-12)
+        assert ds["stiffness_energy0"].values[s] == pytest.approx(r.energy0, rel=1e-13)
+        assert ds["stiffness_reliable"].values[s] == int(np.all(r.reliable))
+        assert np.all(ds["log10_rho_s"].values[s] < -5)
+        np.testing.assert_allclose(ds["log10_rho_s"].values[s], np.log10(ds["rho_s"].values[s]),
+                                   rtol=1e-10)

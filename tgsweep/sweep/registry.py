@@ -305,6 +305,14 @@ def _stiff_layout(geom, opts):
     return ({"rho_s": Variable(("theta",), (th.size,), inv,
                                "stiffness L (E(N_mu, theta) - E(N_mu, 0)) / theta^2"),
              "rho_s0": Variable((), (), inv, "stiffness curvature at theta -> 0"),
+             "log10_rho_s": Variable(("theta",), (th.size,), "log10(" + inv + ")",
+                                     "log10 of the stiffness (resolved below float underflow)"),
+             "log10_rho_s0": Variable((), (), "log10(" + inv + ")",
+                                      "log10 of the curvature at theta -> 0"),
+             "stiffness_energy0": Variable((), (), energy_units(geom),
+                                           "E_L(N_mu, 0), sum of the N_mu lowest levels"),
+             "stiffness_reliable": Variable((), (), "1", "1 if the stiffness evaluation passed "
+                                            "its cancellation/error checks", "int64"),
              "stiffness_ambiguous": Variable((), (), "1", "1 if a level lies within roundoff "
                                              "of mu (N_mu ambiguous)", "int64")},
             {"theta": Coord(th, "rad", "boson twist theta")})
@@ -315,6 +323,10 @@ def _stiff_compute(ctx, opts):
 
     r = stiffness(ctx.ring, float(ctx.params["state"]["mu"]), np.asarray(opts["thetas"], float))
     return {"rho_s": np.asarray(r.rho_s, float), "rho_s0": np.float64(r.rho_s0),
+            "log10_rho_s": np.asarray(r.log10_rho_s, float),
+            "log10_rho_s0": np.float64(r.log10_rho_s0),
+            "stiffness_energy0": np.float64(r.energy0),
+            "stiffness_reliable": np.int64(bool(np.all(r.reliable))),
             "stiffness_ambiguous": np.int64(bool(r.ambiguous))}
 
 
