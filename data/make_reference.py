@@ -9,7 +9,8 @@ docs/figures/ -- the README gallery.
 
 Each workflow of workflows/ is run serially with the overrides below (fewer samples, smaller
 rings; the physics parameters are the workflow's own) into data/reference/<name>.zarr (series
-workflows: data/reference/<name>/<label>.zarr), then its figure is rendered into data/reference/figures/ (not committed; the tests render them).
+workflows: data/reference/<name>/<label>.zarr), then its figure is rendered into
+data/reference/figures/ (not committed; the tests render them).
 The stores are the inputs of tests/test_workflows.py (query and plotting path); keep them
 < 20 MB in all.  Runtime on a 2-core machine: a few minutes.
 """

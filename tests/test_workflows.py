@@ -6,7 +6,8 @@ the closed-form clean-ring values the figures overlay.
 References for the physics checks (see /work/shared/REFERENCES.md):
 clean lambda_0 ~ 1.5427 sqrt(N) - 0.57 (Forrester, Frankel, Garoni & Witte, PRA 67, 043607 (2003));
 clean rho_s = N/L (E(N, theta) - E(N, 0) = N theta^2 / L^2);
-clean lattice domain wall N_tr(t) = 2t/pi per wall (Antal, Racz, Rakos & Schutz, PRE 59, 4912 (1999));
+clean lattice domain wall N_tr(t) = 2t/pi per wall (Antal, Racz, Rakos & Schutz,
+PRE 59, 4912 (1999));
 n(k) k^4 -> (4 pi^2/3) n^4 (Olshanii & Dunjko, PRL 91, 090401 (2003));
 Halperin white-noise gamma(E) (Phys. Rev. 139, A104 (1965)).
 """
@@ -187,7 +188,8 @@ def test_render_unknown_workflow():
 # ------------------------------------------------------------------ physics of the reference data
 def test_reference_clean_condensate_forrester():
     """Clean points of absence_of_bec: lambda_0 within 6 % of 1.5427 sqrt(N) - 0.57 for N >= 8
-    (Forrester et al. 2003; the residual is the h = 1/2 grid and the asymptotic form's O(1/sqrt N))."""
+    (Forrester et al. 2003; the residual is the h = 1/2 grid and the asymptotic form's
+    O(1/sqrt N))."""
     for _, ds in _ref("absence_of_bec"):
         clean = ds.sel(disorder_strength=0.0)
         lam = clean["lambda0"].values

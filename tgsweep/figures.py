@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_workflow", "run_workflow", "open_workflow", "workflow_stores", "render",
-           "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
+__all__ = ["load_workflow", "run_workflow", "open_workflow", "workflow_stores", "workflow_name",
+           "render", "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
            "fig_superfluid_stiffness", "fig_dynamical_localization",
            "fig_momentum_distribution", "fig_localization_length", "mean_se"]
 
@@ -342,7 +342,8 @@ def fig_absence_of_bec(series, outdir) -> list[str]:
 def fig_superfluid_stiffness(series, outdir) -> list[str]:
     """rho_s (theta -> 0 curvature) vs L on a log axis, clean (rho_s = N/L = sqrt(mu)/pi) against
     white noise; dashed: Lyapunov prediction ln rho_s = -gamma(mu) L + const, gamma(mu) the
-    sample-mean transfer-matrix exponent at the largest L (same grid), anchored there.  Plotted: the typical value 10^E[log10 rho_s] with the standard error of log10 rho_s.
+    sample-mean transfer-matrix exponent at the largest L (same grid), anchored there.
+    Plotted: the typical value 10^E[log10 rho_s] with the standard error of log10 rho_s.
     Right panel: sampled Lyapunov exponents at the largest L vs Halperin."""
     from .observables.lyapunov import halperin_lyapunov
 
