@@ -1,9 +1,11 @@
 """PNG figures of a tgsweep store (matplotlib, Agg backend): one figure per observable family.
 
 For each variable: scalar per sample -> mean +- standard error against the first grid dimension
-(histogram of samples when there is no grid); one observable dimension -> mean profile, one
-line per value of the first grid dimension; two or more -> image of the mean at the first grid
-point.  Means and errors come from the store's ``summary`` group when present, else from
+(histogram of samples when there is no grid); one observable dimension -> mean profile with
+standard-error band, one line per value of the first grid dimension; two or more -> profiles
+along the last observable dimension, one line per combination of the others (at most 8), at the
+last point of the grid (usually the strongest parameter).  Positive data spanning more than
+two decades get a log axis.  Means and errors come from the store's ``summary`` group when present, else from
 :func:`tgsweep.sweep.summarize`.
 """
 
@@ -17,9 +19,30 @@ __all__ = ["plot_store", "workflow_figures"]
 
 
 def _label(var) -> str:
+    """Axis label: the variable's name with its units (the long name goes in the title)."""
     units = var.attrs.get("units", "")
-    name = var.attrs.get("long_name", var.name)
-    return f"{name} [{units}]" if units and units != "1" else name
+    return f"{var.name} [{units}]" if units and units != "1" else var.name
+
+
+def _title(var) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(var.attrs.get("long_name", var.name), 48))
+
+
+def _band(ax, x, m, e, label):
+    """Mean line with a standard-error band."""
+    m = np.real(np.asarray(m, float))
+    e = np.nan_to_num(np.real(np.asarray(e, float)))
+    line, = ax.plot(x, m, marker=".", ms=3, label=label)
+    ax.fill_between(x, m - e, m + e, color=line.get_color(), alpha=0.25, lw=0)
+
+
+def _maybe_log(ax, values):
+    v = np.real(np.asarray(values, float))
+    v = v[np.isfinite(v)]
+    if v.size and np.all(v > 0) and v.max() / v.min() > 100:
+        ax.set_yscale("log")
 
 
 def plot_store(path, outdir, workflow: bool = True) -> list[str]:
@@ -75,21 +98,36 @@ def plot_store(path, outdir, workflow: bool = True) -> list[str]:
                         sel = {gdims[0]: i, **rest}
                         lab = (f"{gdims[0]}={ds[gdims[0]].values[i]}" if gdims[0] in ds.coords
                                else f"{gdims[0]}[{i}]")
-                        ax.plot(xc, mean.isel(sel).values, label=lab)
+                        _band(ax, xc, mean.isel(sel).values, err.isel(sel).values, lab)
                     ax.legend(fontsize=7)
                 else:
-                    ax.plot(xc, mean.values)
+                    _band(ax, xc, mean.values, err.values, None)
                 ax.set_xlabel(od)
                 ax.set_ylabel(_label(var))
+                _maybe_log(ax, mean.values)
             else:
-                sel = {d: 0 for d in gdims}
-                img = mean.isel(sel).transpose(*odims[:2], ...).values
-                img = img.reshape(img.shape[0], img.shape[1], -1)[..., 0]
-                im = ax.imshow(np.real(img), aspect="auto", origin="lower")
-                fig.colorbar(im, ax=ax)
-                ax.set_xlabel(odims[1])
-                ax.set_ylabel(odims[0])
-            ax.set_title(name, fontsize=9)
+                sel = {d: ds.sizes[d] - 1 for d in gdims}
+                xd = odims[-1]
+                m = mean.isel(sel).transpose(..., xd)
+                e = err.isel(sel).transpose(..., xd)
+                xc = ds[xd].values if xd in ds.coords else np.arange(ds.sizes[xd])
+                others = odims[:-1]
+                shape = [ds.sizes[d] for d in others]
+                for j, idx in enumerate(np.ndindex(*shape)):
+                    if j == 8:
+                        break
+                    pick = dict(zip(others, idx))
+                    lab = ", ".join(f"{d}={ds[d].values[i]:.3g}" if d in ds.coords
+                                    and np.issubdtype(ds[d].dtype, np.number) else f"{d}[{i}]"
+                                    for d, i in pick.items())
+                    _band(ax, xc, np.real(m.isel(pick).values), np.real(e.isel(pick).values), lab)
+                ax.legend(fontsize=6)
+                where = ", ".join(f"{d}={ds[d].values[-1]:.3g}" if d in ds.coords else d
+                                  for d in gdims)
+                ax.set_xlabel(xd + (f"   ({where})" if where else ""))
+                ax.set_ylabel(_label(var))
+                _maybe_log(ax, m.values)
+            ax.set_title(_title(var), fontsize=8)
         fig.suptitle(f"{fam} (mean over valid samples, error bars: standard error)", fontsize=9)
         fig.tight_layout()
         fn = outdir / f"{fam}.png"
