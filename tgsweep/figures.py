@@ -206,6 +206,16 @@ def _save(fig, outdir, name) -> str:
     return str(fn)
 
 
+def _length_ticks(ax, lengths) -> None:
+    """Log x axis labelled at the series' ring lengths only."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(set(float(x) for x in lengths)))
+    ax.set_xticklabels([f"{x:g}" for x in sorted(set(float(x) for x in lengths))])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _eu(ds) -> str:
     return "hbar^2/(2m a^2)" if _spec(ds)["model"]["kind"] == "continuum" else "t"
 
@@ -327,7 +337,7 @@ def fig_absence_of_bec(series, outdir) -> list[str]:
                  label="1.5427 sqrt(N) - 0.57 (Forrester)")
     axes[1].plot(ll, (1.5427 * np.sqrt(n_ref) - 0.57) / n_ref, "k--", lw=1)
     for ax in axes:
-        ax.set_xscale("log")
+        _length_ticks(ax, lengths)
         ax.set_yscale("log")
         ax.set_xlabel("ring length L [a]")
     axes[0].set_ylabel("lambda_0 (largest natural occupation) [1]")
@@ -472,7 +482,7 @@ def fig_dynamical_localization(series, outdir) -> list[str]:
     axes[0].set_ylabel("transferred particles N_tr(t) [1]")
     axes[0].set_title(f"L = {lmax:g} sites, N = {lmax / 2:g}", fontsize=9)
     axes[0].legend(fontsize=7)
-    axes[1].set_xscale("log")
+    _length_ticks(axes[1], lengths)
     axes[1].set_yscale("log")
     axes[1].set_xlabel("ring length L [sites] (N = L/2)")
     axes[1].plot(lengths[order], lengths[order] / 4, "k--", lw=1, label="L/4 (clean, t = inf)")
