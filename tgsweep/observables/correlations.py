@@ -33,6 +33,10 @@ __all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distri
 
 
 # ------------------------------------------------------------------------------------ streaming
+#: rows per streamed block (several 9-row groups of the OBDM kernel; memory O(rows M))
+_STREAM_ROWS = 36
+
+
 def stream_upper_rows(state: State, rows_per_block: int | None = None):
     """Yield (x0, x1, buf): gamma(x, y) for x0 <= x < x1 and y >= x, density units.
 
@@ -80,13 +84,17 @@ def _stream_blocks(state: State, on_row):
     ring = state.ring
     nc, cs, w2 = ring.n_cells, ring.cell_size, ring.weight**2
     cell_of = np.ascontiguousarray(ring.cell_index, dtype=np.int64)
-    for x0, x1, buf in stream_upper_rows(state, cs):
-        n = x0 // cs
-        if n >= nc:
-            break
-        brow = np.zeros(nc)
-        CK.upper_block_row(buf, x0, cell_of, nc, brow)
-        on_row(n, brow * w2)
+    # blocks of whole cells, at least ~4 groups of the OBDM kernel (9 rows each) per block
+    per = max(1, -(-_STREAM_ROWS // cs))
+    for x0, x1, buf in stream_upper_rows(state, cs * per):
+        for c0 in range(x0, x1, cs):
+            n = c0 // cs
+            if n >= nc or c0 + cs > x1:
+                break
+            brow = np.zeros(nc)
+            CK.upper_block_row(np.ascontiguousarray(buf[c0 - x0:c0 - x0 + cs]), c0, cell_of, nc,
+                               brow)
+            on_row(n, brow * w2)
 
 
 def hs_blocks(state: State, gamma: np.ndarray | None = None, stream: bool = False) -> np.ndarray:
@@ -231,7 +239,7 @@ def momentum_distribution(state: State, gamma: np.ndarray | None = None, stream:
     ring = state.ring
     if stream:
         u_d = np.zeros(ring.n_grid, dtype=np.complex128)
-        for x0, _, buf in stream_upper_rows(state):
+        for x0, _, buf in stream_upper_rows(state, _STREAM_ROWS):
             CK.upper_diag_sums(buf, x0, u_d)
     else:
         g = np.ascontiguousarray(_gamma(state, gamma))
