@@ -280,3 +280,25 @@ def test_reference_white_noise_lyapunov():
         ok = e >= 0
         assert ok.sum() >= 4
         assert np.all((np.abs(m.values - ref) < 4 * se.values + 0.08 * ref)[ok])
+
+
+def test_cli_runs_and_plots_a_series_workflow(tmp_path):
+    """`tgsweep run` on a workflow with [[series]] tables writes one store per member under
+    --out (each tagged with workflow and series_label), and `tgsweep plot DIR` renders the
+    workflow's figure from that directory (a non-empty PNG)."""
+    from tgsweep.cli import main
+    from tgsweep.sweep.store import open_dataset
+
+    out = tmp_path / "ll"
+    assert main(["run", str(ROOT / "workflows" / "localization_length.toml"), "--out", str(out),
+                 "--serial", "--no-progress"]) == 0
+    stores = sorted(p.name for p in out.glob("*.zarr"))
+    assert stores == ["anderson.zarr", "aubry_andre.zarr", "white_noise.zarr"]
+    ds = open_dataset(out / "anderson.zarr")
+    assert ds.attrs["workflow"] == "localization_length"
+    assert ds.attrs["series_label"] == "anderson"
+    assert (ds["status"].values == 1).all()
+    figs = tmp_path / "figs"
+    assert main(["plot", str(out), "--outdir", str(figs)]) == 0
+    png = figs / "localization_length.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

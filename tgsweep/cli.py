@@ -19,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run (or resume) the sweep of a spec into a Zarr store")
     run.add_argument("spec", help="TOML spec (workflows/*.toml)")
-    run.add_argument("--out", help="output store (default: [output] store of the spec)")
+    run.add_argument("--out", help="output store (default: [output] store of the spec); for a "
+                     "workflow with [[series]] tables, a directory of <label>.zarr stores")
     run.add_argument("--workers", type=int, default=None,
                      help="LocalCluster worker processes, one thread each (default 2)")
     run.add_argument("--scheduler", help="address of a running Dask scheduler")
@@ -51,11 +52,29 @@ def _fail(msg: str, code: int = 2) -> int:
     return code
 
 
+def _has_series(path) -> bool:
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            return "series" in tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return False  # load_spec reports it
+
+
 def _cmd_run(a) -> int:
     from .sweep import SpecError, StoreExists, StoreLocked, load_spec, run_sweep
 
+    series = _has_series(a.spec)
     try:
-        spec = load_spec(a.spec)
+        if series:
+            # a workflow with [[series]] tables: one store per member under --out (a directory)
+            from .figures import load_workflow
+
+            members = load_workflow(a.spec)
+            spec = members[0][1]
+        else:
+            spec = load_spec(a.spec)
         if a.workers is not None and a.workers < 1:
             raise SpecError("--workers", f"must be a positive integer, got {a.workers}")
         if (a.jobs is not None or a.adapt or a.interface or a.tls or a.cluster_config) and not a.cluster:
@@ -77,6 +96,15 @@ def _cmd_run(a) -> int:
 
             cluster = make_cluster(a.cluster, jobs=a.jobs, adapt=a.adapt,
                                    config=a.cluster_config, interface=a.interface, tls=a.tls)
+        if series:
+            from .figures import run_workflow
+
+            stores = run_workflow(a.spec, a.out, serial=a.serial, workers=a.workers,
+                                  resume=a.resume, progress=not a.no_progress,
+                                  scheduler=a.scheduler, cluster=cluster)
+            for st in stores:
+                print(f"{st}: done")
+            return 0
         rep = run_sweep(spec, a.out, workers=a.workers, scheduler=a.scheduler, cluster=cluster,
                         resume=a.resume, serial=a.serial, progress=not a.no_progress)
     except (StoreExists, StoreLocked, SpecError) as exc:
@@ -123,13 +151,27 @@ def _cmd_info(a) -> int:
 
 
 def _cmd_plot(a) -> int:
+    from pathlib import Path
+
     from .plot import plot_store
 
+    outdir = a.outdir or str(a.store).rstrip("/") + "-figures"
+    p = Path(a.store)
+    if p.is_dir() and not (p / "zarr.json").exists() and any(p.glob("*.zarr/zarr.json")):
+        # a series directory (one store per [[series]] member): the workflow's figure
+        from .figures import open_workflow, render
+
+        try:
+            files = render(open_workflow(str(p)), outdir)
+        except KeyError as exc:
+            return _fail(f"store: {exc}")
+        for f in files:
+            print(f)
+        return 0
     try:
         _open(a.store)
     except FileNotFoundError as exc:
         return _fail(str(exc))
-    outdir = a.outdir or str(a.store).rstrip("/") + "-figures"
     for f in plot_store(a.store, outdir):
         print(f)
     return 0

@@ -113,9 +113,10 @@ def workflow_stores(path, out: str | None = None, overrides: dict | None = None)
 
 def run_workflow(path, out: str | None = None, overrides: dict | None = None, *,
                  serial: bool = True, workers: int | None = None, resume: bool = False,
-                 progress: bool = False) -> list[str]:
+                 progress: bool = False, **run_kwargs) -> list[str]:
     """Run every member of a workflow with :func:`tgsweep.sweep.runner.run_sweep`; mark each
-    store with ``workflow`` (file stem) and ``series_label``; return the store paths."""
+    store with ``workflow`` (file stem) and ``series_label``; return the store paths.
+    ``run_kwargs`` (scheduler, client, cluster) are passed to run_sweep."""
     from .sweep.runner import run_sweep
     from .sweep.store import ZarrStore
 
@@ -124,7 +125,7 @@ def run_workflow(path, out: str | None = None, overrides: dict | None = None, *,
     for (label, spec), store in zip(load_workflow(path, overrides), stores):
         Path(store).parent.mkdir(parents=True, exist_ok=True)
         run_sweep(spec, store, serial=serial, workers=None if serial else workers,
-                  resume=resume, progress=progress)
+                  resume=resume, progress=progress, **run_kwargs)
         ZarrStore(store).update_attrs({"workflow": name, "series_label": label})
     return stores
 
@@ -377,20 +378,22 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
                 sel = {"state_mu": i} if "state_mu" in ds["rho_s0"].dims else {}
                 if ddim in ds["rho_s0"].dims:
                     sel[ddim] = j
-                v = _ok(ds, "rho_s0").isel(sel)
-                lv = np.log10(v.where(v > 0))
+                if "log10_rho_s0" in ds:  # resolved below float underflow
+                    lv = _ok(ds, "log10_rho_s0").isel(sel)
+                else:
+                    v = _ok(ds, "rho_s0").isel(sel)
+                    lv = np.log10(v.where(v > 0))
                 m, e = mean_se(lv)
                 lm.append(float(m))
                 le.append(float(e))
             lm, le = np.asarray(lm), np.asarray(le)
-            y = 10.0 ** lm
-            yerr = np.nan_to_num(np.stack([y - 10.0 ** (lm - le), 10.0 ** (lm + le) - y]))
             lab = f"mu={mu:g}, " + ("clean" if d == 0 else f"D={d:g}")
-            axes[0].errorbar(lengths[order], y, yerr=yerr, fmt="o-" if d else "s:", ms=4,
-                             color=c, capsize=3, label=lab)
+            # log10 on a linear axis: values below the double-precision range stay visible
+            axes[0].errorbar(lengths[order], lm, yerr=np.nan_to_num(le), fmt="o-" if d else "s:",
+                             ms=4, color=c, capsize=3, label=lab)
             if d == 0:
-                axes[0].plot(lengths[order], np.full(order.size, math.sqrt(mu) / math.pi), "-",
-                             color=c, lw=0.8, alpha=0.6)
+                axes[0].plot(lengths[order], np.full(order.size, math.log10(math.sqrt(mu) / math.pi)),
+                             "-", color=c, lw=0.8, alpha=0.6)
             else:
                 big = series[order[-1]][1]
                 lsel = {ddim: j} if ddim in big["lyapunov"].dims else {}
@@ -400,11 +403,10 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
                                                               method="nearest").mean())
                 ll = lengths[order]
                 anchor = lm[-1] if np.isfinite(lm[-1]) else np.nan
-                axes[0].plot(ll, 10.0 ** (anchor - g * (ll - ll[-1]) / math.log(10)), "--",
+                axes[0].plot(ll, anchor - g * (ll - ll[-1]) / math.log(10), "--",
                              color=c, lw=1)
-    axes[0].set_yscale("log")
     axes[0].set_xlabel("ring length L [a]")
-    axes[0].set_ylabel("superfluid stiffness rho_s [1/a]")
+    axes[0].set_ylabel("log10 of the superfluid stiffness rho_s [1/a]")
     axes[0].set_title("thin: sqrt(mu)/pi; dashed: slope -gamma(mu) (transfer matrix, "
                       "largest L)", fontsize=8)
     axes[0].legend(fontsize=6, ncol=2)
@@ -428,8 +430,8 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
     axes[1].set_xlabel("energy E [hbar^2/(2m a^2)]")
     axes[1].set_ylabel("Lyapunov exponent gamma [1/a]")
     axes[1].legend(fontsize=7)
-    fig.suptitle("Superfluid stiffness vs L (typical value 10^E[log10 rho_s], error bars: "
-                 "standard error of log10 rho_s)", fontsize=9)
+    fig.suptitle("Superfluid stiffness vs L (E[log10 rho_s], error bars: standard error of "
+                 "log10 rho_s)", fontsize=9)
     return [_save(fig, outdir, "superfluid_stiffness")]
 
 
