@@ -40,49 +40,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._spectrum_kernels import _arrow_solve
+
 _TINY = 1e-290
-
-
-@njit(cache=True)
-def _ring_solve(diag, t, corner, sigma, rhs, pivmin, p, g, x):
-    """Solve (H - sigma) x = rhs for the real ring (corner = H[0, M-1]) by the arrow LDL^T
-    factorization in the order (1, ..., M-1, 0); tiny pivots replaced by -pivmin (inverse
-    iteration only needs the direction of x)."""
-    m = diag.size
-    t2 = t * t
-    pk = diag[1] - sigma
-    if abs(pk) < pivmin:
-        pk = -pivmin
-    p[1] = pk
-    g[1] = -t
-    if m == 2:
-        g[1] += corner
-    s = diag[0] - sigma - g[1] * g[1] / pk
-    for k in range(2, m):
-        gn = t * g[k - 1] / p[k - 1]
-        if k == m - 1:
-            gn += corner
-        pn = diag[k] - sigma - t2 / p[k - 1]
-        if abs(pn) < pivmin:
-            pn = -pivmin
-        p[k] = pn
-        g[k] = gn
-        s -= gn * gn / pn
-    if abs(s) < pivmin:
-        s = -pivmin
-    x[1] = rhs[1]
-    for k in range(2, m):
-        x[k] = rhs[k] + t * x[k - 1] / p[k - 1]
-    acc = rhs[0]
-    for k in range(1, m):
-        acc -= g[k] / p[k] * x[k]
-    x0 = acc / s
-    for k in range(1, m):
-        x[k] = x[k] / p[k]
-    x[0] = x0
-    x[m - 1] -= g[m - 1] / p[m - 1] * x0
-    for k in range(m - 2, 0, -1):
-        x[k] = x[k] - g[k] / p[k] * x0 + t / p[k] * x[k + 1]
 
 
 @njit(cache=True)
@@ -90,15 +50,15 @@ def band_centers(diag, t, corner, evals, seed):
     """Site k_j of max |psi_j| and |psi_j(k_j)|^2 (psi_j normalized) for real twist phi0.
 
     Independent inverse iteration per level (3 solves with the arrow factorization
-    :func:`_ring_solve`, no re-orthogonalization): O(M) per level.  Only the
+    :func:`tgsweep.core._spectrum_kernels._arrow_solve`, no re-orthogonalization): O(M) per level.  Only the
     peak of each eigenvector is needed, to ~1e-10 relative, so clusters need no Gram-Schmidt
     unless two levels are closer than ~1e-6 of their spacing to the rest (resonances).
     """
     m = diag.size
     n = evals.size
     pivmin = 1e-300 + 4.930380657631324e-32 * max(t * t, 1.0)
-    p = np.empty(m)
-    g = np.zeros(m)
+    ws = (np.empty(m, dtype=np.int8), np.empty(m), np.empty(m), np.empty(m), np.zeros(m),
+          np.zeros(m))
     x = np.zeros(m)
     b = np.empty(m)
     centers = np.empty(n, dtype=np.int64)
@@ -108,7 +68,7 @@ def band_centers(diag, t, corner, evals, seed):
         for i in range(m):
             b[i] = np.random.uniform(-1.0, 1.0)
         for it in range(3):
-            _ring_solve(diag, t, corner, evals[j], b, pivmin, p, g, x)
+            _arrow_solve(diag, t, corner, evals[j], b, pivmin, ws, x)
             nrm = np.sqrt(np.sum(x * x))
             for i in range(m):
                 b[i] = x[i] / nrm
