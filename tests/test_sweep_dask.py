@@ -112,3 +112,26 @@ def test_kill_worker_mid_run(tmp_path, cluster_factory):
         assert n_done_at_kill < spec.n_points * spec.n_chunks, "run finished before the kill"
         assert result["rep"].tasks_run == 40
         assert_stores_equal(arrays(ref), arrays(out))
+
+
+def test_worker_plugin_pins_blas_and_numba_threads():
+    """Workers the sweep did not start (no pinned environment) are pinned by the worker plugin:
+    every BLAS/OpenMP pool reports one thread (threadpoolctl) and numba uses one thread.  The
+    45x OpenBLAS oversubscription slowdown on 2 cores is why (DEVELOPERS.md)."""
+    from distributed import Client, LocalCluster
+
+    from tgsweep.sweep.runner import _pin_threads_plugin
+
+    def probe():
+        import numba
+        import numpy  # noqa: F401  (loads BLAS)
+        from threadpoolctl import threadpool_info
+
+        return [p["num_threads"] for p in threadpool_info()], numba.get_num_threads()
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.register_plugin(_pin_threads_plugin())
+        for pools, nb in client.run(probe).values():
+            assert pools and all(n == 1 for n in pools)
+            assert nb == 1

@@ -197,8 +197,8 @@ def _batch_provenance() -> dict:
 
 
 def _pin_threads_plugin():
-    """A WorkerPlugin pinning numba to one thread on workers we did not start ourselves
-    (BLAS/OpenMP are pinned through the environment of the processes we start)."""
+    """A WorkerPlugin pinning numba and BLAS/OpenMP to one thread in every worker, also on
+    workers we did not start ourselves (those we start also get the environment)."""
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class PinThreads(WorkerPlugin):
@@ -212,6 +212,11 @@ def _pin_threads_plugin():
                 numba.set_num_threads(1)
             except (ImportError, ValueError):
                 pass
+            # BLAS libraries already loaded in the worker ignore the environment: limit them
+            # at run time (threadpoolctl sets the limit immediately and keeps it)
+            from threadpoolctl import threadpool_limits
+
+            worker._tgsweep_blas_limits = threadpool_limits(limits=1)
 
     return PinThreads()
 
