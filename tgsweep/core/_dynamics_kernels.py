@@ -23,7 +23,8 @@ from numba import njit
 
 __all__ = ["density_steps_real", "density_steps_complex", "density_steps_reference",
            "cluster_density_real", "cluster_density_complex", "cluster_density_reference",
-           "ring_distance_to_set", "ring_distance_to_set_reference"]
+           "ring_distance_to_set", "ring_distance_to_set_reference",
+           "chebyshev_propagate", "chebyshev_coefficients", "chebyshev_propagate_reference"]
 
 
 # ---------------------------------------------------------------------- density on a time grid
@@ -191,3 +192,211 @@ def ring_distance_to_set_reference(mask):
         return np.full(m, m, dtype=np.int64)
     diff = np.abs(np.arange(m)[:, None] - j[None, :])
     return np.min(np.minimum(diff, m - diff), axis=1).astype(np.int64)
+
+
+# ---------------------------------------------------------------------- Chebyshev propagator
+# e^{-i H dt} u on the ring without the eigenbasis (Tal-Ezer & Kosloff, J. Chem. Phys. 81,
+# 3967 (1984)).  With H = b + s Ht (spectrum of Ht inside [-1, 1]) and a = s dt,
+#
+#     e^{-i H dt} = e^{-i b dt} sum_k c_k J_k(a) (-i)^k T_k(Ht),   c_0 = 1, c_k = 2 (k >= 1),
+#
+# T_k the Chebyshev polynomials, applied by T_{k+1}(Ht) u = 2 Ht T_k(Ht) u - T_{k-1}(Ht) u.  One
+# term costs one ring matvec on all N orbitals at once, O(M N); the number of terms is
+# a + O(a^{1/3}) (the Bessel coefficients decay super-exponentially for k > |a|).
+# The ring operator is tridiagonal plus the two corners of the twisted bond (boundary gauge):
+# H[i, i] = diag[i], H[i, i +- 1] = -hop, H[0, M-1] += corner, H[M-1, 0] += conj(corner), where
+# corner = -hop e^{-i phi} (see tgsweep.models.ring); the M <= 2 cases follow the same sums.
+
+
+@njit(cache=True)
+def _cheb_apply(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re, k_im,
+                two):
+    """One term on one orbital, real and imaginary parts in separate length-M arrays:
+    w <- 2 Ht v - w (two) or w <- Ht v (not two, w only written), then acc += ck w, where
+    Ht = (H - center) inv_scale and ck = k_re + i k_im.  O(M), in place on w."""
+    m = vr.size
+    f = 2.0 * inv_scale if two else inv_scale
+    for i in range(m):
+        # neighbours i - 1 and i + 1 on the ring; the twisted bond carries the corner phase
+        if i == 0:
+            lr = c_re * vr[m - 1] - c_im * vi[m - 1]      # corner * v[M-1]
+            li = c_re * vi[m - 1] + c_im * vr[m - 1]
+        else:
+            lr = -hop * vr[i - 1]
+            li = -hop * vi[i - 1]
+        if i == m - 1:
+            rr = c_re * vr[0] + c_im * vi[0]              # conj(corner) * v[0]
+            ri = c_re * vi[0] - c_im * vr[0]
+        else:
+            rr = -hop * vr[i + 1]
+            ri = -hop * vi[i + 1]
+        if m == 1:  # one site: both corners sit on the diagonal
+            rr = c_re * vr[0] + c_im * vi[0]
+            ri = c_re * vi[0] - c_im * vr[0]
+        elif m == 2:  # two sites: H[0, 1] = -t + corner, H[1, 0] = -t + conj(corner)
+            if i == 0:
+                rr = -hop * vr[1]
+                ri = -hop * vi[1]
+            else:
+                lr = -hop * vr[0]
+                li = -hop * vi[0]
+        d = diag[i] - center
+        nr = f * (d * vr[i] + lr + rr)
+        ni = f * (d * vi[i] + li + ri)
+        if two:
+            nr -= wr[i]
+            ni -= wi[i]
+        wr[i] = nr
+        wi[i] = ni
+        ar[i] += k_re * nr - k_im * ni
+        ai[i] += k_re * ni + k_im * nr
+
+
+@njit(cache=True)
+def _cheb_apply_bulk(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re,
+                     k_im, two):
+    """Same as :func:`_cheb_apply` for M >= 3, with the interior loop free of branches."""
+    m = vr.size
+    _cheb_apply_edge(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re,
+                     k_im, two, 0)
+    f = 2.0 * inv_scale if two else inv_scale
+    if two:
+        for i in range(1, m - 1):
+            d = diag[i] - center
+            nr = f * (d * vr[i] - hop * (vr[i - 1] + vr[i + 1])) - wr[i]
+            ni = f * (d * vi[i] - hop * (vi[i - 1] + vi[i + 1])) - wi[i]
+            wr[i] = nr
+            wi[i] = ni
+            ar[i] += k_re * nr - k_im * ni
+            ai[i] += k_re * ni + k_im * nr
+    else:
+        for i in range(1, m - 1):
+            d = diag[i] - center
+            nr = f * (d * vr[i] - hop * (vr[i - 1] + vr[i + 1]))
+            ni = f * (d * vi[i] - hop * (vi[i - 1] + vi[i + 1]))
+            wr[i] = nr
+            wi[i] = ni
+            ar[i] += k_re * nr - k_im * ni
+            ai[i] += k_re * ni + k_im * nr
+    _cheb_apply_edge(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re,
+                     k_im, two, m - 1)
+
+
+@njit(cache=True)
+def _cheb_apply_edge(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re,
+                     k_im, two, i):
+    """Row i in {0, M-1} of :func:`_cheb_apply_bulk` (M >= 3)."""
+    m = vr.size
+    f = 2.0 * inv_scale if two else inv_scale
+    if i == 0:
+        lr = c_re * vr[m - 1] - c_im * vi[m - 1]
+        li = c_re * vi[m - 1] + c_im * vr[m - 1]
+        rr = -hop * vr[1]
+        ri = -hop * vi[1]
+    else:
+        lr = -hop * vr[i - 1]
+        li = -hop * vi[i - 1]
+        rr = c_re * vr[0] + c_im * vi[0]
+        ri = c_re * vi[0] - c_im * vr[0]
+    d = diag[i] - center
+    nr = f * (d * vr[i] + lr + rr)
+    ni = f * (d * vi[i] + li + ri)
+    if two:
+        nr -= wr[i]
+        ni -= wi[i]
+    wr[i] = nr
+    wi[i] = ni
+    ar[i] += k_re * nr - k_im * ni
+    ai[i] += k_re * ni + k_im * nr
+
+
+@njit(cache=True)
+def chebyshev_propagate(diag, hop, corner, center, scale, coef, u, out):
+    """out <- sum_k coef[k] T_k((H - center)/scale) u for the ring operator H.
+
+    Parameters
+    ----------
+    diag : (M,) float64, diagonal of H (units of energy).
+    hop : float, hopping t > 0 (H[i, i+1] = -t).
+    corner : complex, H[0, M-1] = -t e^{-i phi} (fermion twist phi, boundary gauge).
+    center, scale : floats with the spectrum of H inside [center - scale, center + scale].
+    coef : (K,) complex128, K >= 1, e.g. :func:`chebyshev_coefficients` times e^{-i center dt}.
+    u : (M, N) complex128, the orbitals as columns (any normalization); not modified.
+    out : (M, N) complex128 output (may be ``u`` itself).
+
+    Work O(M N K): one matvec per term.  The orbitals are independent, so each column runs all
+    K terms in six length-M real buffers (real and imaginary parts) that stay in cache.
+    """
+    m, n = u.shape
+    inv = 1.0 / scale
+    kk = coef.size
+    c_re = corner.real
+    c_im = corner.imag
+    pr = np.empty(m)
+    pi_ = np.empty(m)
+    cr = np.empty(m)
+    ci = np.empty(m)
+    ar = np.empty(m)
+    ai = np.empty(m)
+    k0r = coef[0].real
+    k0i = coef[0].imag
+    for a in range(n):
+        for i in range(m):
+            z = u[i, a]
+            pr[i] = z.real
+            pi_[i] = z.imag
+            ar[i] = k0r * z.real - k0i * z.imag
+            ai[i] = k0r * z.imag + k0i * z.real
+        xr, xi, yr, yi = pr, pi_, cr, ci   # x = T_{k-1} u, y = T_k u
+        for k in range(1, kk):
+            two = k >= 2
+            # new T_k u goes into the buffer of T_{k-2} u (first term: the empty buffer)
+            if m >= 3:
+                _cheb_apply_bulk(diag, hop, c_re, c_im, center, inv, xr, xi, yr, yi, ar, ai,
+                                 coef[k].real, coef[k].imag, two)
+            else:
+                _cheb_apply(diag, hop, c_re, c_im, center, inv, xr, xi, yr, yi, ar, ai,
+                            coef[k].real, coef[k].imag, two)
+            xr, xi, yr, yi = yr, yi, xr, xi
+        for i in range(m):
+            out[i, a] = complex(ar[i], ai[i])
+
+
+def chebyshev_coefficients(a, tol=1e-16):
+    """c_k (-i)^k J_k(a), c_0 = 1, c_k = 2: the Chebyshev series of e^{-i a x} on [-1, 1].
+
+    Truncated after the last k with |J_k(a)| >= tol (the Bessel functions decay faster than
+    (e|a|/2k)^k beyond k ~ |a|, so the dropped tail is below ~ tol in sup norm).  Returns (K,)
+    complex128 with K >= 1.  ``a`` may be negative (J_k(-a) = (-1)^k J_k(a)).
+    """
+    from scipy.special import jv
+
+    a = float(a)
+    kmax = int(abs(a) + 12.0 * abs(a) ** (1.0 / 3.0) + 40)
+    while True:
+        k = np.arange(kmax + 1)
+        j = jv(k, a)
+        big = np.flatnonzero(np.abs(j) >= tol)
+        last = int(big[-1]) if big.size else 0
+        if last < kmax - 10:
+            break
+        kmax *= 2
+    k = np.arange(last + 1)
+    c = 2.0 * (-1j) ** (k % 4) * jv(k, a)
+    c[0] *= 0.5
+    return c.astype(np.complex128)
+
+
+def chebyshev_propagate_reference(hmat, center, scale, coef, u):
+    """NumPy twin of :func:`chebyshev_propagate` using the dense matrix ``hmat`` (M, M)."""
+    ht = (np.asarray(hmat) - center * np.eye(hmat.shape[0])) / scale
+    t_prev = np.asarray(u, dtype=np.complex128)
+    out = coef[0] * t_prev
+    if len(coef) == 1:
+        return out
+    t_cur = ht @ t_prev
+    out = out + coef[1] * t_cur
+    for k in range(2, len(coef)):
+        t_prev, t_cur = t_cur, 2.0 * (ht @ t_cur) - t_prev
+        out = out + coef[k] * t_cur
+    return out
