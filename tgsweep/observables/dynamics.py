@@ -19,14 +19,27 @@ Conventions
   (boundary gauge, see :mod:`tgsweep.models.ring`); theta is the boson twist.
 * Densities are per unit length (continuum: sum_i rho(x_i) h = N; lattice: site occupations), as
   :meth:`tgsweep.State.density`.  Orbitals are density-normalized (sum_i |u|^2 h = 1).
-* Evolution is exact through the full dense eigendecomposition of H (LAPACK ``eigh``):
-  O(M^3) time and O(M^2) memory once per sample, then one (M, K) x (K, N) matrix product per time
-  step (K <= M eigenmodes kept, see ``truncation``).  Dense stops at :data:`DENSE_MAX_DYNAMICS`
-  grid points (about 1.5 min and 0.5 GB on one core at the limit).  The per-step cost is
-  O(M K N), not O(M N): an exact eigenbasis evolution needs the full (M, K) x (K, N) product at
-  each time.  It runs as a real GEMM (benchmarks/bench_dynamics.py: M = 2000, N = 500, one
-  thread: eigh 4.6 s, 0.30 s per time step), so for T >~ 15 times the steps dominate; reduce K
-  with ``truncation`` for smooth initial states.
+* Two propagators, chosen by ``method`` ("eigen", "chebyshev" or "auto"; see
+  :func:`choose_method`):
+
+  - **eigen**: the full dense eigendecomposition of H (LAPACK ``eigh``), O(M^3) time and
+    O(M^2) memory once per sample, then one (M, K) x (K, N) matrix product per time step
+    (K <= M eigenmodes kept, see ``truncation``): O(M K N) per step, run as a real GEMM.
+    Dense stops at :data:`DENSE_MAX_DYNAMICS` grid points.  Needed for the infinite-time
+    (diagonal-ensemble) average and for ``truncation``.
+  - **chebyshev**: the Chebyshev series of e^{-i H dt} (Tal-Ezer & Kosloff, J. Chem. Phys. 81,
+    3967 (1984)) applied to the orbitals with the tridiagonal-plus-corner ring matvec, from one
+    time of the grid to the next: O(M N K_cheb) per step and O(M N) memory, no
+    eigendecomposition, any M.  K_cheb ~ a + 11 a^{1/3} + 6 terms with a = ||H|| dt / 2
+    (Gershgorin bounds; continuum ||H|| ~ 4/h^2), so the cost grows with the time *step* and
+    a fine time grid is cheap.  Each step is exact to ~1e-15 (Bessel tail below 1e-16); errors
+    add up over steps (tests: < 1e-9 after 10^4 steps).
+
+  Which outputs need which: densities, orbitals, gamma_t, N_tr(t), cell counts and the sup's
+  over the time grid come from either; the infinite-time average (``diagonal_density``,
+  ``n_transferred_inf``, ``cell_counts_inf``) needs the eigenbasis, which
+  :func:`dynamics_sample` then builds in addition (or fills with NaN beyond
+  DENSE_MAX_DYNAMICS, see its ``infinite_time``).  Benchmarks: benchmarks/bench_dynamics.py.
 
 Initial states (each returns an :class:`InitialState`)
 ------------------------------------------------------
@@ -55,10 +68,25 @@ from ..models.ring import Ring, _is_real_twist, fermion_twist
 __all__ = ["InitialState", "domain_wall", "trap_release", "spectral_window", "region_mask",
            "time_grid", "Evolution", "evolve_orbitals", "evolve_density",
            "diagonal_ensemble_density", "evolved_obdm", "DynamicsSample", "dynamics_sample",
-           "front_profile_lattice", "front_profile_continuum", "DENSE_MAX_DYNAMICS"]
+           "front_profile_lattice", "front_profile_continuum", "DENSE_MAX_DYNAMICS",
+           "METHODS", "choose_method", "spectral_bounds", "CHEB_MAX_ARG"]
 
 #: largest ring (grid points) for which the dense eigendecomposition is attempted
 DENSE_MAX_DYNAMICS = 6000
+
+#: propagators of :class:`Evolution` ("auto" picks one by :func:`choose_method`)
+METHODS = ("eigen", "chebyshev", "auto")
+
+#: largest Chebyshev argument a = ||H|| dt / 2 per sub-step: longer steps are split into equal
+#: sub-steps (bounds the round-off growth of one long series; K_cheb / a is ~1.1 here)
+CHEB_MAX_ARG = 1000.0
+
+# single-thread cost constants of the cost model in :func:`choose_method` (seconds; measured
+# with benchmarks/bench_dynamics.py, see there): one Chebyshev term per matrix element
+# (M N), one eigenbasis step per real multiply-add of the (M, K) x (K, 2N) GEMM, eigh per M^3
+_COST_CHEB_TERM = 1.6e-9
+_COST_GEMM = 0.035e-9
+_COST_EIGH = 0.25e-9
 
 
 # ============================================================================ initial states
@@ -269,45 +297,133 @@ def time_grid(t_max: float, n_linear: int = 0, n_log: int = 0, t_min_log: float 
 
 
 # ============================================================================ evolution
+def spectral_bounds(ring: Ring) -> tuple[float, float]:
+    """Gershgorin interval [E_lo, E_hi] containing the spectrum of H_phi for every twist phi.
+
+    Each row of H has diagonal diag_i and two off-diagonal entries of modulus t (the corner
+    included), so E_lo = min diag - 2t, E_hi = max diag + 2t (units of energy; continuum
+    t = 1/h^2, so the width is ~ 4/h^2 + max V - min V).
+    """
+    d = ring.diag
+    return float(d.min() - 2.0 * ring.hopping), float(d.max() + 2.0 * ring.hopping)
+
+
+def _cheb_terms(a: float) -> float:
+    # fit of len(chebyshev_coefficients(a)) (tol 1e-16): within ~10% for 1 <= a <= 1e4
+    a = abs(a)
+    return a + 11.0 * a ** (1.0 / 3.0) + 6.0
+
+
+def _cheb_substeps(dt: float, scale: float) -> tuple[int, float]:
+    a = abs(dt) * scale
+    n = max(1, int(np.ceil(a / CHEB_MAX_ARG)))
+    return n, dt / n
+
+
+def choose_method(ring: Ring, n_particles: int, times=None, *, complex_twist: bool = False,
+                  truncation: float = 0.0, eigenbasis_needed: bool = False) -> str:
+    """The propagator "auto" resolves to: "eigen" or "chebyshev".
+
+    Rules, in order: M > :data:`DENSE_MAX_DYNAMICS` -> "chebyshev" (no dense eigh);
+    ``truncation`` > 0 -> "eigen" (truncation is an eigenbasis feature); no ``times`` given ->
+    "eigen"; otherwise the cheaper by a single-thread cost model of the whole time grid
+    (propagating from one time to the next, starting at t = 0):
+
+        eigen      ~ [eigh 0.25 ns M^3 + projection] + T x GEMM (M, M) x (M, 2N) (x2 complex)
+        chebyshev  ~ 1.6 ns M N sum_steps K_cheb(||H|| dt / 2),
+
+    where the eigh term is dropped when ``eigenbasis_needed`` (the infinite-time average is
+    wanted and pays for it anyway).  So "chebyshev" wins for many time points relative to M
+    (fine grids) and for large M; "eigen" for few, long steps on small rings.
+    """
+    m = ring.n_grid
+    if m > DENSE_MAX_DYNAMICS:
+        return "chebyshev"
+    if truncation > 0 or times is None:
+        return "eigen"
+    t = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    n = max(int(n_particles), 1)
+    lo, hi = spectral_bounds(ring)
+    scale = 0.5 * (hi - lo)
+    steps = np.diff(np.concatenate([[0.0], t]))
+    steps = steps[steps != 0]
+    terms = 0.0
+    for dt in steps:
+        k, sub = _cheb_substeps(float(dt), scale)
+        terms += k * _cheb_terms(sub * scale)
+    cost_cheb = _COST_CHEB_TERM * m * n * terms
+    gemm = _COST_GEMM * m * m * 2 * n * (2 if complex_twist else 1)
+    cost_eig = gemm * t.size
+    if not eigenbasis_needed:
+        cost_eig += _COST_EIGH * m**3 + gemm
+    return "chebyshev" if cost_cheb < cost_eig else "eigen"
+
+
 @dataclass(frozen=True, eq=False)
 class Evolution:
-    """The eigendecomposition of H_phi together with the initial orbitals in its eigenbasis.
+    """A prepared propagator for the initial orbitals in the ring H_phi.
 
-    Build with :meth:`prepare`; then :meth:`orbitals`, :meth:`density`, :meth:`diagonal_density`
-    and :meth:`obdm` share one O(M^3) diagonalization.
+    Build with :meth:`prepare`; then :meth:`orbitals`, :meth:`density`, :meth:`obdm` (both
+    methods) and :meth:`diagonal_density` (eigen only) share the preparation.
 
     Attributes
     ----------
     ring, initial : the release ring and the initial state.
-    energies : (K,) eigenvalues of H_phi kept (all M unless ``truncation`` > 0).
+    method : "eigen" or "chebyshev" (resolved; never "auto").
+    energies : (K,) eigenvalues of H_phi kept (all M unless ``truncation`` > 0); eigen only,
+        None for chebyshev (as are ``vectors`` and ``coef``).
     vectors : (M, K) lattice-normalized eigenvectors (real for phi in {0, pi}).
     coef : (K, N) complex, c_{j alpha} = <v_j | u_alpha> (lattice-normalized u).
     dropped_weight : sum over dropped modes of sum_alpha |c_{j alpha}|^2; every evolved orbital
         is within sqrt(dropped_weight) (plain 2-norm) of the exact one, at all times.
+    bounds : (E_lo, E_hi), the Gershgorin interval used to rescale H (chebyshev; both methods
+        fill it).
     """
 
     ring: Ring
     initial: InitialState
-    energies: np.ndarray
-    vectors: np.ndarray
-    coef: np.ndarray
+    energies: np.ndarray | None
+    vectors: np.ndarray | None
+    coef: np.ndarray | None
     dropped_weight: float
+    method: str = "eigen"
+    bounds: tuple[float, float] = (0.0, 0.0)
 
     @classmethod
-    def prepare(cls, ring: Ring, initial: InitialState, truncation: float = 0.0) -> "Evolution":
-        """Diagonalize H_phi (dense, all eigenpairs) and project the initial orbitals.
+    def prepare(cls, ring: Ring, initial: InitialState, truncation: float = 0.0,
+                method: str = "auto", times=None) -> "Evolution":
+        """Prepare the propagator: diagonalize H_phi (eigen) or just bound its spectrum
+        (chebyshev).
 
-        ``truncation`` (>= 0): drop the eigenmodes of least weight sum_alpha |c_j alpha|^2 as
-        long as the dropped total stays <= truncation^2, so each evolved orbital is off by at
-        most ``truncation`` in the 2-norm.  0 keeps every mode.
+        Parameters
+        ----------
+        truncation : float >= 0, eigen only: drop the eigenmodes of least weight
+            sum_alpha |c_j alpha|^2 as long as the dropped total stays <= truncation^2, so each
+            evolved orbital is off by at most ``truncation`` in the 2-norm.  0 keeps every mode.
+        method : "eigen", "chebyshev" or "auto" (:func:`choose_method` with ``times``; without
+            ``times``, "eigen" up to DENSE_MAX_DYNAMICS grid points, "chebyshev" beyond).
+        times : optional time grid the evolution will be asked for (only used by "auto").
         """
         if initial.n_grid != ring.n_grid:
             raise ValueError(f"initial: built for {initial.n_grid} grid points, ring has "
                              f"{ring.n_grid}")
+        if method not in METHODS:
+            raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
+        if not (np.isfinite(truncation) and truncation >= 0):
+            raise ValueError(f"truncation: must be a non-negative number, got {truncation!r}")
+        phi = initial.fermion_twist
+        if method == "auto":
+            method = choose_method(ring, initial.n_particles, times, truncation=truncation,
+                                   complex_twist=not _is_real_twist(phi))
+        bounds = spectral_bounds(ring)
+        if method == "chebyshev":
+            if truncation > 0:
+                raise ValueError("truncation: only for method='eigen' (chebyshev is exact)")
+            return cls(ring, initial, None, None, None, 0.0, "chebyshev", bounds)
         if ring.n_grid > DENSE_MAX_DYNAMICS:
             raise ValueError(f"ring: M = {ring.n_grid} grid points exceeds the dense limit "
-                             f"DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS}")
-        phi = initial.fermion_twist
+                             f"DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS}; use "
+                             f"method='chebyshev'")
         w, v = sla.eigh(ring.matrix(phi), driver="evd")
         u0 = initial.lattice_orbitals.astype(np.complex128)
         coef = v.conj().T @ u0
@@ -322,29 +438,89 @@ class Evolution:
                 keep = np.sort(order[n_drop:])
                 w, v, coef = w[keep], v[:, keep], coef[keep]
         return cls(ring, initial, np.ascontiguousarray(w), np.ascontiguousarray(v),
-                   np.ascontiguousarray(coef), dropped)
+                   np.ascontiguousarray(coef), dropped, "eigen", bounds)
 
     @property
     def real(self) -> bool:
-        return not np.iscomplexobj(self.vectors)
+        """Real eigenvectors (eigen method with phi in {0, pi})."""
+        return self.vectors is not None and not np.iscomplexobj(self.vectors)
+
+    def _need_eigen(self, what: str) -> None:
+        if self.method != "eigen":
+            raise ValueError(f"{what}: needs the eigenbasis; prepare with method='eigen'")
 
     def _shift(self) -> float:
         # a global energy shift only changes a global phase; it keeps E t small for long times
         return float(np.median(self.energies)) if self.energies.size else 0.0
 
+    # ------------------------------------------------------------------ chebyshev
+    def _cheb_step(self, u: np.ndarray, dt: float, cache: dict) -> np.ndarray:
+        """e^{-i H dt} u for lattice-normalized u (M, N) complex, C-contiguous; returns a new
+        array (or u itself for dt = 0)."""
+        if dt == 0.0 or u.shape[1] == 0:
+            return u
+        lo, hi = self.bounds
+        center = 0.5 * (hi + lo)
+        # a hair wider than Gershgorin so round-off in the bounds cannot leave [-1, 1]
+        scale = 0.5 * (hi - lo) * (1.0 + 1e-12) + 1e-300
+        n_sub, sub = _cheb_substeps(dt, scale)
+        coef = cache.get(sub)
+        if coef is None:
+            coef = K.chebyshev_coefficients(scale * sub) * np.exp(-1j * center * sub)
+            cache[sub] = coef
+        ring = self.ring
+        corner = complex(ring.corner(self.initial.fermion_twist))
+        out = np.empty_like(u)
+        src = u
+        for _ in range(n_sub):
+            K.chebyshev_propagate(ring.diag, float(ring.hopping), corner, center, scale, coef,
+                                  src, out)
+            src = out
+        return out
+
+    def iter_orbitals(self, times):
+        """Yield the evolved lattice-normalized orbitals (M, N) complex at each of ``times``.
+
+        chebyshev propagates from the previous time of the sequence (starting at t = 0), so
+        any order works and non-uniform grids cost by their steps; eigen evaluates each time
+        directly.  The yielded arrays must not be modified (chebyshev reuses them).
+        """
+        times = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        if self.method == "eigen":
+            for t in times:
+                ph = np.exp(-1j * self.energies * float(t))
+                yield self.vectors @ (ph[:, None] * self.coef)
+            return
+        u = np.ascontiguousarray(self.initial.lattice_orbitals, dtype=np.complex128)
+        t_prev = 0.0
+        cache: dict = {}
+        for t in times:
+            u = self._cheb_step(u, float(t) - t_prev, cache)
+            t_prev = float(t)
+            yield u
+
     def orbitals(self, t: float) -> np.ndarray:
-        """Evolved orbitals u_alpha(t) = e^{-i t H} u_alpha, (M, N) complex, density-normalized."""
-        ph = np.exp(-1j * self.energies * float(t))  # no shift here: the phase is physical
-        return (self.vectors @ (ph[:, None] * self.coef)) / np.sqrt(self.ring.weight)
+        """Evolved orbitals u_alpha(t) = e^{-i t H} u_alpha, (M, N) complex, density-normalized.
+
+        The global phase is physical (no energy shift).  chebyshev: propagates from t = 0."""
+        u = next(self.iter_orbitals([float(t)]))
+        return u / np.sqrt(self.ring.weight)
 
     def density(self, times) -> np.ndarray:
-        """rho_t(x_i) for t in ``times`` (T,): array (T, M), per unit length.  O(M K N) per time."""
+        """rho_t(x_i) for t in ``times`` (T,): array (T, M), per unit length.
+
+        eigen: O(M K N) per time; chebyshev: O(M N K_cheb(dt)) per step from the previous time.
+        """
         times = np.atleast_1d(np.asarray(times, dtype=np.float64))
         out = np.empty((times.size, self.ring.n_grid))
-        e = np.ascontiguousarray(self.energies - self._shift())
-        if self.coef.shape[1] == 0:
+        if self.initial.n_particles == 0:
             out[:] = 0.0
             return out
+        if self.method == "chebyshev":
+            for i, u in enumerate(self.iter_orbitals(times)):
+                out[i] = np.sum(u.real**2 + u.imag**2, axis=1)
+            return out / self.ring.weight
+        e = np.ascontiguousarray(self.energies - self._shift())
         if self.real:
             K.density_steps_real(self.vectors, e, np.ascontiguousarray(self.coef.real),
                                  np.ascontiguousarray(self.coef.imag), times, out)
@@ -355,6 +531,7 @@ class Evolution:
     def clusters(self, degeneracy_tol: float | None = None) -> np.ndarray:
         """Boundaries (C+1,) of runs of eigenvalues closer than ``degeneracy_tol`` (default
         1e-9 (|E|_max + 1)), treated as one degenerate level in the infinite-time average."""
+        self._need_eigen("clusters")
         e = self.energies
         if degeneracy_tol is None:
             degeneracy_tol = 1e-9 * (np.max(np.abs(e)) + 1.0) if e.size else 0.0
@@ -365,8 +542,9 @@ class Evolution:
         """Infinite-time (diagonal-ensemble) average lim_T (1/T) int_0^T rho_t dt, (M,).
 
         Equals diag(sum_E P_E Gamma P_E) with P_E the spectral projections of H_phi (degenerate
-        levels grouped, see :meth:`clusters`).
+        levels grouped, see :meth:`clusters`).  Needs the eigenbasis (method "eigen").
         """
+        self._need_eigen("diagonal_density")
         out = np.empty(self.ring.n_grid)
         starts = self.clusters(degeneracy_tol)
         if self.coef.shape[1] == 0:
@@ -388,15 +566,18 @@ class Evolution:
         return g
 
 
-def evolve_orbitals(ring: Ring, initial: InitialState, times) -> np.ndarray:
+def evolve_orbitals(ring: Ring, initial: InitialState, times, method: str = "auto"
+                    ) -> np.ndarray:
     """Evolved orbitals e^{-i t H_phi} u_alpha at each time: array (T, M, N) complex,
-    density-normalized.  See :class:`Evolution` to reuse the diagonalization."""
-    ev = Evolution.prepare(ring, initial)
-    return np.stack([ev.orbitals(t) for t in np.atleast_1d(times)])
+    density-normalized.  ``method``: see :meth:`Evolution.prepare` ("auto" decides with the
+    time grid); see :class:`Evolution` to reuse the preparation."""
+    ev = Evolution.prepare(ring, initial, method=method, times=times)
+    h = np.sqrt(ring.weight)
+    return np.stack([u / h for u in ev.iter_orbitals(times)])
 
 
-def evolve_density(ring: Ring, initial: InitialState, times, truncation: float = 0.0
-                   ) -> np.ndarray:
+def evolve_density(ring: Ring, initial: InitialState, times, truncation: float = 0.0,
+                   method: str = "auto") -> np.ndarray:
     """Density rho_t(x_i) of the released TG gas = free-fermion density, array (T, M).
 
     Parameters
@@ -404,25 +585,33 @@ def evolve_density(ring: Ring, initial: InitialState, times, truncation: float =
     ring : the ring the gas evolves in (its potential is the disorder after release).
     initial : an :class:`InitialState` (``domain_wall``, ``trap_release``, ``spectral_window``).
     times : (T,) times, units 2m (length)^2/hbar (lattice: hbar/energy); negative allowed.
-    truncation : see :meth:`Evolution.prepare`.
+    truncation : see :meth:`Evolution.prepare` (eigen only).
+    method : "eigen", "chebyshev" or "auto" (:func:`choose_method`).
 
     Returns
     -------
     (T, M) float array, per unit length (continuum sum_i rho h = N; lattice occupations).
     """
-    return Evolution.prepare(ring, initial, truncation).density(times)
+    return Evolution.prepare(ring, initial, truncation, method=method, times=times
+                             ).density(times)
 
 
 def diagonal_ensemble_density(ring: Ring, initial: InitialState,
                               degeneracy_tol: float | None = None) -> np.ndarray:
-    """Infinite-time average of rho_t, (M,), per unit length (see :meth:`Evolution.diagonal_density`)."""
-    return Evolution.prepare(ring, initial).diagonal_density(degeneracy_tol)
+    """Infinite-time average of rho_t, (M,), per unit length (see :meth:`Evolution.diagonal_density`;
+    always the eigen method)."""
+    return Evolution.prepare(ring, initial, method="eigen").diagonal_density(degeneracy_tol)
 
 
-def evolved_obdm(ring: Ring, initial: InitialState, times) -> np.ndarray:
+def evolved_obdm(ring: Ring, initial: InitialState, times, method: str = "auto") -> np.ndarray:
     """Bosonic gamma_t at each time, (T, M, M) complex (see :meth:`Evolution.obdm`)."""
-    ev = Evolution.prepare(ring, initial)
-    return np.stack([ev.obdm(t) for t in np.atleast_1d(times)])
+    ev = Evolution.prepare(ring, initial, method=method, times=times)
+    h = ring.weight
+    out = []
+    for u in ev.iter_orbitals(times):
+        g = obdm_lattice(u)
+        out.append(g / h if ring.kind == "continuum" else g)
+    return np.stack(out)
 
 
 # ============================================================================ per-sample output
@@ -434,7 +623,8 @@ class DynamicsSample:
     ----------
     times : (T,) the time grid (units 2m length^2/hbar; lattice hbar/t).
     cell_counts : (T, C) int_{I_n} rho_t over the unit cells I_n = [n, n+1) (lattice: sites).
-    cell_counts_inf : (C,) the same for the infinite-time average.
+    cell_counts_inf : (C,) the same for the infinite-time average (NaN when not computed, see
+        :func:`dynamics_sample`'s ``infinite_time``).
     sup_cell_change : (C,) sup over the grid of |int_{I_n} rho_t - int_{I_n} rho_0|.
     sup_cell_counts : (C,) sup over the grid of int_{I_n} rho_t.
     cell_distance : (C,) signed distance (length units) of I_n to the boundary of K:
@@ -442,7 +632,7 @@ class DynamicsSample:
         Distances are graph distances between grid points times h (a neighbour is at h).
     n_transferred : (T,) N_tr(t) = int_{K^c} rho_t - int_{K^c} rho_0 (on a ring an arc K has
         two walls: this is the total over both).
-    n_transferred_inf : float, the same for the infinite-time average.
+    n_transferred_inf : float, the same for the infinite-time average (NaN when not computed).
     depth : (D,) d = 0, 1, ..., D-1 (length units).
     sup_outside : (D,) sup_t int over {x not in K : dist(x, K) > d} of rho_t.
     sup_inside : (D,) sup_t int over {x in K : dist(x, K^c) > d} of rho_t.
@@ -464,18 +654,49 @@ class DynamicsSample:
 
 
 def dynamics_sample(ring: Ring, initial: InitialState, times, truncation: float = 0.0,
-                    evolution: Evolution | None = None) -> DynamicsSample:
+                    evolution: Evolution | None = None, method: str = "auto",
+                    infinite_time: bool | None = None) -> DynamicsSample:
     """All per-sample dynamical outputs of the issue (see :class:`DynamicsSample`).
 
     ``times`` should contain 0 (sup's are over the given grid, which is then compared with
     t = 0); the initial density is taken from the initial state itself.  Memory O(T M).
+
+    Parameters
+    ----------
+    truncation : eigen only, see :meth:`Evolution.prepare`.
+    evolution : a prepared :class:`Evolution` to reuse (its method is used).
+    method : propagator for the time grid, "eigen", "chebyshev" or "auto"
+        (:func:`choose_method`, counting the eigendecomposition as free when the infinite-time
+        average needs it anyway).
+    infinite_time : the infinite-time outputs (``cell_counts_inf``, ``n_transferred_inf``) need
+        the eigenbasis: None computes them when M <= DENSE_MAX_DYNAMICS and fills NaN beyond;
+        True always (ValueError beyond the dense limit); False never (NaN; no eigh at all with
+        the chebyshev method).
     """
-    ev = Evolution.prepare(ring, initial, truncation) if evolution is None else evolution
     times = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    if infinite_time is None:
+        infinite_time = ring.n_grid <= DENSE_MAX_DYNAMICS
+    elif infinite_time and ring.n_grid > DENSE_MAX_DYNAMICS:
+        raise ValueError(f"infinite_time: the diagonal ensemble needs the dense eigenbasis, "
+                         f"M = {ring.n_grid} > DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS}")
+    if evolution is None:
+        if method == "auto":
+            method = choose_method(ring, initial.n_particles, times, truncation=truncation,
+                                   complex_twist=not _is_real_twist(initial.fermion_twist),
+                                   eigenbasis_needed=bool(infinite_time))
+        ev = Evolution.prepare(ring, initial, truncation, method=method)
+    else:
+        ev = evolution
+    if not infinite_time:
+        rho_inf = np.full(ring.n_grid, np.nan)
+    elif ev.method == "eigen":
+        rho_inf = ev.diagonal_density()
+    else:
+        rho_inf = Evolution.prepare(ring, initial, method="eigen").diagonal_density()
     h = ring.weight
     rho = ev.density(times) * h                       # particles per grid point
     rho0 = initial.density() * h
-    rho_inf = ev.diagonal_density() * h
+    rho_inf = rho_inf * h
     cells = ring.cell_index
     n_c = int(cells.max()) + 1
 
