@@ -38,7 +38,7 @@ def cluster_factory():
 
     def make(n):
         c = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                         dashboard_address=None, env=dict(PIN), silence_logs=40)
+                         dashboard_address="127.0.0.1:0", env=dict(PIN), silence_logs=40)
         made.append(c)
         return c
 
@@ -130,7 +130,7 @@ def test_worker_plugin_pins_blas_and_numba_threads():
         return [p["num_threads"] for p in threadpool_info()], numba.get_num_threads()
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         client.register_plugin(_pin_threads_plugin())
         for pools, nb in client.run(probe).values():
             assert pools and all(n == 1 for n in pools)
