@@ -1,14 +1,21 @@
-"""Benchmark of tgsweep.dynamics: one sample = one dense eigendecomposition + T density steps.
+"""Benchmark of tgsweep.dynamics: eigenbasis vs Chebyshev time stepping.
 
 Run single-threaded for comparable numbers:
 
     NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
-        .venv/bin/python benchmarks/bench_dynamics.py [M ...]
+        .venv/bin/python benchmarks/bench_dynamics.py [sample|scaling] [M ...]
 
-For each ring size M (lattice Anderson W = 2, domain wall with N = M/4 particles) it prints the
-time of Evolution.prepare (eigh + projection, O(M^3)), of T = 50 density steps (O(M K N) each,
-as a real GEMM), of the infinite-time average, of the plain complex-NumPy twin for the same
-steps, and of dynamics_sample on top of the steps.
+``sample`` (default; M = 250 ... 2000): lattice Anderson W = 2, domain wall with N = M/4
+particles; time of Evolution.prepare (eigh + projection, O(M^3)), of T = 50 density steps
+(O(M K N) each, as a real GEMM), of the infinite-time average, of the plain complex-NumPy twin
+for the same steps, of dynamics_sample on top of the steps, and of the same T steps with the
+Chebyshev propagator.
+
+``scaling`` (M = 500 ... 8000): per-step time of both methods for one step dt = 1 (lattice
+W = 2, spectrum in [-3, 3], so a = 3 and K_cheb = 21 terms), with N = M/4 and with N = 50
+fixed.  The Chebyshev step is O(M N K_cheb): the column "ns/(M N K)" stays flat; the eigen step
+is O(M^2 N) (its eigh, O(M^3), is shown separately; it stops at DENSE_MAX_DYNAMICS and is
+skipped above ``EIGEN_MAX`` to keep the run short).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from tgsweep import Ring
 from tgsweep.core import _dynamics_kernels as K
 from tgsweep.dynamics import Evolution, domain_wall, dynamics_sample, time_grid
 
+EIGEN_MAX = 4000
+
 
 def _t(f, *a, **k):
     t0 = time.perf_counter()
@@ -29,21 +38,26 @@ def _t(f, *a, **k):
     return time.perf_counter() - t0, r
 
 
-def main(sizes=(250, 500, 1000, 2000), n_times=50):
-    # warm-up (numba compilation / cache load)
+def _warm():
     r = Ring.lattice(np.zeros(16))
-    ev = Evolution.prepare(r, domain_wall(r, 4))
+    ini = domain_wall(r, 4)
+    ev = Evolution.prepare(r, ini, method="eigen")
     ev.density([0.0, 1.0])
     ev.diagonal_density()
+    Evolution.prepare(r, ini, method="chebyshev").density([0.0, 1.0])
+
+
+def sample(sizes=(250, 500, 1000, 2000), n_times=50):
+    _warm()
     print(f"{'M':>6} {'N':>5} {'prepare':>9} {'steps':>9} {'per step':>9} {'numpy twin':>10} "
-          f"{'diag ens':>9} {'sample':>9}   (seconds, T = {n_times})")
+          f"{'diag ens':>9} {'sample':>9} {'cheb steps':>10}   (seconds, T = {n_times})")
     for m in sizes:
         rng = np.random.default_rng(m)
         ring = Ring.lattice(rng.uniform(-1, 1, m))
         n = m // 4
         ini = domain_wall(ring, n)
         times = time_grid(1000.0, n_linear=n_times // 2, n_log=n_times - n_times // 2 - 1)
-        t_prep, ev = _t(Evolution.prepare, ring, ini)
+        t_prep, ev = _t(Evolution.prepare, ring, ini, method="eigen")
         t_steps, _ = _t(ev.density, times)
         if m <= 1000:
             t_twin, _ = _t(K.density_steps_reference, ev.vectors, ev.energies, ev.coef, times)
@@ -51,10 +65,42 @@ def main(sizes=(250, 500, 1000, 2000), n_times=50):
             t_twin = float("nan")
         t_diag, _ = _t(ev.diagonal_density)
         t_samp, _ = _t(dynamics_sample, ring, ini, times, evolution=ev)
+        evc = Evolution.prepare(ring, ini, method="chebyshev")
+        t_cheb, _ = _t(evc.density, times)
         print(f"{m:>6} {n:>5} {t_prep:9.3f} {t_steps:9.3f} {t_steps / times.size:9.4f} "
-              f"{t_twin:10.3f} {t_diag:9.3f} {t_samp:9.3f}")
+              f"{t_twin:10.3f} {t_diag:9.3f} {t_samp:9.3f} {t_cheb:10.3f}")
+
+
+def scaling(sizes=(500, 1000, 2000, 4000, 8000), n_fixed=50, n_steps=3, dt=1.0):
+    _warm()
+    n_terms = K.chebyshev_coefficients(3.0 * (1 + 1e-12) * dt).size
+    print(f"one step dt = {dt} (K_cheb = {n_terms}); seconds per step, mean of {n_steps}")
+    print(f"{'M':>6} {'N':>5} {'cheb/step':>10} {'ns/(M N K)':>11} {'eigen/step':>11} "
+          f"{'ns/(M^2 N)':>11} {'eigh':>8} {'ratio':>7}")
+    for m in sizes:
+        ring = Ring.lattice(np.random.default_rng(m).uniform(-1, 1, m))
+        for n in (m // 4, n_fixed):
+            ini = domain_wall(ring, n)
+            times = dt * np.arange(1, n_steps + 1)
+            evc = Evolution.prepare(ring, ini, method="chebyshev")
+            t_c = _t(evc.density, times)[0] / n_steps
+            if m <= EIGEN_MAX:
+                t_eigh, ev = _t(Evolution.prepare, ring, ini, method="eigen")
+                t_e = _t(ev.density, times)[0] / n_steps
+            else:
+                t_eigh = t_e = float("nan")
+            print(f"{m:>6} {n:>5} {t_c:10.4f} {t_c / (m * n * n_terms) * 1e9:11.3f} "
+                  f"{t_e:11.4f} {t_e / (m * m * n) * 1e9:11.4f} {t_eigh:8.2f} "
+                  f"{t_e / t_c:7.1f}")
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:]]
-    main(tuple(args) if args else (250, 500, 1000, 2000))
+    args = sys.argv[1:]
+    mode = "sample"
+    if args and args[0] in ("sample", "scaling"):
+        mode = args.pop(0)
+    sizes = tuple(int(a) for a in args)
+    if mode == "scaling":
+        scaling(*((sizes,) if sizes else ()))
+    else:
+        sample(*((sizes,) if sizes else ()))

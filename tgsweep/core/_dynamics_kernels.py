@@ -321,7 +321,8 @@ def chebyshev_propagate(diag, hop, corner, center, scale, coef, u, out):
     corner : complex, H[0, M-1] = -t e^{-i phi} (fermion twist phi, boundary gauge).
     center, scale : floats with the spectrum of H inside [center - scale, center + scale].
     coef : (K,) complex128, K >= 1, e.g. :func:`chebyshev_coefficients` times e^{-i center dt}.
-    u : (M, N) complex128, the orbitals as columns (any normalization); not modified.
+    u : (M, N) complex128, the orbitals as columns (any normalization); not modified.  Any
+        memory order; column-major (Fortran) keeps each orbital contiguous and is fastest.
     out : (M, N) complex128 output (may be ``u`` itself).
 
     Work O(M N K): one matvec per term.  The orbitals are independent, so each column runs all

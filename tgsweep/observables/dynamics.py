@@ -455,8 +455,8 @@ class Evolution:
 
     # ------------------------------------------------------------------ chebyshev
     def _cheb_step(self, u: np.ndarray, dt: float, cache: dict) -> np.ndarray:
-        """e^{-i H dt} u for lattice-normalized u (M, N) complex, C-contiguous; returns a new
-        array (or u itself for dt = 0)."""
+        """e^{-i H dt} u for lattice-normalized u (M, N) complex (Fortran order is fastest);
+        returns a new array of the same layout (or u itself for dt = 0)."""
         if dt == 0.0 or u.shape[1] == 0:
             return u
         lo, hi = self.bounds
@@ -470,7 +470,7 @@ class Evolution:
             cache[sub] = coef
         ring = self.ring
         corner = complex(ring.corner(self.initial.fermion_twist))
-        out = np.empty_like(u)
+        out = np.empty_like(u)  # keeps u's memory order
         src = u
         for _ in range(n_sub):
             K.chebyshev_propagate(ring.diag, float(ring.hopping), corner, center, scale, coef,
@@ -491,7 +491,8 @@ class Evolution:
                 ph = np.exp(-1j * self.energies * float(t))
                 yield self.vectors @ (ph[:, None] * self.coef)
             return
-        u = np.ascontiguousarray(self.initial.lattice_orbitals, dtype=np.complex128)
+        # column-major: each orbital is contiguous for the per-orbital Chebyshev recursion
+        u = np.asfortranarray(self.initial.lattice_orbitals, dtype=np.complex128)
         t_prev = 0.0
         cache: dict = {}
         for t in times:
@@ -598,8 +599,8 @@ def evolve_density(ring: Ring, initial: InitialState, times, truncation: float =
 
 def diagonal_ensemble_density(ring: Ring, initial: InitialState,
                               degeneracy_tol: float | None = None) -> np.ndarray:
-    """Infinite-time average of rho_t, (M,), per unit length (see :meth:`Evolution.diagonal_density`;
-    always the eigen method)."""
+    """Infinite-time average of rho_t, (M,), per unit length (see
+    :meth:`Evolution.diagonal_density`; always the eigen method)."""
     return Evolution.prepare(ring, initial, method="eigen").diagonal_density(degeneracy_tol)
 
 
