@@ -39,7 +39,13 @@ Conventions
   over the time grid come from either; the infinite-time average (``diagonal_density``,
   ``n_transferred_inf``, ``cell_counts_inf``) needs the eigenbasis, which
   :func:`dynamics_sample` then builds in addition (or fills with NaN beyond
-  DENSE_MAX_DYNAMICS, see its ``infinite_time``).  Benchmarks: benchmarks/bench_dynamics.py.
+  DENSE_MAX_DYNAMICS, see its ``infinite_time``).
+
+  benchmarks/bench_dynamics.py (one core, lattice, one step dt = 1, K_cheb = 21): Chebyshev
+  1.3-2.6 ns per (M N K_cheb), flat from M = 500 to 8000 (M = 8000: N = 2000 0.84 s/step,
+  N = 50 0.014 s/step); eigen 0.06-0.09 ns per M^2 N (M = 4000, N = 1000: 0.99 s/step
+  after a 12 s eigh).  For long steps (dt ~ 40 on the lattice) eigen steps are cheaper below
+  M ~ 4000: "auto" weighs both.
 
 Initial states (each returns an :class:`InitialState`)
 ------------------------------------------------------
@@ -84,7 +90,7 @@ CHEB_MAX_ARG = 1000.0
 # single-thread cost constants of the cost model in :func:`choose_method` (seconds; measured
 # with benchmarks/bench_dynamics.py, see there): one Chebyshev term per matrix element
 # (M N), one eigenbasis step per real multiply-add of the (M, K) x (K, 2N) GEMM, eigh per M^3
-_COST_CHEB_TERM = 1.6e-9
+_COST_CHEB_TERM = 2.0e-9
 _COST_GEMM = 0.035e-9
 _COST_EIGH = 0.25e-9
 
@@ -330,7 +336,7 @@ def choose_method(ring: Ring, n_particles: int, times=None, *, complex_twist: bo
     (propagating from one time to the next, starting at t = 0):
 
         eigen      ~ [eigh 0.25 ns M^3 + projection] + T x GEMM (M, M) x (M, 2N) (x2 complex)
-        chebyshev  ~ 1.6 ns M N sum_steps K_cheb(||H|| dt / 2),
+        chebyshev  ~ 2 ns M N sum_steps K_cheb(||H|| dt / 2),
 
     where the eigh term is dropped when ``eigenbasis_needed`` (the infinite-time average is
     wanted and pays for it anyway).  So "chebyshev" wins for many time points relative to M
