@@ -210,13 +210,14 @@ def ring_distance_to_set_reference(mask):
 
 @njit(cache=True)
 def _cheb_apply(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re, k_im,
-                two):
-    """One term on one orbital, real and imaginary parts in separate length-M arrays:
-    w <- 2 Ht v - w (two) or w <- Ht v (not two, w only written), then acc += ck w, where
-    Ht = (H - center) inv_scale and ck = k_re + i k_im.  O(M), in place on w."""
+                two, i0, i1):
+    """One term on one orbital, rows i0 <= i < i1, real and imaginary parts in separate
+    length-M arrays: w <- 2 Ht v - w (two) or w <- Ht v (not two, w only written), then
+    acc += ck w, where Ht = (H - center) inv_scale and ck = k_re + i k_im.  O(M), in place on
+    w (rows are independent, so any row range may be done separately)."""
     m = vr.size
     f = 2.0 * inv_scale if two else inv_scale
-    for i in range(m):
+    for i in range(i0, i1):
         # neighbours i - 1 and i + 1 on the ring; the twisted bond carries the corner phase
         if i == 0:
             lr = c_re * vr[m - 1] - c_im * vi[m - 1]      # corner * v[M-1]
@@ -257,8 +258,8 @@ def _cheb_apply_bulk(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, a
                      k_im, two):
     """Same as :func:`_cheb_apply` for M >= 3, with the interior loop free of branches."""
     m = vr.size
-    _cheb_apply_edge(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re,
-                     k_im, two, 0)
+    _cheb_apply(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re, k_im,
+                two, 0, 1)
     f = 2.0 * inv_scale if two else inv_scale
     if two:
         for i in range(1, m - 1):
@@ -278,36 +279,8 @@ def _cheb_apply_bulk(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, a
             wi[i] = ni
             ar[i] += k_re * nr - k_im * ni
             ai[i] += k_re * ni + k_im * nr
-    _cheb_apply_edge(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re,
-                     k_im, two, m - 1)
-
-
-@njit(cache=True)
-def _cheb_apply_edge(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re,
-                     k_im, two, i):
-    """Row i in {0, M-1} of :func:`_cheb_apply_bulk` (M >= 3)."""
-    m = vr.size
-    f = 2.0 * inv_scale if two else inv_scale
-    if i == 0:
-        lr = c_re * vr[m - 1] - c_im * vi[m - 1]
-        li = c_re * vi[m - 1] + c_im * vr[m - 1]
-        rr = -hop * vr[1]
-        ri = -hop * vi[1]
-    else:
-        lr = -hop * vr[i - 1]
-        li = -hop * vi[i - 1]
-        rr = c_re * vr[0] + c_im * vi[0]
-        ri = c_re * vi[0] - c_im * vr[0]
-    d = diag[i] - center
-    nr = f * (d * vr[i] + lr + rr)
-    ni = f * (d * vi[i] + li + ri)
-    if two:
-        nr -= wr[i]
-        ni -= wi[i]
-    wr[i] = nr
-    wi[i] = ni
-    ar[i] += k_re * nr - k_im * ni
-    ai[i] += k_re * ni + k_im * nr
+    _cheb_apply(diag, hop, c_re, c_im, center, inv_scale, vr, vi, wr, wi, ar, ai, k_re, k_im,
+                two, m - 1, m)
 
 
 @njit(cache=True)
@@ -357,7 +330,7 @@ def chebyshev_propagate(diag, hop, corner, center, scale, coef, u, out):
                                  coef[k].real, coef[k].imag, two)
             else:
                 _cheb_apply(diag, hop, c_re, c_im, center, inv, xr, xi, yr, yi, ar, ai,
-                            coef[k].real, coef[k].imag, two)
+                            coef[k].real, coef[k].imag, two, 0, m)
             xr, xi, yr, yi = yr, yi, xr, xi
         for i in range(m):
             out[i, a] = complex(ar[i], ai[i])
