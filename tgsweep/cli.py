@@ -128,26 +128,25 @@ def _open(path):
     return open_dataset(path)
 
 
-def _cmd_status(a) -> int:
-    from .sweep.report import status_text
-
+def _print_report(a, text_of) -> int:
     try:
         ds = _open(a.store)
     except FileNotFoundError as exc:
         return _fail(str(exc))
-    print(status_text(ds))
+    print(text_of(ds))
     return 0
+
+
+def _cmd_status(a) -> int:
+    from .sweep.report import status_text
+
+    return _print_report(a, status_text)
 
 
 def _cmd_info(a) -> int:
     from .sweep.report import info_text
 
-    try:
-        ds = _open(a.store)
-    except FileNotFoundError as exc:
-        return _fail(str(exc))
-    print(info_text(ds))
-    return 0
+    return _print_report(a, info_text)
 
 
 def _cmd_plot(a) -> int:
