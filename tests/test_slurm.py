@@ -67,14 +67,14 @@ ENV = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
 SPEC = """
 [model]
 kind = "lattice"
-sites = 32
+sites = {sites}
 
 [disorder]
 kind = "uniform"
 width = 1.0
 
 [state]
-n_particles = 5
+n_particles = {n_particles}
 
 [grid]
 "disorder.width" = [0.5, 2.0]
@@ -171,8 +171,11 @@ def work(tmp_path_factory):
     jq["worker-extra-args"] = ["--lifetime", "12m", "--lifetime-stagger", "1m"]
     jq["log-directory"] = str(d / "logs")
     (d / "slurm-test.yaml").write_text(yaml.safe_dump(cfg))
-    for n in (8, 24):
-        (d / f"spec{n}.toml").write_text(SPEC.format(n_samples=n))
+    # spec24 is heavier (~0.5 s per sample): a worker job that starts late must still find
+    # tasks left, so the scancel test always cancels a job that is doing work
+    for n, sites, n_particles in ((8, 32, 5), (24, 600, 150)):
+        (d / f"spec{n}.toml").write_text(SPEC.format(n_samples=n, sites=sites,
+                                                     n_particles=n_particles))
     return d
 
 
