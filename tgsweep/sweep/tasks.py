@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import registry
+from .kernels import compiled_count
 
 __all__ = ["STATUS", "ERROR_WIDTH", "sample_rng", "draw_potential", "make_ring", "run_sample",
            "compute_chunk", "ChunkResult"]
@@ -59,7 +60,8 @@ def make_ring(model: dict, potential: np.ndarray):
 @dataclass
 class ChunkResult:
     """Arrays of one task: ``data[var]`` has shape (n, *var.shape); status (n,) int8;
-    errors (n,) str."""
+    errors (n,) str; ``compiled``: numba kernels the computing process compiled for it (0 once
+    the on-disk cache is warm: the sweep checks that workers do not compile)."""
 
     p: int
     c: int
@@ -67,6 +69,7 @@ class ChunkResult:
     data: dict
     status: np.ndarray
     errors: np.ndarray
+    compiled: int = 0
 
 
 def _self_check(ctx) -> str:
@@ -137,6 +140,7 @@ def layouts_of(spec) -> dict:
 
 def compute_chunk(spec, p: int, c: int) -> ChunkResult:
     """All samples of chunk ``c`` (samples c*spt .. ) at grid point ``p``."""
+    n_compiled = compiled_count()
     layouts = layouts_of(spec)
     s0, s1 = spec.chunk_samples(c)
     n = s1 - s0
@@ -152,4 +156,4 @@ def compute_chunk(spec, p: int, c: int) -> ChunkResult:
             data[var][i] = arr
         status[i] = code
         errors[i] = err[:ERROR_WIDTH]
-    return ChunkResult(p, c, s0, data, status, errors)
+    return ChunkResult(p, c, s0, data, status, errors, compiled_count() - n_compiled)
