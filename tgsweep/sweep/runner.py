@@ -364,8 +364,9 @@ def _run_client(spec, todo, client, sink) -> None:
 
 def _executor_provenance(ex) -> dict:
     """``{"cluster": JSON}`` of :func:`tgsweep.sweep.cluster.cluster_provenance` (job ids ...)
-    for a Client of a jobqueue cluster; the class name for other clusters; ``{}`` otherwise."""
-    cluster = getattr(ex, "cluster", None) if _is_client(ex) else None
+    for an executor with a ``cluster`` (a Client of a jobqueue cluster); the class name for
+    clusters it does not describe; ``{}`` otherwise."""
+    cluster = getattr(ex, "cluster", None)
     if cluster is None:
         return {}
     try:
