@@ -118,8 +118,14 @@ class LocalWorkers:
 
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["tgsweep.sweep.tasks"])
-        saved = {k: os.environ.get(k) for k in PIN_ENV}
-        os.environ.update(PIN_ENV)  # the forkserver loads BLAS with one thread
+        # the forkserver loads BLAS with one thread; multiprocessing's resource tracker (started
+        # with the pool) is told not to warn about the pool's semaphores, which it unlinks itself
+        # when close(now=True) terminated the workers after Ctrl-C
+        quiet = {**PIN_ENV, "PYTHONWARNINGS": ",".join(filter(None, [
+            os.environ.get("PYTHONWARNINGS"),
+            "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"]))}
+        saved = {k: os.environ.get(k) for k in quiet}
+        os.environ.update(quiet)
         try:
             pool = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init_pool_worker)
             for f in [pool.submit(_ready) for _ in range(self.n)]:  # start every process now
@@ -171,13 +177,21 @@ class LocalWorkers:
         ex, self._executor = self._executor, None
         cluster, self._cluster = self._cluster, None
         self._thread = None
-        if ex is not None:
-            if self.kind == "processes":
-                if now:
-                    for proc in list((getattr(ex, "_processes", None) or {}).values()):
-                        proc.terminate()
-                ex.shutdown(wait=not now, cancel_futures=True)
-            else:
-                ex.close(timeout=2 if now else None)
-        if cluster is not None:
-            cluster.close(timeout=2 if now else None)
+        if ex is not None and self.kind == "processes":
+            procs = list((getattr(ex, "_processes", None) or {}).values())
+            if now:  # running tasks are not waited for (their results would be discarded)
+                ex.shutdown(wait=False, cancel_futures=True)
+                for proc in procs:
+                    proc.terminate()
+                for proc in procs:
+                    proc.join(5)
+            ex.shutdown(wait=True, cancel_futures=True)
+            return
+        try:
+            if ex is not None:
+                ex.close(timeout=5 if now else None)
+            if cluster is not None:
+                cluster.close(timeout=10 if now else None)
+        except Exception:  # noqa: BLE001 - after Ctrl-C: workers are going away anyway
+            if not now:
+                raise

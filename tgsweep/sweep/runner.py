@@ -146,12 +146,12 @@ class _Sink:
 
     def accept(self, res, remote: bool) -> None:
         self.store.write_chunk(self.spec, res)
-        fault_point("task_written")
         self.tasks += 1
         self.samples += int(res.status.size)
         self.failed += int((res.status != STATUS["ok"]).sum())
         if remote:
             self.worker_compiled += int(getattr(res, "compiled", 0))
+        fault_point("task_written")
         self.bar.update()
 
 
