@@ -159,8 +159,9 @@ def _cmd_run(a) -> int:
                                                "series_label": label})
             print(f"{rep.store}: ran {rep.tasks_run}/{rep.tasks_total} tasks, "
                   f"{rep.samples_run} samples ({rep.samples_failed} failed) in "
-                  f"{rep.seconds:.1f} s ({rep.samples_per_second:.2f} samples/s, {rep.mode})",
-                  flush=True)
+                  f"{rep.seconds:.1f} s ({rep.samples_per_second:.2f} samples/s, {rep.mode})"
+                  + (f"; workers compiled {rep.worker_compiled} kernels" if rep.worker_compiled
+                     else ""), flush=True)
     except Interrupted as exc:
         if close is not None:
             close(now=True)

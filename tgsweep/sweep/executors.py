@@ -59,6 +59,17 @@ def _init_pool_worker() -> None:
     pin_this_process()
 
 
+def dask_setup(worker) -> None:
+    """Dask worker preload hook (``preload=["tgsweep.sweep.executors"]``, run in the worker
+    process's main thread): ignore SIGINT, so that Ctrl-C in a terminal (sent to every process
+    of the foreground group) is handled by the client alone, and pin threads."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread (a worker started in-process)
+        pass
+    pin_this_process()
+
+
 def _ready() -> int:
     return os.getpid()
 
@@ -85,7 +96,7 @@ class LocalWorkers:
         self._lock = threading.Lock()
 
     def __repr__(self):
-        return f"{self.n} worker {'processes' if self.kind == 'processes' else 'dask workers'}"
+        return f"{self.n} {'worker processes' if self.kind == 'processes' else 'dask workers'}"
 
     @property
     def started(self) -> bool:
@@ -146,7 +157,7 @@ class LocalWorkers:
             self._cluster = LocalCluster(
                 n_workers=self.n, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0" if self.dashboard else None,
-                env=dict(PIN_ENV), silence_logs=50)
+                env=dict(PIN_ENV), silence_logs=50, preload=[__name__])
             return Client(self._cluster)
 
     def get(self):

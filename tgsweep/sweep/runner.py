@@ -91,9 +91,9 @@ class Progress:
     def restart(self) -> None:
         self.t0, self._n0 = time.perf_counter(), self.n
 
-    def update(self, k: int = 1) -> None:
+    def update(self, k: int = 1, show: bool = True) -> None:
         self.n += k
-        if not self.enabled:
+        if not (self.enabled and show):
             return
         now = time.perf_counter()
         final = self.n >= self.total
@@ -144,7 +144,7 @@ class _Sink:
         self.spec, self.store, self.bar = spec, store, bar
         self.tasks = self.samples = self.failed = self.worker_compiled = 0
 
-    def accept(self, res, remote: bool) -> None:
+    def accept(self, res, remote: bool, show: bool = True) -> None:
         self.store.write_chunk(self.spec, res)
         self.tasks += 1
         self.samples += int(res.status.size)
@@ -152,7 +152,7 @@ class _Sink:
         if remote:
             self.worker_compiled += int(getattr(res, "compiled", 0))
         fault_point("task_written")
-        self.bar.update()
+        self.bar.update(show=show)
 
 
 def run_sweep(spec: Spec, store: ResultStore | str | None = None, executor=None, *,
@@ -261,7 +261,7 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
                 watch = CompileWatch(log)
                 with watch:
                     res = compute_chunk(spec, p, c)
-                sink.accept(res, remote=False)
+                sink.accept(res, remote=False, show=False)  # its rate is no estimate
                 if watch.compiled:
                     compile_s += watch.seconds
                 else:
