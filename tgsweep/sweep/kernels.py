@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-__all__ = ["dispatchers", "compiled_count", "CompileWatch", "warm_cache"]
+__all__ = ["dispatchers", "compiled_count", "loaded_count", "CompileWatch", "warm_cache"]
 
 def dispatchers(import_all: bool = False) -> dict:
     """``{"module.function": numba dispatcher}`` of every kernel in the tgsweep modules loaded
@@ -47,23 +47,30 @@ def compiled_count() -> int:
     return sum(sum(d.stats.cache_misses.values()) for d in dispatchers().values())
 
 
+def loaded_count() -> int:
+    """Number of kernels loaded from the on-disk cache (cache hits) in this process so far."""
+    return sum(sum(d.stats.cache_hits.values()) for d in dispatchers().values())
+
+
 class CompileWatch:
     """Watch this process's kernel compilations while a block runs; print ``message`` (once) as
     soon as the first compilation starts, so a long first compilation is never silent.
 
-    ``with CompileWatch(stream) as w: ...`` then ``w.compiled`` (count), ``w.seconds``.
+    ``with CompileWatch(stream) as w: ...`` then ``w.compiled`` and ``w.loaded`` (kernels
+    compiled, and loaded from the cache, in the block) and ``w.seconds``.
     """
 
     def __init__(self, stream=None, message: str = "compiling kernels, first run only …",
                  poll: float = 0.25):
         self.stream, self.message, self.poll = stream, message, poll
-        self.compiled = 0
+        self.compiled = self.loaded = 0
         self.seconds = 0.0
         self.announced = False
         self._stop = threading.Event()
 
     def __enter__(self):
         self._n0 = compiled_count()
+        self._h0 = loaded_count()
         self._t0 = time.perf_counter()
         if self.stream is not None:
             self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -88,6 +95,7 @@ class CompileWatch:
             self._thread.join()
         self.seconds = time.perf_counter() - self._t0
         self.compiled = compiled_count() - self._n0
+        self.loaded = loaded_count() - self._h0
         if self.announced:
             self.stream.write(f" {self.seconds:.0f} s ({self.compiled} kernels, cached for "
                               "the next runs)\n")

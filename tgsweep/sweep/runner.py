@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -236,8 +237,13 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
     """Compute ``todo`` with ``executor``; returns (mode description, compile seconds)."""
     todo = list(todo)
     lazy = isinstance(executor, LocalWorkers)
-    if lazy:
-        executor.start()  # in the background, while the first task runs here
+    timer = None
+    if lazy and not executor.started:
+        # start the workers in the background while the first task runs here, unless that task
+        # is over within a fraction of the start-up time (a small run then never starts them)
+        timer = threading.Timer(0.0 if not executor.auto else 0.5, executor.start)
+        timer.daemon = True
+        timer.start()
     compile_s = 0.0
     if executor is None:
         with _one_thread():
@@ -253,8 +259,8 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
         return "serial", compile_s
     per_task = None
     if warm or lazy:
-        # the first task here: compiles (once, into the cache) what the spec needs; a second
-        # one when the first compiled, to time a task for the serial/parallel choice
+        # the first task here: compiles (once, into the cache) what the spec needs; more while
+        # a task compiled or loaded kernels, to time a task for the serial/parallel choice
         with _one_thread():
             while todo and per_task is None:
                 p, c = todo.pop(0)
@@ -264,22 +270,22 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
                 sink.accept(res, remote=False, show=False)  # its rate is no estimate
                 if watch.compiled:
                     compile_s += watch.seconds
-                else:
+                elif not watch.loaded:
                     per_task = watch.seconds
                 if not lazy:
                     break
         bar.restart()
+    if timer is not None:
+        timer.cancel()
     if not todo:
-        if lazy and not executor.ready:
-            pass  # nothing left: the workers were not needed
         return ("serial" if lazy else _describe(executor)), compile_s
     if lazy:
-        left = per_task * len(todo)
+        left = (per_task or 0.0) * len(todo)
         cost = 0.0 if executor.ready else executor.start_seconds
         if executor.auto and left <= cost + left / executor.n:  # workers would not pay off
             if log is not None:
-                log.write(f"running serially: about {left:.1f} s of work left, less than "
-                          f"starting {executor!r} (~{cost:.1f} s) would save\n")
+                log.write(f"running serially: about {left:.1f} s of work left, starting "
+                          f"{executor!r} (~{cost:.1f} s) would not pay off\n")
             with _one_thread():
                 for p, c in todo:
                     sink.accept(compute_chunk(spec, p, c), remote=False)
