@@ -13,6 +13,7 @@ deterministically (SIGINT at the k-th written task, ``tgsweep.sweep.faults``).
 
 from __future__ import annotations
 
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -206,4 +207,35 @@ def test_ctrl_c_one_line_exit_130_then_resume_bitwise(tmp_path, mode, reference,
     monkeypatch.delenv("TGSWEEP_FAULT")
     rep = run_sweep(parse_spec(SPEC), out, resume=True, progress=False)
     assert rep.tasks_run == 3
+    assert_stores_equal(reference, arrays(out))
+
+
+def _die_once_in_a_worker(spec, p, c):
+    """compute_chunk, except that the first call in a pool worker kills that worker process
+    (deterministically once: a marker file next to the spec's store)."""
+    import multiprocessing
+
+    from tgsweep.sweep.tasks import compute_chunk
+
+    marker = Path(spec.store + ".died")
+    if multiprocessing.parent_process() is not None and not marker.exists():
+        marker.write_text("x")
+        os._exit(1)
+    return compute_chunk(spec, p, c)
+
+
+def test_worker_death_restarts_the_pool_bitwise(reference, tmp_path, monkeypatch):
+    """A pool worker that dies mid-run (killed, out of memory) breaks the process pool: the
+    runner starts a fresh pool, resubmits what was in flight, and the store is the serial one."""
+    from tgsweep.sweep import runner
+
+    monkeypatch.setattr(runner, "compute_chunk", _die_once_in_a_worker)
+    out = tmp_path / "o.zarr"
+    spec = parse_spec({**SPEC, "output": {"store": str(out)}})
+    workers = LocalWorkers(2, auto=False)
+    try:
+        rep = run_sweep(spec, out, workers, progress=False)
+    finally:
+        workers.close()
+    assert (tmp_path / "o.zarr.died").exists() and rep.tasks_run == 6
     assert_stores_equal(reference, arrays(out))
