@@ -362,13 +362,20 @@ def section_slurm(tmp: Path, repeats):
     if shutil.which("sinfo") is None or subprocess.run(["sinfo"], capture_output=True).returncode:
         print("slurm: sinfo not available here; not measured", flush=True)
         return
+    import yaml
+
     toml = tmp / "slurm.toml"
     toml.write_text(SMALL_POINT.format(n=40, spt=2, ppu=8))
+    cfg = yaml.safe_load((ROOT / "cluster" / "slurm.yaml").read_text())
+    cfg["jobqueue"]["slurm"].update({"memory": "1GiB", "walltime": "00:15:00",
+                                     "log-directory": str(tmp / "slurm-logs")})
+    (tmp / "slurm.yaml").write_text(yaml.safe_dump(cfg))
     local, slurm = [], []
     for r in range(repeats):
         local.append(measure(tg("run", toml, "--out", tmp / f"l{r}.zarr", "--no-progress"))[0])
         slurm.append(measure(tg("run", toml, "--out", tmp / f"s{r}.zarr", "--no-progress",
-                                "--cluster", "slurm", "--jobs", "2"))[0])
+                                "--cluster", "slurm", "--jobs", "2", "--cluster-config",
+                                tmp / "slurm.yaml"))[0])
     print(f"slurm (--cluster slurm --jobs 2, single-node SLURM) 40 samples: {med(slurm):.1f} s vs "
           f"local {med(local):.1f} s: overhead {med(slurm) - med(local):+.1f} s, ratio "
           f"{med(slurm) / med(local):.2f}   [median of {repeats}]", flush=True)
