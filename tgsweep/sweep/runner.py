@@ -201,15 +201,7 @@ def run_sweep(spec: Spec, store: ResultStore | str | None = None, executor=None,
     try:
         extra = _batch_provenance()
         extra.update(_executor_provenance(executor))
-        if store.exists():
-            if not resume:
-                raise StoreExists(f"store {name} exists; use --resume")
-            if not _stored_spec_matches(store, spec):
-                raise StoreExists("the store was made from a different spec; refusing to resume "
-                                  "(use a new --out)")
-            store.layout = store_layout(spec)[0]
-        else:
-            store.create(spec, provenance(spec, extra))
+        _open_store(store, spec, resume, extra)
         done = store.done()
         todo = [(p, c) for (p, c) in spec.tasks() if not done[p, c]]
         n_before = total - len(todo)
@@ -220,10 +212,7 @@ def run_sweep(spec: Spec, store: ResultStore | str | None = None, executor=None,
         mode, compile_s = _run(spec, todo, executor, sink, bar, warm, log)
         seconds = time.perf_counter() - t0
         extra.update(_executor_provenance(executor))  # jobs replaced during the run too
-        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        store.update_attrs({"updated": now, **extra})
-        if summary:
-            store.write_summary(summarize(store.to_dataset()).load())
+        _close_store(store, spec, extra, summary)
         return RunReport(name, total, len(todo), sink.samples, sink.failed, seconds, mode,
                          compile_s, sink.worker_compiled)
     except KeyboardInterrupt:
@@ -231,6 +220,27 @@ def run_sweep(spec: Spec, store: ResultStore | str | None = None, executor=None,
     finally:
         if locked:
             store.release_lock()
+
+
+def _open_store(store, spec, resume: bool, extra: dict) -> None:
+    """Create the store, or check that the existing one was made from ``spec`` (resume)."""
+    if store.exists():
+        if not resume:
+            raise StoreExists(f"store {getattr(store, 'path', '')} exists; use --resume")
+        if not _stored_spec_matches(store, spec):
+            raise StoreExists("the store was made from a different spec; refusing to resume "
+                              "(use a new --out)")
+        store.layout = store_layout(spec)[0]
+    else:
+        store.create(spec, provenance(spec, extra))
+
+
+def _close_store(store, spec, extra: dict, summary: bool) -> None:
+    """Every task written: final attributes and (optionally) the summary group."""
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    store.update_attrs({"updated": now, **extra})
+    if summary:
+        store.write_summary(summarize(store.to_dataset()).load())
 
 
 def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
