@@ -318,7 +318,7 @@ def section_cold(tmp: Path):
     c1, c2 = tmp / "cache-compile", tmp / "cache-run"
     compile_only = [sys.executable, "-c",
                     "import sys; from tgsweep.sweep import load_spec; "
-                    "from tgsweep.sweep.kernels import warm_cache; "
+                    "from tgsweep.sweep.tasks import warm_cache; "
                     f"warm_cache([load_spec({str(toml)!r})])"]
     t_compile = measure(compile_only, env={"NUMBA_CACHE_DIR": str(c1)})[0]
     t_cold = measure(tg("run", toml, "--out", tmp / "cold.zarr", "--no-progress"),
@@ -399,7 +399,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         # warm the numba cache for the small point (both sides then load it)
-        subprocess.run([sys.executable, "-c", "from tgsweep.sweep.kernels import warm_cache;"
+        subprocess.run([sys.executable, "-c", "from tgsweep.sweep.tasks import warm_cache;"
                         f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_sweep as b;"
                         "warm_cache([b.spec(2)])"], check=True, env={**os.environ, **PIN})
         if "end" not in a.skip:

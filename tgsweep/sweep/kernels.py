@@ -11,26 +11,17 @@ get compiled, once, and the workers load them.  This module only counts; it neve
 
 from __future__ import annotations
 
-import importlib
-import os
-import pkgutil
 import sys
 import threading
 import time
 
-__all__ = ["dispatchers", "compiled_count", "loaded_count", "CompileWatch", "warm_cache"]
+__all__ = ["dispatchers", "compiled_count", "loaded_count", "CompileWatch"]
 
-def dispatchers(import_all: bool = False) -> dict:
+def dispatchers() -> dict:
     """``{"module.function": numba dispatcher}`` of every kernel in the tgsweep modules loaded
-    so far (with ``import_all``, every module of :mod:`tgsweep.core` is imported first;
-    importing compiles nothing)."""
+    so far (kernels not loaded yet cannot have been compiled in this process)."""
     from numba.core.dispatcher import Dispatcher
 
-    if import_all:
-        from .. import core
-
-        for info in pkgutil.iter_modules(core.__path__, core.__name__ + "."):
-            importlib.import_module(info.name)
     out = {}
     for name, mod in list(sys.modules.items()):
         if mod is None or not (name == "tgsweep" or name.startswith("tgsweep.")):
@@ -101,19 +92,3 @@ class CompileWatch:
                               "the next runs)\n")
             self.stream.flush()
         return False
-
-
-def warm_cache(specs, stream=None) -> int:
-    """Compile (or load) the kernels that ``specs`` need by computing one sample of the first
-    grid point of each, serially in this process; returns the number of kernels compiled.
-    For an install step (e.g. before the quickstart), so that the first sweep starts warm."""
-    from .tasks import layouts_of, run_sample
-
-    n0 = compiled_count()
-    for spec in specs:
-        run_sample(spec, 0, 0, layouts_of(spec))
-    n = compiled_count() - n0
-    if stream is not None:
-        stream.write(f"numba kernels: {n} compiled into the cache "
-                     f"({os.environ.get('NUMBA_CACHE_DIR') or 'next to the sources'})\n")
-    return n

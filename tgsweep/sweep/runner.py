@@ -29,7 +29,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .executors import PIN_ENV, LocalWorkers
+from .executors import PIN_ENV, LocalWorkers, pin_this_process
 from .faults import fault_point
 from .kernels import CompileWatch
 from .spec import Spec, SpecError
@@ -410,8 +410,6 @@ def _pin_threads_plugin():
     """A WorkerPlugin pinning numba and BLAS/OpenMP to one thread in every worker, also on
     workers we did not start ourselves (those we start also get the environment)."""
     from distributed.diagnostics.plugin import WorkerPlugin
-
-    from .executors import pin_this_process
 
     class PinThreads(WorkerPlugin):
         name = "tgsweep-pin-threads"

@@ -19,7 +19,7 @@ from . import registry
 from .kernels import compiled_count
 
 __all__ = ["STATUS", "ERROR_WIDTH", "sample_rng", "draw_potential", "make_ring", "run_sample",
-           "compute_chunk", "ChunkResult"]
+           "compute_chunk", "ChunkResult", "warm_cache"]
 
 STATUS = {"pending": 0, "ok": 1, "error": 2, "nonfinite": 3, "selfcheck": 4}
 ERROR_WIDTH = 200
@@ -157,3 +157,16 @@ def compute_chunk(spec, p: int, c: int) -> ChunkResult:
         status[i] = code
         errors[i] = err[:ERROR_WIDTH]
     return ChunkResult(p, c, s0, data, status, errors, compiled_count() - n_compiled)
+
+
+def warm_cache(specs, stream=None) -> int:
+    """Compile (or load) the numba kernels that ``specs`` need, by computing one sample of the
+    first grid point of each, serially in this process; returns the number of kernels compiled.
+    For an install step, so that the first sweep starts with a warm on-disk cache."""
+    n0 = compiled_count()
+    for spec in specs:
+        run_sample(spec, 0, 0, layouts_of(spec))
+    n = compiled_count() - n0
+    if stream is not None:
+        stream.write(f"numba kernels: {n} compiled into the on-disk cache\n")
+    return n
