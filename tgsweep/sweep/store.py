@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import registry
+from .spec import grid_units
 from .tasks import ERROR_WIDTH, STATUS, ChunkResult
 
 __all__ = ["ArraySpec", "store_layout", "ResultStore", "MemoryStore", "ZarrStore", "StoreLocked",
@@ -97,19 +98,8 @@ def store_layout(spec) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple, np.
         for key, values in spec.axes[d].items():
             cname = key.replace(".", "_")
             coords[cname] = ((d,), _coord_values(values),
-                             {"units": _param_units(key, geom), "long_name": f"grid parameter {key}"})
+                             {"units": grid_units(key, geom), "long_name": f"grid parameter {key}"})
     return arrays, coords
-
-
-def _param_units(key: str, geom: dict) -> str:
-    sec, name = key.split(".", 1)
-    if name in ("mu", "strength", "W", "amplitude", "hopping", "lambda"):
-        return registry.energy_units(geom)
-    if name == "twist":
-        return "rad"
-    if name in ("correlation_length", "sigma_R", "length"):
-        return registry.length_units(geom)
-    return "1"
 
 
 def provenance(spec, extra: dict | None = None) -> dict:
