@@ -9,7 +9,7 @@ import tgsweep as T
 from tgsweep.core import _correlation_kernels as CK
 from tgsweep.observables import (condensate, ecl_profile, fit_ecl, hs_blocks, hs_bound,
                                  hs_profile, momentum_distribution)
-from tgsweep.observables.lyapunov import lyapunov_chain
+from tgsweep.observables.localization import lyapunov_chain
 
 
 def _disordered_states():

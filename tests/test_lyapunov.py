@@ -9,7 +9,7 @@ from scipy import special
 from tgsweep import Ring
 from tgsweep.core import _lyapunov_kernels as K
 from tgsweep.observables import lyapunov
-from tgsweep.observables.lyapunov import (KAPPUS_WEGNER_RATIO, aubry_andre_lyapunov,
+from tgsweep.observables.localization import (KAPPUS_WEGNER_RATIO, aubry_andre_lyapunov,
                                           halperin_lyapunov, kappus_wegner_lyapunov,
                                           lyapunov_chain, thouless_lyapunov)
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from tgsweep import potentials as P
+from tgsweep.models import potentials as P
 
 
 def rng(seed: int = 0) -> np.random.Generator:

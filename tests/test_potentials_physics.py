@@ -17,7 +17,7 @@ from scipy.integrate import quad
 from scipy.special import airy
 
 import tgsweep
-from tgsweep import potentials as P
+from tgsweep.models import potentials as P
 from tgsweep.core.spectrum import count_below
 
 L_RING = 20_000

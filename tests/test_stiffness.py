@@ -344,7 +344,7 @@ def test_contour_long_rings_vs_mpmath_roots(m, seed, thetas):
 def test_contour_independence():
     """Formula (C) must not depend on where the line crosses the gap (E*) nor on the quadrature
     step (W = 4, M = 1000, rho_s ~ 1e-83); relative agreement 1e-10."""
-    from tgsweep.observables.stiffness import _contour_path
+    from tgsweep.observables.superfluid import _contour_path
 
     rng = np.random.default_rng(0)
     rng.uniform(-2, 2, 500)

@@ -18,7 +18,8 @@ import pytest
 import tgsweep
 from tgsweep.models.potentials import make_potential
 from tgsweep.observables import ecl_profile
-from tgsweep.observables.dynamics import domain_wall, dynamics_sample
+from tgsweep.core.initial_states import domain_wall
+from tgsweep.observables.dynamics import dynamics_sample
 from tgsweep.sweep import MemoryStore, SpecError, ZarrStore, parse_spec, run_sweep
 
 from _sweep_util import spec_dict

@@ -15,7 +15,7 @@ import tgsweep
 from tgsweep.models.potentials import make_potential
 from tgsweep.sweep import MemoryStore, ZarrStore, parse_spec, run_sweep, summarize
 from tgsweep.sweep import registry
-from tgsweep.sweep.registry import Observable, Variable
+from tgsweep.observables.declaration import Observable, Variable
 from tgsweep.sweep.tasks import STATUS
 
 from _sweep_util import spec_dict

@@ -269,7 +269,7 @@ def test_reference_white_noise_lyapunov():
     """Sample-mean transfer-matrix gamma(E) of the white-noise reference vs Halperin's exact
     formula within 4 standard errors + 8 % at E >= 0.  (The finite-difference grid h = 1/8 biases
     gamma upward where the decay length is short: +15 % at E = -1, D = 4; not checked there.)"""
-    from tgsweep.observables.lyapunov import halperin_lyapunov
+    from tgsweep.observables.localization import halperin_lyapunov
 
     ds = dict(_ref("localization_length"))["white_noise"]
     for d in ds["disorder_D"].values:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from ..models.ring import Ring, _is_real_twist
+from ..models.ring import Ring, is_real_twist
 from . import _spectrum_kernels as K
 
 __all__ = ["count_below", "count_at_most", "eigenvalues", "eigenpairs", "eigenpairs_in_window",
@@ -23,7 +23,7 @@ _EPS = np.finfo(float).eps
 
 def _corner(ring: Ring, phi: float):
     c = ring.corner(phi)
-    return float(c.real) if _is_real_twist(phi) else complex(c)
+    return float(c.real) if is_real_twist(phi) else complex(c)
 
 
 def _bounds(ring: Ring) -> tuple[float, float]:
@@ -64,7 +64,7 @@ def eigenvalues(ring: Ring, phi: float, i0: int, i1: int) -> np.ndarray:
 def dense_eigenpairs(ring: Ring, phi: float, i0: int, i1: int):
     """Plain NumPy/LAPACK twin: eigenpairs i0..i1-1 of the dense matrix (lattice-normalized)."""
     if i1 == i0:
-        dt = np.float64 if _is_real_twist(phi) else np.complex128
+        dt = np.float64 if is_real_twist(phi) else np.complex128
         return np.empty(0), np.empty((ring.n_grid, 0), dtype=dt)
     w, v = sla.eigh(ring.matrix(phi), subset_by_index=[i0, i1 - 1], driver="evr")
     return w, np.ascontiguousarray(v)
@@ -89,7 +89,7 @@ def eigenpairs(ring: Ring, phi: float, i0: int, i1: int, method: str = "auto",
     if method == "dense" or (method == "auto" and ring.n_grid <= DENSE_MAX):
         return dense_eigenpairs(ring, phi, i0, i1)
     w = eigenvalues(ring, phi, i0, i1)
-    real = _is_real_twist(phi)
+    real = is_real_twist(phi)
     rows = np.zeros((w.size, ring.n_grid), dtype=np.float64 if real else np.complex128)
     res = 0.0
     if w.size:

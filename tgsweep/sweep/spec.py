@@ -32,9 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from ..models.potentials import DISORDER_KINDS as _DECLARED, ParamError
+from ..models.params import ParamError
+from ..models.potentials import DISORDER_KINDS as _DECLARED
 from ..models.units import unit
 from .errors import SpecError
+from .registry import available, validate_observables
 
 __all__ = ["Spec", "load_spec", "parse_spec", "DISORDER_KINDS", "grid_units"]
 
@@ -211,12 +213,8 @@ def parse_spec(raw: dict) -> Spec:
         geom = g
     spec._geometry = _geometry_of(geom)
 
-    from .registry import validate_observables  # late import: registry imports observables
-
     obs = raw.get("observables")
     if not obs:
-        from .registry import available
-
         raise SpecError("observables", f"at least one observable required; allowed: "
                         f"{', '.join(available())}")
     spec.observables = validate_observables(obs, spec)

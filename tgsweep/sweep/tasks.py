@@ -18,6 +18,7 @@ import numpy as np
 from ..core.state import ground_state
 from ..models.potentials import make_potential
 from ..models.ring import Ring
+from ..observables.declaration import SampleContext
 from . import registry
 
 __all__ = ["STATUS", "ERROR_WIDTH", "sample_rng", "draw_potential", "make_ring", "run_sample",
@@ -100,7 +101,7 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
             state = ground_state(ring, mu=float(st["mu"]), twist=twist)
         else:
             state = ground_state(ring, n_particles=int(st["n_particles"]), twist=twist)
-        ctx = registry.SampleContext(ring, state, params, p, s)
+        ctx = SampleContext(ring, state, params, p, s)
         values = {}
         for name, opts in spec.observables.items():
             out = registry.get(name).compute(ctx, opts)
