@@ -16,7 +16,8 @@ from scipy.special import jv
 from tgsweep import Ring
 from tgsweep.core import _dynamics_kernels as K
 from tgsweep.core.evolution import (DENSE_MAX_DYNAMICS, Evolution, choose_method, evolve_density,
-                                    evolve_orbitals, evolved_obdm, spectral_bounds, time_grid)
+                                    evolve_orbitals, evolved_obdm, time_grid)
+from tgsweep.core.spectrum import spectral_bounds
 from tgsweep.core.initial_states import domain_wall, trap_release
 from tgsweep.observables.dynamics import dynamics_sample, front_profile_lattice
 

@@ -59,10 +59,11 @@ from ..models.ring import Ring, is_real_twist
 from . import _dynamics_kernels as K
 from .initial_states import InitialState
 from .obdm import obdm_lattice
+from .spectrum import spectral_bounds
 
 __all__ = ["time_grid", "Evolution", "evolve_orbitals", "evolve_density",
            "diagonal_ensemble_density", "evolved_obdm", "DENSE_MAX_DYNAMICS", "METHODS",
-           "choose_method", "spectral_bounds", "CHEB_MAX_ARG"]
+           "choose_method", "CHEB_MAX_ARG"]
 
 #: largest ring (grid points) for which the dense eigendecomposition is attempted
 DENSE_MAX_DYNAMICS = 6000
@@ -100,17 +101,6 @@ def time_grid(t_max: float, n_linear: int = 0, n_log: int = 0, t_min_log: float 
 
 
 # ============================================================================ evolution
-def spectral_bounds(ring: Ring) -> tuple[float, float]:
-    """Gershgorin interval [E_lo, E_hi] containing the spectrum of H_phi for every twist phi.
-
-    Each row of H has diagonal diag_i and two off-diagonal entries of modulus t (the corner
-    included), so E_lo = min diag - 2t, E_hi = max diag + 2t (units of energy; continuum
-    t = 1/h^2, so the width is ~ 4/h^2 + max V - min V).
-    """
-    d = ring.diag
-    return float(d.min() - 2.0 * ring.hopping), float(d.max() + 2.0 * ring.hopping)
-
-
 def _cheb_terms(a: float) -> float:
     # fit of len(chebyshev_coefficients(a)) (tol 1e-16): within ~10% for 1 <= a <= 1e4
     a = abs(a)

@@ -13,7 +13,7 @@ from ..models.ring import Ring, is_real_twist
 from . import _spectrum_kernels as K
 
 __all__ = ["count_below", "count_at_most", "eigenvalues", "eigenpairs", "eigenpairs_in_window",
-           "dense_eigenpairs", "DENSE_MAX"]
+           "dense_eigenpairs", "spectral_bounds", "DENSE_MAX"]
 
 #: rings with at most this many grid points use LAPACK's dense eigh in ``method="auto"``
 DENSE_MAX = 400
@@ -26,10 +26,19 @@ def _corner(ring: Ring, phi: float):
     return float(c.real) if is_real_twist(phi) else complex(c)
 
 
-def _bounds(ring: Ring) -> tuple[float, float]:
+def spectral_bounds(ring: Ring) -> tuple[float, float]:
+    """Gershgorin interval [E_lo, E_hi] containing the spectrum of H_phi for every twist phi.
+
+    Each row of H has diagonal diag_i and two off-diagonal entries of modulus t (the corner
+    included), so E_lo = min diag - 2t, E_hi = max diag + 2t (units of energy; continuum
+    t = 1/h^2, so the width is ~ 4/h^2 + max V - min V).
+    """
     d = ring.diag
     t = ring.hopping
     return float(d.min() - 2 * t), float(d.max() + 2 * t)
+
+
+_bounds = spectral_bounds
 
 
 def _pivmin(ring: Ring) -> float:

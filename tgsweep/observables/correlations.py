@@ -20,9 +20,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import scipy.linalg as sla
 
-from ..core import _correlation_kernels as CK
-from ..core import _obdm_kernels as OK
-from ..core.obdm import _stride, obdm, upper_rows_lattice
+from ..core import kernels as CK
+from ..core.obdm import obdm, row_checkpoints, upper_rows_lattice
 from ..core.spectrum import count_at_most, count_below, eigenpairs
 from ..core.state import State
 from ..models.params import ParamError
@@ -61,8 +60,7 @@ def stream_upper_rows(state: State, rows_per_block: int | None = None):
     r = int(rows_per_block or ring.cell_size)
     scale = 1.0 / ring.weight if ring.kind == "continuum" else 1.0
     if n:
-        stride = _stride(m, n, u.itemsize)
-        q = OK.prefix_checkpoints(u, stride)
+        q, stride = row_checkpoints(u)
     for x0 in range(0, m, r):
         x1 = min(m, x0 + r)
         if n:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..core import _lyapunov_kernels as K
+from ..core import kernels as K
 from ..models.ring import Ring
 from ..models.units import unit
 from .declaration import Coord, Observable, Option, Variable, real_list

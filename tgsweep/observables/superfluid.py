@@ -79,8 +79,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from ..core import _stiffness_kernels as K
-from ..core.spectrum import DENSE_MAX, _bounds, count_at_most, eigenpairs, eigenvalues
+from ..core import kernels as K
+from ..core.spectrum import DENSE_MAX, count_at_most, eigenpairs, eigenvalues, spectral_bounds
 from ..models.ring import Ring, fermion_twist
 from ..models.units import unit
 from .declaration import Coord, Observable, Option, Variable, real_list
@@ -463,7 +463,7 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
         raise ValueError("thetas: must be a finite scalar or 1-d sequence")
     m = ring.n_grid
     length = float(ring.length)
-    lo, hi = _bounds(ring)
+    lo, hi = spectral_bounds(ring)
     hnorm = max(abs(lo), abs(hi))
     if mu_tol is None:
         mu_tol = 64 * _EPS * hnorm

@@ -17,7 +17,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-from .spec import Spec, SpecError
+from .cluster import batch_provenance, cluster_provenance
+from .errors import SpecError
+from .spec import Spec
 from .store import MemoryStore, ResultStore, ZarrStore, provenance, store_layout, summarize
 from .tasks import STATUS, compute_chunk
 
@@ -176,8 +178,6 @@ def _cluster_provenance(cluster) -> dict:
     """``{"cluster": JSON}`` of :func:`tgsweep.sweep.cluster.cluster_provenance` (job ids ...);
     just the class name for clusters it does not describe (e.g. a LocalCluster)."""
     try:
-        from .cluster import cluster_provenance
-
         prov = cluster_provenance(cluster)
     except Exception:  # noqa: BLE001 - provenance must never fail a run
         return {"cluster": type(cluster).__name__}
@@ -188,8 +188,6 @@ def _batch_provenance() -> dict:
     """``{"batch": JSON}`` when running inside a SLURM/PBS allocation
     (:func:`tgsweep.sweep.cluster.batch_provenance`), else ``{}``."""
     try:
-        from .cluster import batch_provenance
-
         prov = batch_provenance()
     except Exception:  # noqa: BLE001
         return {}

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from . import registry
 from .spec import grid_units
 from .tasks import ERROR_WIDTH, STATUS, ChunkResult
@@ -108,8 +109,6 @@ def provenance(spec, extra: dict | None = None) -> dict:
     import numba
     import xarray
     import zarr
-
-    from .. import __version__
 
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     attrs = {
