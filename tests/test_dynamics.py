@@ -366,7 +366,7 @@ def test_dynamics_sample_consistency():
 
 @pytest.mark.parametrize("size", [64, 128, 256])
 def test_disordered_transfer_bounded(size):
-    """Dynamical localization (Seiringer-Warzel / Sims-Warzel ECL setting, issue 5): for the
+    """Dynamical localization (Seiringer-Warzel / Sims-Warzel ECL setting, docs/references.md §6): for the
     Anderson lattice at W = 6 (localization length ~ 1) the transferred number across the two
     walls of a half-filled ring stays O(1), sup_t |N_tr| < 6 up to t = 1000, independent of
     size, while the clean ring would transfer 4t/pi (> 6 after t = 5).  (Single samples show

@@ -1,6 +1,6 @@
 """Spec validation: every bad field gives a one-line error naming it, exit code 2, no store.
 
-Reference: the spec format of issue 6 (workflows/*.toml) and the allowed values in
+Reference: the spec format of README "Sweeps: specs, CLI, stores" (workflows/*.toml) and the allowed values in
 tgsweep.sweep.spec / tgsweep.sweep.registry / tgsweep.models.potentials.
 """
 
@@ -142,12 +142,12 @@ GRID_VALUES = {"width": [0.5, 1.0], "mean": [0.0, 0.5], "sigma": [0.5, 1.0], "a"
                "height": [1.0, 2.0], "profile_width": [0.0, 0.5], "strength": [1.0, -1.0],
                "corr_length": [1.0, 2.0], "D": [0.5, 1.0], "lam": [1.0, 3.0],
                "beta": [0.3, 0.618], "phase": [0.0, 1.0]}
+#: natural_units attribute per dimension (units: CF "1", angles "rad"); README conventions
 EXPECTED_UNITS = {
-    "continuum": {"energy": "hbar^2/(2 m a^2), a = unit length", "length": "a (unit length)",
-                  "1/length": "1/a", "energy^2 length": "(hbar^2/(2 m a^2))^2 a, a = unit length",
-                  "1": "1", "rad": "rad"},
-    "lattice": {"energy": "t (hopping)", "length": "lattice sites", "1/length": "1/site",
-                "energy^2 length": "t^2 site (t = hopping)", "1": "1", "rad": "rad"},
+    "continuum": {"energy": "hbar^2/(2 m a^2)", "length": "a", "1/length": "a^-1",
+                  "energy^2 length": "(hbar^2/(2 m a^2))^2 a", "1": "1", "rad": "rad"},
+    "lattice": {"energy": "t", "length": "site", "1/length": "site^-1",
+                "energy^2 length": "t^2 site", "1": "1", "rad": "rad"},
 }
 
 
@@ -179,7 +179,9 @@ def test_units_of_every_disorder_parameter_coordinate(kind, name, model_kind):
     dims, values, attrs = coords[f"disorder_{name}"]
     assert dims == (f"disorder_{name}",)
     np.testing.assert_array_equal(values, GRID_VALUES[name])
-    assert attrs["units"] == EXPECTED_UNITS[model_kind][PARAM_DIMENSIONS[(kind, name)]]
+    dim = PARAM_DIMENSIONS[(kind, name)]
+    assert attrs["natural_units"] == EXPECTED_UNITS[model_kind][dim]
+    assert attrs["units"] == ("rad" if dim == "rad" else "1")
 
 
 def test_every_declared_parameter_has_a_unit_test_and_one_dimension():

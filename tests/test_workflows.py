@@ -3,7 +3,7 @@
 stores in data/reference/ (made by data/make_reference.py), and the reference data reproduce
 the closed-form clean-ring values the figures overlay.
 
-References for the physics checks (see /work/shared/REFERENCES.md):
+References for the physics checks (docs/references.md §2, §3, §5):
 clean lambda_0 ~ 1.5427 sqrt(N) - 0.57 (Forrester, Frankel, Garoni & Witte, PRA 67, 043607 (2003));
 clean rho_s = N/L (E(N, theta) - E(N, 0) = N theta^2 / L^2);
 clean lattice domain wall N_tr(t) = 2t/pi per wall (Antal, Racz, Rakos & Schutz,

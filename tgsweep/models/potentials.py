@@ -272,7 +272,7 @@ def poisson_obstacles(rng: np.random.Generator, n_grid: int, spacing: float, den
     ``profile_width = 0`` the profile is a single grid point: on the lattice a site impurity of
     strength U; in the continuum, ``height = g / h`` approximates g delta(x - x_j), and a large
     ``height`` approximates the hard-wall model whose integrated density of states is
-    N(E) = rho / (exp(pi rho / sqrt(E)) - 1) (REFERENCES.md).
+    N(E) = rho / (exp(pi rho / sqrt(E)) - 1) (docs/references.md §3).
 
     Parameters
     ----------
@@ -416,7 +416,7 @@ def white_noise(rng: np.random.Generator, n_grid: int, spacing: float, D: float)
     """Gaussian white noise <V(x) V(y)> = D delta(x - y): iid N(0, D/h) at each grid point.
 
     D >= 0 has units energy^2 x length (hbar^2/2m = 1); the Halperin / Frisch-Lloyd exact
-    results (REFERENCES.md) are stated for this normalization (there D is called sigma).
+    results (docs/references.md §3) are stated for this normalization (there D is called sigma).
     """
     _check_rng(rng)
     n_grid = _check_int("n_grid", n_grid, 1)

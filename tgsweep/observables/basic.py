@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.state import particle_numbers
-from ..models.units import unit
 from .declaration import Coord, Observable, Variable
 
 __all__ = ["ENERGY", "PARTICLE_NUMBERS", "DENSITY", "OBSERVABLES"]
 
 
 def _energy_layout(geom, opts):
-    return ({"energy": Variable((), (), unit("energy", geom["kind"]),
+    return ({"energy": Variable((), (), "energy",
                                 "ground-state energy E = sum of occupied orbital energies"),
              "n_particles": Variable((), (), "1", "number of particles N", "int64")}, {})
 
@@ -43,9 +42,9 @@ PARTICLE_NUMBERS = Observable("particle_numbers", _pn_layout, _pn_compute, requi
 
 def _density_layout(geom, opts):
     x = np.arange(geom["n_grid"]) * geom["spacing"]
-    return ({"density": Variable(("x",), (geom["n_grid"],), unit("1/length", geom["kind"]),
+    return ({"density": Variable(("x",), (geom["n_grid"],), "1/length",
                                  "particle density rho(x) = sum_alpha |phi_alpha(x)|^2")},
-            {"x": Coord(x, unit("length", geom["kind"]), "position x on the ring")})
+            {"x": Coord(x, "length", "position x on the ring")})
 
 
 def _density_compute(ctx, opts):

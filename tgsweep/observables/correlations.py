@@ -26,13 +26,12 @@ from ..core.spectrum import count_at_most, count_below, eigenpairs
 from ..core.state import State
 from ..models.params import ParamError
 from ..models.ring import Ring
-from ..models.units import unit
 from .declaration import (REQUIRED, Coord, Observable, Option, Variable, integer_at_least,
                           n_cells, real_list)
 
 __all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distribution",
            "tail_coefficient", "ecl_profile", "fit_ecl", "MomentumDistribution", "EclFit",
-           "stream_upper_rows", "CONDENSATE", "HS_PROFILE", "MOMENTUM_DISTRIBUTION",
+           "stream_upper_rows", "ring_momenta", "CONDENSATE", "HS_PROFILE", "MOMENTUM_DISTRIBUTION",
            "ECL_PROFILE", "OBSERVABLES"]
 
 
@@ -216,6 +215,20 @@ def tail_coefficient(k, n_k, k_min: float, k_max: float) -> float:
     return float(np.linalg.lstsq(a, y, rcond=None)[0][0])
 
 
+def _momenta(m: int, length: float, theta: float):
+    j = np.fft.fftfreq(m, 1.0 / m)
+    k = (2 * np.pi * j + theta) / length
+    order = np.argsort(k)
+    return k, order
+
+
+def ring_momenta(n_grid: int, length: float, theta: float = 0.0) -> np.ndarray:
+    """The M momenta k = (2 pi j + theta)/L of a ring with boson twist theta, ascending (the
+    k of :func:`momentum_distribution`; units 1/length)."""
+    k, order = _momenta(int(n_grid), float(length), float(theta))
+    return k[order]
+
+
 def _nk_from_diag_sums(ring: Ring, u_d: np.ndarray, theta: float):
     m = ring.n_grid
     h, big_l = ring.weight, ring.length
@@ -223,9 +236,7 @@ def _nk_from_diag_sums(ring: Ring, u_d: np.ndarray, theta: float):
     d = np.arange(1, m)
     c[1:] = u_d[1:] + np.exp(1j * theta) * np.conj(u_d[m - d])  # wrapped pairs y = x + d - M
     nk = np.fft.fft(c * np.exp(-1j * theta * np.arange(m) / m)) * h**2 / big_l
-    j = np.fft.fftfreq(m, 1.0 / m)
-    k = (2 * np.pi * j + theta) / big_l
-    order = np.argsort(k)
+    k, order = _momenta(m, big_l, theta)
     return k[order], nk.real[order]
 
 
@@ -362,7 +373,7 @@ def _hs_layout(geom, opts):
     return ({"hs_profile": Variable(("sigma", "r"), (len(opts["sigmas"]), nr), "1",
                                     "HS profile h_sigma(r) = mean_n ||1_In gamma 1_In+r||_2^sigma")},
             {"sigma": Coord(np.asarray(opts["sigmas"], float), "1", "HS power sigma"),
-             "r": Coord(np.arange(nr), unit("length", geom["kind"]), "cell distance r")})
+             "r": Coord(np.arange(nr), "length", "cell distance r")})
 
 
 def _hs_compute(ctx, opts):
@@ -378,10 +389,15 @@ HS_PROFILE = Observable(
 
 def _nk_layout(geom, opts):
     m = geom["n_grid"]
-    return ({"n_k": Variable(("k_index",), (m,), "1", "momentum distribution n(k), sum = N"),
-             "k": Variable(("k_index",), (m,), unit("1/length", geom["kind"]),
-                           "momentum k = (2 pi j + theta)/L")},
-            {"k_index": Coord(np.arange(m), "1", "momentum index (ascending k)")})
+    variables = {"n_k": Variable(("k_index",), (m,), "1", "momentum distribution n(k), sum = N")}
+    coords = {"k_index": Coord(np.arange(m), "1", "momentum index (ascending k)")}
+    k_name = "momentum k = (2 pi j + theta)/L"
+    if geom.get("twist") is None:  # the twist varies over the grid: k is stored per sample
+        variables["k"] = Variable(("k_index",), (m,), "1/length", k_name)
+    else:  # one momentum grid for the whole store: a coordinate
+        coords["k"] = Coord(ring_momenta(m, geom["length"], geom["twist"]), "1/length", k_name,
+                            "k_index")
+    return variables, coords
 
 
 def _nk_compute(ctx, opts):
@@ -412,7 +428,7 @@ def _ecl_layout(geom, opts):
     nr = n_cells(geom) // 2 + 1
     nt, nw = len(opts["twists"]), len(opts["windows"])
     w = np.asarray(opts["windows"], float).reshape(-1, 2)
-    eu = unit("energy", geom["kind"])
+    eu = "energy"
     return ({"ecl_q": Variable(("twist", "window", "r"), (nt, nw, nr), "1",
                                "ECL profile q(r) = (1/n_cells) sum_n Q(n, n+r; J), "
                                "Q = sum_{E_j in J} Phi_j(n) Phi_j(m), Phi_j(n) = "
@@ -426,7 +442,7 @@ def _ecl_layout(geom, opts):
              "window": Coord(np.arange(nw), "1", "energy window index"),
              "window_lo": Coord(w[:, 0], eu, "lower edge of the energy window J", "window"),
              "window_hi": Coord(w[:, 1], eu, "upper edge of the energy window J", "window"),
-             "r": Coord(np.arange(nr), unit("length", geom["kind"]), "cell distance r")})
+             "r": Coord(np.arange(nr), "length", "cell distance r")})
 
 
 def _ecl_compute(ctx, opts):

@@ -13,7 +13,9 @@ An :class:`Observable` declares, before anything runs,
 * ``requires``: state fields it needs ("mu": a chemical potential).
 
 ``geometry`` is the dict of :meth:`tgsweep.sweep.spec.Spec.geometry` (kind, n_grid, spacing,
-length, points_per_unit); ``units`` strings come from :func:`tgsweep.models.units.unit`.
+length, points_per_unit); a variable declares its physical *dimension* ("energy", "1/length",
+...), and the store writes the ``units``/``natural_units`` attributes from it
+(:func:`tgsweep.models.units.unit_attrs`).
 :meth:`Observable.evaluate` runs one on a :class:`~tgsweep.core.state.State`.
 """
 
@@ -27,6 +29,12 @@ import numpy as np
 from ..core.obdm import obdm
 from ..core.state import State
 from ..models.params import REQUIRED, ParamError
+from ..models.units import DIMENSIONS
+
+
+def _check_dimension(d: str) -> None:
+    if d not in DIMENSIONS:
+        raise ValueError(f"dimension: must be one of {', '.join(DIMENSIONS)}, got {d!r}")
 
 __all__ = ["Variable", "Coord", "Option", "Observable", "SampleContext",
            "n_cells", "integer_at_least", "real_list", "boolean", "one_of", "REQUIRED"]
@@ -34,13 +42,18 @@ __all__ = ["Variable", "Coord", "Option", "Observable", "SampleContext",
 
 @dataclass(frozen=True)
 class Variable:
-    """One stored per-sample variable: observable dims, shape, units, long_name, dtype."""
+    """One stored per-sample variable: observable dims, shape, physical dimension (one of
+    :data:`tgsweep.models.units.DIMENSIONS`; the store writes ``units``/``natural_units`` from
+    it), long_name, dtype."""
 
     dims: tuple[str, ...]
     shape: tuple[int, ...]
-    units: str
+    dimension: str
     long_name: str
     dtype: str = "float64"
+
+    def __post_init__(self):
+        _check_dimension(self.dimension)
 
     @property
     def fill(self):
@@ -53,9 +66,12 @@ class Coord:
     when the coordinate's own name is not a dimension (e.g. ``window_lo`` along ``window``)."""
 
     values: np.ndarray
-    units: str
+    dimension: str
     long_name: str
     dim: str | None = None
+
+    def __post_init__(self):
+        _check_dimension(self.dimension)
 
 
 @dataclass(frozen=True)

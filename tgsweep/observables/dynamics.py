@@ -19,11 +19,11 @@ from ..core.evolution import DENSE_MAX_DYNAMICS, Evolution, choose_method, time_
 from ..core.initial_states import InitialState, domain_wall, region_mask, ring_distance_to_set
 from ..models.params import ParamError
 from ..models.ring import Ring, is_real_twist
-from ..models.units import unit
 from .declaration import Coord, Observable, Option, Variable, boolean, n_cells, one_of, real_list
 
 __all__ = ["DynamicsSample", "dynamics_sample", "front_profile_lattice",
-           "front_profile_continuum", "sweep_times", "DYNAMICS", "OBSERVABLES"]
+           "front_profile_continuum", "cell_distance", "sweep_times", "DYNAMICS",
+           "OBSERVABLES"]
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,37 @@ class DynamicsSample:
     inside0: np.ndarray
 
 
+def _distances(ring: Ring, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d_in = ring_distance_to_set(~mask) * ring.spacing     # for points in K: dist to K^c
+    d_out = ring_distance_to_set(mask) * ring.spacing     # for points outside: dist to K
+    return d_in, d_out
+
+
+def _cell_distance(ring: Ring, mask: np.ndarray, d_in: np.ndarray, d_out: np.ndarray):
+    cells = ring.cell_index
+    n_c = int(cells.max()) + 1
+    cell_dist = np.zeros(n_c)
+    for c in range(n_c):
+        sel = cells == c
+        if np.all(mask[sel]):
+            cell_dist[c] = d_in[sel].min()
+        elif not np.any(mask[sel]):
+            cell_dist[c] = -d_out[sel].min()
+    return cell_dist
+
+
+def cell_distance(ring: Ring, region=None) -> np.ndarray:
+    """Signed distance (length units) of each unit cell I_n to the boundary of the region K
+    (:func:`~tgsweep.core.initial_states.region_mask`): dist(I_n, K^c) inside K, -dist(I_n, K)
+    outside, 0 for cells straddling the boundary (as :attr:`DynamicsSample.cell_distance`)."""
+    mask = region_mask(ring, region)
+    return _cell_distance(ring, mask, *_distances(ring, mask))
+
+
 def dynamics_sample(ring: Ring, initial: InitialState, times, truncation: float = 0.0,
                     evolution: Evolution | None = None, method: str = "auto",
                     infinite_time: bool | None = None) -> DynamicsSample:
-    """All per-sample dynamical outputs of the issue (see :class:`DynamicsSample`).
+    """All per-sample dynamical outputs (see :class:`DynamicsSample`).
 
     ``times`` should contain 0 (sup's are over the given grid, which is then compared with
     t = 0); the initial density is taken from the initial state itself.  Memory O(T M).
@@ -119,15 +146,8 @@ def dynamics_sample(ring: Ring, initial: InitialState, times, truncation: float 
     cc0 = by_cell(rho0)[0]
     cc_inf = by_cell(rho_inf)[0]
     mask = initial.region
-    d_in = ring_distance_to_set(~mask) * ring.spacing     # for points in K: dist to K^c
-    d_out = ring_distance_to_set(mask) * ring.spacing     # for points outside: dist to K
-    cell_dist = np.zeros(n_c)
-    for c in range(n_c):
-        sel = cells == c
-        if np.all(mask[sel]):
-            cell_dist[c] = d_in[sel].min()
-        elif not np.any(mask[sel]):
-            cell_dist[c] = -d_out[sel].min()
+    d_in, d_out = _distances(ring, mask)
+    cell_dist = _cell_distance(ring, mask, d_in, d_out)
     out = ~mask
     n_tr = rho[:, out].sum(axis=1) - rho0[out].sum()
     n_tr_inf = float(rho_inf[out].sum() - rho0[out].sum())
@@ -249,7 +269,7 @@ def _n_depth(geom) -> int:
 def _dyn_layout(geom, opts):
     t = sweep_times(opts["times"])
     nt, nc, nd = t.size, n_cells(geom), _n_depth(geom)
-    lu = unit("length", geom["kind"])
+    lu = "length"
     v = {"n_transferred": Variable(("time",), (nt,), "1", "transferred particle number N_tr(t) "
                                    "= int_{K^c} rho_t - int_{K^c} rho_0 (both walls)"),
          "n_transferred_inf": Variable((), (), "1", "N_tr of the infinite-time "
@@ -260,9 +280,6 @@ def _dyn_layout(geom, opts):
                                      "sup_t int_{I_n} rho_t over the time grid"),
          "cell_counts_inf": Variable(("cell",), (nc,), "1",
                                      "int_{I_n} of the infinite-time average density"),
-         "cell_distance": Variable(("cell",), (nc,), lu, "signed distance of I_n to the "
-                                   "boundary of K: dist(I_n, K^c) inside, -dist(I_n, K) "
-                                   "outside, 0 straddling"),
          "sup_outside": Variable(("depth",), (nd,), "1", "sup_t int over {x not in K: "
                                  "dist(x, K) > d} of rho_t"),
          "sup_inside": Variable(("depth",), (nd,), "1", "sup_t int over {x in K: "
@@ -274,14 +291,29 @@ def _dyn_layout(geom, opts):
     if opts["cell_counts"]:
         v["cell_counts"] = Variable(("time", "cell"), (nt, nc), "1",
                                     "int_{I_n} rho_t per unit cell and time")
-    return v, {"time": Coord(t, unit("time", geom["kind"]), "time after release"),
+    return v, {"time": Coord(t, "time", "time after release"),
+               "cell_distance": Coord(cell_distance(_geometry_ring(geom), _region(opts)), lu,
+                                      "signed distance of I_n to the boundary of K: "
+                                      "dist(I_n, K^c) inside, -dist(I_n, K) outside, "
+                                      "0 straddling", "cell"),
                "cell": Coord(np.arange(nc), "1", "unit cell index n, I_n = [n, n+1)"),
                "depth": Coord(np.arange(nd, dtype=np.float64), lu, "depth d")}
 
 
+def _region(opts):
+    return None if opts["region"] == "half" else tuple(float(x) for x in opts["region"])
+
+
+def _geometry_ring(geom) -> Ring:
+    """A clean ring of the sweep's geometry (the cell distances do not depend on V)."""
+    if geom["kind"] == "continuum":
+        return Ring.continuum(geom["n_grid"] / geom["points_per_unit"], geom["points_per_unit"])
+    return Ring.lattice(np.zeros(geom["n_grid"]))
+
+
 def _dyn_compute(ctx, opts):
     ring = ctx.ring
-    region = None if opts["region"] == "half" else tuple(float(x) for x in opts["region"])
+    region = _region(opts)
     n = opts["n_particles"]
     if n == "state":
         n = ctx.state.n_particles
@@ -301,7 +333,7 @@ def _dyn_compute(ctx, opts):
 
     out = {"n_transferred": d.n_transferred, "n_transferred_inf": np.float64(d.n_transferred_inf),
            "sup_cell_change": d.sup_cell_change, "sup_cell_counts": d.sup_cell_counts,
-           "cell_counts_inf": d.cell_counts_inf, "cell_distance": d.cell_distance,
+           "cell_counts_inf": d.cell_counts_inf,
            "sup_outside": pad(d.sup_outside), "sup_inside": pad(d.sup_inside),
            "inside0": pad(d.inside0), "dyn_n_particles": np.int64(init.n_particles)}
     if opts["cell_counts"]:

@@ -19,7 +19,6 @@ from scipy import special
 
 from ..core import kernels as K
 from ..models.ring import Ring
-from ..models.units import unit
 from .declaration import Coord, Observable, Option, Variable, real_list
 
 __all__ = ["lyapunov", "lyapunov_chain", "thouless_lyapunov", "kappus_wegner_lyapunov",
@@ -146,9 +145,9 @@ def halperin_lyapunov(energy, strength: float):
 # ------------------------------------------------------------------------------ declaration
 def _lyap_layout(geom, opts):
     e = np.asarray(opts["energies"], float)
-    return ({"lyapunov": Variable(("energy_grid",), (e.size,), unit("1/length", geom["kind"]),
+    return ({"lyapunov": Variable(("energy_grid",), (e.size,), "1/length",
                                   "finite-ring Lyapunov exponent (1/L) ln ||T_L(E)||")},
-            {"energy_grid": Coord(e, unit("energy", geom["kind"]), "energy E")})
+            {"energy_grid": Coord(e, "energy", "energy E")})
 
 
 def _lyap_compute(ctx, opts):

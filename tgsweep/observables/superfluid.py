@@ -82,7 +82,6 @@ import scipy.linalg as sla
 from ..core import kernels as K
 from ..core.spectrum import DENSE_MAX, count_at_most, eigenpairs, eigenvalues, spectral_bounds
 from ..models.ring import Ring, fermion_twist
-from ..models.units import unit
 from .declaration import Coord, Observable, Option, Variable, real_list
 
 __all__ = ["Stiffness", "stiffness", "STIFFNESS", "OBSERVABLES"]
@@ -550,16 +549,17 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
 
 # ------------------------------------------------------------------------------ declaration
 def _stiff_layout(geom, opts):
-    inv = unit("1/length", geom["kind"])
+    inv = "1/length"
+    log_inv = "log10(1/length)"
     th = np.asarray(opts["thetas"], float)
     return ({"rho_s": Variable(("theta",), (th.size,), inv,
                                "stiffness L (E(N_mu, theta) - E(N_mu, 0)) / theta^2"),
              "rho_s0": Variable((), (), inv, "stiffness curvature at theta -> 0"),
-             "log10_rho_s": Variable(("theta",), (th.size,), "log10(" + inv + ")",
+             "log10_rho_s": Variable(("theta",), (th.size,), log_inv,
                                      "log10 of the stiffness (resolved below float underflow)"),
-             "log10_rho_s0": Variable((), (), "log10(" + inv + ")",
+             "log10_rho_s0": Variable((), (), log_inv,
                                       "log10 of the curvature at theta -> 0"),
-             "stiffness_energy0": Variable((), (), unit("energy", geom["kind"]),
+             "stiffness_energy0": Variable((), (), "energy",
                                            "E_L(N_mu, 0), sum of the N_mu lowest levels"),
              "stiffness_reliable": Variable((), (), "1", "1 if the stiffness evaluation passed "
                                             "its cancellation/error checks", "int64"),

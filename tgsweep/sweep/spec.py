@@ -34,11 +34,10 @@ import numpy as np
 
 from ..models.params import ParamError
 from ..models.potentials import DISORDER_KINDS as _DECLARED
-from ..models.units import unit
 from .errors import SpecError
 from .registry import available, validate_observables
 
-__all__ = ["Spec", "load_spec", "parse_spec", "DISORDER_KINDS", "grid_units"]
+__all__ = ["Spec", "load_spec", "parse_spec", "DISORDER_KINDS", "grid_dimension"]
 
 #: disorder kinds a spec accepts: "none" (no potential) and every declared model
 DISORDER_KINDS = ("none", *_DECLARED)
@@ -130,7 +129,9 @@ class Spec:
         return out
 
     def geometry(self) -> dict:
-        """Grid geometry shared by all points: kind, n_grid M, spacing h, length L."""
+        """Grid geometry shared by all points: kind, n_grid M, spacing h, length L,
+        points_per_unit, and twist (the boson twist if it is the same at every grid point,
+        else None)."""
         return dict(self._geometry)
 
     def to_json(self) -> str:
@@ -211,7 +212,10 @@ def parse_spec(raw: dict) -> Spec:
         _check_state(params["state"], spec)
         _check_disorder(params["disorder"], g, spec)
         geom = g
-    spec._geometry = _geometry_of(geom)
+    # the boson twist, when one value serves the whole grid (fixed momentum grid of n(k))
+    twist_gridded = any("state.twist" in ax for ax in spec.axes.values())
+    spec._geometry = {**_geometry_of(geom),
+                      "twist": None if twist_gridded else float(state.get("twist", 0.0))}
 
     obs = raw.get("observables")
     if not obs:
@@ -314,15 +318,15 @@ _FIELD_DIMENSIONS = {"model.hopping": "energy", "state.mu": "energy", "state.twi
                      "state.n_particles": "1"}
 
 
-def grid_units(key: str, geom: dict) -> str:
-    """``units`` of the grid coordinate of parameter ``key`` ("section.name")."""
+def grid_dimension(key: str) -> str:
+    """Physical dimension of the grid parameter ``key`` ("section.name"): disorder parameters
+    from their declarations (a name has one dimension in every kind), model/state fields from
+    the table above."""
     sec, name = key.split(".", 1)
     if sec == "disorder" and name != "kind":
         dims = {p.name: p.dimension for d in _DECLARED.values() for p in d.params}
-        dim = dims.get(name, "1")
-    else:
-        dim = _FIELD_DIMENSIONS.get(key, "1")
-    return unit(dim, geom["kind"])
+        return dims.get(name, "1")
+    return _FIELD_DIMENSIONS.get(key, "1")
 
 
 def _check_grid(grid: Any, model: dict, disorder: dict, state: dict):
