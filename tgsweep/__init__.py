@@ -5,9 +5,8 @@ Units hbar^2/2m = 1.  See README.md for every convention.
 from .models.ring import Ring
 from .core.state import State, ground_state, excited_state, particle_numbers
 from .core.obdm import obdm
-from . import potentials
 
 __version__ = "0.1.0"
 
 __all__ = ["Ring", "State", "ground_state", "excited_state", "particle_numbers", "obdm",
-           "potentials", "__version__"]
+           "__version__"]

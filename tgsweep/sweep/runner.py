@@ -29,10 +29,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from . import cluster as batch_clusters
+from .errors import SpecError
 from .executors import PIN_ENV, LocalWorkers, pin_this_process
 from .faults import fault_point
 from .kernels import CompileWatch
-from .spec import Spec, SpecError
+from .spec import Spec
 from .store import MemoryStore, ResultStore, ZarrStore, provenance, store_layout, summarize
 from .tasks import STATUS, compute_chunk
 
@@ -386,9 +388,7 @@ def _executor_provenance(ex) -> dict:
     if cluster is None:
         return {}
     try:
-        from .cluster import cluster_provenance
-
-        prov = cluster_provenance(cluster)
+        prov = batch_clusters.cluster_provenance(cluster)
     except Exception:  # noqa: BLE001 - provenance must never fail a run
         return {"cluster": type(cluster).__name__}
     return {"cluster": json.dumps(prov, default=str) if isinstance(prov, dict) else str(prov)}
@@ -398,9 +398,7 @@ def _batch_provenance() -> dict:
     """``{"batch": JSON}`` when running inside a SLURM/PBS allocation
     (:func:`tgsweep.sweep.cluster.batch_provenance`), else ``{}``."""
     try:
-        from .cluster import batch_provenance
-
-        prov = batch_provenance()
+        prov = batch_clusters.batch_provenance()
     except Exception:  # noqa: BLE001
         return {}
     return {"batch": json.dumps(prov, default=str)} if prov else {}
