@@ -58,7 +58,7 @@ def test_workers_and_chunking_bitwise_identical(tmp_path, serial_reference, clus
         for spt in (1, 4):
             d = spec_dict(sampling={"n_samples": 6, "seed": 11, "samples_per_task": spt})
             out = tmp_path / f"w{n_workers}-s{spt}.zarr"
-            rep = run_sweep(parse_spec(d), out, client=client, progress=False)
+            rep = run_sweep(parse_spec(d), out, client, progress=False)
             assert rep.tasks_run == 2 * (6 // spt if spt == 1 else 2)
             assert_stores_equal(serial_reference, arrays(out), skip=SKIP)
 
@@ -85,13 +85,13 @@ def test_kill_worker_mid_run(tmp_path, cluster_factory):
     cluster = cluster_factory(2)
     with Client(cluster) as client:
         ref = tmp_path / "ref.zarr"
-        run_sweep(spec, ref, client=client, progress=False)
+        run_sweep(spec, ref, client, progress=False)
         out = tmp_path / "killed.zarr"
         pids = list(client.run(os.getpid).values())
         result = {}
 
         def go():
-            result["rep"] = run_sweep(spec, out, client=client, progress=False)
+            result["rep"] = run_sweep(spec, out, client, progress=False)
 
         th = threading.Thread(target=go)
         th.start()

@@ -43,7 +43,7 @@ def _ring(p, s, w, sites=14, seed=5):
 def test_ecl_profile_stored_equals_direct_call(tmp_path, store_kind):
     spec = _spec(ecl_profile={"windows": WINDOWS})
     store = MemoryStore() if store_kind == "memory" else ZarrStore(tmp_path / "e.zarr")
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     assert ds["ecl_q"].dims == ("disorder_W", "sample", "twist", "window", "r")
     assert ds["ecl_q"].shape == (2, 3, 2, 2, 14 // 2 + 1)
@@ -65,7 +65,7 @@ def test_ecl_profile_stored_equals_direct_call(tmp_path, store_kind):
 def test_dynamics_stored_equals_direct_call(tmp_path, store_kind):
     spec = _spec(dynamics={"times": TIMES, "cell_counts": True})
     store = MemoryStore() if store_kind == "memory" else ZarrStore(tmp_path / "d.zarr")
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     assert ds["time"].values.tolist() == [0.0] + TIMES  # t = 0 always on the grid
     assert ds["n_transferred"].dims == ("disorder_W", "sample", "time")
@@ -107,7 +107,7 @@ def test_dynamics_clean_lattice_wall_reaches_hydrodynamic_law():
                        "observables": {"dynamics": {"n_particles": "fill",
                                                     "times": {"t_max": 20.0, "n_times": 4}}}})
     store = MemoryStore()
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     t = ds["time"].values
     assert t.tolist() == [0.0, 5.0, 10.0, 15.0, 20.0]
@@ -120,7 +120,7 @@ def test_dynamics_log_times_and_region():
     spec = _spec(dynamics={"times": {"t_max": 8.0, "n_times": 5, "log": True, "t_min": 0.5},
                            "region": [3, 9], "n_particles": 2})
     store = MemoryStore()
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     np.testing.assert_allclose(ds["time"].values, np.r_[0.0, np.geomspace(0.5, 8.0, 5)])
     assert (ds["dyn_n_particles"].values == 2).all()
@@ -194,7 +194,7 @@ def test_stiffness_log10_reaches_store(tmp_path):
                                 sampling={"n_samples": 2, "seed": 9, "samples_per_task": 2},
                                 observables={"stiffness": {"thetas": thetas}}))
     store = ZarrStore(tmp_path / "s.zarr")
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     for name in ("log10_rho_s", "log10_rho_s0", "stiffness_energy0", "stiffness_reliable"):
         assert ds[name].attrs["units"] and ds[name].attrs["long_name"]

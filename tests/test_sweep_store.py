@@ -31,7 +31,7 @@ class StoreSuite:
     def run(self, tmp_path, d=None):
         spec = parse_spec(d or spec_dict())
         store = self.make(tmp_path)
-        run_sweep(spec, store=store, serial=True, progress=False)
+        run_sweep(spec, store, progress=False)
         return spec, store
 
     def test_layout_dims_units(self, tmp_path):
@@ -136,7 +136,7 @@ def test_failing_samples_recorded_and_excluded(tmp_path, probe_observable, store
     d = spec_dict(observables={"energy": {}, "condensate": {}, "probe": {}})
     spec = parse_spec(d)
     store = MemoryStore() if store_kind == "memory" else ZarrStore(tmp_path / "f.zarr")
-    rep = run_sweep(spec, store=store, serial=True, progress=False)
+    rep = run_sweep(spec, store, progress=False)
     st = store.read("status")
     err = store.read("error")
     assert rep.samples_failed == 6 and rep.tasks_run == 4

@@ -20,9 +20,10 @@ from ..models.potentials import make_potential
 from ..models.ring import Ring
 from ..observables.declaration import SampleContext
 from . import registry
+from .kernels import compiled_count
 
 __all__ = ["STATUS", "ERROR_WIDTH", "sample_rng", "draw_potential", "make_ring", "run_sample",
-           "compute_chunk", "ChunkResult"]
+           "compute_chunk", "ChunkResult", "warm_cache"]
 
 STATUS = {"pending": 0, "ok": 1, "error": 2, "nonfinite": 3, "selfcheck": 4}
 ERROR_WIDTH = 200
@@ -59,7 +60,8 @@ def make_ring(model: dict, potential: np.ndarray):
 @dataclass
 class ChunkResult:
     """Arrays of one task: ``data[var]`` has shape (n, *var.shape); status (n,) int8;
-    errors (n,) str."""
+    errors (n,) str; ``compiled``: numba kernels the computing process compiled for it (0 once
+    the on-disk cache is warm: the sweep checks that workers do not compile)."""
 
     p: int
     c: int
@@ -67,6 +69,7 @@ class ChunkResult:
     data: dict
     status: np.ndarray
     errors: np.ndarray
+    compiled: int = 0
 
 
 def _self_check(ctx) -> str:
@@ -135,6 +138,7 @@ def layouts_of(spec) -> dict:
 
 def compute_chunk(spec, p: int, c: int) -> ChunkResult:
     """All samples of chunk ``c`` (samples c*spt .. ) at grid point ``p``."""
+    n_compiled = compiled_count()
     layouts = layouts_of(spec)
     s0, s1 = spec.chunk_samples(c)
     n = s1 - s0
@@ -150,4 +154,17 @@ def compute_chunk(spec, p: int, c: int) -> ChunkResult:
             data[var][i] = arr
         status[i] = code
         errors[i] = err[:ERROR_WIDTH]
-    return ChunkResult(p, c, s0, data, status, errors)
+    return ChunkResult(p, c, s0, data, status, errors, compiled_count() - n_compiled)
+
+
+def warm_cache(specs, stream=None) -> int:
+    """Compile (or load) the numba kernels that ``specs`` need, by computing one sample of the
+    first grid point of each, serially in this process; returns the number of kernels compiled.
+    For an install step, so that the first sweep starts with a warm on-disk cache."""
+    n0 = compiled_count()
+    for spec in specs:
+        run_sample(spec, 0, 0, layouts_of(spec))
+    n = compiled_count() - n0
+    if stream is not None:
+        stream.write(f"numba kernels: {n} compiled into the on-disk cache\n")
+    return n
