@@ -48,7 +48,7 @@ gamma) moves by at most 2 sum_dropped p_n times the cancellation factor: ``trunc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import brentq
@@ -196,8 +196,8 @@ class ThermalState:
     cancellation: float
     n_projection: int
     n_fixed: int | None
-    terms: tuple
-    real: bool
+    terms: tuple = field(repr=False)
+    real: bool = field(repr=False)
 
     @property
     def n_particles(self):
