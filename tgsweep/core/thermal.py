@@ -59,7 +59,7 @@ from . import _thermal_kernels as TK
 from .obdm import upper_rows_lattice
 from .spectrum import count_at_most, eigenpairs, eigenvalues
 
-__all__ = ["ThermalState", "thermal_state", "ENSEMBLES", "poisson_binomial"]
+__all__ = ["ThermalState", "thermal_state", "ENSEMBLES", "poisson_binomial", "saddle_mu"]
 
 ENSEMBLES = ("grand", "canonical")
 #: default bound on the truncation and aliasing errors of every lattice gamma entry
@@ -324,7 +324,7 @@ def _grand(ring, t, mu, twist, tol, method):
                         float(2 * drop * canc), 0.0, float(canc), 0, None, terms, real)
 
 
-def _saddle(w, beta, n):
+def saddle_mu(w, beta, n):
     """mu* with sum_n fermi(beta (w_n - mu*)) = n (0 < n < k)."""
     def g(mu):
         return float(np.sum(expit(-beta * (w - mu)))) - n
@@ -348,12 +348,12 @@ def _canonical(ring, t, n, twist, tol, method):
     # mu* + T ln(M / tol) + margin and re-check the truncation bound
     k0 = min(m, n + 16)
     w0 = eigenvalues(ring, phi, 0, k0)
-    mu_s = _saddle(w0, beta, n) if n < k0 else w0[-1] + 40 * t
+    mu_s = saddle_mu(w0, beta, n) if n < k0 else w0[-1] + 40 * t
     margin = 2.0
     while True:
         w, v, nxt = _sector(ring, phi, mu_s + t * (np.log(m / tol) + margin), method, k_min=n)
         k = w.size
-        mu_s = _saddle(w, beta, n) if n < k else w[-1] + 40 * t
+        mu_s = saddle_mu(w, beta, n) if n < k else w[-1] + 40 * t
         rho = -beta * (w - mu_s)
         p = expit(rho)
         prob, acc = poisson_binomial(p, w)

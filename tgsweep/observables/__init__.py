@@ -21,6 +21,10 @@ _NAMES = {
     "lyapunov": "lyapunov",
     # superfluid stiffness
     "stiffness": "stiffness",
+    # finite temperature
+    "free_energy": "thermal",
+    "thermal_stiffness": "thermal",
+    "tg_contact": "thermal",
 }
 
 __all__ = sorted(_NAMES)
