@@ -107,6 +107,7 @@ def _mu_for(ring, temperature, n):
                   xtol=1e-13)
 
 
+@pytest.mark.slow
 def test_grand_vs_canonical_converge_as_one_over_l():
     """Clean ring at density 1/5 and T = 0.5 (Rigol 2005: 10 bosons on 50 sites): the grand
     ensemble with <N> = N and the canonical one differ in gamma(0, x) by O(1/L); measured
