@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 
 from _ed import hcb_basis, hcb_hamiltonian
 
-__all__ = ["ed_canonical", "ed_grand", "hop_pairs"]
+__all__ = ["ed_canonical", "ed_grand", "ed_grand_quench", "hop_pairs"]
 
 
 def hop_pairs(L: int, N: int):
@@ -72,3 +72,34 @@ def ed_grand(eps, mu: float, temperature: float, t: float = 1.0, theta: float = 
     energy = float(sum(pn * b[1] for pn, b in zip(p, blocks)))
     gamma = sum(pn * b[2] for pn, b in zip(p, blocks))
     return float(lxi), n_mean, energy, gamma
+
+
+def _gamma_of(rho, L, N):
+    g = np.zeros((L, L), dtype=complex)
+    if 0 < N < L:
+        xs, ys, src, dst = hop_pairs(L, N)
+        np.add.at(g, (xs, ys), rho[src, dst])
+    basis = hcb_basis(L, N)
+    occ = (basis[:, None] >> np.arange(L)[None, :]) & 1
+    g[np.arange(L), np.arange(L)] = np.real(np.diag(rho)) @ occ
+    return g
+
+
+def ed_grand_quench(eps0, eps1, mu: float, temperature: float, time: float, t: float = 1.0,
+                    theta: float = 0.0):
+    """gamma at ``time`` of the grand-canonical Gibbs state of H(eps0) evolved under H(eps1):
+    rho_t = e^{-i H1 t} rho e^{i H1 t} in every N block (exact eigendecompositions)."""
+    eps0, eps1 = np.asarray(eps0, float), np.asarray(eps1, float)
+    L, beta = eps0.size, 1.0 / temperature
+    lzs, gs = [], []
+    for N in range(L + 1):
+        w, v = np.linalg.eigh(hcb_hamiltonian(eps0, N, t, theta))
+        lw = -beta * (w - mu * N)
+        lz = logsumexp(lw)
+        rho = (v * np.exp(lw - lz)) @ v.conj().T
+        e1, v1 = np.linalg.eigh(hcb_hamiltonian(eps1, N, t, theta))
+        u = (v1 * np.exp(-1j * e1 * time)) @ v1.conj().T
+        lzs.append(lz)
+        gs.append(_gamma_of(u @ rho @ u.conj().T, L, N))
+    p = np.exp(np.array(lzs) - logsumexp(lzs))
+    return sum(pn * g for pn, g in zip(p, gs))

@@ -59,7 +59,8 @@ from . import _thermal_kernels as TK
 from .obdm import upper_rows_lattice
 from .spectrum import count_at_most, eigenpairs, eigenvalues
 
-__all__ = ["ThermalState", "thermal_state", "ENSEMBLES", "poisson_binomial", "saddle_mu"]
+__all__ = ["ThermalState", "thermal_state", "thermal_evolve", "ENSEMBLES", "poisson_binomial",
+           "saddle_mu"]
 
 ENSEMBLES = ("grand", "canonical")
 #: default bound on the truncation and aliasing errors of every lattice gamma entry
@@ -79,6 +80,7 @@ class _Term:
 
     u: np.ndarray
     energies: np.ndarray
+    phi: float
     a: np.ndarray
     c: np.ndarray
     shift: float
@@ -307,12 +309,12 @@ def _grand(ring, t, mu, twist, tol, method):
     for (phi, w, v, rho, nxt, ld), sgn_p in zip(sectors, (1.0, -1.0)):
         for kappa, coef in ((0.0, 0.5), (np.pi, 0.5 * sgn_p)):
             a, c, shift = _scalars(rho, kappa)
-            raw.append((v, w, a, c, shift, coef * np.exp(ld - l0), kappa == 0.0))
-    proto = [_Term(v, w, a, c, sh, 1.0, len_) for v, w, a, c, sh, _, len_ in raw]
-    ztil = sum(r[5] * p.zeta() for r, p in zip(raw, proto)).real
+            raw.append((v, w, phi, a, c, shift, coef * np.exp(ld - l0), kappa == 0.0))
+    proto = [_Term(v, w, ph, a, c, sh, 1.0, len_) for v, w, ph, a, c, sh, _, len_ in raw]
+    ztil = sum(r[6] * p.zeta() for r, p in zip(raw, proto)).real
     if not ztil > 0:
         raise FloatingPointError("grand partition function not positive: cancellation")
-    terms = tuple(_Term(p.u, p.energies, p.a, p.c, p.shift, r[5] / ztil, p.lenard)
+    terms = tuple(_Term(p.u, p.energies, p.phi, p.a, p.c, p.shift, r[6] / ztil, p.lenard)
                   for r, p in zip(raw, proto))
     real = all(_is_real_twist(s[0]) for s in sectors)
     mean_n = float(np.real(sum(tt.weight * np.sum(tt.q()) for tt in terms)))
@@ -377,10 +379,11 @@ def _canonical(ring, t, n, twist, tol, method):
         kappa = 2 * np.pi * j / kk
         mult = 1.0 if (not real_u or j == 0 or 2 * j == kk) else 2.0
         a, c, shift = _scalars(rho, kappa if j else 0.0)
-        proto.append((_Term(v, w, a, c, shift, 1.0, j == 0), mult * np.exp(-1j * kappa * n)))
+        proto.append((_Term(v, w, phi, a, c, shift, 1.0, j == 0),
+                      mult * np.exp(-1j * kappa * n)))
     den = sum(cf * tt.zeta() for tt, cf in proto)
     den = den.real if real_u else den
-    terms = tuple(_Term(tt.u, tt.energies, tt.a, tt.c, tt.shift, cf / den, tt.lenard)
+    terms = tuple(_Term(tt.u, tt.energies, tt.phi, tt.a, tt.c, tt.shift, cf / den, tt.lenard)
                   for tt, cf in proto)
     log_z = float(np.log(prob[n]) - n * beta * mu_s + np.sum(np.logaddexp(0.0, rho)))
     energy = float(acc[n] / prob[n])
@@ -388,3 +391,36 @@ def _canonical(ring, t, n, twist, tol, method):
     return ThermalState(ring, t, "canonical", float(mu_s), twist, log_z, float(n), energy,
                         float(2 * drop), float(2 * alias / max(1e-300, 1 - alias)), float(canc),
                         kk, n, terms, real_u)
+
+
+def thermal_evolve(state: ThermalState, ring: Ring, time: float) -> ThermalState:
+    """The Gibbs state ``state`` evolved for ``time`` under the Hamiltonian of ``ring`` (a quench,
+    e.g. trap release: same grid, another potential), exactly.
+
+    rho_t = e^{-iH't} rho e^{iH't}.  H' conserves N and maps, in each parity sector, to the
+    one-particle h'_s with the sector's fermion twist, so Gamma(G) -> Gamma(U_t G U_t^+),
+    U_t = e^{-i h'_s t}: every term keeps its weights and its orbitals evolve, u -> U_t u (the
+    fermionic one-body density matrix evolves unitarily and the bosonic gamma_t follows from the
+    same formulas).  The returned state's gamma / density / upper_rows are at time t; its
+    thermodynamic attributes (log_z, energy, ...) are those of the initial Gibbs state.
+    Dense eigendecomposition of h'_s (M up to a few thousand).
+    """
+    if not isinstance(state, ThermalState):
+        raise TypeError("state: must be a ThermalState")
+    if ring.n_grid != state.ring.n_grid or ring.kind != state.ring.kind:
+        raise ValueError("ring: the quench must keep the grid (same kind and number of points)")
+    if not np.isfinite(time):
+        raise ValueError(f"time: must be finite, got {time!r}")
+    props = {}
+    terms = []
+    for tt in state.terms:
+        key = round(float(tt.phi), 15)
+        if key not in props:
+            e, vec = np.linalg.eigh(ring.matrix(tt.phi))
+            props[key] = (vec * np.exp(-1j * e * time)) @ vec.conj().T
+        u = np.ascontiguousarray(props[key] @ tt.u)
+        terms.append(_Term(u, tt.energies, tt.phi, tt.a, tt.c, tt.shift, tt.weight, tt.lenard))
+    return ThermalState(state.ring, state.temperature, state.ensemble, state.mu, state.twist,
+                        state.log_z, state.mean_n, state.energy, state.truncation_error,
+                        state.alias_error, state.cancellation, state.n_projection,
+                        state.n_fixed, tuple(terms), False)
