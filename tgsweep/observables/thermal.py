@@ -10,11 +10,17 @@ Units hbar^2/2m = 1, k_B = 1.  From the one-particle levels only (no eigenvector
 * thermal superfluid stiffness rho_s(T, theta) = L (F(theta) - F(0)) / theta^2 (canonical) or
   L (Omega(theta) - Omega(0)) / theta^2 (grand), units 1/length (lattice: per site).
 
-Direct differences: the rounding error of F(theta) - F(0) is ~ eps (|F| + T ln M), reported as
-``error``; ``resolved`` says whether |rho_s| exceeds 100 times it.  In the localized regime
-rho_s(T) ~ e^{-L/xi} eventually drops below that floor; the log-scaled (contour) evaluation that
-resolves the T = 0 stiffness far below roundoff (:mod:`tgsweep.observables.stiffness`) has no
-thermal counterpart here yet, so such values are flagged, never returned as if exact.
+Below roundoff.  rho_s(T) ~ e^{-L/xi_T} already for clean rings at T > 0 (and smaller with
+disorder), far below the rounding error eps |F| of a difference of free energies (kept as
+``direct`` for comparison).  :func:`thermal_stiffness` uses instead the Matsubara products
+
+    det(1 + z W_theta) / det(1 + z W_0) = prod_n (1 - kappa / f0(mu_z + i omega_n)),
+
+f0 the characteristic polynomial of H_phi0 (log-scaled transfer matrices), kappa =
+2 (cos phi_theta - cos phi_0), omega_n = (2n+1) pi T (fermionic; the bosonic set 2 pi n T for
+det(1 - W)), mu_z = mu (grand) or mu* + i kappa_j T (the K = k + 1 number-projection points,
+canonical): every factor is within its own size of 1 and nothing cancels
+(docs/references.md, "Finite temperature").  Checked against 50-80-digit mpmath down to 1e-22.
 """
 
 from __future__ import annotations
@@ -222,7 +228,8 @@ def _canonical_delta(ring, T, n, theta, tol):
     dz = np.sum(terms)
     # the projection cancels terms of size |w_j (e^{dl_j} - 1)| (fugacity phases near pi, where
     # the twist changes the levels' weights at O(1)): rounding error of dz / z0
-    err = 8 * _EPS * kk * float(np.sum(np.abs(terms)) + np.abs(dz)) / abs(z0)
+    # (the truncated levels enter only the weights D(z_j, 0), each to relative tol)
+    err = (8 * _EPS * kk + tol) * float(np.sum(np.abs(terms)) + np.abs(dz)) / abs(z0)
     return -T * float(_clog1p(dz / z0).real), conv, T * err
 
 
@@ -256,7 +263,7 @@ def thermal_stiffness(ring: Ring, temperature: float, thetas, *, mu: float | Non
         ok.append(c)
         perr.append(big_l * e / x**2)
     rho = np.array(rho)
-    trunc = 0.0 if ensemble == "grand" and ring.n_grid <= 4000 else big_l * tol * temperature
+    trunc = 0.0 if ensemble == "canonical" or ring.n_grid <= 4000 else big_l * tol * temperature
     err = np.abs(rho) * 1e3 * ring.n_grid * _EPS + np.array(perr) + trunc / th**2
     return ThermalStiffness(th, rho, err, np.array(ok) & (np.abs(rho) > 100 * err), direct,
                             float(f0))
