@@ -143,3 +143,15 @@ def test_thermal_trap_release_matches_ed(theta):
                                                                       theta=theta),
                                    atol=TOL, rtol=0)
         assert abs(ev.density().sum() - st.mean_n) < TOL
+
+
+@pytest.mark.parametrize("phi0", [0.0, np.pi])
+def test_log_char_poly_matches_numpy_twin(phi0):
+    """Log-scaled transfer-matrix characteristic polynomial vs slogdet of the dense matrix
+    (its NumPy twin), off the real axis (Matsubara lines) and far out (|f0| ~ e^{200})."""
+    ring = Ring.lattice(_eps(40, 9, 3.0), 1.3)
+    es = np.array([0.2 + 0.3j, -1.0 + 2.0j, 0.5 - 1.5j, 3.0 + 40.0j])
+    got = tgsweep.core.thermal.log_char_poly(ring, phi0, es)
+    ref = TK.log_char_poly_reference(ring.matrix(phi0), ring.hopping, es)
+    np.testing.assert_allclose(got.real, ref.real, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(1j * (got.imag - ref.imag)), 1.0, atol=1e-10)

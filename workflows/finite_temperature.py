@@ -6,7 +6,7 @@
     correlation length xi(T); (b) the exact IIKS correlation length vs T (line) with the decay
     rate fitted to gamma(0, x) on a ring of 200 sites (points); (c) the thermal stiffness
     rho_s(T) = L (Omega(theta) - Omega(0)) / theta^2 (theta = 1) of a clean and of Anderson
-    (W = 2) rings, L = 40, resolved far below roundoff by the Matsubara series.
+    (W = 3) rings, L = 40, resolved far below roundoff by the Matsubara series.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def main(out="docs/figures/finite_temperature.png"):
         print("lambda0", T, lam, flush=True)
     ax[0].set(xscale="log", yscale="log", xlabel="L (sites)", ylabel=r"$\lambda_0$",
               title=r"(a) quasi-condensate vs L, $\mu=-1$")
+    ax[0].set_xticks(sizes, [str(x) for x in sizes])
+    ax[0].minorticks_off()
     ax[0].legend(fontsize=8)
 
     L, mu_b = 200, -0.6
@@ -70,10 +72,10 @@ def main(out="docs/figures/finite_temperature.png"):
                                ensemble="grand").rho_s[0] for T in ts]
     ax[2].plot(ts, clean, "k-o", label="clean")
     for s in range(3):
-        eps = np.random.default_rng(100 + s).uniform(-1, 1, L)
+        eps = np.random.default_rng(100 + s).uniform(-1.5, 1.5, L)
         rho = [thermal_stiffness(Ring.lattice(eps), T, [1.0], mu=mu_c,
                                  ensemble="grand").rho_s[0] for T in ts]
-        ax[2].plot(ts, np.abs(rho), "-", alpha=0.8, label=f"Anderson W = 2, sample {s}")
+        ax[2].plot(ts, np.abs(rho), "-", alpha=0.8, label=f"Anderson W = 3, sample {s}")
     print("rho_s clean", list(zip(ts, clean)), flush=True)
     ax[2].axhline(1e-16, color="gray", ls=":", lw=1)
     ax[2].text(0.035, 3e-16, "double-precision roundoff of Omega", fontsize=7, color="gray")

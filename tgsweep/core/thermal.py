@@ -60,7 +60,7 @@ from .obdm import upper_rows_lattice
 from .spectrum import count_at_most, eigenpairs, eigenvalues
 
 __all__ = ["ThermalState", "thermal_state", "thermal_evolve", "ENSEMBLES", "poisson_binomial",
-           "saddle_mu"]
+           "saddle_mu", "log_char_poly"]
 
 ENSEMBLES = ("grand", "canonical")
 #: default bound on the truncation and aliasing errors of every lattice gamma entry
@@ -140,6 +140,15 @@ def _scalars(rho: np.ndarray, kappa: float):
     a = np.exp(-top) + c
     shift = float(-np.sum(top) + np.sum(np.logaddexp(0.0, rho)))
     return np.asarray(a), np.asarray(c), shift
+
+
+def log_char_poly(ring: Ring, phi0: float, energies) -> np.ndarray:
+    """log f0(E) at complex energies E, f0 = Delta(E) - 2 cos phi0 = t^{-M} det(H_phi0 - E) for
+    phi0 in {0, pi}: log-scaled transfer matrices (numba kernel
+    :func:`tgsweep.core._thermal_kernels.log_char_poly`, NumPy twin alongside)."""
+    es = np.ascontiguousarray(np.atleast_1d(energies), dtype=np.complex128)
+    return TK.log_char_poly(np.ascontiguousarray(ring.diag), float(ring.hopping),
+                            float(np.cos(phi0)), es)
 
 
 def poisson_binomial(p: np.ndarray, energies: np.ndarray | None = None):

@@ -31,8 +31,7 @@ import numpy as np
 from scipy.special import expit
 
 from ..core.spectrum import count_at_most, eigenvalues
-from ..core import _thermal_kernels as TK
-from ..core.thermal import ENSEMBLES, poisson_binomial, saddle_mu
+from ..core.thermal import ENSEMBLES, log_char_poly, poisson_binomial, saddle_mu
 from ..models.ring import Ring, fermion_twist
 
 __all__ = ["free_energy", "thermal_stiffness", "ThermalStiffness", "tg_contact"]
@@ -132,16 +131,16 @@ def _cexpm1(z):
     return np.expm1(x) * np.cos(y) - 2 * np.sin(y / 2) ** 2 + 1j * np.exp(x) * np.sin(y)
 
 
-def _matsubara_sum(diag, t, c0, kappa, e_re, y0, dy, width):
+def _matsubara_sum(ring, phi0, kappa, e_re, y0, dy, width):
     """sum_{n >= 0} log(1 - kappa / f0(e_re + i (y0 + n dy))), complex; f0 from
-    :func:`tgsweep.core._thermal_kernels.log_char_poly`.  |f0| grows monotonically along the line,
+    :func:`tgsweep.core.thermal.log_char_poly`.  |f0| grows monotonically along the line,
     so the terms decrease; stop once |term| < _SERIES_TOL |sum| beyond the spectral width."""
     total = 0.0 + 0.0j
     n0 = 0
     batch = 16
     while n0 < _MAX_TERMS:
         ys = y0 + dy * np.arange(n0, n0 + batch)
-        lf = TK.log_char_poly(diag, t, c0, e_re + 1j * ys)
+        lf = log_char_poly(ring, phi0, e_re + 1j * ys)
         ratio = -kappa * np.exp(-lf)
         terms = _clog1p(ratio)
         total += terms.sum()
@@ -161,7 +160,6 @@ def _spectral_width(ring):
 def _grand_delta(ring, T, mu, theta, tol):
     """(Omega(theta) - Omega(0), converged) from the Matsubara products of the four terms."""
     beta, m = 1.0 / T, ring.n_grid
-    diag, t = np.ascontiguousarray(ring.diag), ring.hopping
     width = _spectral_width(ring) + abs(mu)
     logs, signs, ratios = [], [], []
     conv = True
@@ -175,9 +173,9 @@ def _grand_delta(ring, T, mu, theta, tol):
         th = np.tanh(x / 2)
         lm = lp + float(np.sum(np.log(np.abs(th))))
         sm = float(np.prod(np.sign(th)))
-        sf, ok1 = _matsubara_sum(diag, t, c0, kappa, mu, np.pi * T, 2 * np.pi * T, width)
-        sb, ok2 = _matsubara_sum(diag, t, c0, kappa, mu, 2 * np.pi * T, 2 * np.pi * T, width)
-        r0 = 1.0 - kappa * np.exp(-TK.log_char_poly(diag, t, c0, np.array([mu + 0j]))[0])
+        sf, ok1 = _matsubara_sum(ring, phi0, kappa, mu, np.pi * T, 2 * np.pi * T, width)
+        sb, ok2 = _matsubara_sum(ring, phi0, kappa, mu, 2 * np.pi * T, 2 * np.pi * T, width)
+        r0 = 1.0 - kappa * np.exp(-log_char_poly(ring, phi0, mu)[0])
         conv &= ok1 and ok2
         logs += [lp, lm]
         signs += [1.0, sgn * sm]
@@ -197,7 +195,6 @@ def _canonical_delta(ring, T, n, theta, tol):
     projection of det(1 + z W_theta) - det(1 + z W_0), each ratio a Matsubara product at the
     complex chemical potential mu* + i kappa_j T."""
     beta, m = 1.0 / T, ring.n_grid
-    diag, t = np.ascontiguousarray(ring.diag), ring.hopping
     phi0 = fermion_twist(0.0, n)
     c0 = float(np.cos(phi0))
     kappa = 2.0 * (np.cos(fermion_twist(theta, n)) - c0)
@@ -214,8 +211,8 @@ def _canonical_delta(ring, T, n, theta, tol):
         kap = 2 * np.pi * j / kk
         zr = rho + 1j * kap
         ld = np.where(rho > 0, zr + np.log1p(np.exp(-zr)), np.log1p(np.exp(zr)))
-        up, ok1 = _matsubara_sum(diag, t, c0, kappa, mu_s, T * (kap + np.pi), 2 * np.pi * T, width)
-        dn, ok2 = _matsubara_sum(diag, t, c0, kappa, mu_s, T * (kap - np.pi), -2 * np.pi * T,
+        up, ok1 = _matsubara_sum(ring, phi0, kappa, mu_s, T * (kap + np.pi), 2 * np.pi * T, width)
+        dn, ok2 = _matsubara_sum(ring, phi0, kappa, mu_s, T * (kap - np.pi), -2 * np.pi * T,
                                  width)
         conv &= ok1 and ok2
         lds.append(np.sum(ld) - 1j * kap * n)
