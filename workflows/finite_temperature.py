@@ -45,8 +45,11 @@ def main(out="docs/figures/finite_temperature.png"):
         print("lambda0", T, lam, flush=True)
     ax[0].set(xscale="log", yscale="log", xlabel="L (sites)", ylabel=r"$\lambda_0$",
               title=r"(a) quasi-condensate vs L, $\mu=-1$")
-    ax[0].set_xticks(sizes, [str(x) for x in sizes])
-    ax[0].minorticks_off()
+    ax[0].set_xticks(sizes, [str(x) for x in sizes], minor=False)
+    ax[0].set_xticks([], minor=True)
+    yt = [1.5, 2, 3, 4, 6, 8]
+    ax[0].set_yticks(yt, [str(y) for y in yt], minor=False)
+    ax[0].set_yticks([], minor=True)
     ax[0].legend(fontsize=8)
 
     L, mu_b = 200, -0.6
