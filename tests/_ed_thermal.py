@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 
 from _ed import hcb_basis, hcb_hamiltonian
 
-__all__ = ["ed_canonical", "ed_grand", "ed_grand_quench", "hop_pairs"]
+__all__ = ["ed_canonical", "ed_canonical_quench", "ed_grand", "ed_grand_quench", "hop_pairs"]
 
 
 def hop_pairs(L: int, N: int):
@@ -103,3 +103,16 @@ def ed_grand_quench(eps0, eps1, mu: float, temperature: float, time: float, t: f
         gs.append(_gamma_of(u @ rho @ u.conj().T, L, N))
     p = np.exp(np.array(lzs) - logsumexp(lzs))
     return sum(pn * g for pn, g in zip(p, gs))
+
+
+def ed_canonical_quench(eps0, eps1, N: int, temperature: float, time: float, t: float = 1.0,
+                        theta: float = 0.0):
+    """gamma at ``time`` of the canonical Gibbs state (N particles) of H(eps0) evolved under
+    H(eps1)."""
+    eps0, eps1 = np.asarray(eps0, float), np.asarray(eps1, float)
+    w, v = np.linalg.eigh(hcb_hamiltonian(eps0, N, t, theta))
+    lw = -w / temperature
+    rho = (v * np.exp(lw - logsumexp(lw))) @ v.conj().T
+    e1, v1 = np.linalg.eigh(hcb_hamiltonian(eps1, N, t, theta))
+    u = (v1 * np.exp(-1j * e1 * time)) @ v1.conj().T
+    return _gamma_of(u @ rho @ u.conj().T, eps0.size, N)

@@ -20,7 +20,7 @@ import tgsweep
 from tgsweep import Ring, thermal_state
 from tgsweep.core import _thermal_kernels as TK
 
-from _ed_thermal import ed_canonical, ed_grand, ed_grand_quench
+from _ed_thermal import ed_canonical, ed_canonical_quench, ed_grand, ed_grand_quench
 
 TOL = 1e-10
 
@@ -131,7 +131,8 @@ def test_bad_input_names_the_field():
 def test_thermal_trap_release_matches_ed(theta):
     """Trap release at T (Billy et al., Nature 453, 891 (2008) set-up in miniature): the grand-
     canonical Gibbs state in a harmonic trap evolved under the clean ring, gamma_t vs ED time
-    evolution in every N block (L = 8, t = 0.7, 2.3) to 1e-10; canonical density conserved."""
+    evolution in every N block (L = 8, t = 0.7, 2.3) to 1e-10, <N> conserved; canonical N = 3, 4
+    likewise."""
     L = 8
     x = np.arange(L) - (L - 1) / 2
     trap = 0.3 * x**2
@@ -143,6 +144,13 @@ def test_thermal_trap_release_matches_ed(theta):
                                                                       theta=theta),
                                    atol=TOL, rtol=0)
         assert abs(ev.density().sum() - st.mean_n) < TOL
+    for n in (3, 4):
+        st = thermal_state(Ring.lattice(trap), 0.4, n_particles=n, ensemble="canonical",
+                           twist=theta)
+        ev = tgsweep.thermal_evolve(st, Ring.lattice(clean), 1.3)
+        np.testing.assert_allclose(tgsweep.obdm(ev), ed_canonical_quench(trap, clean, n, 0.4, 1.3,
+                                                                          theta=theta),
+                                   atol=TOL, rtol=0)
 
 
 @pytest.mark.parametrize("phi0", [0.0, np.pi])

@@ -209,6 +209,7 @@ class ThermalState:
     n_fixed: int | None
     terms: tuple = field(repr=False)
     real: bool = field(repr=False)
+    tol: float = field(default=TOL, repr=False)
 
     @property
     def n_particles(self):
@@ -332,7 +333,7 @@ def _grand(ring, t, mu, twist, tol, method):
     drop = max((m - s[1].size) * np.exp(-beta * (s[4] - mu)) if np.isfinite(s[4]) else 0.0
                for s in sectors)
     return ThermalState(ring, t, "grand", mu, twist, float(l0 + np.log(ztil)), mean_n, energy,
-                        float(2 * drop * canc), 0.0, float(canc), 0, None, terms, real)
+                        float(2 * drop * canc), 0.0, float(canc), 0, None, terms, real, tol)
 
 
 def saddle_mu(w, beta, n):
@@ -347,11 +348,12 @@ def saddle_mu(w, beta, n):
     return brentq(g, lo, hi, xtol=1e-14 * max(1.0, abs(lo), abs(hi)), maxiter=500)
 
 
-def _canonical(ring, t, n, twist, tol, method):
+def _canonical(ring, t, n, twist, tol, method, pair=True):
     beta = 1.0 / t
     m = ring.n_grid
     phi = fermion_twist(twist, n) if n else float(twist)
     real_u = _is_real_twist(phi)
+    pair = pair and real_u  # o(conj z) = conj o(z) for real orbitals: half the DFT points
     if n == 0:
         return ThermalState(ring, t, "canonical", -np.inf, twist, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0,
                             0, 0, (), True)
@@ -382,16 +384,16 @@ def _canonical(ring, t, n, twist, tol, method):
         if eps <= tol:
             kk, alias = kdft, eps
             break
-    js = range(kk // 2 + 1) if real_u else range(kk)
+    js = range(kk // 2 + 1) if pair else range(kk)
     proto = []
     for j in js:
         kappa = 2 * np.pi * j / kk
-        mult = 1.0 if (not real_u or j == 0 or 2 * j == kk) else 2.0
+        mult = 1.0 if (not pair or j == 0 or 2 * j == kk) else 2.0
         a, c, shift = _scalars(rho, kappa if j else 0.0)
         proto.append((_Term(v, w, phi, a, c, shift, 1.0, j == 0),
                       mult * np.exp(-1j * kappa * n)))
     den = sum(cf * tt.zeta() for tt, cf in proto)
-    den = den.real if real_u else den
+    den = den.real if pair else den
     terms = tuple(_Term(tt.u, tt.energies, tt.phi, tt.a, tt.c, tt.shift, cf / den, tt.lenard)
                   for tt, cf in proto)
     log_z = float(np.log(prob[n]) - n * beta * mu_s + np.sum(np.logaddexp(0.0, rho)))
@@ -399,7 +401,7 @@ def _canonical(ring, t, n, twist, tol, method):
     canc = 1.0 / prob[n]
     return ThermalState(ring, t, "canonical", float(mu_s), twist, log_z, float(n), energy,
                         float(2 * drop), float(2 * alias / max(1e-300, 1 - alias)), float(canc),
-                        kk, n, terms, real_u)
+                        kk, n, terms, pair, tol)
 
 
 def thermal_evolve(state: ThermalState, ring: Ring, time: float) -> ThermalState:
@@ -420,6 +422,10 @@ def thermal_evolve(state: ThermalState, ring: Ring, time: float) -> ThermalState
         raise ValueError("ring: the quench must keep the grid (same kind and number of points)")
     if not np.isfinite(time):
         raise ValueError(f"time: must be finite, got {time!r}")
+    if state.ensemble == "canonical" and state.real:
+        # the conjugate-pair shortcut needs real orbitals: rebuild with every DFT point
+        state = _canonical(state.ring, state.temperature, state.n_fixed, state.twist, state.tol,
+                           "auto", pair=False)
     props = {}
     terms = []
     for tt in state.terms:
@@ -432,4 +438,4 @@ def thermal_evolve(state: ThermalState, ring: Ring, time: float) -> ThermalState
     return ThermalState(state.ring, state.temperature, state.ensemble, state.mu, state.twist,
                         state.log_z, state.mean_n, state.energy, state.truncation_error,
                         state.alias_error, state.cancellation, state.n_projection,
-                        state.n_fixed, tuple(terms), False)
+                        state.n_fixed, tuple(terms), False, state.tol)
