@@ -71,6 +71,51 @@ def _bordered(r, uy, lx, shift):
     return -sign * np.exp(lab - shift)
 
 
+@njit(cache=True, fastmath=True)
+def _rank1(r, p, q):
+    """R += p q^T."""
+    k = p.size
+    for n in range(k):
+        pn = p[n]
+        for mm in range(k):
+            r[n, mm] += pn * q[mm]
+
+
+@njit(cache=True, fastmath=True)
+def _sm_products(b, p, q, bp, qb):
+    """bp = B p, qb = q^T B; returns rho = 1 + q^T B p (Sherman-Morrison, O(k^2))."""
+    k = p.size
+    for n in range(k):
+        s = 0.0 * p[0]
+        for mm in range(k):
+            s += b[n, mm] * p[mm]
+        bp[n] = s
+    for mm in range(k):
+        qb[mm] = 0.0
+    for n in range(k):
+        qn = q[n]
+        for mm in range(k):
+            qb[mm] += qn * b[n, mm]
+    rho = 1.0 + 0.0 * p[0]
+    for n in range(k):
+        rho += q[n] * bp[n]
+    return rho
+
+
+@njit(cache=True, fastmath=True)
+def _sm_update(b, bp, qb, lv, inv_rho):
+    """B -= bp qb^T / rho; returns (qb . lv) / rho (for b = B l)."""
+    k = bp.size
+    for n in range(k):
+        bpn = bp[n] * inv_rho
+        for mm in range(k):
+            b[n, mm] -= bpn * qb[mm]
+    s = 0.0 * lv[0]
+    for mm in range(k):
+        s += qb[mm] * lv[mm]
+    return s * inv_rho
+
+
 @njit(cache=True)
 def string_rows(u, a, c, shift, x0, x1, out, tol_den, cond_max, refresh):
     """out[x - x0, y] = T(x, y) exp(-shift) for x0 <= x < x1, y >= x (entries y < x untouched).
@@ -106,37 +151,13 @@ def string_rows(u, a, c, shift, x0, x1, out, tol_den, cond_max, refresh):
                 z = y - 1
                 for n in range(k):
                     p[n] = -2.0 * c[n] * np.conj(u[z, n])
-                for n in range(k):
-                    pn = p[n]
-                    for mm in range(k):
-                        r[n, mm] += pn * u[z, mm]
+                _rank1(r, p, u[z])
                 done = False
                 if ok and since < refresh:
-                    # bp = B p, qb = q^T B, rho = 1 + q^T B p
-                    for n in range(k):
-                        s = 0.0 * lv[0]
-                        for mm in range(k):
-                            s += b[n, mm] * p[mm]
-                        bp[n] = s
-                    for mm in range(k):
-                        qb[mm] = 0.0
-                    for n in range(k):
-                        qn = u[z, n]
-                        for mm in range(k):
-                            qb[mm] += qn * b[n, mm]
-                    rho = 1.0 + 0.0 * lv[0]
-                    for n in range(k):
-                        rho += u[z, n] * bp[n]
+                    rho = _sm_products(b, p, u[z], bp, qb)
                     if abs(rho) >= tol_den:
                         inv_rho = 1.0 / rho
-                        for n in range(k):
-                            bpn = bp[n] * inv_rho
-                            for mm in range(k):
-                                b[n, mm] -= bpn * qb[mm]
-                        s = 0.0 * lv[0]
-                        for mm in range(k):
-                            s += qb[mm] * lv[mm]
-                        s *= inv_rho
+                        s = _sm_update(b, bp, qb, lv, inv_rho)
                         for n in range(k):
                             bl[n] -= bp[n] * s
                         lab += np.log(abs(rho))
