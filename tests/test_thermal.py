@@ -3,7 +3,7 @@
 References: the T -> 0 limit is the Lenard/Rigol-Muramatsu ground state (tgsweep.ground_state);
 the correlation length of the impenetrable Bose gas / XX0 chain at T > 0 is exact
 (Its, Izergin, Korepin & Slavnov, Nucl. Phys. B 340, 752 (1990); Its, Izergin, Korepin &
-Varzugin, Physica D 54, 351 (1992); docs/references.md, section "Finite temperature"):
+Varzugin, Physica D 54, 351 (1992); docs/references.md, §8 (Finite temperature)):
 
     1/xi = -(1/2 pi) int dk ln|tanh(beta (eps(k) - mu)/2)|,
 
@@ -20,6 +20,7 @@ from scipy.optimize import brentq
 
 import tgsweep
 from tgsweep import Ring, thermal_state
+from tgsweep.models.potentials import speckle
 from tgsweep.observables import condensate, momentum_distribution
 
 TOL = 1e-10
@@ -52,8 +53,8 @@ def test_zero_temperature_limit_is_the_ground_state(n):
 def test_zero_temperature_limit_continuum():
     """Same on a speckle grid ring (density units)."""
     rng = np.random.default_rng(8)
-    ring = Ring.continuum(12, 4, tgsweep.potentials.speckle(rng, 48, 0.25, strength=2.0,
-                                                            corr_length=0.5))
+    ring = Ring.continuum(12, 4, speckle(rng, 48, 0.25, strength=2.0,
+                                           corr_length=0.5))
     gs = tgsweep.ground_state(ring, n_particles=5)
     w = np.linalg.eigvalsh(ring.matrix(gs.fermion_twist))
     st = thermal_state(ring, (w[5] - w[4]) / 60, n_particles=5, ensemble="canonical")

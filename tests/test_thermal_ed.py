@@ -5,7 +5,7 @@ boson Hamiltonian in the occupation-number basis (no Jordan-Wigner, no Bose-Ferm
 the Gibbs state over all 2^L eigenstates.  tgsweep instead combines determinant traces of the two
 fermion parity sectors (grand canonical, four terms) or projects on N by a discrete Fourier
 transform over a counting phase (canonical); formulas in tgsweep/core/thermal.py and
-docs/references.md, section "Finite temperature" (Rigol, PRA 72, 063607 (2005) for the open-chain
+docs/references.md, §8 (Finite temperature) (Rigol, PRA 72, 063607 (2005) for the open-chain
 determinant form).  Disorder and the twist theta = 0.37 (complex orbitals in both sectors) are
 used throughout; agreement to 1e-10 checks the parity rule, the sector signs and the
 transposition at once.

@@ -2,7 +2,7 @@
 free energy and the thermal superfluid stiffness.
 
 References: the k^-4 tail of the TG gas at any T is C = 4 n e_kin (Tan's relation in the
-Tonks limit, derived in docs/references.md, "Finite temperature"; at T = 0 it is Olshanii &
+Tonks limit, derived in docs/references.md, §8; at T = 0 it is Olshanii &
 Dunjko, PRL 91, 090401 (2003)); the clean-ring free energy is that of free fermions with levels
 -2t cos((2 pi j + phi)/L), phi = theta + pi (N - 1) (Lieb, Schultz & Mattis 1961), evaluated
 here as an elementary symmetric polynomial in 50-digit mpmath; the disordered ring is checked

@@ -2,7 +2,7 @@
 
 Units hbar^2/2m = 1, k_B = 1: the temperature T is in the energy unit of the model, beta = 1/T.
 
-Formulas (derived in docs/references.md, section "Finite temperature"; checked against full-Fock-
+Formulas (derived in docs/references.md, §8 (Finite temperature); checked against full-Fock-
 space ED in tests/test_thermal_ed.py)
 --------------------------------------------------------------------------------------------
 Jordan-Wigner: b+_x b_y = c+_x S_xy c_y for x < y, S_xy = prod_{x<l<y} (-1)^{n_l}; in the

@@ -20,7 +20,7 @@ f0 the characteristic polynomial of H_phi0 (log-scaled transfer matrices), kappa
 2 (cos phi_theta - cos phi_0), omega_n = (2n+1) pi T (fermionic; the bosonic set 2 pi n T for
 det(1 - W)), mu_z = mu (grand) or mu* + i kappa_j T (the K = k + 1 number-projection points,
 canonical): every factor is within its own size of 1 and nothing cancels
-(docs/references.md, "Finite temperature").  Checked against 50-80-digit mpmath down to 1e-22.
+(docs/references.md, §8).  Checked against 50-80-digit mpmath down to 1e-22.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ def thermal_stiffness(ring: Ring, temperature: float, thetas, *, mu: float | Non
     with disorder) by the Matsubara representation
     ln det(1 + W_theta) / det(1 + W_0) = sum_n 2 Re ln(1 - kappa / f0(mu + i omega_n)),
     kappa = 2 (cos phi_theta - cos phi_0), f0 the characteristic polynomial (docs/references.md,
-    "Finite temperature"): every term has the size of its contribution, nothing cancels.
+    §8): every term has the size of its contribution, nothing cancels.
     """
     th = np.atleast_1d(np.asarray(thetas, dtype=float))
     if np.any(th == 0) or not np.all(np.isfinite(th)):
@@ -269,6 +269,6 @@ def thermal_stiffness(ring: Ring, temperature: float, thetas, *, mu: float | Non
 def tg_contact(n_mean: float, kinetic_energy: float, length: float) -> float:
     """k^-4 tail coefficient C = lim k^4 n(k) of a homogeneous TG gas in any state with an
     even momentum distribution: C = 4 n e_kin, n = <N>/L, e_kin = <H_kin>/L (derived in
-    docs/references.md, "Finite temperature": Tan's relation in the 1/c -> 0 limit; T = 0 gives
+    docs/references.md, §8: Tan's relation in the 1/c -> 0 limit; T = 0 gives
     (4 pi^2/3) n^4 of Olshanii & Dunjko, PRL 91, 090401 (2003))."""
     return 4.0 * (n_mean / length) * (kinetic_energy / length)
