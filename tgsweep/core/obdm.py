@@ -74,10 +74,13 @@ def obdm(state: State) -> np.ndarray:
     Lattice: gamma[x, y] = <b+_x b_y>.  Continuum: gamma(x_i, x_j) in density units,
     i.e. <psi+(x_i) psi(x_j)> with sum_i gamma(x_i, x_i) h = N (the grid field operator is
     psi(x_i) = b_i / sqrt(h)).  Real when the orbitals are real (fermion twist 0 or pi).
-    Cost O(M^2 N^2 / GROUP + M^2 N GROUP) time, O(M^2) memory.
+    Cost O(M^2 N^2 / GROUP + M^2 N GROUP) time, O(M^2) memory.  A thermal state
+    (:func:`tgsweep.thermal_state`) supplies its own exact lattice matrix (``lattice_obdm``).
     """
-    u = state.lattice_orbitals
-    g = obdm_lattice(u)
+    if isinstance(state, State):
+        g = obdm_lattice(state.lattice_orbitals)
+    else:
+        g = state.lattice_obdm()
     if state.ring.kind == "continuum":
         g /= state.ring.weight
     return g

@@ -14,7 +14,7 @@ Two levels, one convention each:
 
 from __future__ import annotations
 
-from . import basic, correlations, dynamics, localization, superfluid
+from . import basic, correlations, dynamics, localization, superfluid, thermal
 from .correlations import (EclFit, MomentumDistribution, condensate, ecl_profile, fit_ecl,
                            hs_blocks, hs_bound, hs_profile, momentum_distribution,
                            stream_upper_rows, tail_coefficient)
@@ -24,6 +24,7 @@ from .dynamics import (DynamicsSample, dynamics_sample, front_profile_continuum,
 from .localization import (KAPPUS_WEGNER_RATIO, aubry_andre_lyapunov, halperin_lyapunov,
                            kappus_wegner_lyapunov, lyapunov, lyapunov_chain, thouless_lyapunov)
 from .superfluid import Stiffness, stiffness
+from .thermal import ThermalStiffness, free_energy, tg_contact, thermal_stiffness
 
 #: every declared observable, by name (the sweep registry is built from this)
 OBSERVABLES: dict[str, Observable] = {
@@ -44,4 +45,5 @@ __all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distri
            "kappus_wegner_lyapunov", "aubry_andre_lyapunov", "halperin_lyapunov",
            "KAPPUS_WEGNER_RATIO", "stiffness", "Stiffness", "DynamicsSample", "dynamics_sample",
            "front_profile_lattice", "front_profile_continuum", "OBSERVABLES", "Observable",
-           "Option", "Variable", "Coord", "SampleContext", "evaluate"]
+           "Option", "Variable", "Coord", "SampleContext", "evaluate", "free_energy",
+           "thermal_stiffness", "ThermalStiffness", "tg_contact"]

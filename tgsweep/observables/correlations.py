@@ -52,6 +52,13 @@ def stream_upper_rows(state: State, rows_per_block: int | None = None):
     """
     ring = state.ring
     m = ring.n_grid
+    if not isinstance(state, State):  # a thermal state computes its own rows (tgsweep.core.thermal)
+        r = int(rows_per_block or ring.cell_size)
+        scale = 1.0 / ring.weight if ring.kind == "continuum" else 1.0
+        for x0 in range(0, m, r):
+            x1 = min(m, x0 + r)
+            yield x0, x1, state.upper_rows(x0, x1) * scale
+        return
     u = np.ascontiguousarray(state.lattice_orbitals)
     if u.dtype not in (np.float64, np.complex128):
         u = u.astype(np.complex128 if np.iscomplexobj(u) else np.float64)
