@@ -20,6 +20,8 @@ from tgsweep.observables import momentum_distribution
 from tgsweep.sweep import MemoryStore, parse_spec, run_sweep, summarize
 from tgsweep.sweep.tasks import sample_rng
 
+from _tolerances import ROUNDOFF, ROUNDOFF_SOLVE, ROUNDOFF_SUM
+
 pint = pytest.importorskip("pint")
 pytest.importorskip("pint_xarray")
 cf_units = pytest.importorskip("cf_xarray.units")
@@ -65,7 +67,8 @@ def test_units_parse_with_pint_and_cf_xarray(store):
     for registry in (pint.UnitRegistry(), cf_units.units):
         for name, v in _numeric(ds).items():
             u = registry.parse_units(v.attrs["units"])
-            expect = registry.radian if v.attrs["natural_units"] == "rad" else registry.dimensionless
+            rad = v.attrs["natural_units"] == "rad"
+            expect = registry.radian if rad else registry.dimensionless
             assert u == expect, name
 
 
@@ -112,8 +115,9 @@ def test_fixed_axes_are_coordinates(store):
     ring = (tgsweep.Ring.continuum(6, 4, pot) if kind == "continuum"
             else tgsweep.Ring.lattice(pot))
     md = momentum_distribution(tgsweep.ground_state(ring, mu=spec.state["mu"], twist=0.3))
-    np.testing.assert_allclose(ds["k"].values, md.k, rtol=1e-15, atol=0)
-    np.testing.assert_allclose(ds["n_k"].values[1, 1], md.n_k, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(ds["k"].values, md.k, rtol=ROUNDOFF / 10, atol=0)
+    np.testing.assert_allclose(ds["n_k"].values[1, 1], md.n_k,
+                               rtol=ROUNDOFF_SOLVE, atol=10 * ROUNDOFF)
 
 
 def test_k_stays_per_sample_when_the_twist_is_a_grid_axis():
@@ -125,4 +129,5 @@ def test_k_stays_per_sample_when_the_twist_is_a_grid_axis():
     run_sweep(spec, store=st, serial=True, progress=False)
     ds = st.to_dataset()
     assert ds["k"].dims == ("state_twist", "sample", "k_index")
-    np.testing.assert_allclose(ds["k"].values[1, 0] - ds["k"].values[0, 0], 0.4 / 8, rtol=1e-12)
+    np.testing.assert_allclose(ds["k"].values[1, 0] - ds["k"].values[0, 0], 0.4 / 8,
+                               rtol=ROUNDOFF_SUM)

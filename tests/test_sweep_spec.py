@@ -135,6 +135,7 @@ PARAM_DIMENSIONS = {
     ("speckle", "strength"): "energy", ("speckle", "corr_length"): "length",
     ("white_noise", "D"): "energy^2 length",
     ("aubry_andre", "lam"): "energy", ("aubry_andre", "beta"): "1", ("aubry_andre", "phase"): "rad",
+    ("lloyd", "W"): "energy",
 }
 #: two admissible grid values of each parameter (ranges of the generators)
 GRID_VALUES = {"width": [0.5, 1.0], "mean": [0.0, 0.5], "sigma": [0.5, 1.0], "a": [1.0, 2.0],
@@ -163,7 +164,7 @@ def _disorder_spec(kind, name, model_kind):
                      observables={"energy": {}})
 
 
-LATTICE_ONLY = ("anderson", "aubry_andre")
+LATTICE_ONLY = ("anderson", "aubry_andre", "lloyd")
 UNIT_CASES = [(kind, name, mk) for kind, name in sorted(PARAM_DIMENSIONS)
               for mk in ("continuum", "lattice") if not (kind in LATTICE_ONLY and mk == "continuum")]
 

@@ -2,7 +2,8 @@
 tests/test_backends.py does),
 seeding, summaries and per-sample failure recording.
 
-References: docs/references.md §7 (store layout, seeds SeedSequence(seed, spawn_key=(p, s)) with PCG64,
+References: docs/references.md §7 (store layout, seeds SeedSequence(seed, spawn_key=(p, s))
+with PCG64,
 summaries over valid samples only); the per-sample physics is recomputed independently with
 tgsweep.models.potentials.make_potential + tgsweep.ground_state + numpy.linalg.eigvalsh.
 """
@@ -20,6 +21,8 @@ from tgsweep.observables.declaration import Observable, Variable
 from tgsweep.sweep.tasks import STATUS
 
 from _sweep_util import spec_dict
+
+from _tolerances import ROUNDOFF, ROUNDOFF_SOLVE, ROUNDOFF_SUM
 
 
 class StoreSuite:
@@ -56,10 +59,11 @@ class StoreSuite:
                                                                                  spawn_key=(p, s))))
                 v = make_potential("anderson", rng, 12, W=w)
                 st = tgsweep.ground_state(tgsweep.Ring.lattice(v), mu=0.0)
-                assert ds["energy"].values[p, s] == pytest.approx(st.energy, abs=1e-12)
-                np.testing.assert_allclose(ds["density"].values[p, s], st.density(), atol=1e-12)
+                assert ds["energy"].values[p, s] == pytest.approx(st.energy, abs=ROUNDOFF_SUM)
+                np.testing.assert_allclose(ds["density"].values[p, s], st.density(),
+                                           atol=ROUNDOFF_SUM)
                 lam = np.linalg.eigvalsh(tgsweep.obdm(st))[::-1]
-                assert ds["lambda0"].values[p, s] == pytest.approx(lam[0], abs=1e-10)
+                assert ds["lambda0"].values[p, s] == pytest.approx(lam[0], abs=ROUNDOFF_SOLVE)
                 n_mu, n_p, n_m = tgsweep.particle_numbers(tgsweep.Ring.lattice(v), 0.0)
                 assert ds["N_mu"].values[p, s] == n_mu == st.n_particles
 
@@ -79,9 +83,9 @@ class StoreSuite:
         e = ds["energy"].values
         ref0 = np.delete(e[0], 1)
         assert summ["n_valid"].values.tolist() == [5, 6]
-        assert summ["energy_mean"].values[0] == pytest.approx(ref0.mean(), rel=1e-14)
+        assert summ["energy_mean"].values[0] == pytest.approx(ref0.mean(), rel=ROUNDOFF)
         assert summ["energy_stderr"].values[0] == pytest.approx(ref0.std(ddof=1) / np.sqrt(5),
-                                                               rel=1e-12)
+                                                               rel=ROUNDOFF_SUM)
         assert summ["energy_mean"].attrs["units"] == ds["energy"].attrs["units"]
 
 

@@ -16,6 +16,7 @@ Models
 ------
 * iid per unit cell (alloy / Anderson): :func:`uniform_cells`, :func:`gaussian_cells`,
   :func:`bernoulli_cells`, and on the lattice :func:`anderson` (eps uniform in [-W/2, W/2]).
+* Cauchy on-site energies on the lattice (Lloyd model, exact Lyapunov exponent): :func:`lloyd`.
 * Poisson point obstacles (repulsive Luttinger-Kac model): :func:`poisson_points`,
   :func:`poisson_obstacles`.
 * Optical speckle with intensity correlation V_R^2 sinc^2(x / sigma_R): :func:`speckle`.
@@ -45,7 +46,7 @@ import numpy as np
 from .params import Param, ParamError, check_int
 
 __all__ = [
-    "uniform_cells", "gaussian_cells", "bernoulli_cells", "anderson",
+    "uniform_cells", "gaussian_cells", "bernoulli_cells", "anderson", "lloyd",
     "poisson_points", "poisson_obstacles", "speckle", "speckle_correlation", "white_noise",
     "aubry_andre", "make_potential", "POTENTIAL_KINDS", "GOLDEN_MEAN",
     "DisorderKind", "DISORDER_KINDS", "declare_kind", "disorder_table",
@@ -247,6 +248,29 @@ declare_kind(DisorderKind(
     "anderson", (Param("W", "energy", "eps_i uniform in [-W/2, W/2]", minimum=0.0),),
     lambda rng, m, ppu, W: anderson(rng, m, W),
     "Anderson model: on-site energies iid uniform in [-W/2, W/2]", lattice_only=True))
+
+
+# --------------------------------------------------------------------------- Lloyd (Cauchy)
+def lloyd(rng: np.random.Generator, n_sites: int, W: float) -> np.ndarray:
+    """Lloyd model on the lattice: eps_i iid Cauchy, density (W/pi) / (eps^2 + W^2).
+
+    Median 0, half width at half maximum W >= 0 (units of the hopping t); no mean or variance.
+    Its Lyapunov exponent is known exactly at every energy, cosh gamma(E) =
+    [sqrt((2 + E)^2 + W^2) + sqrt((2 - E)^2 + W^2)] / 4 for t = 1 (Thouless, J. Phys. C 5, 77
+    (1972); Ishii, Prog. Theor. Phys. Suppl. 53, 77 (1973); docs/references.md section 4).
+    Draws ``n_sites`` variates of ``rng.standard_cauchy``.
+    """
+    _check_rng(rng)
+    n_sites = _check_int("n_sites", n_sites, 1)
+    W = _check_real("W", W, 0.0)
+    return W * rng.standard_cauchy(n_sites)
+
+
+declare_kind(DisorderKind(
+    "lloyd", (Param("W", "energy", "Cauchy half width: density (W/pi)/(eps^2 + W^2)",
+                    minimum=0.0),),
+    lambda rng, m, ppu, W: lloyd(rng, m, W),
+    "Lloyd model: on-site energies iid Cauchy of half width W", lattice_only=True))
 
 
 # --------------------------------------------------------------------------- Poisson obstacles

@@ -14,11 +14,12 @@ Two levels, one convention each:
 
 from __future__ import annotations
 
-from . import basic, correlations, dynamics, localization, superfluid, thermal
+from . import basic, correlations, dynamics, entanglement, localization, superfluid, thermal
 from .correlations import (EclFit, MomentumDistribution, condensate, ecl_profile, fit_ecl,
                            hs_blocks, hs_bound, hs_profile, momentum_distribution,
                            stream_upper_rows, tail_coefficient)
 from .declaration import Coord, Observable, Option, SampleContext, Variable
+from .entanglement import entanglement_entropy
 from .dynamics import (DynamicsSample, dynamics_sample, front_profile_continuum,
                        front_profile_lattice)
 from .localization import (KAPPUS_WEGNER_RATIO, aubry_andre_lyapunov, halperin_lyapunov,
@@ -28,7 +29,7 @@ from .thermal import ThermalStiffness, free_energy, tg_contact, thermal_stiffnes
 
 #: every declared observable, by name (the sweep registry is built from this)
 OBSERVABLES: dict[str, Observable] = {
-    o.name: o for mod in (basic, correlations, localization, superfluid, dynamics)
+    o.name: o for mod in (basic, correlations, localization, superfluid, dynamics, entanglement)
     for o in mod.OBSERVABLES}
 
 
@@ -44,6 +45,7 @@ __all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distri
            "MomentumDistribution", "lyapunov", "lyapunov_chain", "thouless_lyapunov",
            "kappus_wegner_lyapunov", "aubry_andre_lyapunov", "halperin_lyapunov",
            "KAPPUS_WEGNER_RATIO", "stiffness", "Stiffness", "DynamicsSample", "dynamics_sample",
-           "front_profile_lattice", "front_profile_continuum", "OBSERVABLES", "Observable",
+           "front_profile_lattice", "front_profile_continuum", "entanglement_entropy",
+           "OBSERVABLES", "Observable",
            "Option", "Variable", "Coord", "SampleContext", "evaluate", "free_energy",
            "thermal_stiffness", "ThermalStiffness", "tg_contact"]
