@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _obdm_kernels as K
+from .interacting import InteractingState
 from .state import State
 
 __all__ = ["obdm", "obdm_lattice", "obdm_reference", "upper_rows_lattice"]
@@ -67,7 +68,11 @@ def obdm(state: State) -> np.ndarray:
     i.e. <psi+(x_i) psi(x_j)> with sum_i gamma(x_i, x_i) h = N (the grid field operator is
     psi(x_i) = b_i / sqrt(h)).  Real when the orbitals are real (fermion twist 0 or pi).
     Cost O(M^2 N^2 / GROUP + M^2 N GROUP) time, O(M^2) memory.
+    An :class:`~tgsweep.core.interacting.InteractingState` (ideal, mean field, Bose-Hubbard)
+    carries its gamma in the same conventions; a copy of it is returned.
     """
+    if isinstance(state, InteractingState):
+        return state.obdm()
     u = state.lattice_orbitals
     g = obdm_lattice(u)
     if state.ring.kind == "continuum":

@@ -21,6 +21,12 @@ _NAMES = {
     "lyapunov": "lyapunov",
     # superfluid stiffness
     "stiffness": "stiffness",
+    # interacting bosons (ideal, mean field, Bose-Hubbard)
+    "interacting_stiffness": "interacting",
+    "leggett_stiffness": "interacting",
+    "leggett_fraction": "interacting",
+    "structure_factor": "interacting",
+    "luttinger_parameter": "interacting",
 }
 
 __all__ = sorted(_NAMES)

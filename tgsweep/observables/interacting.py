@@ -1,0 +1,190 @@
+"""Observables of interacting bosons: twist stiffness, Leggett's bound, structure factor, K.
+
+Definitions (units hbar^2/2m = 1; L the ring length, lattice: sites)
+---------------------------------------------------------------------
+* rho_s(theta) = L (E_0(theta) - E_0(0)) / theta^2 with E_0(theta) the N-boson ground energy at
+  boson twist theta (the TG definition of :mod:`tgsweep.observables.stiffness`).  Superfluid
+  fraction f_s = rho_s / (N / L): 1 on a clean continuum ring.
+* ``ideal``: E_0(theta) = N e_0(theta), e_0 the lowest one-particle level, so rho_s = N times
+  the one-particle (N_mu = 1) TG stiffness, taken from :func:`tgsweep.observables.stiffness`
+  with a chemical potential in the gap between bands 0 and 1: the contour integral resolves it
+  far below roundoff (rho_s ~ e^{-gamma(e_0) L} on a localized ring although lambda_0 = N).
+* ``mean_field``: E_0 from :func:`tgsweep.core.interacting.gross_pitaevskii` at each twist
+  (continued from the theta = 0 solution); error floor L (dE(theta) + dE(0)) / theta^2 with dE
+  the solver's energy error (~64 eps |E|): rho_s is resolved down to ~1e-13 |E| L / theta^2.
+  Leggett's bound (Leggett, Phys. Rev. Lett. 25, 1543 (1970); J. Stat. Phys. 93, 927 (1998))
+  f_s <= 1 / (<n> <1/n>) is saturated by the 1D GP ground state as theta -> 0: for a real
+  positive phi_0 the first-order twist response is a pure phase, the current is uniform and
+  rho_s0 = L / sum_bonds 1 / (t w sqrt(n_i n_{i+1}))  (w = h continuum, 1 lattice; ->
+  L / int dx / n(x) as h -> 0) -- :func:`leggett_stiffness`, exact on the grid.
+* ``bose_hubbard``: E_0 from DMRG at each twist (periodic ring); the error is the DMRG energy
+  error estimate of both runs (see :mod:`tgsweep.core.bose_hubbard`), typically 1e-10..1e-8, so
+  rho_s below ~1e-6 is not resolved (``reliable`` False).
+* Density structure factor S(q) = (1/L) sum_{ij} e^{iq(i-j)} (<n_i n_j> - <n_i><n_j>);
+  Luttinger parameter (Giamarchi convention: K = 1 hard core, K -> infinity ideal, OBDM ~
+  r^{-1/(2K)}) from its slope, S(q) -> K |q| / (2 pi) as q -> 0, estimated at the smallest
+  momentum q_1 = 2 pi / L: K_L = L S(q_1) (periodic ring; exactly 1 for free fermions at any L).
+  On an open chain the same formula at q_1 = 2 pi / L carries an O(1/L) boundary bias.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.interacting import InteractingState, interacting_ground_state
+from ..core.spectrum import eigenvalues
+from ..models.ring import Ring
+from .stiffness import stiffness
+
+__all__ = ["InteractingStiffness", "interacting_stiffness", "leggett_stiffness",
+           "leggett_fraction", "structure_factor", "luttinger_parameter"]
+
+_EPS = np.finfo(float).eps
+_LN10 = np.log(10.0)
+#: largest relative error of a stiffness flagged ``reliable``
+REL_ERROR_MAX = 1e-2
+
+
+@dataclass(frozen=True, eq=False)
+class InteractingStiffness:
+    """Twist stiffness of an interacting ground state.
+
+    Attributes
+    ----------
+    model : the interaction model.
+    n_particles : N.
+    energy0 : E_0(0).
+    thetas : (n,) boson twists.
+    rho_s, log10_rho_s : (n,) L (E_0(theta) - E_0(0)) / theta^2 and its log10 (finite below
+        the double range for ``ideal``); theta = 0 entries hold the curvature rho_s0.
+    error : (n,) absolute error estimate of rho_s (ideal: from the TG stiffness' relative error).
+    reliable : (n,) error < REL_ERROR_MAX |rho_s| (and the solver converged).
+    leggett : L / sum_bonds 1/(t w sqrt(n_i n_{i+1})) of the theta = 0 state (mean field; nan
+        otherwise): the theta -> 0 limit the GP stiffness must equal.
+    """
+
+    model: str
+    n_particles: int
+    energy0: float
+    thetas: np.ndarray
+    rho_s: np.ndarray
+    log10_rho_s: np.ndarray
+    error: np.ndarray
+    reliable: np.ndarray
+    leggett: float
+
+
+def leggett_stiffness(ring: Ring, density: np.ndarray) -> float:
+    """L / sum_bonds 1 / (t w sqrt(n_i n_{i+1})): the theta -> 0 stiffness of a condensate with
+    density n (exact for the GP ground state on the grid; Leggett's bound for any state)."""
+    n = np.asarray(density, dtype=float)
+    bond = np.sqrt(n * np.roll(n, -1))
+    with np.errstate(divide="ignore"):
+        s = np.sum(1.0 / (ring.hopping * ring.weight * bond))
+    return float(ring.length / s) if np.isfinite(s) else 0.0
+
+
+def leggett_fraction(ring: Ring, density: np.ndarray) -> float:
+    """Leggett's continuum bound 1 / (<n> <1/n>) (averages over the ring)."""
+    n = np.asarray(density, dtype=float)
+    with np.errstate(divide="ignore"):
+        return float(1.0 / (np.mean(n) * np.mean(1.0 / n)))
+
+
+def _one_particle_mu(ring: Ring) -> float:
+    """A chemical potential with N_mu = min(N+, N-) = 1: the middle of the gap between bands
+    0 and 1 (their touching point on a clean ring)."""
+    e0 = [eigenvalues(ring, ph, 0, 2) for ph in (0.0, np.pi)]
+    top = max(e0[0][0], e0[1][0])
+    bottom = min(e0[0][1], e0[1][1])
+    return 0.5 * (top + bottom) if bottom > top else top
+
+
+def _ideal(ring, n, thetas):
+    s = stiffness(ring, _one_particle_mu(ring), thetas)
+    if s.n_mu != 1:
+        raise RuntimeError(f"ideal stiffness: the one-particle chemical potential gave "
+                           f"N_mu = {s.n_mu}")
+    rho = n * s.rho_s
+    log10 = np.log10(n) + s.log10_rho_s if n > 0 else np.full(thetas.size, -np.inf)
+    rel = 10.0 ** np.asarray(s.log10_error, dtype=float)
+    err = np.abs(rho) * rel
+    rel_ok = np.asarray(s.reliable) & (rel < REL_ERROR_MAX)
+    return InteractingStiffness("ideal", n, n * s.energy0, thetas, rho, log10, err, rel_ok,
+                                np.nan)
+
+
+def _by_energy(ring, n, thetas, model, params, solver_options):
+    st0 = interacting_ground_state(ring, n, model=model, twist=0.0, **params, **solver_options)
+    e0, de0 = st0.energy, float(st0.convergence.get("energy_error", np.inf))
+    ok0 = st0.converged
+    rho = np.zeros(thetas.size)
+    err = np.zeros(thetas.size)
+    ok = np.zeros(thetas.size, dtype=bool)
+    prev = st0
+    for i in np.argsort(np.abs(thetas)):
+        th = float(thetas[i])
+        if np.sin(0.5 * th) == 0.0:
+            rho[i], err[i], ok[i] = np.nan, np.inf, False
+            continue
+        opts = dict(solver_options)
+        if model == "mean_field" and prev.condensate_wavefunction is not None:
+            opts.setdefault("initial", prev.condensate_wavefunction)
+        st = interacting_ground_state(ring, n, model=model, twist=th, **params, **opts)
+        de = float(st.convergence.get("energy_error", np.inf))
+        rho[i] = ring.length * (st.energy - e0) / th**2
+        err[i] = ring.length * (de + de0) / th**2
+        ok[i] = ok0 and st.converged and err[i] < REL_ERROR_MAX * abs(rho[i])
+        prev = st
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log10 = np.where(rho > 0, np.log10(np.where(rho > 0, rho, 1.0)), np.nan)
+    leg = leggett_stiffness(ring, st0.density_profile) if model == "mean_field" else np.nan
+    return InteractingStiffness(model, n, e0, thetas, rho, log10, err, ok, leg)
+
+
+def interacting_stiffness(ring: Ring, n_particles: int, thetas, *, model: str = "ideal",
+                          g: float | None = None, U: float | None = None,
+                          n_max: int | None = None, **solver_options) -> InteractingStiffness:
+    """rho_s(theta) = L (E_0(theta) - E_0(0)) / theta^2 of N bosons in ``model``
+    ("ideal", "mean_field", "bose_hubbard"; "hard_core": use :func:`stiffness`).
+
+    theta = 0 is not allowed except for ``ideal`` (where it gives the exact curvature).
+    """
+    thetas = np.atleast_1d(np.asarray(thetas, dtype=float))
+    if thetas.ndim != 1 or not np.all(np.isfinite(thetas)):
+        raise ValueError("thetas: must be a finite scalar or 1-d sequence")
+    n = int(n_particles)
+    if model == "ideal":
+        return _ideal(ring, n, thetas)
+    if model == "mean_field":
+        return _by_energy(ring, n, thetas, model, {"g": g}, solver_options)
+    if model == "bose_hubbard":
+        return _by_energy(ring, n, thetas, model, {"U": U, "n_max": n_max}, solver_options)
+    raise ValueError(f"model: must be 'ideal', 'mean_field' or 'bose_hubbard', got {model!r}")
+
+
+def structure_factor(state: InteractingState):
+    """S(q) = (1/L) sum_ij e^{iq(i-j)} (<n_i n_j> - <n_i><n_j>) on q = 2 pi j / L, j = 0..L-1.
+
+    Needs the density-density correlations ``state.extras["nn"]`` (Bose-Hubbard states).
+    Returns (q, S) (dimensionless; lattice units)."""
+    nn = state.extras.get("nn") if isinstance(state, InteractingState) else None
+    if nn is None:
+        raise ValueError("structure_factor: the state carries no density-density correlations "
+                         "(only model='bose_hubbard' states do)")
+    nn = np.asarray(nn, dtype=float)
+    n = np.asarray(state.density_profile, dtype=float)
+    c = nn - np.outer(n, n)
+    m = c.shape[0]
+    q = 2 * np.pi * np.arange(m) / m
+    ph = np.exp(1j * np.outer(q, np.arange(m)))
+    s = np.real(np.einsum("qi,ij,qj->q", ph, c, np.conj(ph))) / m
+    return q, s
+
+
+def luttinger_parameter(state: InteractingState) -> float:
+    """K_L = L S(2 pi / L) (structure-factor slope at the smallest momentum; see module doc)."""
+    q, s = structure_factor(state)
+    return float(s[1] * q.size)
