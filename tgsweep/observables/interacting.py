@@ -63,6 +63,8 @@ class InteractingStiffness:
     reliable : (n,) error < REL_ERROR_MAX |rho_s| (and the solver converged).
     leggett : L / sum_bonds 1/(t w sqrt(n_i n_{i+1})) of the theta = 0 state (mean field; nan
         otherwise): the theta -> 0 limit the GP stiffness must equal.
+    states : (state at theta = 0, states at each theta) for mean field / Bose-Hubbard (the
+        theta = 0 state feeds the other observables without another solve); () for ideal.
     """
 
     model: str
@@ -74,6 +76,7 @@ class InteractingStiffness:
     error: np.ndarray
     reliable: np.ndarray
     leggett: float
+    states: tuple = ()
 
 
 def leggett_stiffness(ring: Ring, density: np.ndarray) -> float:
@@ -124,6 +127,7 @@ def _by_energy(ring, n, thetas, model, params, solver_options):
     err = np.zeros(thetas.size)
     ok = np.zeros(thetas.size, dtype=bool)
     prev = st0
+    states = [None] * thetas.size
     for i in np.argsort(np.abs(thetas)):
         th = float(thetas[i])
         if np.sin(0.5 * th) == 0.0:
@@ -138,10 +142,12 @@ def _by_energy(ring, n, thetas, model, params, solver_options):
         err[i] = ring.length * (de + de0) / th**2
         ok[i] = ok0 and st.converged and err[i] < REL_ERROR_MAX * abs(rho[i])
         prev = st
+        states[i] = st
     with np.errstate(divide="ignore", invalid="ignore"):
         log10 = np.where(rho > 0, np.log10(np.where(rho > 0, rho, 1.0)), np.nan)
     leg = leggett_stiffness(ring, st0.density_profile) if model == "mean_field" else np.nan
-    return InteractingStiffness(model, n, e0, thetas, rho, log10, err, ok, leg)
+    return InteractingStiffness(model, n, e0, thetas, rho, log10, err, ok, leg,
+                                (st0, tuple(states)))
 
 
 def interacting_stiffness(ring: Ring, n_particles: int, thetas, *, model: str = "ideal",
