@@ -211,41 +211,70 @@ def gross_pitaevskii(ring: Ring, n_particles: int, g: float, twist: float = 0.0,
         return InteractingState(ring, "mean_field", 0, theta, 0.0, np.zeros((z.size, z.size)), z,
                                 z, {"g": g}, {"converged": True, "residual": 0.0})
     w0, v0 = eigenpairs(ring, theta, 0, 1)
+    real_twist = abs(np.sin(theta)) < 1e-15
+    if initial is None and not real_twist and g > 0:
+        # the twisted flow relaxes the phase only at a rate ~ 1/L^2: start from the theta = 0
+        # solution dressed with the first-order (uniform-current) phase instead
+        initial = gross_pitaevskii(ring, n, g, 0.0, tol=tol, max_flow=max_flow,
+                                   max_newton=max_newton).condensate_wavefunction
     if initial is None:
         phi = v0[:, 0].astype(np.complex128) * np.sqrt(n / w)
     else:
         phi = np.asarray(initial, dtype=np.complex128).copy()
+        if not real_twist and np.max(np.abs(phi.imag)) == 0.0:
+            phi = phi * np.exp(1j * _uniform_current_phase(ring, np.abs(phi) ** 2, theta))
         phi *= np.sqrt(n / (np.real(np.vdot(phi, phi)) * w))
     e_min = float(w0[0])  # lowest eigenvalue of H <= that of H + g n (g >= 0)
     m = ring.n_grid
-    eye = sp.identity(m, format="csr")
     mu, res, _ = _gp_residual(h, phi, g, w)
-    flow_it = 0
-    # gradient flow (backward Euler, shift sigma keeps the system positive definite)
-    while res > 1e-3 * hnorm and flow_it < max_flow and g > 0:
-        sigma = max(mu - e_min, 0.0) + 0.05 * hnorm / max(1.0, np.sqrt(m))
-        a = (h + sp.diags(g * np.abs(phi) ** 2 - mu) + sigma * eye).tocsc()
-        phi = spla.spsolve(a, sigma * phi)
-        phi *= np.sqrt(n / (np.real(np.vdot(phi, phi)) * w))
-        mu, res, _ = _gp_residual(h, phi, g, w)
-        flow_it += 1
+    flow_it = newton_it = 0
     history = [res]
-    newton_it = 0
-    while res > tol and newton_it < max_newton:
-        dphi, dmu = _newton_step(h, phi, mu, g, w, n)
-        step = 1.0
-        for _ in range(30):  # damping: accept when the residual decreases
-            trial = phi + step * dphi
-            trial *= np.sqrt(n / (np.real(np.vdot(trial, trial)) * w))
-            mu_t, res_t, _ = _gp_residual(h, trial, g, w)
-            if res_t < res or step < 1e-6:
+    # normalized gradient flow, backward Euler with the nonlinearity at the old density
+    # (Bao & Du 2004): (1/tau + H - e_min + g|phi_k|^2) phi_{k+1} = phi_k / tau, renormalized.
+    # H - e_min >= 0 keeps the system positive definite; tau adapts (x1.2 while the energy
+    # decreases; a step raising it is rejected and tau halved; large tau is the undamped
+    # self-consistent iteration).  Then Newton; if Newton stalls (a basin too small, e.g.
+    # nearly degenerate wells), flow further with a 100x tighter threshold and retry.
+    tau = 2.0 / max(g * n / ring.length, 1e-3 * hnorm)
+    energy_k = _gp_energy(h, phi, g, w)
+    threshold = 1e-3 * hnorm
+    while True:
+        while res > threshold and flow_it < max_flow and g > 0:
+            a = (h + sp.diags(g * np.abs(phi) ** 2 + 1.0 / tau - e_min)).tocsc()
+            new = spla.spsolve(a, phi / tau)
+            new *= np.sqrt(n / (np.real(np.vdot(new, new)) * w))
+            e_new = _gp_energy(h, new, g, w)
+            flow_it += 1
+            if e_new > energy_k + 64 * _EPS * abs(energy_k):
+                tau *= 0.5
+                continue
+            tau *= 1.2
+            phi, energy_k = new, e_new
+            mu, res, _ = _gp_residual(h, phi, g, w)
+        stalled = False
+        tries = 0
+        while res > tol and newton_it < max_newton:
+            dphi, _ = _newton_step(h, phi, mu, g, w, n)
+            step = 1.0
+            for _ in range(30):  # damping: accept when the residual decreases
+                trial = phi + step * dphi
+                trial *= np.sqrt(n / (np.real(np.vdot(trial, trial)) * w))
+                mu_t, res_t, _ = _gp_residual(h, trial, g, w)
+                if res_t < res or step < 1e-6:
+                    break
+                step *= 0.5
+            newton_it += 1
+            tries += 1
+            if res_t >= res or (tries >= 8 and res_t > 0.5 * res):  # stagnation
+                stalled = True
                 break
-            step *= 0.5
-        newton_it += 1
-        if res_t >= res:  # stagnation at roundoff
+            phi, mu, res = trial, mu_t, res_t
+            history.append(res)
+        if not stalled or res <= 100 * tol or flow_it >= max_flow or g == 0 \
+                or newton_it >= max_newton:
             break
-        phi, mu, res = trial, mu_t, res_t
-        history.append(res)
+        threshold = min(threshold, res) * 1e-2
+        energy_k = _gp_energy(h, phi, g, w)
     phi = _phase_fix(phi)
     if abs(np.sin(theta)) < 1e-15:
         phi = phi.real.copy() if np.max(np.abs(phi.imag)) < 1e-12 * np.max(np.abs(phi)) else phi
@@ -256,6 +285,14 @@ def gross_pitaevskii(ring: Ring, n_particles: int, g: float, twist: float = 0.0,
             "energy_error": _gp_energy_error(h, phi, g, w, res, ring, theta)}
     return InteractingState(ring, "mean_field", n, theta, float(energy), _gamma_pure(ring, phi),
                             np.abs(phi) ** 2, phi, {"g": g}, conv)
+
+
+def _uniform_current_phase(ring: Ring, density: np.ndarray, theta: float) -> np.ndarray:
+    """Phase S_j = sum_{i<j} theta r_i / R, r_i = 1/(t w sqrt(n_i n_{i+1})) over the M bonds
+    (R their sum): the first-order twist response of a real condensate in the boundary gauge
+    (uniform current; clean ring: S_j = theta j / M)."""
+    r = 1.0 / (ring.hopping * ring.weight * np.sqrt(density * np.roll(density, -1)) + 1e-300)
+    return theta * np.concatenate([[0.0], np.cumsum(r[:-1])]) / np.sum(r)
 
 
 def _gp_energy_error(h, phi, g, w, res, ring, theta):

@@ -126,7 +126,6 @@ def _by_energy(ring, n, thetas, model, params, solver_options):
     rho = np.zeros(thetas.size)
     err = np.zeros(thetas.size)
     ok = np.zeros(thetas.size, dtype=bool)
-    prev = st0
     states = [None] * thetas.size
     for i in np.argsort(np.abs(thetas)):
         th = float(thetas[i])
@@ -134,14 +133,13 @@ def _by_energy(ring, n, thetas, model, params, solver_options):
             rho[i], err[i], ok[i] = np.nan, np.inf, False
             continue
         opts = dict(solver_options)
-        if model == "mean_field" and prev.condensate_wavefunction is not None:
-            opts.setdefault("initial", prev.condensate_wavefunction)
+        if model == "mean_field" and st0.condensate_wavefunction is not None:
+            opts.setdefault("initial", st0.condensate_wavefunction)  # + uniform-current phase
         st = interacting_ground_state(ring, n, model=model, twist=th, **params, **opts)
         de = float(st.convergence.get("energy_error", np.inf))
         rho[i] = ring.length * (st.energy - e0) / th**2
         err[i] = ring.length * (de + de0) / th**2
         ok[i] = ok0 and st.converged and err[i] < REL_ERROR_MAX * abs(rho[i])
-        prev = st
         states[i] = st
     with np.errstate(divide="ignore", invalid="ignore"):
         log10 = np.where(rho > 0, np.log10(np.where(rho > 0, rho, 1.0)), np.nan)
