@@ -145,7 +145,10 @@ def ideal_ground_state(ring: Ring, n_particles: int, twist: float = 0.0,
     phi0 = _phase_fix(v[:, 0] / np.sqrt(ring.weight))  # sum |phi0|^2 h = 1
     phi = np.sqrt(n) * phi0
     gamma = _gamma_pure(ring, phi)
-    conv = {"converged": True, "residual": 0.0, "method": "eigensolver", "e0_single": float(w[0])}
+    # eigensolver residual ~ eps ||H||; energy error N times that
+    hn = float(np.max(np.abs(ring.diag)) + 2 * ring.hopping)
+    conv = {"converged": True, "residual": float(64 * _EPS * hn), "method": "eigensolver",
+            "e0_single": float(w[0]), "energy_error": float(64 * _EPS * hn * max(n, 1))}
     return InteractingState(ring, "ideal", n, theta, float(n * w[0]), gamma,
                             np.abs(phi) ** 2, phi, {"g": 0.0}, conv)
 

@@ -38,7 +38,7 @@ from ..core.spectrum import eigenvalues
 from ..models.ring import Ring
 from .stiffness import stiffness
 
-__all__ = ["InteractingStiffness", "interacting_stiffness", "leggett_stiffness",
+__all__ = ["InteractingStiffness", "interacting_stiffness", "leggett_stiffness", "mu_for_particles",
            "leggett_fraction", "structure_factor", "luttinger_parameter"]
 
 _EPS = np.finfo(float).eps
@@ -96,31 +96,37 @@ def leggett_fraction(ring: Ring, density: np.ndarray) -> float:
         return float(1.0 / (np.mean(n) * np.mean(1.0 / n)))
 
 
-def _one_particle_mu(ring: Ring) -> float:
-    """A chemical potential with N_mu = min(N+, N-) = 1: the middle of the gap between bands
-    0 and 1 (their touching point on a clean ring)."""
-    e0 = [eigenvalues(ring, ph, 0, 2) for ph in (0.0, np.pi)]
-    top = max(e0[0][0], e0[1][0])
-    bottom = min(e0[0][1], e0[1][1])
+def mu_for_particles(ring: Ring, n: int) -> float:
+    """A chemical potential with N_mu = min(N+, N-) = n (1 <= n < M): the middle of the gap
+    between bands n-1 and n of the twisted ring (their touching point on a clean ring)."""
+    e = [eigenvalues(ring, ph, n - 1, n + 1) for ph in (0.0, np.pi)]
+    top = max(e[0][0], e[1][0])
+    bottom = min(e[0][1], e[1][1])
     return 0.5 * (top + bottom) if bottom > top else top
 
 
-def _ideal(ring, n, thetas):
-    s = stiffness(ring, _one_particle_mu(ring), thetas)
-    if s.n_mu != 1:
-        raise RuntimeError(f"ideal stiffness: the one-particle chemical potential gave "
-                           f"N_mu = {s.n_mu}")
-    rho = n * s.rho_s
-    log10 = np.log10(n) + s.log10_rho_s if n > 0 else np.full(thetas.size, -np.inf)
+def _from_tg(ring, n, thetas, model, scale):
+    s = stiffness(ring, mu_for_particles(ring, n), thetas)
+    if s.n_mu != n:
+        raise RuntimeError(f"{model} stiffness: the chemical potential gave N_mu = {s.n_mu}, "
+                           f"not {n}")
+    rho = scale * s.rho_s
+    log10 = np.log10(scale) + s.log10_rho_s if scale > 0 else np.full(thetas.size, -np.inf)
     rel = 10.0 ** np.asarray(s.log10_error, dtype=float)
     err = np.abs(rho) * rel
     rel_ok = np.asarray(s.reliable) & (rel < REL_ERROR_MAX)
-    return InteractingStiffness("ideal", n, n * s.energy0, thetas, rho, log10, err, rel_ok,
+    return InteractingStiffness(model, n, scale * s.energy0, thetas, rho, log10, err, rel_ok,
                                 np.nan)
 
 
-def _by_energy(ring, n, thetas, model, params, solver_options):
-    st0 = interacting_ground_state(ring, n, model=model, twist=0.0, **params, **solver_options)
+def _ideal(ring, n, thetas):
+    # E_0(theta) = N e_0(theta): N times the one-particle (N_mu = 1) TG stiffness
+    return _from_tg(ring, 1, thetas, "ideal", float(n))
+
+
+def _by_energy(ring, n, thetas, model, params, solver_options, state0=None):
+    st0 = state0 if state0 is not None else interacting_ground_state(
+        ring, n, model=model, twist=0.0, **params, **solver_options)
     e0, de0 = st0.energy, float(st0.convergence.get("energy_error", np.inf))
     ok0 = st0.converged
     rho = np.zeros(thetas.size)
@@ -150,11 +156,15 @@ def _by_energy(ring, n, thetas, model, params, solver_options):
 
 def interacting_stiffness(ring: Ring, n_particles: int, thetas, *, model: str = "ideal",
                           g: float | None = None, U: float | None = None,
-                          n_max: int | None = None, **solver_options) -> InteractingStiffness:
+                          n_max: int | None = None, state0: InteractingState | None = None,
+                          **solver_options) -> InteractingStiffness:
     """rho_s(theta) = L (E_0(theta) - E_0(0)) / theta^2 of N bosons in ``model``
-    ("ideal", "mean_field", "bose_hubbard"; "hard_core": use :func:`stiffness`).
+    ("ideal", "mean_field", "bose_hubbard", "hard_core").
 
-    theta = 0 is not allowed except for ``ideal`` (where it gives the exact curvature).
+    ``hard_core``: the TG stiffness (:func:`stiffness`, contour path) at a chemical potential
+    with N_mu = N.  theta = 0 gives the curvature for ``ideal``/``hard_core``; for the others it
+    is not resolved (nan, ``reliable`` False).  ``state0``: the theta = 0 ground state if
+    already computed (mean field, Bose-Hubbard), so it is not solved twice.
     """
     thetas = np.atleast_1d(np.asarray(thetas, dtype=float))
     if thetas.ndim != 1 or not np.all(np.isfinite(thetas)):
@@ -162,11 +172,15 @@ def interacting_stiffness(ring: Ring, n_particles: int, thetas, *, model: str = 
     n = int(n_particles)
     if model == "ideal":
         return _ideal(ring, n, thetas)
+    if model == "hard_core":
+        return _from_tg(ring, n, thetas, "hard_core", 1.0)
     if model == "mean_field":
-        return _by_energy(ring, n, thetas, model, {"g": g}, solver_options)
+        return _by_energy(ring, n, thetas, model, {"g": g}, solver_options, state0)
     if model == "bose_hubbard":
-        return _by_energy(ring, n, thetas, model, {"U": U, "n_max": n_max}, solver_options)
-    raise ValueError(f"model: must be 'ideal', 'mean_field' or 'bose_hubbard', got {model!r}")
+        return _by_energy(ring, n, thetas, model, {"U": U, "n_max": n_max}, solver_options,
+                          state0)
+    raise ValueError("model: must be 'ideal', 'mean_field', 'bose_hubbard' or 'hard_core', "
+                     f"got {model!r}")
 
 
 def structure_factor(state: InteractingState):

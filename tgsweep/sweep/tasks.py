@@ -89,7 +89,7 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
 
     Returns (values by variable, status code, error text).  Never raises for a failing sample.
     """
-    from ..core.state import ground_state
+    from .interaction import make_state
 
     params = spec.point_params(p)
     geom = spec.geometry()
@@ -97,12 +97,7 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
         rng = sample_rng(spec.seed, p, s)
         pot = draw_potential(params["disorder"], geom, rng)
         ring = make_ring(params["model"], pot)
-        st = params["state"]
-        twist = float(st.get("twist", 0.0))
-        if "mu" in st:
-            state = ground_state(ring, mu=float(st["mu"]), twist=twist)
-        else:
-            state = ground_state(ring, n_particles=int(st["n_particles"]), twist=twist)
+        state = make_state(ring, params)
         ctx = registry.SampleContext(ring, state, params, p, s)
         values = {}
         for name, opts in spec.observables.items():
