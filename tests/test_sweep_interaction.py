@@ -188,3 +188,37 @@ def test_dmrg_workflow_on_slurm_matches_serial(tmp_path):
     assert p.returncode == 0, p.stderr
     a, b = arrays(tmp_path / "ref.zarr"), arrays(tmp_path / "slurm.zarr")
     assert_stores_equal(a, b)
+
+
+@pytest.mark.slow
+def test_interaction_axis_workflow_shrunken_runs_and_renders(tmp_path):
+    """workflows/interaction_axis.toml, shrunken (5-site rings, 1 sample, two U values), runs
+    every member through the sweep and renders its figure (3 panels + colour bar)."""
+    from pathlib import Path
+
+    from tgsweep import figures
+
+    wf = Path(__file__).resolve().parents[1] / "workflows" / "interaction_axis.toml"
+    tiny = {"model": {"sites": 5}, "state": {"n_particles": 2},
+            "sampling": {"n_samples": 1, "samples_per_task": 1}}
+    members = figures.load_workflow(wf)
+    series = []
+    for label, spec in members:
+        entry = {"label": label}
+        raw = spec.raw
+        entry["model"] = dict(raw["model"], sites=5)
+        entry["observables"] = raw["observables"]
+        if "grid" in raw:
+            entry["grid"] = {k: v[:2] for k, v in raw["grid"].items()}
+        if label.startswith("e_"):
+            entry["state"] = {"n_particles": 5}
+            entry["model"]["n_max"] = 2
+        series.append(entry)
+    stores = figures.run_workflow(wf, out=str(tmp_path / "ia.zarr"),
+                                  overrides={**tiny, "series": series})
+    ds = figures.open_workflow(stores)
+    for _, d in ds:
+        assert np.all(d["status"].values == 1), d["error"].values
+    files = figures.render(ds, tmp_path / "fig")
+    assert [Path(f).name for f in files] == ["interaction_axis.png"]
+    assert Path(files[0]).stat().st_size > 10_000

@@ -48,10 +48,10 @@ __all__ = ["BoseHubbardRing", "dmrg_ground_state", "DMRG_DEFAULTS"]
 DMRG_DEFAULTS = {
     "chi_max": 128,
     "svd_min": 1e-12,
-    "max_E_err": 1e-12,
-    "max_S_err": 1e-8,
+    "max_E_err": 1e-11,
+    "max_S_err": 1e-5,
     "min_sweeps": 3,
-    "max_sweeps": 40,
+    "max_sweeps": 24,
 }
 
 
