@@ -347,7 +347,3 @@ def interacting_ground_state(ring: Ring, n_particles: int, *, model: str = "idea
     return bose_hubbard.dmrg_ground_state(ring, n_particles, U=U, n_max=n_max, twist=twist,
                                           **solver_options)
 
-
-def is_interacting(state) -> bool:
-    """True for an :class:`InteractingState` (False for the TG :class:`State`)."""
-    return isinstance(state, InteractingState) and not isinstance(state, State)

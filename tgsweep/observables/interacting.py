@@ -9,6 +9,8 @@ Definitions (units hbar^2/2m = 1; L the ring length, lattice: sites)
   the one-particle (N_mu = 1) TG stiffness, taken from :func:`tgsweep.observables.stiffness`
   with a chemical potential in the gap between bands 0 and 1: the contour integral resolves it
   far below roundoff (rho_s ~ e^{-gamma(e_0) L} on a localized ring although lambda_0 = N).
+* ``hard_core``: the TG stiffness itself (contour path) at a chemical potential in the gap
+  between bands N-1 and N (so N_mu = N).
 * ``mean_field``: E_0 from :func:`tgsweep.core.interacting.gross_pitaevskii` at each twist
   (continued from the theta = 0 solution); error floor L (dE(theta) + dE(0)) / theta^2 with dE
   the solver's energy error (~64 eps |E|): rho_s is resolved down to ~1e-13 |E| L / theta^2.
