@@ -5,7 +5,7 @@ Run with one BLAS/numba thread:  NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_
 
 The "small point" is a continuum ring (L = 32, 8 points per unit, M = 256) with speckle
 disorder at mu = 20 (N ~ 45) and every registered observable, so that the physics of one task
-(2 samples) takes ~0.3 s or more and the issue's 10 % overhead goal is meaningful.  Printed:
+(2 samples) takes ~0.3 s or more and a 10 % overhead goal is meaningful.  Printed:
 
 * per-task medians of the bare physics (``compute_chunk``) and of the store write
   (``ZarrStore.write_chunk``), in ms;

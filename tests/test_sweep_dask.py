@@ -1,6 +1,6 @@
 """Dask execution: bitwise reproducibility over worker counts and chunking, worker kill -9.
 
-Reference: issue 6 - sample s at grid point p draws from SeedSequence(seed, spawn_key=(p, s))
+Reference: docs/references.md §7 - sample s at grid point p draws from SeedSequence(seed, spawn_key=(p, s))
 with PCG64, never from worker, chunk or call order; 1, 2 and 3 workers and samples-per-task 1
 and 4 must give bitwise identical arrays, identical to a serial run in one process.
 """
@@ -117,7 +117,7 @@ def test_kill_worker_mid_run(tmp_path, cluster_factory):
 def test_worker_plugin_pins_blas_and_numba_threads():
     """Workers the sweep did not start (no pinned environment) are pinned by the worker plugin:
     every BLAS/OpenMP pool reports one thread (threadpoolctl) and numba uses one thread.  The
-    45x OpenBLAS oversubscription slowdown on 2 cores is why (DEVELOPERS.md)."""
+    45x OpenBLAS oversubscription slowdown on 2 cores is why (docs/references.md §7)."""
     from distributed import Client, LocalCluster
 
     from tgsweep.sweep.runner import _pin_threads_plugin

@@ -130,7 +130,7 @@ def test_dmrg_workflow_progress_kill_resume_bitwise(tmp_path):
     ds = open_dataset(ref)
     assert np.all(ds.status.values == 1)
     assert np.all(ds.solver_chi.values >= 1) and np.all(ds.solver_n_max.values == 2)
-    assert np.all(np.abs(ds.solver_residual.values) < 1e-8)  # energy variance
+    assert np.all(np.abs(ds.solver_residual.values) < 1e-4)  # sqrt(energy variance)
     # direct check of one sample against the API
     pot = draw_potential({"kind": "anderson", "W": 1.0}, {"kind": "lattice", "n_grid": 5,
                                                           "points_per_unit": 1},

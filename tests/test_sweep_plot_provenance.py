@@ -2,7 +2,7 @@
 tgsweep.figures.render, guarded) and run provenance (batch allocation, cluster job ids recorded
 again after the run so that replacement jobs are kept).
 
-Reference: issue 6 (CLI ``tgsweep plot STORE``: PNG figures of what the store holds; store
+Reference: README "Sweeps: specs, CLI, stores" (CLI ``tgsweep plot STORE``: PNG figures of what the store holds; store
 attributes carry provenance); cluster/README.md and tgsweep.sweep.cluster.batch_provenance for
 the SLURM fields.
 """

@@ -6,10 +6,8 @@ from .models.ring import Ring
 from .core.state import State, ground_state, excited_state, particle_numbers
 from .core.obdm import obdm
 from .core.interacting import InteractingState, interacting_ground_state
-from . import potentials
 
 __version__ = "0.1.0"
 
 __all__ = ["Ring", "State", "ground_state", "excited_state", "particle_numbers", "obdm",
-           "InteractingState", "interacting_ground_state",
-           "potentials", "__version__"]
+           "InteractingState", "interacting_ground_state", "__version__"]

@@ -29,13 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--serial", action="store_true", help="run in this process, without Dask")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--cluster", choices=("slurm", "pbs"),
-                     help="start a dask-jobqueue cluster (see cluster/*.yaml)")
+                     help="start a dask-jobqueue cluster (configuration: "
+                     "tgsweep/sweep/cluster.yaml, copies in cluster/*.yaml)")
     grp = run.add_mutually_exclusive_group()
     grp.add_argument("--jobs", type=int, help="number of batch jobs (with --cluster)")
     grp.add_argument("--adapt", help="MIN:MAX adaptive number of jobs (with --cluster)")
     run.add_argument("--interface", help="network interface of the workers (with --cluster)")
     run.add_argument("--tls", action="store_true", help="TLS between scheduler and workers")
-    run.add_argument("--cluster-config", help="jobqueue YAML (default cluster/<kind>.yaml)")
+    run.add_argument("--cluster-config", help="jobqueue YAML (default: the packaged "
+                     "configuration merged into dask.config; editable copies in cluster/)")
 
     st = sub.add_parser("status", help="done/total tasks per grid point, failures")
     st.add_argument("store")

@@ -356,7 +356,7 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
     sample-mean transfer-matrix exponent at the largest L (same grid), anchored there.
     Plotted: the typical value 10^E[log10 rho_s] with the standard error of log10 rho_s.
     Right panel: sampled Lyapunov exponents at the largest L vs Halperin."""
-    from .observables.lyapunov import halperin_lyapunov
+    from .observables.localization import halperin_lyapunov
 
     plt = _plt()
     ds0 = series[0][1]
@@ -549,7 +549,7 @@ def fig_momentum_distribution(ds, outdir) -> list[str]:
 def fig_localization_length(series, outdir) -> list[str]:
     """gamma(E) per model against its closed form: Anderson (Thouless, Kappus-Wegner at E = 0),
     Aubry-Andre (ln(lam/2) on the spectrum; in gaps gamma is larger), white noise (Halperin)."""
-    from .observables.lyapunov import (aubry_andre_lyapunov, halperin_lyapunov,
+    from .observables.localization import (aubry_andre_lyapunov, halperin_lyapunov,
                                         kappus_wegner_lyapunov, thouless_lyapunov)
 
     plt = _plt()

@@ -8,7 +8,7 @@ from . import _obdm_kernels as K
 from .interacting import InteractingState
 from .state import State
 
-__all__ = ["obdm", "obdm_lattice", "obdm_reference", "upper_rows_lattice"]
+__all__ = ["obdm", "obdm_lattice", "obdm_reference", "upper_rows_lattice", "row_checkpoints"]
 
 #: determinant-ratio threshold below which the sweep rebuilds O^T exactly
 TOL_DEN = 1e-3
@@ -25,6 +25,14 @@ def _stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
     while (m // stride + 1) * n * n * itemsize > budget and stride < m:
         stride *= 2
     return stride
+
+
+def row_checkpoints(u: np.ndarray) -> tuple[np.ndarray, int]:
+    """Prefix checkpoints (q, stride) of lattice-normalized orbitals u (M, N), N >= 1, to pass to
+    :func:`upper_rows_lattice` when streaming many row blocks of the same state."""
+    m, n = u.shape
+    stride = _stride(m, n, u.itemsize)
+    return K.prefix_checkpoints(u, stride), stride
 
 
 def upper_rows_lattice(u: np.ndarray, x0: int, x1: int, q=None, stride=None) -> np.ndarray:

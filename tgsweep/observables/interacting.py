@@ -3,10 +3,10 @@
 Definitions (units hbar^2/2m = 1; L the ring length, lattice: sites)
 ---------------------------------------------------------------------
 * rho_s(theta) = L (E_0(theta) - E_0(0)) / theta^2 with E_0(theta) the N-boson ground energy at
-  boson twist theta (the TG definition of :mod:`tgsweep.observables.stiffness`).  Superfluid
+  boson twist theta (the TG definition of :mod:`tgsweep.observables.superfluid`).  Superfluid
   fraction f_s = rho_s / (N / L): 1 on a clean continuum ring.
 * ``ideal``: E_0(theta) = N e_0(theta), e_0 the lowest one-particle level, so rho_s = N times
-  the one-particle (N_mu = 1) TG stiffness, taken from :func:`tgsweep.observables.stiffness`
+  the one-particle (N_mu = 1) TG stiffness, taken from :func:`tgsweep.observables.superfluid.stiffness`
   with a chemical potential in the gap between bands 0 and 1: the contour integral resolves it
   far below roundoff (rho_s ~ e^{-gamma(e_0) L} on a localized ring although lambda_0 = N).
 * ``hard_core``: the TG stiffness itself (contour path) at a chemical potential in the gap
@@ -38,10 +38,11 @@ import numpy as np
 from ..core.interacting import InteractingState, interacting_ground_state
 from ..core.spectrum import eigenvalues
 from ..models.ring import Ring
-from .stiffness import stiffness
+from .declaration import Coord, Observable, Option, Variable, one_of, real_list
+from .superfluid import stiffness
 
 __all__ = ["InteractingStiffness", "interacting_stiffness", "leggett_stiffness", "mu_for_particles",
-           "leggett_fraction", "structure_factor", "luttinger_parameter"]
+           "leggett_fraction", "structure_factor", "luttinger_parameter", "OBSERVABLES"]
 
 _EPS = np.finfo(float).eps
 _LN10 = np.log(10.0)
@@ -208,3 +209,120 @@ def luttinger_parameter(state: InteractingState) -> float:
     """K_L = L S(2 pi / L) (structure-factor slope at the smallest momentum; see module doc)."""
     q, s = structure_factor(state)
     return float(s[1] * q.size)
+
+
+# ------------------------------------------------------------------------------ declarations
+# The stored variables depend on the interaction model; the sweep passes it as the option
+# ``model`` (tgsweep.sweep.interaction fills it in from [model] interaction).
+_MODEL_OPT = Option("model", "hard_core", one_of("model", "hard_core", "ideal", "mean_field",
+                                                 "bose_hubbard"),
+                    "interaction model (set by the sweep from model.interaction)")
+
+
+def _ts_layout(geom, opts):
+    th = np.asarray(opts["thetas"], dtype=float)
+    d, s = ("twist_theta",), (th.size,)
+    out = {"twist_rho_s": Variable(d, s, "1/length", "L (E_0(theta) - E_0(0)) / theta^2"),
+           "twist_rho_s_error": Variable(d, s, "1/length",
+                                         "estimated absolute error of twist_rho_s"),
+           "twist_reliable": Variable(d, s, "1", "1 if the error is < 1% of rho_s", "int64")}
+    if opts["model"] in ("ideal", "hard_core"):  # resolved far below the double range
+        out["twist_log10_rho_s"] = Variable(d, s, "log10(1/length)", "log10 of twist_rho_s")
+    if opts["model"] == "mean_field":
+        out["leggett_rho_s"] = Variable((), (), "1/length",
+                                        "L / sum_bonds 1/(t w sqrt(n_i n_i+1)): the theta -> 0 "
+                                        "GP stiffness (Leggett's bound)")
+    return out, {"twist_theta": Coord(th, "rad", "boson twist theta")}
+
+
+def _ts_compute(ctx, opts):
+    st = ctx.state
+    model = opts["model"]
+    params = {}
+    if model == "mean_field":
+        params = {"g": st.params["g"]}
+    elif model == "bose_hubbard":
+        params = {"U": st.params["U"], "n_max": st.params["n_max"],
+                  "chi_max": st.convergence["chi_max"]}
+    state0 = st if model in ("mean_field", "bose_hubbard") else None
+    r = interacting_stiffness(ctx.ring, int(st.n_particles), np.asarray(opts["thetas"], float),
+                              model=model, state0=state0, **params)
+    out = {"twist_rho_s": r.rho_s, "twist_rho_s_error": r.error,
+           "twist_reliable": r.reliable.astype(np.int64)}
+    if model in ("ideal", "hard_core"):
+        out["twist_log10_rho_s"] = r.log10_rho_s
+    if model == "mean_field":
+        out["leggett_rho_s"] = np.float64(r.leggett)
+    return out
+
+
+def _lutt_layout(geom, opts):
+    m = geom["n_grid"]
+    return ({"luttinger_K": Variable((), (), "1", "K_L = L S(2 pi / L) (structure-factor slope)"),
+             "structure_factor": Variable(("q",), (m,), "1", "density structure factor S(q)")},
+            {"q": Coord(2 * np.pi * np.arange(m) / m, "1/length", "momentum q = 2 pi j / L")})
+
+
+def _lutt_compute(ctx, opts):
+    _, s = structure_factor(ctx.state)
+    return {"luttinger_K": np.float64(luttinger_parameter(ctx.state)), "structure_factor": s}
+
+
+_SOLVER_VARS = {
+    "solver_converged": ("1", "1 if the ground-state solver met its tolerance", "int64"),
+    "solver_energy_error": ("energy", "estimated |E - E_exact| of the solver", "float64"),
+    "solver_residual": ("energy", "eigen-equation residual: GP ||H phi + g|phi|^2 phi - mu phi||"
+                        " / ||phi||; DMRG ||(H - E) psi|| = sqrt(<H^2> - <H>^2)", "float64"),
+    "solver_chi": ("1", "DMRG bond dimension reached", "float64"),
+    "solver_truncation_error": ("1", "DMRG discarded weight of the last sweep", "float64"),
+    "solver_n_max": ("1", "local occupation cutoff n_max", "float64"),
+    "solver_occupation_max": ("1", "largest probability of n_i = n_max", "float64"),
+    "solver_iterations": ("1", "DMRG sweeps / GP flow + Newton iterations", "float64"),
+}
+_SOLVER_BY_MODEL = {
+    "hard_core": (),
+    "ideal": ("solver_converged", "solver_energy_error", "solver_residual"),
+    "mean_field": ("solver_converged", "solver_energy_error", "solver_residual",
+                   "solver_iterations"),
+    "bose_hubbard": tuple(_SOLVER_VARS),
+}
+
+
+def _solver_layout(geom, opts):
+    return ({k: Variable((), (), *_SOLVER_VARS[k]) for k in _SOLVER_BY_MODEL[opts["model"]]},
+            {})
+
+
+def _solver_compute(ctx, opts):
+    c = getattr(ctx.state, "convergence", {})
+    nan = np.nan
+    if opts["model"] == "bose_hubbard":
+        res = np.sqrt(max(float(c.get("energy_variance", nan)), 0.0))
+        it = c.get("sweeps", nan)
+    else:
+        res = c.get("residual", nan)
+        it = c.get("flow_iterations", 0) + c.get("newton_iterations", 0)
+    allv = {"solver_converged": np.int64(bool(c.get("converged", False))),
+            "solver_energy_error": np.float64(c.get("energy_error", nan)),
+            "solver_residual": np.float64(res),
+            "solver_chi": np.float64(c.get("chi", nan)),
+            "solver_truncation_error": np.float64(c.get("truncation_error", nan)),
+            "solver_n_max": np.float64(c.get("n_max", nan)),
+            "solver_occupation_max": np.float64(c.get("occupation_max", nan)),
+            "solver_iterations": np.float64(it)}
+    return {k: allv[k] for k in _SOLVER_BY_MODEL[opts["model"]]}
+
+
+TWIST_STIFFNESS = Observable(
+    "twist_stiffness", _ts_layout, _ts_compute,
+    options=(Option("thetas", [0.5], real_list("thetas", -np.pi, np.pi), "boson twists theta (nonzero for "
+                    "mean_field / bose_hubbard)"), _MODEL_OPT),
+    description="rho_s from E_0(theta) - E_0(0), every interaction model")
+LUTTINGER = Observable(
+    "luttinger", _lutt_layout, _lutt_compute, options=(_MODEL_OPT,),
+    description="Luttinger parameter K_L = L S(2 pi / L) from <n_i n_j> (bose_hubbard)")
+SOLVER = Observable(
+    "solver", _solver_layout, _solver_compute, options=(_MODEL_OPT,),
+    description="per-sample convergence record of the interacting ground-state solver")
+
+OBSERVABLES = (TWIST_STIFFNESS, LUTTINGER, SOLVER)

@@ -1,7 +1,7 @@
 """Run a sweep: serial loop or Dask fan-out of (grid point, sample chunk) tasks into a store.
 
 The per-task work (:func:`execute_task`) is a plain function of (spec, store, p, c); the runner
-only decides where it runs (STYLE.md pattern 2): a serial loop in this process, a default
+only decides where it runs (as python-adaptive's runner): a serial loop in this process, a default
 ``LocalCluster`` (worker processes with one thread each, BLAS/numba pinned to one thread,
 scheduler and dashboard on 127.0.0.1), an existing ``distributed.Client`` or cluster object, or a
 scheduler address.  Workers write their own regions; the client only receives a few integers
@@ -17,7 +17,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-from .spec import Spec, SpecError
+from . import cluster as batch_clusters
+from .errors import SpecError
+from .spec import Spec
 from .store import MemoryStore, ResultStore, ZarrStore, provenance, store_layout, summarize
 from .tasks import STATUS, compute_chunk
 
@@ -176,9 +178,7 @@ def _cluster_provenance(cluster) -> dict:
     """``{"cluster": JSON}`` of :func:`tgsweep.sweep.cluster.cluster_provenance` (job ids ...);
     just the class name for clusters it does not describe (e.g. a LocalCluster)."""
     try:
-        from .cluster import cluster_provenance
-
-        prov = cluster_provenance(cluster)
+        prov = batch_clusters.cluster_provenance(cluster)
     except Exception:  # noqa: BLE001 - provenance must never fail a run
         return {"cluster": type(cluster).__name__}
     return {"cluster": json.dumps(prov, default=str) if isinstance(prov, dict) else str(prov)}
@@ -188,9 +188,7 @@ def _batch_provenance() -> dict:
     """``{"batch": JSON}`` when running inside a SLURM/PBS allocation
     (:func:`tgsweep.sweep.cluster.batch_provenance`), else ``{}``."""
     try:
-        from .cluster import batch_provenance
-
-        prov = batch_provenance()
+        prov = batch_clusters.batch_provenance()
     except Exception:  # noqa: BLE001
         return {}
     return {"batch": json.dumps(prov, default=str)} if prov else {}

@@ -2,7 +2,7 @@
 
 Sample ``s`` at grid point ``p`` draws its disorder from
 ``Generator(PCG64(SeedSequence(spec.seed, spawn_key=(p, s))))`` and nothing else, so results
-never depend on worker, chunk or call order (kwant's digest idea; STYLE.md pattern 4).
+never depend on worker, chunk or call order (the idea of kwant's ``kwant.digest``).
 
 Per-sample status codes (the ``status`` variable): 0 pending, 1 ok, 2 raised an exception,
 3 non-finite output, 4 failed a self-check (Tr gamma h = N, Hermiticity of gamma).
@@ -15,7 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..models.potentials import make_potential
+from ..models.ring import Ring
+from ..observables.declaration import SampleContext
 from . import registry
+from .interaction import make_state
 
 __all__ = ["STATUS", "ERROR_WIDTH", "sample_rng", "draw_potential", "make_ring", "run_sample",
            "compute_chunk", "ChunkResult"]
@@ -41,16 +45,12 @@ def draw_potential(disorder: dict, geom: dict, rng: np.random.Generator) -> np.n
         if params:
             raise ValueError(f"disorder kind 'none' takes no parameters, got {sorted(params)}")
         return np.zeros(geom["n_grid"])
-    from ..models.potentials import make_potential
-
     return np.asarray(make_potential(kind, rng, geom["n_grid"],
                                      points_per_unit=geom["points_per_unit"], **params),
                       dtype=np.float64)
 
 
 def make_ring(model: dict, potential: np.ndarray):
-    from ..models.ring import Ring
-
     if model["kind"] == "continuum":
         return Ring.continuum(model["length"], model["points_per_unit"], potential)
     return Ring.lattice(potential, model.get("hopping", 1.0))
@@ -89,8 +89,6 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
 
     Returns (values by variable, status code, error text).  Never raises for a failing sample.
     """
-    from .interaction import make_state
-
     params = spec.point_params(p)
     geom = spec.geometry()
     try:
@@ -98,7 +96,7 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
         pot = draw_potential(params["disorder"], geom, rng)
         ring = make_ring(params["model"], pot)
         state = make_state(ring, params)
-        ctx = registry.SampleContext(ring, state, params, p, s)
+        ctx = SampleContext(ring, state, params, p, s)
         values = {}
         for name, opts in spec.observables.items():
             out = registry.get(name).compute(ctx, opts)
