@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _obdm_kernels as K
+from .interacting import InteractingState
 from .state import State
 
 __all__ = ["obdm", "obdm_lattice", "obdm_reference", "upper_rows_lattice", "row_checkpoints"]
@@ -76,7 +77,11 @@ def obdm(state: State) -> np.ndarray:
     psi(x_i) = b_i / sqrt(h)).  Real when the orbitals are real (fermion twist 0 or pi).
     Cost O(M^2 N^2 / GROUP + M^2 N GROUP) time, O(M^2) memory.  A thermal state
     (:func:`tgsweep.thermal_state`) supplies its own exact lattice matrix (``lattice_obdm``).
+    An :class:`~tgsweep.core.interacting.InteractingState` (ideal, mean field, Bose-Hubbard)
+    carries its gamma in the same conventions; a copy of it is returned.
     """
+    if isinstance(state, InteractingState):
+        return state.obdm()
     if isinstance(state, State):
         g = obdm_lattice(state.lattice_orbitals)
     else:

@@ -14,7 +14,8 @@ Two levels, one convention each:
 
 from __future__ import annotations
 
-from . import basic, correlations, dynamics, entanglement, localization, superfluid, thermal
+from . import (basic, correlations, dynamics, entanglement, interacting, localization,
+               superfluid, thermal)
 from .correlations import (EclFit, MomentumDistribution, condensate, ecl_profile, fit_ecl,
                            hs_blocks, hs_bound, hs_profile, momentum_distribution,
                            stream_upper_rows, tail_coefficient)
@@ -26,10 +27,14 @@ from .localization import (KAPPUS_WEGNER_RATIO, aubry_andre_lyapunov, halperin_l
                            kappus_wegner_lyapunov, lyapunov, lyapunov_chain, thouless_lyapunov)
 from .superfluid import Stiffness, stiffness
 from .thermal import ThermalStiffness, free_energy, tg_contact, thermal_stiffness
+from .interacting import (InteractingStiffness, interacting_stiffness, leggett_fraction,
+                          leggett_stiffness, luttinger_parameter, mu_for_particles,
+                          structure_factor)
 
 #: every declared observable, by name (the sweep registry is built from this)
 OBSERVABLES: dict[str, Observable] = {
-    o.name: o for mod in (basic, correlations, localization, superfluid, dynamics, entanglement)
+    o.name: o for mod in (basic, correlations, localization, superfluid, dynamics, entanglement,
+                          interacting)
     for o in mod.OBSERVABLES}
 
 
@@ -48,4 +53,6 @@ __all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distri
            "front_profile_lattice", "front_profile_continuum", "entanglement_entropy",
            "OBSERVABLES", "Observable",
            "Option", "Variable", "Coord", "SampleContext", "evaluate", "free_energy",
-           "thermal_stiffness", "ThermalStiffness", "tg_contact"]
+           "thermal_stiffness", "ThermalStiffness", "tg_contact", "InteractingStiffness",
+           "interacting_stiffness", "leggett_fraction", "leggett_stiffness",
+           "luttinger_parameter", "mu_for_particles", "structure_factor"]

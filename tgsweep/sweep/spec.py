@@ -5,6 +5,8 @@ A spec is a TOML file (``workflows/*.toml``) with the sections::
     [model]       kind = "continuum" | "lattice"
                   continuum: length (L, units of length), points_per_unit (grid points per unit)
                   lattice:   sites (M), hopping (t, default 1)
+                  interaction = "hard_core" (default) | "ideal" | "mean_field" (g) |
+                  "bose_hubbard" (U, n_max, chi_max): see tgsweep.sweep.interaction
     [disorder]    kind = "none" | "uniform" | "gaussian" | ... ; other keys are passed to the
                   disorder generator (tgsweep.models.potentials.make_potential)
     [state]       exactly one of mu (chemical potential, units hbar^2/2m = 1) or n_particles;
@@ -34,6 +36,7 @@ import numpy as np
 
 from ..models.params import ParamError
 from ..models.potentials import DISORDER_KINDS as _DECLARED
+from . import interaction as _interaction
 from .errors import SpecError
 from .registry import available, validate_observables
 
@@ -43,7 +46,8 @@ __all__ = ["Spec", "load_spec", "parse_spec", "DISORDER_KINDS", "grid_dimension"
 DISORDER_KINDS = ("none", *_DECLARED)
 _SECTIONS = ("model", "disorder", "state", "grid", "sampling", "observables", "output")
 #: parameters that change array shapes cannot be grid axes
-_SHAPE_KEYS = ("model.kind", "model.length", "model.points_per_unit", "model.sites")
+_SHAPE_KEYS = ("model.kind", "model.length", "model.points_per_unit", "model.sites",
+               "model.interaction")
 _GRIDDABLE = ("model", "disorder", "state")
 
 
@@ -221,6 +225,8 @@ def parse_spec(raw: dict) -> Spec:
     if not obs:
         raise SpecError("observables", f"at least one observable required; allowed: "
                         f"{', '.join(available())}")
+    obs = _interaction.check_observables_for(spec.model.get("interaction", "hard_core"), obs,
+                                            spec.state)
     spec.observables = validate_observables(obs, spec)
     return spec
 
@@ -231,6 +237,14 @@ def _prefix_for(spec, sec):
 
 
 def _check_model(model: dict, prefix: str = "model") -> dict:
+    model, inter = _interaction.check_interaction(model, prefix)
+    out = _check_geometry(model, prefix)
+    if inter["interaction"] != "hard_core":
+        out.update(inter)
+    return out
+
+
+def _check_geometry(model: dict, prefix: str = "model") -> dict:
     kind = model.get("kind")
     if kind not in ("continuum", "lattice"):
         raise SpecError(f"{prefix}.kind", f"must be 'continuum' or 'lattice', got {kind!r}")
@@ -276,6 +290,7 @@ def _check_state(state: dict, spec: Spec) -> None:
     for key in state:
         if key not in ("mu", "n_particles", "twist"):
             raise SpecError(f"state.{key}", "unknown key; allowed: mu, n_particles, twist")
+    _interaction.check_state_for(spec.model.get("interaction", "hard_core"), state)
     if ("mu" in state) == ("n_particles" in state):
         raise SpecError("state", "give exactly one of mu (chemical potential) or n_particles")
     if "mu" in state:

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.state import ground_state
 from ..models.potentials import make_potential
 from ..models.ring import Ring
 from ..observables.declaration import SampleContext
 from . import registry
 from .kernels import compiled_count
+from .interaction import make_state
 
 __all__ = ["STATUS", "ERROR_WIDTH", "sample_rng", "draw_potential", "make_ring", "run_sample",
            "compute_chunk", "ChunkResult", "warm_cache"]
@@ -98,12 +98,7 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
         rng = sample_rng(spec.seed, p, s)
         pot = draw_potential(params["disorder"], geom, rng)
         ring = make_ring(params["model"], pot)
-        st = params["state"]
-        twist = float(st.get("twist", 0.0))
-        if "mu" in st:
-            state = ground_state(ring, mu=float(st["mu"]), twist=twist)
-        else:
-            state = ground_state(ring, n_particles=int(st["n_particles"]), twist=twist)
+        state = make_state(ring, params)
         ctx = SampleContext(ring, state, params, p, s)
         values = {}
         for name, opts in spec.observables.items():
