@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.state import ground_state
+from ..core.thermal import thermal_state
 from ..models.potentials import make_potential
 from ..models.ring import Ring
 from ..observables.declaration import SampleContext
@@ -97,7 +98,12 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
         ring = make_ring(params["model"], pot)
         st = params["state"]
         twist = float(st.get("twist", 0.0))
-        if "mu" in st:
+        if "temperature" in st:
+            ens = st.get("ensemble", "grand" if "mu" in st else "canonical")
+            kw = ({"mu": float(st["mu"])} if ens == "grand"
+                  else {"n_particles": int(st["n_particles"])})
+            state = thermal_state(ring, float(st["temperature"]), ensemble=ens, twist=twist, **kw)
+        elif "mu" in st:
             state = ground_state(ring, mu=float(st["mu"]), twist=twist)
         else:
             state = ground_state(ring, n_particles=int(st["n_particles"]), twist=twist)
