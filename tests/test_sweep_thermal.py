@@ -62,3 +62,24 @@ def test_bad_thermal_specs_name_the_field(state, obs, field):
     with pytest.raises(SpecError) as exc:
         parse_spec(spec_dict(state=state, grid=None, observables=obs))
     assert field in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_finite_temperature_workflow_parses_and_a_shrunken_member_runs(tmp_path):
+    """workflows/finite_temperature.toml: every [[series]] member parses; the L = 16 member with
+    2 samples runs through the sweep with every sample valid and lambda_0 falling with T."""
+    from pathlib import Path
+
+    from tgsweep import figures
+
+    wf = Path(__file__).resolve().parents[1] / "workflows" / "finite_temperature.toml"
+    members = figures.load_workflow(wf)
+    assert [m[0] for m in members] == ["L16", "L32", "L64"]
+    raw = members[0][1].raw
+    raw = {**raw, "sampling": {**raw["sampling"], "n_samples": 2}}
+    raw.pop("output", None)
+    store = MemoryStore()
+    run_sweep(parse_spec(raw), store=store, serial=True, progress=False)
+    ds = store.to_dataset()
+    assert (ds["status"].values == 1).all()
+    lam = ds["lambda0"].values.mean(axis=-1)  # (W, T)
+    assert np.all(np.diff(lam, axis=1) < 0)
