@@ -372,7 +372,7 @@ def _condensate_compute(ctx, opts):
 CONDENSATE = Observable(
     "condensate", _condensate_layout, _condensate_compute,
     options=(Option("n_modes", 4, integer_at_least("n_modes", 1), "occupations kept"),),
-    description="natural occupations of the OBDM")
+    description="natural occupations of the OBDM", thermal=True)
 
 
 def _hs_layout(geom, opts):
@@ -391,7 +391,7 @@ def _hs_compute(ctx, opts):
 HS_PROFILE = Observable(
     "hs_profile", _hs_layout, _hs_compute,
     options=(Option("sigmas", [0.5], real_list("sigmas", 0.0, 2.0), "HS powers sigma"),),
-    description="Hilbert-Schmidt block profile of the OBDM")
+    description="Hilbert-Schmidt block profile of the OBDM", thermal=True)
 
 
 def _nk_layout(geom, opts):
@@ -413,7 +413,8 @@ def _nk_compute(ctx, opts):
 
 
 MOMENTUM_DISTRIBUTION = Observable("momentum_distribution", _nk_layout, _nk_compute,
-                                   description="momentum distribution n(k) on the ring's momenta")
+                                   description="momentum distribution n(k) on the ring's momenta",
+                                   thermal=True)
 
 
 def _check_windows(w):

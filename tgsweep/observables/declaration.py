@@ -10,7 +10,9 @@ An :class:`Observable` declares, before anything runs,
 * ``compute(ctx, options) -> dict[variable name, array of the declared shape]``: the one
   calling convention -- a :class:`SampleContext` (ring, ground state, memoised OBDM, the grid
   point's parameters) and the validated options in, a dict of NumPy arrays out;
-* ``requires``: state fields it needs ("mu": a chemical potential).
+* ``requires``: state fields it needs ("mu": a chemical potential);
+* ``thermal``: whether it accepts a thermal state (``[state] temperature``); the sweep refuses
+  the others at T > 0 with a one-line error.
 
 ``geometry`` is the dict of :meth:`tgsweep.sweep.spec.Spec.geometry` (kind, n_grid, spacing,
 length, points_per_unit); a variable declares its physical *dimension* ("energy", "1/length",
@@ -95,6 +97,8 @@ class Observable:
     options: tuple[Option, ...] = ()
     requires: tuple[str, ...] = ()
     description: str = ""
+    #: accepts a thermal state (``[state] temperature``, :func:`tgsweep.thermal_state`)
+    thermal: bool = False
 
     @property
     def defaults(self) -> dict:

@@ -10,7 +10,9 @@ A spec is a TOML file (``workflows/*.toml``) with the sections::
     [disorder]    kind = "none" | "uniform" | "gaussian" | ... ; other keys are passed to the
                   disorder generator (tgsweep.models.potentials.make_potential)
     [state]       exactly one of mu (chemical potential, units hbar^2/2m = 1) or n_particles;
-                  twist (boson twist theta, radians, default 0)
+                  twist (boson twist theta, radians, default 0); temperature (T > 0, energy
+                  units, k_B = 1: the exact Gibbs state, tgsweep.thermal_state) with ensemble =
+                  "grand" (needs mu) | "canonical" (needs n_particles), default from which is given
     [grid]        "section.key" = [values...]        product axis, one dimension per key
                   [grid.zip.NAME] "section.key" = [...], ...   zipped group: one dimension NAME
     [sampling]    n_samples, seed, samples_per_task (default 4), self_check (default true)
@@ -288,8 +290,22 @@ def _geometry_of(model: dict) -> dict:
 
 def _check_state(state: dict, spec: Spec) -> None:
     for key in state:
-        if key not in ("mu", "n_particles", "twist"):
-            raise SpecError(f"state.{key}", "unknown key; allowed: mu, n_particles, twist")
+        if key not in ("mu", "n_particles", "twist", "temperature", "ensemble"):
+            raise SpecError(f"state.{key}", "unknown key; allowed: mu, n_particles, twist, "
+                            "temperature, ensemble")
+    if "ensemble" in state:
+        if "temperature" not in state:
+            raise SpecError("state.ensemble", "only with state.temperature (T > 0)")
+        want = {"grand": "mu", "canonical": "n_particles"}.get(state["ensemble"])
+        if want is None:
+            raise SpecError("state.ensemble", f"must be 'grand' or 'canonical', got "
+                            f"{state['ensemble']!r}")
+        if want not in state:
+            raise SpecError("state.ensemble", f"{state['ensemble']!r} needs state.{want}")
+    if "temperature" in state:
+        _number("state.temperature", state["temperature"], positive=True)
+        if spec.model.get("interaction", "hard_core") != "hard_core":
+            raise SpecError("state.temperature", "only for model.interaction = 'hard_core'")
     _interaction.check_state_for(spec.model.get("interaction", "hard_core"), state)
     if ("mu" in state) == ("n_particles" in state):
         raise SpecError("state", "give exactly one of mu (chemical potential) or n_particles")
@@ -330,6 +346,7 @@ def _check_disorder(disorder: dict, model: dict, spec: Spec) -> None:
 
 #: physical dimension of the griddable model and state fields (disorder: from declarations)
 _FIELD_DIMENSIONS = {"model.hopping": "energy", "state.mu": "energy", "state.twist": "rad",
+                     "state.temperature": "energy",
                      "state.n_particles": "1"}
 
 
