@@ -34,7 +34,7 @@ def test_temperature_grid_axis_stored_equals_direct_call(ensemble, state):
         observables={"density": {}, "condensate": {"n_modes": 2}, "momentum_distribution": {},
                      "hs_profile": {"sigmas": [0.5]}}))
     store = MemoryStore()
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     assert (ds["status"].values == 1).all()
     assert ds["state_temperature"].attrs["units"]
@@ -78,7 +78,7 @@ def test_finite_temperature_workflow_parses_and_a_shrunken_member_runs(tmp_path)
     raw = {**raw, "sampling": {**raw["sampling"], "n_samples": 2}}
     raw.pop("output", None)
     store = MemoryStore()
-    run_sweep(parse_spec(raw), store=store, serial=True, progress=False)
+    run_sweep(parse_spec(raw), store, progress=False)
     ds = store.to_dataset()
     assert (ds["status"].values == 1).all()
     lam = ds["lambda0"].values.mean(axis=-1)  # (W, T)
