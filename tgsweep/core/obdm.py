@@ -19,11 +19,15 @@ GROUP = 8
 TOL_PIV = 1e-2
 
 
-def _stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
+def obdm_stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
+    """Checkpoint stride of the prefix sums for an (m, n) orbital array (memory <= ``budget``)."""
     stride = 1024
     while (m // stride + 1) * n * n * itemsize > budget and stride < m:
         stride *= 2
     return stride
+
+
+_stride = obdm_stride
 
 
 def upper_rows_lattice(u: np.ndarray, x0: int, x1: int, q=None, stride=None) -> np.ndarray:

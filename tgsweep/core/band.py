@@ -1,0 +1,184 @@
+"""Banded one-particle density matrix of a TG state: gamma(x, x + d) for 0 <= d <= width only.
+
+The band is computed *exactly* (not approximated) by the same bordered-determinant kernel as
+:func:`tgsweep.obdm`, run on windows of the ring: for the rows x0 <= x < x0 + B the entries
+gamma(x, x + d), d <= width, involve only the sites z in [x0, x0 + B + width) (Lenard's formula:
+the string runs strictly between x and y), so the kernel runs on that window with the orbitals
+that *overlap* it.  An orbital beta whose weight |u_beta(z)|^2 is <= ``orbital_cut`` at every
+site of the window is left out: its row and column of the bordered matrix differ from a unit
+vector by at most sqrt(n_window orbital_cut) (n_window sites), and the determinant depends on
+the row *and* the column only through their product, so the change of gamma is second order,
+O(n_window orbital_cut) (see docs/references.md, "Banded OBDM").  Orbitals entirely inside the
+window are kept (their contribution changes from +1 to -1 as y sweeps past them).
+
+Windows that cross the twisted bond (M-1, 0) use the orbitals continued across it,
+phi(x + L) = e^{i phi} phi(x) (fermion twist phi); the short-way string then gives the boson
+correlation gamma(x, y + L) = e^{i theta} gamma(x, y) (boson twist theta), so the matrix entry
+gamma[x, x + d - M] is that value times e^{-i theta}.
+
+Cost O(M (width + B/2) n_A^2 / 9) for n_A orbitals per window (the grouped kernel), memory
+O(M width + (B + width) n_A).  Conventions as :func:`tgsweep.obdm` (density units).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _band_kernels as BK
+from . import _obdm_kernels as K
+from .obdm import GROUP, TOL_DEN, TOL_EIG, TOL_PIV, obdm_stride
+from .state import State
+
+__all__ = ["obdm_band", "Band", "band_certificate", "ORBITAL_CUT"]
+
+#: per-site weight |u(z)|^2 (lattice normalization) below which an orbital counts as absent
+ORBITAL_CUT = 1e-26
+
+#: rows per window (4 groups of the grouped kernel)
+_BLOCK = 4 * (GROUP + 1)
+
+
+class Band(NamedTuple):
+    """The band of gamma and what is known about the rest.
+
+    values : (M, width + 1) array, values[x, d] = gamma[x, (x + d) mod M] in density units
+        (the entries of :func:`tgsweep.obdm`'s matrix); real when the orbitals are real.
+    width : the band half-width w (grid points).
+    certificate : estimated max_x sum_{|d| > w} |gamma(x, x + d)| h (the Schur bound on the
+        operator norm of the discarded part of gamma h; dimensionless); inf when refused.
+    reliable : the certificate passed its self-checks (see :func:`band_certificate`).
+    decay_rate : fitted decay rate kappa of the band envelope (per grid point), nan if none.
+    weight : quadrature weight h (continuum) or 1 (lattice): the operator is values * weight.
+    in_band_error : bound on the error of the in-band entries from left-out orbital tails
+        (density units).
+    """
+
+    values: np.ndarray
+    width: int
+    certificate: float
+    reliable: bool
+    decay_rate: float
+    weight: float
+    in_band_error: float
+
+
+def _band_lattice(u: np.ndarray, width: int, phi: float, theta: float, cut: float):
+    """Band of <b+_x b_y> for lattice-normalized orbitals u (M, N); returns (band, err)."""
+    m, n = u.shape
+    dt = u.dtype
+    band = np.zeros((m, width + 1), dtype=dt)
+    if n == 0:
+        return band, 0.0
+    real = dt == np.float64
+    ph = np.exp(1j * phi)
+    wrap = np.exp(-1j * theta)
+    if real:
+        ph, wrap = float(np.round(ph.real)), float(np.round(wrap.real))
+    start = np.zeros(n, dtype=np.int64)
+    length = np.zeros(n, dtype=np.int64)
+    BK.orbital_arcs(u, cut, start, length)
+    blk = max(1, min(_BLOCK, m - width))
+    err = 0.0
+    for x0 in range(0, m, blk):
+        nrows = min(blk, m - x0)
+        nwin = nrows + width
+        # orbitals whose arc meets the window arc [x0, x0 + nwin)
+        cols = np.flatnonzero((length > 0) & ((((start - x0) % m) < nwin)
+                                              | (((x0 - start) % m) < length)))
+        err = max(err, nwin * cut)
+        out = np.zeros((nrows, nwin), dtype=dt)
+        if cols.size:
+            sub = np.empty((nwin, cols.size), dtype=dt)
+            BK.gather_window(u, x0, nwin, cols.astype(np.int64), ph, sub)
+            stride = obdm_stride(nwin, cols.size, sub.itemsize)
+            q = K.prefix_checkpoints(sub, stride)
+            K.obdm_grouped(sub, q, stride, out, 0, 0, nrows, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
+        BK.extract_band(out, x0, nrows, width, m, wrap, band)
+    return band, err
+
+
+def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3.0,
+                     safety: float = 10.0):
+    """Estimate max_x sum_{|d| > w} |gamma(x, x + d)| h from the band itself.
+
+    E(d) = max_x |gamma(x, x + d)|, d <= w, and its non-increasing envelope F(d) = max_{d' >= d} E(d').
+    The envelope's decay rate over the outer half of the band, kappa = ln(F(w/2)/F(w)) / (w/2),
+    extrapolates it: |gamma(x, x + d)| <= F(w) e^{-kappa (d - w)}, summed over d > w on both sides
+    of the diagonal (out to the antipode) and multiplied by ``safety``.  Refused (inf, not
+    reliable) unless the envelope falls by at least ``decades`` powers of ten over the outer half
+    (an exponentially localized gamma; a power law d^-p would need p >= 3.3 decades/log10 2, which
+    no TG state has) and the decay rate is consistent over the two outer quarters (within a factor 3).
+
+    This is an *estimate*, not a bound: its conservativeness is demonstrated in
+    tests/test_band.py against the full kernel (lattice and continuum, several disorder kinds).
+    Returns (certificate, reliable, kappa).
+    """
+    a = np.abs(values)
+    m, wp = a.shape
+    w = wp - 1
+    if w < 8:
+        return float("inf"), False, float("nan")
+    e = a.max(axis=0)
+    f = np.maximum.accumulate(e[::-1])[::-1]
+    h2, h3 = w // 2, (3 * w) // 4
+    tiny = 1e-300
+    fw, fh, fq = max(f[w], tiny), max(f[h2], tiny), max(f[h3], tiny)
+    kappa = np.log(fh / fw) / (w - h2)
+    k_in, k_out = np.log(fh / fq) / (h3 - h2), np.log(fq / fw) / (w - h3)
+    ok = bool(np.log10(fh / fw) >= decades and k_out > 0 and k_in > 0
+              and max(k_in, k_out) <= 3.0 * min(k_in, k_out))
+    if not ok:
+        return float("inf"), False, float(kappa)
+    k_use = min(kappa, k_out)
+    n_out = max(0, (m - 1) // 2 - w)          # distances w < d <= (M-1)/2 on each side
+    q = np.exp(-k_use)
+    tail = fw * q * (1.0 - q**n_out) / (1.0 - q)
+    cert = safety * 2.0 * tail * weight
+    return float(cert), True, float(kappa)
+
+
+def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float = ORBITAL_CUT,
+              max_width: int | None = None) -> Band:
+    """The exact entries gamma(x_i, x_{(i + d) mod M}), 0 <= d <= width, of the OBDM of ``state``.
+
+    ``values[x, d]`` equals ``tgsweep.obdm(state)[x, (x + d) % M]`` (density units, boundary
+    gauge; the rest of the band follows by Hermiticity).  ``width``: an int with
+    0 <= width <= (M - 1) // 2 (grid points), or "auto": start from the orbitals' extent and
+    double the width until the certificate (see :func:`band_certificate`) is <= ``tol``; if that
+    does not happen below ``max_width`` (default (M - 1) // 2) the widest band is returned with
+    ``reliable=False`` (weakly localized or extended rings: use the full :func:`tgsweep.obdm`).
+
+    Returns a :class:`Band`.
+    """
+    ring = state.ring
+    m = ring.n_grid
+    wmax = (m - 1) // 2 if max_width is None else int(min(max_width, (m - 1) // 2))
+    u = np.ascontiguousarray(state.lattice_orbitals)
+    if u.dtype not in (np.float64, np.complex128):
+        u = u.astype(np.complex128 if np.iscomplexobj(u) else np.float64)
+    scale = 1.0 / ring.weight if ring.kind == "continuum" else 1.0
+    phi, theta = state.fermion_twist, state.twist
+
+    def one(w):
+        vals, err = _band_lattice(u, w, phi, theta, orbital_cut)
+        vals *= scale
+        cert, ok, kappa = band_certificate(vals, ring.weight)
+        return Band(vals, w, cert, ok, kappa, ring.weight, err * scale)
+
+    if isinstance(width, str):
+        if width != "auto":
+            raise ValueError(f"width: must be a non-negative integer or 'auto', got {width!r}")
+        if not (np.isfinite(tol) and tol > 0):
+            raise ValueError(f"tol: must be a positive number, got {tol!r}")
+        w = min(wmax, max(16, 8 * ring.cell_size))
+        while True:
+            b = one(w)
+            if (b.reliable and b.certificate <= tol) or w >= wmax:
+                return b
+            w = min(wmax, 2 * w)
+    w = int(width)
+    if w != width or not 0 <= w <= (m - 1) // 2:
+        raise ValueError(f"width: must be an integer in [0, {(m - 1) // 2}] or 'auto', got {width!r}")
+    return one(w)
