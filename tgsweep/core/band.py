@@ -36,6 +36,9 @@ __all__ = ["obdm_band", "Band", "band_certificate", "ORBITAL_CUT"]
 #: per-site weight |u(z)|^2 (lattice normalization) below which an orbital counts as absent
 ORBITAL_CUT = 1e-26
 
+#: relative roundoff of an OBDM entry (both kernels), the floor of the certificate per entry
+ROUNDOFF = 10 * np.finfo(float).eps
+
 #: rows per window (4 groups of the grouped kernel)
 _BLOCK = 4 * (GROUP + 1)
 
@@ -51,8 +54,9 @@ class Band(NamedTuple):
     reliable : the certificate passed its self-checks (see :func:`band_certificate`).
     decay_rate : fitted decay rate kappa of the band envelope (per grid point), nan if none.
     weight : quadrature weight h (continuum) or 1 (lattice): the operator is values * weight.
-    in_band_error : bound on the error of the in-band entries from left-out orbital tails
-        (density units).
+    in_band_error : second-order estimate n_window * orbital_cut of the error of the in-band
+        entries from left-out orbital tails (density units), on top of the kernel's roundoff
+        (~1e-14 relative, as :func:`tgsweep.obdm`).
     """
 
     values: np.ndarray
@@ -106,7 +110,8 @@ def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3
     E(d) = max_x |gamma(x, x + d)|, d <= w, and its non-increasing envelope F(d) = max_{d' >= d} E(d').
     The envelope's decay rate over the outer half of the band, kappa = ln(F(w/2)/F(w)) / (w/2),
     extrapolates it: |gamma(x, x + d)| <= F(w) e^{-kappa (d - w)}, summed over d > w on both sides
-    of the diagonal (out to the antipode) and multiplied by ``safety``.  Refused (inf, not
+    of the diagonal (out to the antipode) and multiplied by ``safety``, plus a roundoff floor of
+    ``ROUNDOFF`` max_x gamma(x, x) per discarded entry (no kernel resolves entries below it).  Refused (inf, not
     reliable) unless the envelope falls by at least ``decades`` powers of ten over the outer half
     (an exponentially localized gamma; a power law d^-p would need p >= 3.3 decades/log10 2, which
     no TG state has) and the decay rate is consistent over the two outer quarters (within a factor 3).
@@ -135,7 +140,8 @@ def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3
     n_out = max(0, (m - 1) // 2 - w)          # distances w < d <= (M-1)/2 on each side
     q = np.exp(-k_use)
     tail = fw * q * (1.0 - q**n_out) / (1.0 - q)
-    cert = safety * 2.0 * tail * weight
+    floor = n_out * ROUNDOFF * a[:, 0].max()  # no computed entry is exact below this
+    cert = 2.0 * (safety * tail + floor) * weight
     return float(cert), True, float(kappa)
 
 
