@@ -274,3 +274,53 @@ def test_gather_extract_sums_matvec_twins():
     o = np.zeros(m, dtype=complex)
     BK.band_matvec(band, v, o)
     assert np.allclose(o, dense @ v)
+
+
+# ------------------------------------------------------------------------------ downstream
+from tgsweep.observables import correlations as C  # noqa: E402
+
+
+@pytest.mark.parametrize("m,n,twist", [(600, 150, 0.4), (300, 75, 0.0)])
+def test_band_condensate_within_stated_error(m, n, twist):
+    """Largest natural occupations from the band (Lanczos, M > 400; dense below) against full
+    LAPACK on the full kernel's gamma: within the stated error (certificate + residual) for
+    each of the 4, and the stated error is small (1e-9) on this W = 4 ring."""
+    st = _lattice_state("anderson", m, n, twist, seed=3, W=4.0)
+    b = tgsweep.obdm_band(st, "auto", tol=1e-9)
+    bc = C.band_condensate(b, 4)
+    ref = C.condensate(st, 4, gamma=tgsweep.obdm(st))
+    assert b.reliable and np.all(bc.error < 1e-9)
+    assert np.all(np.abs(bc.occupations - ref) <= bc.error)
+    assert np.allclose(C.condensate(st, 4, band=b), bc.occupations, rtol=0, atol=1e-14)
+
+
+def test_band_condensate_refused_band_has_infinite_error():
+    """A band whose certificate is refused (W = 0.5) reports an infinite error, never a small one."""
+    st = _lattice_state("anderson", 200, 50, 0.0, seed=4, W=0.5)
+    bc = C.band_condensate(tgsweep.obdm_band(st, 30), 2)
+    assert np.all(np.isinf(bc.error))
+
+
+def test_band_hs_profile_and_nk():
+    """hs_profile from the band = full for r <= r_band (lattice and continuum cells); n(k) from
+    the band is within the certificate of the full n(k) for every k (|dn(k)| <= (h^2/L)
+    sum_x sum_{|d|>w}|gamma| <= certificate), and exact when the band covers every pair."""
+    st = _lattice_state("anderson", 500, 125, 0.4, seed=3, W=4.0)
+    g = tgsweep.obdm(st)
+    b = tgsweep.obdm_band(st, "auto", tol=1e-9)
+    r, h = C.hs_profile(st, [0.5, 0.8], band=b)
+    _, h_full = C.hs_profile(st, [0.5, 0.8], gamma=g)
+    assert r.size == b.width + 1 and np.abs(h - h_full[:, :r.size]).max() < 1e-12
+    nk, nk_full = C.momentum_distribution(st, band=b), C.momentum_distribution(st, gamma=g)
+    assert b.reliable and np.abs(nk.n_k - nk_full.n_k).max() <= b.certificate
+    assert np.array_equal(nk.k, nk_full.k)
+    sc = _continuum_state("speckle", 21, 6, 15.0, 0.7, seed=5, strength=20.0, corr_length=0.5)
+    gc = tgsweep.obdm(sc)
+    bw = tgsweep.obdm_band(sc, (126 - 1) // 2)
+    r, h = C.hs_profile(sc, [0.5], band=bw)
+    _, h_full = C.hs_profile(sc, [0.5], gamma=gc)
+    assert r.size == 10 and np.abs(h - h_full[:, :r.size]).max() < 1e-12
+    sc_odd = _continuum_state("speckle", 21, 5, 15.0, 0.7, seed=5, strength=20.0, corr_length=0.5)
+    full = tgsweep.obdm_band(sc_odd, (105 - 1) // 2)  # M = 105 odd: the band holds every pair
+    nk = C.momentum_distribution(sc_odd, band=full)
+    assert np.abs(nk.n_k - C.momentum_distribution(sc_odd).n_k).max() < 1e-12

@@ -20,8 +20,10 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import scipy.linalg as sla
 
+from ..core import _band_kernels as BK
 from ..core import _correlation_kernels as CK
 from ..core import _obdm_kernels as OK
+from ..core.band import Band
 from ..core.obdm import _stride, obdm, upper_rows_lattice
 from ..core.spectrum import count_at_most, count_below, eigenpairs
 from ..core.state import State
@@ -29,7 +31,8 @@ from ..models.ring import Ring
 
 __all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distribution",
            "tail_coefficient", "ecl_profile", "fit_ecl", "MomentumDistribution", "EclFit",
-           "stream_upper_rows"]
+           "stream_upper_rows", "band_hs_profile", "band_condensate", "BandCondensate",
+           "band_diag_sums"]
 
 
 # ------------------------------------------------------------------------------------ streaming
@@ -126,8 +129,44 @@ def _profile_from_blocks(bsq: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
     return np.stack([np.mean(rolled ** (s / 2.0), axis=0) for s in sigmas])[:, : nc // 2 + 1]
 
 
+def _band_entries(band: Band, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """gamma[x, y] (x, y arrays of one shape) from the band; nan beyond torus distance width."""
+    vals = band.values
+    m, w = vals.shape[0], band.width
+    d = (y - x) % m
+    up, dn = d <= w, (m - d) <= w
+    out = np.full(x.shape, np.nan, dtype=vals.dtype)
+    out[up] = vals[x[up], d[up]]
+    sel = dn & ~up
+    out[sel] = np.conj(vals[y[sel], m - d[sel]])
+    return out
+
+
+def band_hs_profile(state: State, band: Band, sigmas: Sequence[float] = (0.5,)):
+    """:func:`hs_profile` from the band of gamma (:func:`tgsweep.obdm_band`): exact for the cell
+    distances r whose blocks lie inside the band, (r + 1) cell_size - 1 <= width.
+
+    Returns (r, h) as :func:`hs_profile` but for r = 0 .. r_band only (r_band <= n_cells // 2).
+    """
+    ring = state.ring
+    nc, cs, w2 = ring.n_cells, ring.cell_size, ring.weight**2
+    sig = np.atleast_1d(np.asarray(sigmas, dtype=float))
+    r_band = min(nc // 2, (band.width + 1) // cs - 1)
+    if r_band < 0:
+        raise ValueError(f"band: width {band.width} is smaller than one cell ({cs} points)")
+    i = np.arange(cs)
+    out = np.zeros((sig.size, r_band + 1))
+    for r in range(r_band + 1):
+        n = np.arange(nc)
+        x = np.broadcast_to(n[:, None, None] * cs + i[None, :, None], (nc, cs, cs))
+        y = np.broadcast_to(((n + r) % nc)[:, None, None] * cs + i[None, None, :], (nc, cs, cs))
+        bsq = (np.abs(_band_entries(band, x, y)) ** 2).sum(axis=(1, 2)) * w2
+        out[:, r] = np.mean(bsq[None, :] ** (sig[:, None] / 2.0), axis=1)
+    return np.arange(r_band + 1), out
+
+
 def hs_profile(state: State, sigmas: Sequence[float] = (0.5,), gamma: np.ndarray | None = None,
-               stream: bool = False):
+               stream: bool = False, band: Band | None = None):
     """Per-sample HS profile h_sigma(r) = (1/n_cells) sum_n ||1_{I_n} gamma 1_{I_{n+r}}||_2^sigma.
 
     The sigma-th power is taken per sample, before any disorder average (the quantity bounded
@@ -138,7 +177,11 @@ def hs_profile(state: State, sigmas: Sequence[float] = (0.5,), gamma: np.ndarray
     r : (n_cells // 2 + 1,) int array, torus distance in cells (unit lengths / sites).
     h : (len(sigmas), n_cells // 2 + 1) float array (dimensionless); h(r) = h(n_cells - r)
         exactly, so only r <= n_cells / 2 is returned.
+
+    With ``band`` (a :class:`~tgsweep.core.band.Band`): :func:`band_hs_profile`, r <= r_band only.
     """
+    if band is not None:
+        return band_hs_profile(state, band, sigmas)
     sig = np.atleast_1d(np.asarray(sigmas, dtype=float))
     ring = state.ring
     nc = ring.n_cells
@@ -165,14 +208,68 @@ def hs_bound(r, sigma: float, amplitude: float, ell: float, xi: float = 1.0):
 
 
 # ------------------------------------------------------------------------------------ condensate
-def condensate(state: State, n_occupations: int = 4, gamma: np.ndarray | None = None) -> np.ndarray:
+class BandCondensate(NamedTuple):
+    """occupations : (k,) largest natural occupations of gamma h from its band, descending;
+    error : (k,) bound on |occupation - exact| for each: the band certificate (Schur bound on
+    the operator norm of the discarded part, Weyl's inequality) plus the Lanczos residual
+    ||gamma_band h v - lambda v|| (an exact eigenvalue of the banded operator lies that close);
+    inf when the certificate was refused;
+    truncation : the certificate part of ``error``."""
+
+    occupations: np.ndarray
+    error: np.ndarray
+    truncation: float
+
+
+def band_condensate(band: Band, n_occupations: int = 4, tol: float = 1e-12) -> BandCondensate:
+    """Largest natural occupations from the band of gamma by Lanczos (scipy eigsh on the banded
+    operator, O(M width) per product, :func:`tgsweep.core._band_kernels.band_matvec`)."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    vals = np.ascontiguousarray(band.values)
+    m = vals.shape[0]
+    k = int(min(n_occupations, m))
+    if k < 1:
+        raise ValueError("n_occupations: must be >= 1")
+    if m <= 400 or k >= m - 1:
+        a = BK.band_to_dense(vals) * band.weight
+        lam, vec = sla.eigh(a, subset_by_index=[m - k, m - 1], driver="evr")
+    else:
+        def mv(v):
+            v = np.ascontiguousarray(np.asarray(v).reshape(-1), dtype=vals.dtype)
+            out = np.zeros(m, dtype=vals.dtype)
+            BK.band_matvec(vals, v, out)
+            return out * band.weight
+
+        op = LinearOperator((m, m), matvec=mv, dtype=vals.dtype)
+        lam, vec = eigsh(op, k=k, which="LA", tol=tol, ncv=max(2 * k + 1, 20),
+                         v0=np.ones(m, dtype=vals.dtype))
+    order = np.argsort(lam)[::-1]
+    lam, vec = np.real(lam[order]), vec[:, order]
+    res = np.zeros(k)
+    for j in range(k):
+        out = np.zeros(m, dtype=vals.dtype)
+        v = np.ascontiguousarray(vec[:, j], dtype=vals.dtype)
+        BK.band_matvec(vals, v, out)
+        res[j] = np.linalg.norm(out * band.weight - lam[j] * v) / np.linalg.norm(v)
+    trunc = band.certificate if band.reliable else np.inf
+    return BandCondensate(lam, res + trunc, float(trunc))
+
+
+def condensate(state: State, n_occupations: int = 4, gamma: np.ndarray | None = None,
+               band: Band | None = None) -> np.ndarray:
     """Largest natural occupations lambda_0 >= lambda_1 >= ... of gamma (eigenvalues of the
     operator (gamma f)(x) = int gamma(x, y) f(y) dy, i.e. of the matrix gamma h); dimensionless,
     sum over all of them = N.  lambda_0 = ||gamma||_inf; BEC <=> lambda_0 / N stays finite.
 
     Returns (min(n_occupations, M),) float array, descending.  Dense LAPACK (top eigenvalues
     only) for M <= 3000, Lanczos (scipy eigsh, O(M^2) per iteration) above.
+
+    With ``band`` (from :func:`tgsweep.obdm_band`): :func:`band_condensate`'s occupations (O(M
+    width) per Lanczos step); use :func:`band_condensate` itself for their error bounds.
     """
+    if band is not None:
+        return band_condensate(band, n_occupations).occupations
     g = _gamma(state, gamma)
     m = g.shape[0]
     k = int(min(n_occupations, m))
@@ -226,8 +323,23 @@ def _nk_from_diag_sums(ring: Ring, u_d: np.ndarray, theta: float):
     return k[order], nk.real[order]
 
 
+def band_diag_sums(band: Band) -> np.ndarray:
+    """Upper diagonal sums U(d) = sum_{x < M - d} gamma[x, x + d] of the matrix, from its band:
+    exact for d <= w and d >= M - w (the latter are mirrored wrapped band entries), 0 between."""
+    vals = band.values
+    m, w = vals.shape[0], band.width
+    u_d = np.zeros(m, dtype=np.complex128)
+    x = np.arange(m)
+    for d in range(w + 1):
+        u_d[d] += vals[: m - d, d].sum()
+        if d >= 1:  # U(M - d) = sum_{x < d} gamma[x, x + M - d] = sum conj(gamma[x + M - d, x + M])
+            u_d[m - d] += np.conj(vals[x[m - d:], d]).sum()
+    return u_d
+
+
 def momentum_distribution(state: State, gamma: np.ndarray | None = None, stream: bool = False,
-                          tail_window: tuple[float, float] | None = None) -> MomentumDistribution:
+                          tail_window: tuple[float, float] | None = None,
+                          band: Band | None = None) -> MomentumDistribution:
     """n(k) = (1/L) int int e^{ik(x-y)} gamma(x, y) dx dy on the ring's momenta k = (2 pi j + theta)/L.
 
     theta is the state's boson twist (gamma(x, y + L) = e^{i theta} gamma(x, y) in the boundary
@@ -235,9 +347,15 @@ def momentum_distribution(state: State, gamma: np.ndarray | None = None, stream:
     and one FFT; (1/L) sum_k n(k) = int n(k) dk/2pi = N/L.  ``tail_window`` = (k_min, k_max):
     fit the k^-4 tail with :func:`tail_coefficient` (clean TG: C = (4 pi^2/3) n^4,
     Olshanii & Dunjko, PRL 91, 090401 (2003)).  On the grid keep k_max well below pi/h.
+
+    With ``band`` (from :func:`tgsweep.obdm_band`): n(k) from the band's diagonal sums; for
+    every k, |n(k) - n_band(k)| <= (h^2/L) sum_x sum_{|d|>w} |gamma(x, x + d)| <= band.certificate
+    (M h = L), so the certificate is the truncation error of each n(k).
     """
     ring = state.ring
-    if stream:
+    if band is not None:
+        u_d = band_diag_sums(band)
+    elif stream:
         u_d = np.zeros(ring.n_grid, dtype=np.complex128)
         for x0, _, buf in stream_upper_rows(state, _STREAM_ROWS):
             CK.upper_diag_sums(buf, x0, u_d)
