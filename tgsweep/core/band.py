@@ -34,7 +34,7 @@ from .state import State
 __all__ = ["obdm_band", "Band", "band_certificate", "ORBITAL_CUT"]
 
 #: per-site weight |u(z)|^2 (lattice normalization) below which an orbital counts as absent
-ORBITAL_CUT = 1e-26
+ORBITAL_CUT = 1e-20
 
 #: relative roundoff of an OBDM entry (both kernels), the floor of the certificate per entry
 ROUNDOFF = 10 * np.finfo(float).eps
@@ -104,7 +104,7 @@ def _band_lattice(u: np.ndarray, width: int, phi: float, theta: float, cut: floa
 
 
 def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3.0,
-                     safety: float = 10.0):
+                     safety: float = 10.0):  # defaults = _DECADES, _SAFETY used by obdm_band
     """Estimate max_x sum_{|d| > w} |gamma(x, x + d)| h from the band itself.
 
     E(d) = max_x |gamma(x, x + d)|, d <= w, and its non-increasing envelope F(d) = max_{d' >= d} E(d').
@@ -120,11 +120,17 @@ def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3
     tests/test_band.py against the full kernel (lattice and continuum, several disorder kinds).
     Returns (certificate, reliable, kappa).
     """
+    cert, ok, kappa, _, _ = _envelope(values, weight, decades, safety)
+    return cert, ok, kappa
+
+
+def _envelope(values, weight, decades, safety):
+    """(certificate, reliable, kappa, decades over the outer half, unchecked certificate)."""
     a = np.abs(values)
     m, wp = a.shape
     w = wp - 1
     if w < 8:
-        return float("inf"), False, float("nan")
+        return float("inf"), False, float("nan"), 0.0, float("inf")
     e = a.max(axis=0)
     f = np.maximum.accumulate(e[::-1])[::-1]
     h2, h3 = w // 2, (3 * w) // 4
@@ -132,17 +138,21 @@ def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3
     fw, fh, fq = max(f[w], tiny), max(f[h2], tiny), max(f[h3], tiny)
     kappa = np.log(fh / fw) / (w - h2)
     k_in, k_out = np.log(fh / fq) / (h3 - h2), np.log(fq / fw) / (w - h3)
-    ok = bool(np.log10(fh / fw) >= decades and k_out > 0 and k_in > 0
+    dec = float(np.log10(fh / fw))
+    ok = bool(dec >= decades and k_out > 0 and k_in > 0
               and max(k_in, k_out) <= 3.0 * min(k_in, k_out))
-    if not ok:
-        return float("inf"), False, float(kappa)
-    k_use = min(kappa, k_out)
+    k_use = min(kappa, k_out) if k_out > 0 else kappa
+    if not k_use > 0:
+        return float("inf"), False, float(kappa), dec, float("inf")
     n_out = max(0, (m - 1) // 2 - w)          # distances w < d <= (M-1)/2 on each side
     q = np.exp(-k_use)
     tail = fw * q * (1.0 - q**n_out) / (1.0 - q)
     floor = n_out * ROUNDOFF * a[:, 0].max()  # no computed entry is exact below this
-    cert = 2.0 * (safety * tail + floor) * weight
-    return float(cert), True, float(kappa)
+    raw = float(2.0 * (safety * tail + floor) * weight)
+    return (raw if ok else float("inf")), ok, float(kappa), dec, raw
+
+
+_DECADES, _SAFETY = 3.0, 10.0
 
 
 def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float = ORBITAL_CUT,
@@ -151,8 +161,9 @@ def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float 
 
     ``values[x, d]`` equals ``tgsweep.obdm(state)[x, (x + d) % M]`` (density units, boundary
     gauge; the rest of the band follows by Hermiticity).  ``width``: an int with
-    0 <= width <= (M - 1) // 2 (grid points), or "auto": start from the orbitals' extent and
-    double the width until the certificate (see :func:`band_certificate`) is <= ``tol``; if that
+    0 <= width <= (M - 1) // 2 (grid points), or "auto": start at max(24, 8 cells) and
+    grow the width until the certificate (see :func:`band_certificate`) is <= ``tol`` (x 1.5
+    while refused, then by the width the fitted decay rate says is missing, + 25 %); if that
     does not happen below ``max_width`` (default (M - 1) // 2) the widest band is returned with
     ``reliable=False`` (weakly localized or extended rings: use the full :func:`tgsweep.obdm`).
 
@@ -170,21 +181,27 @@ def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float 
     def one(w):
         vals, err = _band_lattice(u, w, phi, theta, orbital_cut)
         vals *= scale
-        cert, ok, kappa = band_certificate(vals, ring.weight)
-        return Band(vals, w, cert, ok, kappa, ring.weight, err * scale)
+        cert, ok, kappa, dec, raw = _envelope(vals, ring.weight, _DECADES, _SAFETY)
+        return Band(vals, w, cert, ok, kappa, ring.weight, err * scale), dec, raw
 
     if isinstance(width, str):
         if width != "auto":
             raise ValueError(f"width: must be a non-negative integer or 'auto', got {width!r}")
         if not (np.isfinite(tol) and tol > 0):
             raise ValueError(f"tol: must be a positive number, got {tol!r}")
-        w = min(wmax, max(16, 8 * ring.cell_size))
+        w = min(wmax, max(24, 8 * ring.cell_size))
         while True:
-            b = one(w)
+            b, dec, raw = one(w)
             if (b.reliable and b.certificate <= tol) or w >= wmax:
                 return b
-            w = min(wmax, 2 * w)
+            # grow to where the fitted envelope (decay rate kappa) would pass both tests, + 25 %
+            w_new = 1.5 * w
+            if b.decay_rate > 0 and np.isfinite(raw):
+                w_tol = w + 1.25 * np.log(max(raw, tol) / tol) / b.decay_rate
+                w_dec = w * 1.25 * _DECADES / max(dec, 0.25)
+                w_new = max(w + 8, w * 1.1, w_tol, w_dec if not b.reliable else 0.0)
+            w = int(min(wmax, 3 * w, np.ceil(w_new)))
     w = int(width)
     if w != width or not 0 <= w <= (m - 1) // 2:
         raise ValueError(f"width: must be an integer in [0, {(m - 1) // 2}] or 'auto', got {width!r}")
-    return one(w)
+    return one(w)[0]
