@@ -31,7 +31,7 @@ from . import _obdm_kernels as K
 from .obdm import GROUP, TOL_DEN, TOL_EIG, TOL_PIV, obdm_stride
 from .state import State
 
-__all__ = ["obdm_band", "Band", "band_certificate", "ORBITAL_CUT"]
+__all__ = ["obdm_band", "Band", "band_certificate", "orbital_arcs", "ORBITAL_CUT"]
 
 #: per-site weight |u(z)|^2 (lattice normalization) below which an orbital counts as absent
 ORBITAL_CUT = 1e-20
@@ -68,8 +68,13 @@ class Band(NamedTuple):
     in_band_error: float
 
 
-def _band_lattice(u: np.ndarray, width: int, phi: float, theta: float, cut: float):
-    """Band of <b+_x b_y> for lattice-normalized orbitals u (M, N); returns (band, err)."""
+def _band_lattice(u: np.ndarray, width: int, phi: float, theta: float, cut: float,
+                  arcs=None, step: int = 1):
+    """Band of <b+_x b_y> for lattice-normalized orbitals u (M, N); returns (band, err).
+
+    ``arcs`` = (start, length) from :func:`orbital_arcs` with this ``cut`` (computed if None);
+    ``step`` > 1: only every step-th block of rows (the others stay zero), for a cheap probe.
+    """
     m, n = u.shape
     dt = u.dtype
     band = np.zeros((m, width + 1), dtype=dt)
@@ -80,12 +85,10 @@ def _band_lattice(u: np.ndarray, width: int, phi: float, theta: float, cut: floa
     wrap = np.exp(-1j * theta)
     if real:
         ph, wrap = float(np.round(ph.real)), float(np.round(wrap.real))
-    start = np.zeros(n, dtype=np.int64)
-    length = np.zeros(n, dtype=np.int64)
-    BK.orbital_arcs(u, cut, start, length)
+    start, length = orbital_arcs(u, cut) if arcs is None else arcs
     blk = max(1, min(_BLOCK, m - width))
     err = 0.0
-    for x0 in range(0, m, blk):
+    for x0 in range(0, m, blk * step):
         nrows = min(blk, m - x0)
         nwin = nrows + width
         # orbitals whose arc meets the window arc [x0, x0 + nwin)
@@ -101,6 +104,15 @@ def _band_lattice(u: np.ndarray, width: int, phi: float, theta: float, cut: floa
             K.obdm_grouped(sub, q, stride, out, 0, 0, nrows, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
         BK.extract_band(out, x0, nrows, width, m, wrap, band)
     return band, err
+
+
+def orbital_arcs(u: np.ndarray, cut: float = ORBITAL_CUT):
+    """(start, length): per orbital the shortest arc outside which |u|^2 <= cut at every site."""
+    n = u.shape[1]
+    start = np.zeros(n, dtype=np.int64)
+    length = np.zeros(n, dtype=np.int64)
+    BK.orbital_arcs(u, cut, start, length)
+    return start, length
 
 
 def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3.0,
@@ -120,17 +132,18 @@ def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3
     tests/test_band.py against the full kernel (lattice and continuum, several disorder kinds).
     Returns (certificate, reliable, kappa).
     """
-    cert, ok, kappa, _, _ = _envelope(values, weight, decades, safety)
+    cert, ok, kappa = _envelope(values, weight, decades, safety)[:3]
     return cert, ok, kappa
 
 
 def _envelope(values, weight, decades, safety):
-    """(certificate, reliable, kappa, decades over the outer half, unchecked certificate)."""
+    """(certificate, reliable, kappa, decades over the outer half, unchecked certificate,
+    decay rate of the outermost quarter)."""
     a = np.abs(values)
     m, wp = a.shape
     w = wp - 1
     if w < 8:
-        return float("inf"), False, float("nan"), 0.0, float("inf")
+        return float("inf"), False, float("nan"), 0.0, float("inf"), float("nan")
     e = a.max(axis=0)
     f = np.maximum.accumulate(e[::-1])[::-1]
     h2, h3 = w // 2, (3 * w) // 4
@@ -143,13 +156,13 @@ def _envelope(values, weight, decades, safety):
               and max(k_in, k_out) <= 3.0 * min(k_in, k_out))
     k_use = min(kappa, k_out) if k_out > 0 else kappa
     if not k_use > 0:
-        return float("inf"), False, float(kappa), dec, float("inf")
+        return float("inf"), False, float(kappa), dec, float("inf"), float(k_out)
     n_out = max(0, (m - 1) // 2 - w)          # distances w < d <= (M-1)/2 on each side
     q = np.exp(-k_use)
     tail = fw * q * (1.0 - q**n_out) / (1.0 - q)
     floor = n_out * ROUNDOFF * a[:, 0].max()  # no computed entry is exact below this
     raw = float(2.0 * (safety * tail + floor) * weight)
-    return (raw if ok else float("inf")), ok, float(kappa), dec, raw
+    return (raw if ok else float("inf")), ok, float(kappa), dec, raw, float(k_out)
 
 
 _DECADES, _SAFETY = 3.0, 10.0
@@ -178,11 +191,13 @@ def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float 
     scale = 1.0 / ring.weight if ring.kind == "continuum" else 1.0
     phi, theta = state.fermion_twist, state.twist
 
-    def one(w):
-        vals, err = _band_lattice(u, w, phi, theta, orbital_cut)
+    arcs = orbital_arcs(u, orbital_cut)
+
+    def one(w, step=1):
+        vals, err = _band_lattice(u, w, phi, theta, orbital_cut, arcs, step)
         vals *= scale
-        cert, ok, kappa, dec, raw = _envelope(vals, ring.weight, _DECADES, _SAFETY)
-        return Band(vals, w, cert, ok, kappa, ring.weight, err * scale), dec, raw
+        cert, ok, kappa, dec, raw, k_out = _envelope(vals, ring.weight, _DECADES, _SAFETY)
+        return Band(vals, w, cert, ok, kappa, ring.weight, err * scale), dec, raw, k_out
 
     if isinstance(width, str):
         if width != "auto":
@@ -190,18 +205,31 @@ def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float 
         if not (np.isfinite(tol) and tol > 0):
             raise ValueError(f"tol: must be a positive number, got {tol!r}")
         w = min(wmax, max(24, 8 * ring.cell_size))
+        # probe on every step-th block of rows (>= 16 blocks), then the whole ring at the width
+        # the probe found; the whole-ring certificate decides (and grows further if needed)
+        step = max(1, (m // _BLOCK) // 16)
         while True:
-            b, dec, raw = one(w)
+            b, dec, raw, k_out = one(w, step)
             if (b.reliable and b.certificate <= tol) or w >= wmax:
-                return b
-            # grow to where the fitted envelope (decay rate kappa) would pass both tests, + 25 %
-            w_new = 1.5 * w
-            if b.decay_rate > 0 and np.isfinite(raw):
-                w_tol = w + 1.25 * np.log(max(raw, tol) / tol) / b.decay_rate
-                w_dec = w * 1.25 * _DECADES / max(dec, 0.25)
-                w_new = max(w + 8, w * 1.1, w_tol, w_dec if not b.reliable else 0.0)
-            w = int(min(wmax, 3 * w, np.ceil(w_new)))
+                if step == 1:
+                    return b
+                step = 1
+                continue
+            w = _grow(w, wmax, tol, b, dec, raw, k_out)
+    w = int(width)
     w = int(width)
     if w != width or not 0 <= w <= (m - 1) // 2:
         raise ValueError(f"width: must be an integer in [0, {(m - 1) // 2}] or 'auto', got {width!r}")
     return one(w)[0]
+
+
+def _grow(w, wmax, tol, b, dec, raw, k_out):
+    """Next trial width: where the fitted envelope would pass both tests (+ 10 %), at least
+    w + 8 and 1.1 w, at most 3 w; 1.5 w when no decay is seen."""
+    w_new = 1.5 * w
+    rate = max(b.decay_rate, k_out) if np.isfinite(k_out) else b.decay_rate
+    if rate > 0 and np.isfinite(raw):
+        w_tol = w + 1.1 * np.log(max(raw, tol) / tol) / rate
+        w_dec = w * 1.1 * _DECADES / max(dec, 0.25)
+        w_new = max(w + 8, w * 1.1, w_tol, w_dec if not b.reliable else 0.0)
+    return int(min(wmax, 3 * w, np.ceil(w_new)))
