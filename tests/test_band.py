@@ -327,3 +327,18 @@ def test_band_hs_profile_and_nk():
     full = tgsweep.obdm_band(sc_odd, (105 - 1) // 2)  # M = 105 odd: the band holds every pair
     nk = C.momentum_distribution(sc_odd, band=full)
     assert np.abs(nk.n_k - C.momentum_distribution(sc_odd).n_k).max() < 1e-12
+
+
+def test_auto_probe_then_whole_ring(monkeypatch):
+    """width='auto' on a ring with many row blocks probes a subset first: the band it returns
+    is nevertheless the whole-ring band (= full kernel everywhere) and its certificate, computed
+    on all rows, meets tol and bounds the true discarded sum."""
+    from tgsweep.core import band as band_mod
+
+    monkeypatch.setattr(band_mod, "_PROBE_BLOCKS", 2)  # 400 rows = 11 blocks -> every 5th
+    st = _lattice_state("anderson", 400, 100, 0.0, seed=9, W=4.0)
+    g = tgsweep.obdm(st)
+    b = tgsweep.obdm_band(st, "auto", tol=1e-8)
+    assert b.reliable and b.certificate <= 1e-8
+    assert np.abs(b.values - _band_of(g, b.width)).max() < TOL
+    assert _discarded_row_sum(g, b.width, 1.0) <= b.certificate

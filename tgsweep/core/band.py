@@ -8,7 +8,7 @@ that *overlap* it.  An orbital beta whose weight |u_beta(z)|^2 is <= ``orbital_c
 site of the window is left out: its row and column of the bordered matrix differ from a unit
 vector by at most sqrt(n_window orbital_cut) (n_window sites), and the determinant depends on
 the row *and* the column only through their product, so the change of gamma is second order,
-O(n_window orbital_cut) (see docs/references.md, "Banded OBDM").  Orbitals entirely inside the
+O(n_window orbital_cut) (docs/references.md, "Banded OBDM").  Orbitals entirely inside the
 window are kept (their contribution changes from +1 to -1 as y sweeps past them).
 
 Windows that cross the twisted bond (M-1, 0) use the orbitals continued across it,
@@ -38,6 +38,9 @@ ORBITAL_CUT = 1e-20
 
 #: relative roundoff of an OBDM entry (both kernels), the floor of the certificate per entry
 ROUNDOFF = 10 * np.finfo(float).eps
+
+#: width='auto' first probes this many row blocks spread over the ring (when there are more)
+_PROBE_BLOCKS = 16
 
 #: rows per window (4 groups of the grouped kernel)
 _BLOCK = 4 * (GROUP + 1)
@@ -125,8 +128,8 @@ def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3
     of the diagonal (out to the antipode) and multiplied by ``safety``, plus a roundoff floor of
     ``ROUNDOFF`` max_x gamma(x, x) per discarded entry (no kernel resolves entries below it).  Refused (inf, not
     reliable) unless the envelope falls by at least ``decades`` powers of ten over the outer half
-    (an exponentially localized gamma; a power law d^-p would need p >= 3.3 decades/log10 2, which
-    no TG state has) and the decay rate is consistent over the two outer quarters (within a factor 3).
+    (an exponentially localized gamma; a power law d^-p would need p >= 10, while clean TG rings
+    decay as d^-1/2) and the decay rate is consistent over the two outer quarters (within a factor 3).
 
     This is an *estimate*, not a bound: its conservativeness is demonstrated in
     tests/test_band.py against the full kernel (lattice and continuum, several disorder kinds).
@@ -175,8 +178,9 @@ def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float 
     ``values[x, d]`` equals ``tgsweep.obdm(state)[x, (x + d) % M]`` (density units, boundary
     gauge; the rest of the band follows by Hermiticity).  ``width``: an int with
     0 <= width <= (M - 1) // 2 (grid points), or "auto": start at max(24, 8 cells) and
-    grow the width until the certificate (see :func:`band_certificate`) is <= ``tol`` (x 1.5
-    while refused, then by the width the fitted decay rate says is missing, + 25 %); if that
+    grow the width until the certificate (see :func:`band_certificate`) is <= ``tol`` (by the
+    width the fitted envelope says is missing, + 10 %; first on a probe of ~16 row blocks spread
+    over the ring, then on the whole ring, whose certificate decides); if that
     does not happen below ``max_width`` (default (M - 1) // 2) the widest band is returned with
     ``reliable=False`` (weakly localized or extended rings: use the full :func:`tgsweep.obdm`).
 
@@ -207,7 +211,7 @@ def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float 
         w = min(wmax, max(24, 8 * ring.cell_size))
         # probe on every step-th block of rows (>= 16 blocks), then the whole ring at the width
         # the probe found; the whole-ring certificate decides (and grows further if needed)
-        step = max(1, (m // _BLOCK) // 16)
+        step = max(1, (m // _BLOCK) // _PROBE_BLOCKS)
         while True:
             b, dec, raw, k_out = one(w, step)
             if (b.reliable and b.certificate <= tol) or w >= wmax:
