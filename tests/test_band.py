@@ -342,3 +342,31 @@ def test_auto_probe_then_whole_ring(monkeypatch):
     assert b.reliable and b.certificate <= 1e-8
     assert np.abs(b.values - _band_of(g, b.width)).max() < TOL
     assert _discarded_row_sum(g, b.width, 1.0) <= b.certificate
+
+
+def test_packed_orbitals_path():
+    """Orbitals stored on their arcs (PackedOrbitals): the packed gather = its NumPy twin, the
+    packing keeps everything above the cut, and obdm_band_packed = obdm_band = full kernel."""
+    from tgsweep.core.band import obdm_band_packed, pack_orbitals
+
+    st = _lattice_state("anderson", 120, 31, 0.37, seed=12, W=4.0)
+    u = st.lattice_orbitals
+    po = pack_orbitals(u, 1e-20)
+    assert po.values.size < u.size  # localized: the arcs are shorter than the ring
+    dense = np.zeros_like(u)
+    for a in range(u.shape[1]):
+        dense[(po.start[a] + np.arange(po.length[a])) % 120, a] = \
+            po.values[po.offset[a]:po.offset[a] + po.length[a]]
+    assert np.all(np.abs(dense - u) ** 2 <= po.pack_cut)
+    inside = (np.arange(120)[:, None] - po.active_start[None, :]) % 120 < po.active_length
+    assert np.all(np.abs(u[~inside]) ** 2 <= 1e-20)
+    cols = np.arange(0, 31, 3, dtype=np.int64)
+    sub = np.empty((70, cols.size), dtype=complex)
+    BK.gather_window_packed(po.start, po.length, po.offset, po.values, 120, 90, 70, cols,
+                            np.exp(0.5j), sub)
+    ref = BK.gather_window_packed_reference(po.start, po.length, po.offset, po.values, 120, 90,
+                                            70, cols, np.exp(0.5j))
+    assert np.allclose(sub, ref, rtol=1e-14, atol=1e-300)
+    b1 = obdm_band_packed(po, st.fermion_twist, st.twist, 20)
+    assert np.abs(b1.values - _band_of(tgsweep.obdm(st), 20)).max() < TOL
+    assert np.array_equal(b1.values, tgsweep.obdm_band(st, 20).values)

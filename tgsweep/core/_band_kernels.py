@@ -165,3 +165,35 @@ def band_to_dense(band):
         g[x, y] = band[:, d]
         g[y, x] = np.conj(band[:, d])
     return g
+
+
+@njit(cache=True)
+def gather_window_packed(start, length, offset, values, m, a, nrows, cols, phase, sub):
+    """:func:`gather_window` for orbitals stored on their arcs: orbital c has the value
+    values[offset[c] + p] at site (start[c] + p) mod M for 0 <= p < length[c], zero elsewhere."""
+    nc = cols.shape[0]
+    for k in range(nc):
+        c = cols[k]
+        s, ln, off = start[c], length[c], offset[c]
+        for j in range(nrows):
+            z = a + j
+            f = 1.0 + 0.0 * phase
+            if z >= m:
+                z -= m
+                f = phase
+            p = z - s
+            if p < 0:
+                p += m
+            if p < ln:
+                sub[j, k] = values[off + p] * f
+            else:
+                sub[j, k] = 0.0 * f
+
+
+def gather_window_packed_reference(start, length, offset, values, m, a, nrows, cols, phase):
+    """NumPy twin of :func:`gather_window_packed`: unpack to dense, then gather."""
+    n = start.size
+    u = np.zeros((m, n), dtype=values.dtype)
+    for c in range(n):
+        u[(start[c] + np.arange(length[c])) % m, c] = values[offset[c]:offset[c] + length[c]]
+    return gather_window_reference(u, a, nrows, cols, phase)

@@ -31,10 +31,13 @@ from . import _obdm_kernels as K
 from .obdm import GROUP, TOL_DEN, TOL_EIG, TOL_PIV, obdm_stride
 from .state import State
 
-__all__ = ["obdm_band", "Band", "band_certificate", "orbital_arcs", "ORBITAL_CUT"]
+__all__ = ["obdm_band", "obdm_band_packed", "Band", "PackedOrbitals", "pack_orbitals",
+           "band_certificate", "orbital_arcs", "ORBITAL_CUT"]
 
 #: per-site weight |u(z)|^2 (lattice normalization) below which an orbital counts as absent
 ORBITAL_CUT = 1e-20
+#: per-site weight below which stored (packed) orbital values are dropped (first-order effect)
+PACK_CUT = 1e-32
 
 #: relative roundoff of an OBDM entry (both kernels), the floor of the certificate per entry
 ROUNDOFF = 10 * np.finfo(float).eps
@@ -57,9 +60,10 @@ class Band(NamedTuple):
     reliable : the certificate passed its self-checks (see :func:`band_certificate`).
     decay_rate : fitted decay rate kappa of the band envelope (per grid point), nan if none.
     weight : quadrature weight h (continuum) or 1 (lattice): the operator is values * weight.
-    in_band_error : second-order estimate n_window * orbital_cut of the error of the in-band
-        entries from left-out orbital tails (density units), on top of the kernel's roundoff
-        (~1e-14 relative, as :func:`tgsweep.obdm`).
+    in_band_error : estimate n_window orbital_cut + sqrt(n_window pack_cut) of the error of
+        the in-band entries from left-out orbitals (second order) and from the values dropped
+        in packing (first order), density units; on top of the kernel's roundoff (~1e-14
+        relative, as :func:`tgsweep.obdm`).
     """
 
     values: np.ndarray
@@ -71,15 +75,54 @@ class Band(NamedTuple):
     in_band_error: float
 
 
-def _band_lattice(u: np.ndarray, width: int, phi: float, theta: float, cut: float,
-                  arcs=None, step: int = 1):
-    """Band of <b+_x b_y> for lattice-normalized orbitals u (M, N); returns (band, err).
+class PackedOrbitals(NamedTuple):
+    """Lattice-normalized orbitals stored on their arcs (memory O(sum of arc lengths)).
 
-    ``arcs`` = (start, length) from :func:`orbital_arcs` with this ``cut`` (computed if None);
+    Orbital a has the value values[offset[a] + p] at site (start[a] + p) mod M, 0 <= p <
+    length[a], and is taken as zero elsewhere, where |u|^2 <= ``pack_cut`` at every site (this
+    truncation changes gamma at first order, by O(sqrt(n_window pack_cut)): keep it at the
+    roundoff level).  (active_start, active_length) is the shorter arc outside which
+    |u|^2 <= ``cut``: a window that this arc misses leaves the orbital out (second order,
+    O(n_window cut)).  :func:`pack_orbitals` makes one from a dense (M, N) array; a localized
+    eigensolver can produce one directly.
+    """
+
+    n_sites: int
+    start: np.ndarray
+    length: np.ndarray
+    offset: np.ndarray
+    values: np.ndarray
+    active_start: np.ndarray
+    active_length: np.ndarray
+    cut: float
+    pack_cut: float
+
+
+def pack_orbitals(u: np.ndarray, cut: float = ORBITAL_CUT,
+                  pack_cut: float = PACK_CUT) -> PackedOrbitals:
+    """Pack dense lattice-normalized orbitals u (M, N) onto their arcs (:func:`orbital_arcs`)."""
+    u = np.asarray(u)
+    m, n = u.shape
+    start, length = orbital_arcs(u, min(pack_cut, cut))
+    a_start, a_length = orbital_arcs(u, cut)
+    offset = np.zeros(n, dtype=np.int64)
+    if n:
+        offset[1:] = np.cumsum(length)[:-1]
+    dt = np.complex128 if np.iscomplexobj(u) else np.float64
+    values = np.empty(int(length.sum()), dtype=dt)
+    for a in range(n):
+        values[offset[a]:offset[a] + length[a]] = u[(start[a] + np.arange(length[a])) % m, a]
+    return PackedOrbitals(m, start, length, offset, values, a_start, a_length, float(cut),
+                          float(min(pack_cut, cut)))
+
+
+def _band_lattice(po: PackedOrbitals, width: int, phi: float, theta: float, step: int = 1):
+    """Band of <b+_x b_y> for packed orbitals; returns (band, err).
+
     ``step`` > 1: only every step-th block of rows (the others stay zero), for a cheap probe.
     """
-    m, n = u.shape
-    dt = u.dtype
+    m, n = po.n_sites, po.start.size
+    dt = po.values.dtype
     band = np.zeros((m, width + 1), dtype=dt)
     if n == 0:
         return band, 0.0
@@ -88,7 +131,7 @@ def _band_lattice(u: np.ndarray, width: int, phi: float, theta: float, cut: floa
     wrap = np.exp(-1j * theta)
     if real:
         ph, wrap = float(np.round(ph.real)), float(np.round(wrap.real))
-    start, length = orbital_arcs(u, cut) if arcs is None else arcs
+    start, length = po.active_start, po.active_length
     blk = max(1, min(_BLOCK, m - width))
     err = 0.0
     for x0 in range(0, m, blk * step):
@@ -97,11 +140,12 @@ def _band_lattice(u: np.ndarray, width: int, phi: float, theta: float, cut: floa
         # orbitals whose arc meets the window arc [x0, x0 + nwin)
         cols = np.flatnonzero((length > 0) & ((((start - x0) % m) < nwin)
                                               | (((x0 - start) % m) < length)))
-        err = max(err, nwin * cut)
+        err = max(err, nwin * po.cut + np.sqrt(nwin * po.pack_cut))
         out = np.zeros((nrows, nwin), dtype=dt)
         if cols.size:
             sub = np.empty((nwin, cols.size), dtype=dt)
-            BK.gather_window(u, x0, nwin, cols.astype(np.int64), ph, sub)
+            BK.gather_window_packed(po.start, po.length, po.offset, po.values, m, x0, nwin,
+                                    cols.astype(np.int64), ph, sub)
             stride = obdm_stride(nwin, cols.size, sub.itemsize)
             q = K.prefix_checkpoints(sub, stride)
             K.obdm_grouped(sub, q, stride, out, 0, 0, nrows, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
@@ -184,31 +228,38 @@ def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float 
     does not happen below ``max_width`` (default (M - 1) // 2) the widest band is returned with
     ``reliable=False`` (weakly localized or extended rings: use the full :func:`tgsweep.obdm`).
 
-    Returns a :class:`Band`.
+    Returns a :class:`Band`.  :func:`obdm_band_packed` does the same from orbitals stored on
+    their arcs (no dense (M, N) array).
     """
     ring = state.ring
-    m = ring.n_grid
-    wmax = (m - 1) // 2 if max_width is None else int(min(max_width, (m - 1) // 2))
-    u = np.ascontiguousarray(state.lattice_orbitals)
-    if u.dtype not in (np.float64, np.complex128):
-        u = u.astype(np.complex128 if np.iscomplexobj(u) else np.float64)
-    scale = 1.0 / ring.weight if ring.kind == "continuum" else 1.0
-    phi, theta = state.fermion_twist, state.twist
+    po = pack_orbitals(state.lattice_orbitals, orbital_cut)
+    return obdm_band_packed(po, state.fermion_twist, state.twist, width, tol, max_width,
+                            weight=ring.weight, density_units=ring.kind == "continuum",
+                            cell_size=ring.cell_size)
 
-    arcs = orbital_arcs(u, orbital_cut)
+
+def obdm_band_packed(po: PackedOrbitals, fermion_twist: float, twist: float, width="auto",
+                     tol: float = 1e-8, max_width: int | None = None, weight: float = 1.0,
+                     density_units: bool = False, cell_size: int = 1) -> Band:
+    """:func:`obdm_band` from :class:`PackedOrbitals` (lattice-normalized).  ``weight`` = h;
+    ``density_units``: divide by h (continuum); ``cell_size``: grid points per unit cell
+    (sets the smallest automatic width)."""
+    m = po.n_sites
+    wmax = (m - 1) // 2 if max_width is None else int(min(max_width, (m - 1) // 2))
+    scale = 1.0 / weight if density_units else 1.0
 
     def one(w, step=1):
-        vals, err = _band_lattice(u, w, phi, theta, orbital_cut, arcs, step)
+        vals, err = _band_lattice(po, w, fermion_twist, twist, step)
         vals *= scale
-        cert, ok, kappa, dec, raw, k_out = _envelope(vals, ring.weight, _DECADES, _SAFETY)
-        return Band(vals, w, cert, ok, kappa, ring.weight, err * scale), dec, raw, k_out
+        cert, ok, kappa, dec, raw, k_out = _envelope(vals, weight, _DECADES, _SAFETY)
+        return Band(vals, w, cert, ok, kappa, weight, err * scale), dec, raw, k_out
 
     if isinstance(width, str):
         if width != "auto":
             raise ValueError(f"width: must be a non-negative integer or 'auto', got {width!r}")
         if not (np.isfinite(tol) and tol > 0):
             raise ValueError(f"tol: must be a positive number, got {tol!r}")
-        w = min(wmax, max(24, 8 * ring.cell_size))
+        w = min(wmax, max(24, 8 * cell_size))
         # probe on every step-th block of rows (>= 16 blocks), then the whole ring at the width
         # the probe found; the whole-ring certificate decides (and grows further if needed)
         step = max(1, (m // _BLOCK) // _PROBE_BLOCKS)
@@ -220,7 +271,6 @@ def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float 
                 step = 1
                 continue
             w = _grow(w, wmax, tol, b, dec, raw, k_out)
-    w = int(width)
     w = int(width)
     if w != width or not 0 <= w <= (m - 1) // 2:
         raise ValueError(f"width: must be an integer in [0, {(m - 1) // 2}] or 'auto', got {width!r}")
