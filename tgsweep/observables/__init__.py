@@ -17,6 +17,8 @@ _NAMES = {
     "momentum_distribution": "correlations",
     "ecl_profile": "correlations",
     "fit_ecl": "correlations",
+    "band_condensate": "correlations",
+    "band_hs_profile": "correlations",
     # localization
     "lyapunov": "lyapunov",
     # superfluid stiffness
