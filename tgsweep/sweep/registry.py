@@ -77,6 +77,7 @@ class SampleContext:
         self.point = point  # flat grid point p
         self.sample = sample  # sample index s
         self._obdm = None
+        self._bands = {}
 
     @property
     def has_obdm(self) -> bool:
@@ -89,6 +90,27 @@ class SampleContext:
 
             self._obdm = obdm(self.state)
         return self._obdm
+
+
+    def band(self, tol: float, min_width: int = 0):
+        """The band of gamma (:func:`tgsweep.obdm_band`, width="auto" to ``tol``, at least
+        ``min_width``) if its certificate is reliable and <= tol, else None (use the full
+        :meth:`obdm`); memoised per (tol, min_width).  Checked: Tr(gamma) h = N on the band's
+        diagonal."""
+        key = (float(tol), int(min_width))
+        if key not in self._bands:
+            from ..core.band import obdm_band
+
+            m = self.ring.n_grid
+            b = obdm_band(self.state, "auto", tol=tol)
+            if b.reliable and b.width < min(min_width, (m - 1) // 2):
+                b = obdm_band(self.state, min(min_width, (m - 1) // 2))
+            n = self.state.n_particles
+            tr = float(np.sum(b.values[:, 0].real)) * self.ring.weight
+            if not abs(tr - n) <= 1e-8 * max(n, 1):
+                raise ValueError(f"self-check: Tr(gamma) h = {tr!r} != N = {n} (band)")
+            self._bands[key] = b if (b.reliable and b.certificate <= tol) else None
+        return self._bands[key]
 
 
 _REGISTRY: dict[str, Observable] = {}
@@ -211,22 +233,57 @@ def _density_compute(ctx, opts):
     return {"density": ctx.state.density()}
 
 
+def _band_tol(name):
+    def check(opts, spec):
+        from .spec import SpecError
+
+        v = opts["band_tol"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < 1):
+            raise SpecError(f"observables.{name}.band_tol", "must be a number in [0, 1) "
+                            f"(0 = always the full OBDM kernel), got {v!r}")
+        return opts
+    return check
+
+
+def _band_vars(prefix, what):
+    return {f"{prefix}_error": Variable((), (), "1", f"stated error of {what}: band certificate "
+                                        "(+ Lanczos residual); 0 = full OBDM kernel"),
+            f"{prefix}_band_width": Variable((), (), "1", "OBDM band half-width used (grid "
+                                             "points); 0 = full OBDM kernel", "int64")}
+
+
 def _condensate_layout(geom, opts):
     k = opts["n_modes"]
-    return ({"lambda0": Variable((), (), "1", "largest natural occupation lambda_0 of the OBDM"),
-             "occupations": Variable(("mode",), (k,), "1",
-                                     "largest natural occupations, descending (NaN beyond M)")},
-            {"mode": Coord(np.arange(k), "1", "natural-orbital index (0 = condensate)")})
+    variables = {"lambda0": Variable((), (), "1", "largest natural occupation lambda_0 of the OBDM"),
+                 "occupations": Variable(("mode",), (k,), "1",
+                                         "largest natural occupations, descending (NaN beyond M)")}
+    if opts["band_tol"] > 0:
+        variables.update(_band_vars("lambda0", "lambda_0"))
+    return variables, {"mode": Coord(np.arange(k), "1", "natural-orbital index (0 = condensate)")}
+
+
+def _condensate_validate(opts, spec):
+    return _band_tol("condensate")(_positive_int("condensate", "n_modes")(opts, spec), spec)
 
 
 def _condensate_compute(ctx, opts):
-    from ..observables.correlations import condensate
+    from ..observables.correlations import band_condensate, condensate
 
     k = opts["n_modes"]
-    lam = condensate(ctx.state, n_occupations=k, gamma=ctx.obdm())
+    band = ctx.band(opts["band_tol"]) if opts["band_tol"] > 0 and not ctx.has_obdm else None
+    extra = {}
+    if band is not None:
+        bc = band_condensate(band, n_occupations=k)
+        lam = bc.occupations
+        extra = {"lambda0_error": np.float64(bc.error[0]),
+                 "lambda0_band_width": np.int64(band.width)}
+    else:
+        lam = condensate(ctx.state, n_occupations=k, gamma=ctx.obdm())
+        if opts["band_tol"] > 0:
+            extra = {"lambda0_error": np.float64(0.0), "lambda0_band_width": np.int64(0)}
     occ = np.full(k, np.nan)
     occ[:lam.size] = lam
-    return {"lambda0": np.float64(occ[0]), "occupations": occ}
+    return {"lambda0": np.float64(occ[0]), "occupations": occ, **extra}
 
 
 def _float_list(name, key, lo=None, hi=None):
@@ -248,10 +305,26 @@ def _float_list(name, key, lo=None, hi=None):
     return check
 
 
-def _hs_layout(geom, opts):
+def _hs_nr(geom, opts):
     m = geom["n_grid"]
     nc = m // (geom["points_per_unit"] if geom["kind"] == "continuum" else 1)
-    nr = nc // 2 + 1
+    r_max = opts["r_max"]
+    return nc // 2 + 1 if r_max < 0 else min(nc // 2, r_max) + 1
+
+
+def _hs_validate(opts, spec):
+    from .spec import SpecError
+
+    _float_list("hs_profile", "sigmas", 0.0, 2.0)(opts, spec)
+    v = opts["r_max"]
+    if isinstance(v, bool) or not isinstance(v, int) or v < -1:
+        raise SpecError("observables.hs_profile.r_max", "must be an integer >= 0 (cells), or -1 "
+                        f"for every distance, got {v!r}")
+    return opts
+
+
+def _hs_layout(geom, opts):
+    nr = _hs_nr(geom, opts)
     return ({"hs_profile": Variable(("sigma", "r"), (len(opts["sigmas"]), nr), "1",
                                     "HS profile h_sigma(r) = mean_n ||1_In gamma 1_In+r||_2^sigma")},
             {"sigma": Coord(np.asarray(opts["sigmas"], float), "1", "HS power sigma"),
@@ -259,25 +332,43 @@ def _hs_layout(geom, opts):
 
 
 def _hs_compute(ctx, opts):
+    from ..core.band import obdm_band
     from ..observables.correlations import hs_profile
 
-    _, h = hs_profile(ctx.state, sigmas=opts["sigmas"], gamma=ctx.obdm())
-    return {"hs_profile": h}
+    ring = ctx.ring
+    nr = _hs_nr({"n_grid": ring.n_grid, "kind": ring.kind,
+                 "points_per_unit": ring.points_per_unit}, opts)
+    width = nr * ring.cell_size - 1  # every pair of cells at distance <= nr - 1 is in the band
+    if opts["r_max"] >= 0 and not ctx.has_obdm and width <= (ring.n_grid - 1) // 2:
+        # exact from the band (no truncation involved for these distances)
+        _, h = hs_profile(ctx.state, sigmas=opts["sigmas"], band=obdm_band(ctx.state, width))
+    else:
+        _, h = hs_profile(ctx.state, sigmas=opts["sigmas"], gamma=ctx.obdm())
+    return {"hs_profile": h[:, :nr]}
 
 
 def _nk_layout(geom, opts):
     m = geom["n_grid"]
     inv = "1/a" if geom["kind"] == "continuum" else "1/site"
-    return ({"n_k": Variable(("k_index",), (m,), "1", "momentum distribution n(k), sum = N"),
-             "k": Variable(("k_index",), (m,), inv, "momentum k = (2 pi j + theta)/L")},
-            {"k_index": Coord(np.arange(m), "1", "momentum index (ascending k)")})
+    variables = {"n_k": Variable(("k_index",), (m,), "1", "momentum distribution n(k), sum = N"),
+                 "k": Variable(("k_index",), (m,), inv, "momentum k = (2 pi j + theta)/L")}
+    if opts["band_tol"] > 0:
+        variables.update(_band_vars("n_k", "every n(k)"))
+    return variables, {"k_index": Coord(np.arange(m), "1", "momentum index (ascending k)")}
 
 
 def _nk_compute(ctx, opts):
     from ..observables.correlations import momentum_distribution
 
+    band = ctx.band(opts["band_tol"]) if opts["band_tol"] > 0 and not ctx.has_obdm else None
+    if band is not None:
+        md = momentum_distribution(ctx.state, band=band)
+        return {"n_k": md.n_k, "k": md.k, "n_k_error": np.float64(band.certificate),
+                "n_k_band_width": np.int64(band.width)}
     md = momentum_distribution(ctx.state, gamma=ctx.obdm())
-    return {"n_k": md.n_k, "k": md.k}
+    extra = ({"n_k_error": np.float64(0.0), "n_k_band_width": np.int64(0)}
+             if opts["band_tol"] > 0 else {})
+    return {"n_k": md.n_k, "k": md.k, **extra}
 
 
 def _lyap_layout(geom, opts):
@@ -337,12 +428,13 @@ register(Observable("particle_numbers", _pn_layout, _pn_compute, validate=_pn_va
 register(Observable("density", _density_layout, _density_compute,
                     description="density profile rho(x)"))
 register(Observable("condensate", _condensate_layout, _condensate_compute,
-                    defaults={"n_modes": 4}, validate=_positive_int("condensate", "n_modes"),
+                    defaults={"n_modes": 4, "band_tol": 0.0}, validate=_condensate_validate,
                     description="natural occupations of the OBDM"))
-register(Observable("hs_profile", _hs_layout, _hs_compute, defaults={"sigmas": [0.5]},
-                    validate=_float_list("hs_profile", "sigmas", 0.0, 2.0),
+register(Observable("hs_profile", _hs_layout, _hs_compute,
+                    defaults={"sigmas": [0.5], "r_max": -1}, validate=_hs_validate,
                     description="Hilbert-Schmidt block profile of the OBDM"))
 register(Observable("momentum_distribution", _nk_layout, _nk_compute,
+                    defaults={"band_tol": 0.0}, validate=_band_tol("momentum_distribution"),
                     description="momentum distribution n(k) on the ring's momenta"))
 register(Observable("lyapunov", _lyap_layout, _lyap_compute, defaults={"energies": [0.0]},
                     validate=_float_list("lyapunov", "energies"),
