@@ -70,12 +70,18 @@ def test_sweep_band_path_within_stated_error():
 
 def test_sweep_hs_profile_r_max_from_band():
     """hs_profile with r_max: only r <= r_max stored, computed from a band of width
-    (r_max + 1) cell_size - 1 (exact at those distances): equals the full profile."""
+    (r_max + 1) cell_size - 1 (exact at those distances): equals the full profile.  ecl_profile
+    with the same r_max shares the r coordinate and equals the direct call's first 21 values."""
+    from tgsweep.observables import ecl_profile
+
     store = MemoryStore()
-    run_sweep(_spec(hs_profile={"sigmas": [0.6, 2.0], "r_max": 20}), store=store, serial=True,
-              progress=False)
+    run_sweep(_spec(hs_profile={"sigmas": [0.6, 2.0], "r_max": 20},
+                    ecl_profile={"windows": [[-3.0, -1.0]], "r_max": 20}),
+              store=store, serial=True, progress=False)
     ds = store.to_dataset()
-    assert ds["hs_profile"].shape == (2, 2, 2, 21)
+    assert ds["hs_profile"].shape == (2, 2, 2, 21) and ds["ecl_q"].shape == (2, 2, 2, 1, 21)
+    _, q, _ = ecl_profile(_state(0, 1).ring, [(-3.0, -1.0)])
+    np.testing.assert_allclose(ds["ecl_q"].values[0, 1], q[..., :21], rtol=1e-12, atol=1e-14)
     for p in range(2):
         st = _state(p, 1)
         _, h = hs_profile(st, [0.6, 2.0], gamma=tgsweep.obdm(st))
@@ -86,6 +92,7 @@ def test_sweep_hs_profile_r_max_from_band():
     ({"condensate": {"band_tol": -1.0}}, "observables.condensate.band_tol"),
     ({"momentum_distribution": {"band_tol": "small"}}, "observables.momentum_distribution.band_tol"),
     ({"hs_profile": {"r_max": 2.5}}, "observables.hs_profile.r_max"),
+    ({"ecl_profile": {"windows": [[0.0, 1.0]], "r_max": -2}}, "observables.ecl_profile.r_max"),
 ])
 def test_bad_band_options_name_the_field(obs, field):
     with pytest.raises(SpecError) as exc:

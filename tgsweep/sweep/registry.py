@@ -460,6 +460,10 @@ def _ecl_validate(opts, spec):
     if not ok:
         raise SpecError("observables.ecl_profile.windows", "must be a non-empty list of "
                         f"[E_lo, E_hi] pairs of finite numbers with E_lo <= E_hi, got {w!r}")
+    v = opts["r_max"]
+    if isinstance(v, bool) or not isinstance(v, int) or v < -1:
+        raise SpecError("observables.ecl_profile.r_max", "must be an integer >= 0 (cells), or -1 "
+                        f"for every distance, got {v!r}")
     return _float_list("ecl_profile", "twists", -np.pi, np.pi)(opts, spec)
 
 
@@ -468,7 +472,8 @@ def _n_cells(geom) -> int:
 
 
 def _ecl_layout(geom, opts):
-    nr = _n_cells(geom) // 2 + 1
+    half = _n_cells(geom) // 2
+    nr = half + 1 if opts["r_max"] < 0 else min(half, opts["r_max"]) + 1
     nt, nw = len(opts["twists"]), len(opts["windows"])
     w = np.asarray(opts["windows"], float).reshape(-1, 2)
     eu = energy_units(geom)
@@ -493,11 +498,12 @@ def _ecl_compute(ctx, opts):
 
     _, q, n = ecl_profile(ctx.ring, [tuple(p) for p in opts["windows"]],
                           twists=tuple(float(t) for t in opts["twists"]))
-    return {"ecl_q": q, "ecl_n_states": np.asarray(n, np.int64)}
+    nr = q.shape[-1] if opts["r_max"] < 0 else min(q.shape[-1] - 1, opts["r_max"]) + 1
+    return {"ecl_q": q[..., :nr], "ecl_n_states": np.asarray(n, np.int64)}
 
 
 register(Observable("ecl_profile", _ecl_layout, _ecl_compute,
-                    defaults={"windows": None, "twists": [0.0, float(np.pi)]},
+                    defaults={"windows": None, "twists": [0.0, float(np.pi)], "r_max": -1},
                     validate=_ecl_validate,
                     description="eigenfunction-correlator (ECL) profile q(r) per energy window "
                                 "and fermion twist"))
