@@ -99,3 +99,34 @@ def test_bad_band_options_name_the_field(obs, field):
         _spec(**obs)
     assert exc.value.field == field
     assert "\n" not in str(exc.value)
+
+
+LARGE = {
+    "absence_of_bec_large": ({"sampling": {"n_samples": 2, "samples_per_task": 2}, "series": [
+        {"label": f"L{x}", "model": {"length": x}, "state": {"n_particles": x // 4}}
+        for x in (48, 96)]}, None),
+    "decay_of_correlations_large": ({"model": {"length": 40}, "observables": {
+        "energy": {}, "hs_profile": {"sigmas": [0.4, 0.6, 0.8, 0.99], "r_max": 6},
+        "ecl_profile": {"windows": [[-1.0, 4.0]], "twists": [0.0, np.pi], "r_max": 6}},
+        "sampling": {"n_samples": 2, "samples_per_task": 2}}, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LARGE))
+def test_large_workflows_shrunken_run_and_plot(name, tmp_path):
+    """workflows/*_large.toml parse, run shrunken through the sweep (banded path or its
+    fallback), and render their figure under their own file name."""
+    from pathlib import Path
+
+    from tgsweep import figures
+
+    wf = Path(__file__).resolve().parents[1] / "workflows" / f"{name}.toml"
+    over = LARGE[name][0]
+    stores = figures.run_workflow(wf, out=str(tmp_path / f"{name}.zarr"), overrides=over)
+    ds = figures.open_workflow(stores if "series" in over else stores[0])
+    for _, d in (ds if isinstance(ds, list) else [("", ds)]):
+        assert d.attrs["workflow"] == name and np.all(d["status"].values == 1)
+    if name == "absence_of_bec_large":
+        assert max(int(d["lambda0_band_width"].max()) for _, d in ds) > 0  # the band was used
+    files = figures.render(ds, tmp_path / "fig")
+    assert [Path(f).name for f in files] == [f"{name}.png"]
