@@ -370,3 +370,18 @@ def test_packed_orbitals_path():
     b1 = obdm_band_packed(po, st.fermion_twist, st.twist, 20)
     assert np.abs(b1.values - _band_of(tgsweep.obdm(st), 20)).max() < TOL
     assert np.array_equal(b1.values, tgsweep.obdm_band(st, 20).values)
+
+
+def test_certificate_accepts_band_at_roundoff_floor():
+    """A band that decays to the roundoff floor and then stays flat there (noise) is accepted
+    with the floor certificate 2 n_out ROUNDOFF max gamma(x,x) h, not refused (which made
+    width='auto' grow to M/2 and the sweep fall back to the full kernel)."""
+    from tgsweep.core.band import ROUNDOFF
+
+    m, w = 2000, 400
+    d = np.arange(w + 1)
+    rng = np.random.default_rng(0)
+    vals = np.maximum(np.exp(-0.12 * d)[None, :], 1e-17 * rng.random((m, w + 1)))
+    cert, ok, _ = band_certificate(vals, weight=0.5)
+    assert ok and cert == pytest.approx(2 * ((m - 1) // 2 - w) * ROUNDOFF * 0.5)
+    assert cert < 1e-10

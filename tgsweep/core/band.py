@@ -170,7 +170,9 @@ def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3
     The envelope's decay rate over the outer half of the band, kappa = ln(F(w/2)/F(w)) / (w/2),
     extrapolates it: |gamma(x, x + d)| <= F(w) e^{-kappa (d - w)}, summed over d > w on both sides
     of the diagonal (out to the antipode) and multiplied by ``safety``, plus a roundoff floor of
-    ``ROUNDOFF`` max_x gamma(x, x) per discarded entry (no kernel resolves entries below it).  Refused (inf, not
+    ``ROUNDOFF`` max_x gamma(x, x) per discarded entry (no kernel resolves entries below it).
+    A band whose envelope has fallen to that floor (F(w) <= ROUNDOFF max gamma(x, x)) is
+    accepted with the floor alone: nothing beyond it is resolvable by either kernel.  Refused (inf, not
     reliable) unless the envelope falls by at least ``decades`` powers of ten over the outer half
     (an exponentially localized gamma; a power law d^-p would need p >= 10, while clean TG rings
     decay as d^-1/2) and the decay rate is consistent over the two outer quarters (within a factor 3).
@@ -199,15 +201,21 @@ def _envelope(values, weight, decades, safety):
     kappa = np.log(fh / fw) / (w - h2)
     k_in, k_out = np.log(fh / fq) / (h3 - h2), np.log(fq / fw) / (w - h3)
     dec = float(np.log10(fh / fw))
+    n_out = max(0, (m - 1) // 2 - w)          # distances w < d <= (M-1)/2 on each side
+    noise = ROUNDOFF * a[:, 0].max()          # no computed entry is exact below this
+    if f[w] <= noise:
+        # the envelope has reached the roundoff floor inside the band: nothing beyond it is
+        # resolvable; the discarded entries are counted at the floor
+        cert = float(2.0 * n_out * noise * weight)
+        return cert, True, float(kappa), dec, cert, float(k_out)
     ok = bool(dec >= decades and k_out > 0 and k_in > 0
               and max(k_in, k_out) <= 3.0 * min(k_in, k_out))
     k_use = min(kappa, k_out) if k_out > 0 else kappa
     if not k_use > 0:
         return float("inf"), False, float(kappa), dec, float("inf"), float(k_out)
-    n_out = max(0, (m - 1) // 2 - w)          # distances w < d <= (M-1)/2 on each side
     q = np.exp(-k_use)
     tail = fw * q * (1.0 - q**n_out) / (1.0 - q)
-    floor = n_out * ROUNDOFF * a[:, 0].max()  # no computed entry is exact below this
+    floor = n_out * noise
     raw = float(2.0 * (safety * tail + floor) * weight)
     return (raw if ok else float("inf")), ok, float(kappa), dec, raw, float(k_out)
 
