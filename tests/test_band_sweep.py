@@ -4,7 +4,7 @@ and the width per sample, and fall back to the full kernel otherwise.
 
 Reference: the same samples recomputed directly with the full kernel (tgsweep.obdm; the seed
 rule SeedSequence(seed, spawn_key=(p, s)) with PCG64) and full LAPACK; stored values must lie
-within the stored error (Weyl + Schur bounds, docs/references.md "Banded OBDM").
+within the stored error (Weyl + Schur bounds, docs/references.md §10 "Banded OBDM").
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def test_sweep_band_path_within_stated_error():
     store = MemoryStore()
     run_sweep(_spec(condensate={"n_modes": 2, "band_tol": tol},
                     momentum_distribution={"band_tol": tol}),
-              store=store, serial=True, progress=False)
+              store=store, progress=False)
     ds = store.to_dataset()
     assert (ds["status"].values == 1).all()
     for name in ("lambda0_error", "lambda0_band_width", "n_k_error", "n_k_band_width"):
@@ -77,7 +77,7 @@ def test_sweep_hs_profile_r_max_from_band():
     store = MemoryStore()
     run_sweep(_spec(hs_profile={"sigmas": [0.6, 2.0], "r_max": 20},
                     ecl_profile={"windows": [[-3.0, -1.0]], "r_max": 20}),
-              store=store, serial=True, progress=False)
+              store=store, progress=False)
     ds = store.to_dataset()
     assert ds["hs_profile"].shape == (2, 2, 2, 21) and ds["ecl_q"].shape == (2, 2, 2, 1, 21)
     _, q, _ = ecl_profile(_state(0, 1).ring, [(-3.0, -1.0)])

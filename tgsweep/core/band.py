@@ -8,7 +8,7 @@ that *overlap* it.  An orbital beta whose weight |u_beta(z)|^2 is <= ``orbital_c
 site of the window is left out: its row and column of the bordered matrix differ from a unit
 vector by at most sqrt(n_window orbital_cut) (n_window sites), and the determinant depends on
 the row *and* the column only through their product, so the change of gamma is second order,
-O(n_window orbital_cut) (docs/references.md, "Banded OBDM").  Orbitals entirely inside the
+O(n_window orbital_cut) (docs/references.md §10 "Banded OBDM").  Orbitals entirely inside the
 window are kept (their contribution changes from +1 to -1 as y sweeps past them).
 
 Windows that cross the twisted bond (M-1, 0) use the orbitals continued across it,

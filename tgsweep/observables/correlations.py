@@ -20,18 +20,20 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import scipy.linalg as sla
 
-from ..core import _band_kernels as BK
-from ..core import _correlation_kernels as CK
-from ..core import _obdm_kernels as OK
-from ..core.band import Band
-from ..core.obdm import _stride, obdm, upper_rows_lattice
+from ..core import kernels as CK
+from ..core.band import Band, obdm_band
+from ..core.obdm import obdm, row_checkpoints, upper_rows_lattice
 from ..core.spectrum import count_at_most, count_below, eigenpairs
 from ..core.state import State
+from ..models.params import ParamError
 from ..models.ring import Ring
+from .declaration import (REQUIRED, Coord, Observable, Option, Variable, integer_at_least,
+                          n_cells, real_list)
 
 __all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distribution",
            "tail_coefficient", "ecl_profile", "fit_ecl", "MomentumDistribution", "EclFit",
-           "stream_upper_rows", "band_hs_profile", "band_condensate", "BandCondensate",
+           "stream_upper_rows", "ring_momenta", "CONDENSATE", "HS_PROFILE", "MOMENTUM_DISTRIBUTION",
+           "ECL_PROFILE", "OBSERVABLES", "band_hs_profile", "band_condensate", "BandCondensate",
            "band_diag_sums"]
 
 
@@ -52,6 +54,13 @@ def stream_upper_rows(state: State, rows_per_block: int | None = None):
     """
     ring = state.ring
     m = ring.n_grid
+    if not isinstance(state, State):  # a thermal state computes its own rows (tgsweep.core.thermal)
+        r = int(rows_per_block or ring.cell_size)
+        scale = 1.0 / ring.weight if ring.kind == "continuum" else 1.0
+        for x0 in range(0, m, r):
+            x1 = min(m, x0 + r)
+            yield x0, x1, state.upper_rows(x0, x1) * scale
+        return
     u = np.ascontiguousarray(state.lattice_orbitals)
     if u.dtype not in (np.float64, np.complex128):
         u = u.astype(np.complex128 if np.iscomplexobj(u) else np.float64)
@@ -59,8 +68,7 @@ def stream_upper_rows(state: State, rows_per_block: int | None = None):
     r = int(rows_per_block or ring.cell_size)
     scale = 1.0 / ring.weight if ring.kind == "continuum" else 1.0
     if n:
-        stride = _stride(m, n, u.itemsize)
-        q = OK.prefix_checkpoints(u, stride)
+        q, stride = row_checkpoints(u)
     for x0 in range(0, m, r):
         x1 = min(m, x0 + r)
         if n:
@@ -232,13 +240,13 @@ def band_condensate(band: Band, n_occupations: int = 4, tol: float = 1e-12) -> B
     if k < 1:
         raise ValueError("n_occupations: must be >= 1")
     if m <= 400 or k >= m - 1:
-        a = BK.band_to_dense(vals) * band.weight
+        a = CK.band_to_dense(vals) * band.weight
         lam, vec = sla.eigh(a, subset_by_index=[m - k, m - 1], driver="evr")
     else:
         def mv(v):
             v = np.ascontiguousarray(np.asarray(v).reshape(-1), dtype=vals.dtype)
             out = np.zeros(m, dtype=vals.dtype)
-            BK.band_matvec(vals, v, out)
+            CK.band_matvec(vals, v, out)
             return out * band.weight
 
         op = LinearOperator((m, m), matvec=mv, dtype=vals.dtype)
@@ -250,7 +258,7 @@ def band_condensate(band: Band, n_occupations: int = 4, tol: float = 1e-12) -> B
     for j in range(k):
         out = np.zeros(m, dtype=vals.dtype)
         v = np.ascontiguousarray(vec[:, j], dtype=vals.dtype)
-        BK.band_matvec(vals, v, out)
+        CK.band_matvec(vals, v, out)
         res[j] = np.linalg.norm(out * band.weight - lam[j] * v) / np.linalg.norm(v)
     trunc = band.certificate if band.reliable else np.inf
     return BandCondensate(lam, res + trunc, float(trunc))
@@ -310,6 +318,20 @@ def tail_coefficient(k, n_k, k_min: float, k_max: float) -> float:
     return float(np.linalg.lstsq(a, y, rcond=None)[0][0])
 
 
+def _momenta(m: int, length: float, theta: float):
+    j = np.fft.fftfreq(m, 1.0 / m)
+    k = (2 * np.pi * j + theta) / length
+    order = np.argsort(k)
+    return k, order
+
+
+def ring_momenta(n_grid: int, length: float, theta: float = 0.0) -> np.ndarray:
+    """The M momenta k = (2 pi j + theta)/L of a ring with boson twist theta, ascending (the
+    k of :func:`momentum_distribution`; units 1/length)."""
+    k, order = _momenta(int(n_grid), float(length), float(theta))
+    return k[order]
+
+
 def _nk_from_diag_sums(ring: Ring, u_d: np.ndarray, theta: float):
     m = ring.n_grid
     h, big_l = ring.weight, ring.length
@@ -317,9 +339,7 @@ def _nk_from_diag_sums(ring: Ring, u_d: np.ndarray, theta: float):
     d = np.arange(1, m)
     c[1:] = u_d[1:] + np.exp(1j * theta) * np.conj(u_d[m - d])  # wrapped pairs y = x + d - M
     nk = np.fft.fft(c * np.exp(-1j * theta * np.arange(m) / m)) * h**2 / big_l
-    j = np.fft.fftfreq(m, 1.0 / m)
-    k = (2 * np.pi * j + theta) / big_l
-    order = np.argsort(k)
+    k, order = _momenta(m, big_l, theta)
     return k[order], nk.real[order]
 
 
@@ -447,3 +467,183 @@ def fit_ecl(r, q, r_min: float = 1.0, r_max: float | None = None,
     popt, _ = curve_fit(model, rr, lq, p0=(icpt, ell0, 1.0),
                         bounds=([-np.inf, 1e-6, 0.05], [np.inf, np.inf, 3.0]), maxfev=20000)
     return EclFit(float(np.exp(popt[0])), float(popt[1]), float(popt[2]))
+
+
+# ------------------------------------------------------------------------------ declarations
+def _band_tol(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < 1):
+        raise ParamError("band_tol", "must be a number in [0, 1) (0 = always the full OBDM "
+                         f"kernel), got {v!r}")
+    return float(v)
+
+
+def _r_max(v):
+    if isinstance(v, bool) or not isinstance(v, int) or v < -1:
+        raise ParamError("r_max", f"must be an integer >= 0 (cells), or -1 for every distance, "
+                         f"got {v!r}")
+    return v
+
+
+_BAND_TOL = Option("band_tol", 0.0, _band_tol, "use the banded OBDM when its certificate is "
+                   "<= band_tol (0: always the full kernel)")
+_R_MAX = Option("r_max", -1, _r_max, "largest cell distance stored (-1: all)")
+
+
+def _band_vars(prefix, what):
+    return {f"{prefix}_error": Variable((), (), "1", f"stated error of {what}: band certificate "
+                                        "(+ Lanczos residual); 0 = full OBDM kernel"),
+            f"{prefix}_band_width": Variable((), (), "1", "OBDM band half-width used (grid "
+                                             "points); 0 = full OBDM kernel", "int64")}
+
+
+def _nr(geom, opts):
+    half = n_cells(geom) // 2
+    return half + 1 if opts["r_max"] < 0 else min(half, opts["r_max"]) + 1
+
+
+def _condensate_layout(geom, opts):
+    k = opts["n_modes"]
+    variables = {"lambda0": Variable((), (), "1", "largest natural occupation lambda_0 of the OBDM"),
+                 "occupations": Variable(("mode",), (k,), "1",
+                                         "largest natural occupations, descending (NaN beyond M)")}
+    if opts["band_tol"] > 0:
+        variables.update(_band_vars("lambda0", "lambda_0"))
+    return variables, {"mode": Coord(np.arange(k), "1", "natural-orbital index (0 = condensate)")}
+
+
+def _condensate_compute(ctx, opts):
+    k = opts["n_modes"]
+    band = ctx.band(opts["band_tol"]) if opts["band_tol"] > 0 and not ctx.has_obdm else None
+    extra = {}
+    if band is not None:
+        bc = band_condensate(band, n_occupations=k)
+        lam = bc.occupations
+        extra = {"lambda0_error": np.float64(bc.error[0]),
+                 "lambda0_band_width": np.int64(band.width)}
+    else:
+        lam = condensate(ctx.state, n_occupations=k, gamma=ctx.obdm())
+        if opts["band_tol"] > 0:
+            extra = {"lambda0_error": np.float64(0.0), "lambda0_band_width": np.int64(0)}
+    occ = np.full(k, np.nan)
+    occ[:lam.size] = lam
+    return {"lambda0": np.float64(occ[0]), "occupations": occ, **extra}
+
+
+CONDENSATE = Observable(
+    "condensate", _condensate_layout, _condensate_compute,
+    options=(Option("n_modes", 4, integer_at_least("n_modes", 1), "occupations kept"),
+             _BAND_TOL),
+    description="natural occupations of the OBDM")
+
+
+def _hs_layout(geom, opts):
+    nr = _nr(geom, opts)
+    return ({"hs_profile": Variable(("sigma", "r"), (len(opts["sigmas"]), nr), "1",
+                                    "HS profile h_sigma(r) = mean_n ||1_In gamma 1_In+r||_2^sigma")},
+            {"sigma": Coord(np.asarray(opts["sigmas"], float), "1", "HS power sigma"),
+             "r": Coord(np.arange(nr), "length", "cell distance r")})
+
+
+def _hs_compute(ctx, opts):
+    ring = ctx.ring
+    nr = _nr({"n_grid": ring.n_grid, "kind": ring.kind, "points_per_unit": ring.cell_size}, opts)
+    width = nr * ring.cell_size - 1  # every pair of cells at distance <= nr - 1 is in the band
+    if opts["r_max"] >= 0 and not ctx.has_obdm and width <= (ring.n_grid - 1) // 2:
+        # exact from the band (no truncation involved at these distances)
+        _, h = hs_profile(ctx.state, sigmas=opts["sigmas"], band=obdm_band(ctx.state, width))
+    else:
+        _, h = hs_profile(ctx.state, sigmas=opts["sigmas"], gamma=ctx.obdm())
+    return {"hs_profile": h[:, :nr]}
+
+
+HS_PROFILE = Observable(
+    "hs_profile", _hs_layout, _hs_compute,
+    options=(Option("sigmas", [0.5], real_list("sigmas", 0.0, 2.0), "HS powers sigma"),
+             _R_MAX),
+    description="Hilbert-Schmidt block profile of the OBDM")
+
+
+def _nk_layout(geom, opts):
+    m = geom["n_grid"]
+    variables = {"n_k": Variable(("k_index",), (m,), "1", "momentum distribution n(k), sum = N")}
+    coords = {"k_index": Coord(np.arange(m), "1", "momentum index (ascending k)")}
+    k_name = "momentum k = (2 pi j + theta)/L"
+    if geom.get("twist") is None:  # the twist varies over the grid: k is stored per sample
+        variables["k"] = Variable(("k_index",), (m,), "1/length", k_name)
+    else:  # one momentum grid for the whole store: a coordinate
+        coords["k"] = Coord(ring_momenta(m, geom["length"], geom["twist"]), "1/length", k_name,
+                            "k_index")
+    if opts["band_tol"] > 0:
+        variables.update(_band_vars("n_k", "every n(k)"))
+    return variables, coords
+
+
+def _nk_compute(ctx, opts):
+    band = ctx.band(opts["band_tol"]) if opts["band_tol"] > 0 and not ctx.has_obdm else None
+    if band is not None:
+        md = momentum_distribution(ctx.state, band=band)
+        extra = {"n_k_error": np.float64(band.certificate), "n_k_band_width": np.int64(band.width)}
+    else:
+        md = momentum_distribution(ctx.state, gamma=ctx.obdm())
+        extra = ({"n_k_error": np.float64(0.0), "n_k_band_width": np.int64(0)}
+                 if opts["band_tol"] > 0 else {})
+    return {"n_k": md.n_k, "k": md.k, **extra}
+
+
+MOMENTUM_DISTRIBUTION = Observable("momentum_distribution", _nk_layout, _nk_compute,
+                                   options=(_BAND_TOL,),
+                                   description="momentum distribution n(k) on the ring's momenta")
+
+
+def _check_windows(w):
+    ok = isinstance(w, list) and len(w) > 0
+    if ok:
+        for pair in w:
+            if not (isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                            and np.isfinite(x) for x in pair) and pair[0] <= pair[1]):
+                ok = False
+                break
+    if not ok:
+        raise ParamError("windows", "must be a non-empty list of [E_lo, E_hi] pairs of finite "
+                         f"numbers with E_lo <= E_hi, got {w!r}")
+    return w
+
+
+def _ecl_layout(geom, opts):
+    nr = _nr(geom, opts)
+    nt, nw = len(opts["twists"]), len(opts["windows"])
+    w = np.asarray(opts["windows"], float).reshape(-1, 2)
+    eu = "energy"
+    return ({"ecl_q": Variable(("twist", "window", "r"), (nt, nw, nr), "1",
+                               "ECL profile q(r) = (1/n_cells) sum_n Q(n, n+r; J), "
+                               "Q = sum_{E_j in J} Phi_j(n) Phi_j(m), Phi_j(n) = "
+                               "(int_{I_n} |phi_j|^2)^{1/2}"),
+             "ecl_n_states": Variable(("twist", "window"), (nt, nw), "1",
+                                      "number of one-particle eigenvalues in the window J",
+                                      "int64")},
+            {"twist": Coord(np.asarray(opts["twists"], float), "rad",
+                            "fermion twist phi of the one-particle operator (0 periodic, "
+                            "pi antiperiodic)"),
+             "window": Coord(np.arange(nw), "1", "energy window index"),
+             "window_lo": Coord(w[:, 0], eu, "lower edge of the energy window J", "window"),
+             "window_hi": Coord(w[:, 1], eu, "upper edge of the energy window J", "window"),
+             "r": Coord(np.arange(nr), "length", "cell distance r")})
+
+
+def _ecl_compute(ctx, opts):
+    _, q, n = ecl_profile(ctx.ring, [tuple(p) for p in opts["windows"]],
+                          twists=tuple(float(t) for t in opts["twists"]))
+    nr = q.shape[-1] if opts["r_max"] < 0 else min(q.shape[-1] - 1, opts["r_max"]) + 1
+    return {"ecl_q": q[..., :nr], "ecl_n_states": np.asarray(n, np.int64)}
+
+
+ECL_PROFILE = Observable(
+    "ecl_profile", _ecl_layout, _ecl_compute,
+    # windows are required: no default window makes sense for every model
+    options=(Option("windows", REQUIRED, _check_windows, "[[E_lo, E_hi], ...] energy windows"),
+             Option("twists", [0.0, float(np.pi)], real_list("twists", -np.pi, np.pi),
+                    "fermion twists phi"), _R_MAX),
+    description="eigenfunction-correlator (ECL) profile q(r) per energy window and fermion twist")
+
+OBSERVABLES = (CONDENSATE, HS_PROFILE, MOMENTUM_DISTRIBUTION, ECL_PROFILE)
