@@ -45,7 +45,7 @@ def one(size: int) -> dict:
     import tgsweep as T
     from tgsweep.observables import stiffness
     from tgsweep.observables.correlations import band_condensate
-    from tgsweep.potentials import anderson
+    from tgsweep.models.potentials import anderson
 
     def sample(m, seed=1):
         return T.Ring.lattice(anderson(np.random.default_rng(seed), m, W))
