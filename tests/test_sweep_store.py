@@ -100,11 +100,12 @@ class TestZarrStore(StoreSuite):
         summ = open_dataset(store.path, group="summary")
         assert "lambda0_mean" in summ and summ["n_valid"].values.tolist() == [6, 6]
         assert not store.lock_path.exists()  # released
-        # chunks aligned with tasks along sample
+        # inner chunks aligned with tasks along sample; shards (files) hold several tasks
         import zarr
 
         g = zarr.open_group(store.path, mode="r")
-        assert g["density"].chunks == (1, 4, 12) and g["done"].chunks == (1, 1)
+        assert g["density"].chunks == (1, 4, 12) and g["density"].shards == (2, 8, 12)
+        assert g["done"].chunks == (2, 2)
 
 
 # --------------------------------------------------------------------- failing samples

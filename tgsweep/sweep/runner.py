@@ -18,8 +18,9 @@ import time
 from dataclasses import dataclass
 
 from .spec import Spec, SpecError
-from .store import MemoryStore, ResultStore, ZarrStore, provenance, store_layout, summarize
-from .tasks import STATUS, compute_chunk
+from .faults import fault_point
+from .store import MemoryStore, ResultStore, ZarrStore, provenance, store_layout
+from .tasks import STATUS, ChunkResult, compute_chunk
 
 __all__ = ["run_sweep", "execute_task", "RunReport", "StoreExists", "PIN_ENV", "Progress"]
 
@@ -48,9 +49,14 @@ class RunReport:
 
 def execute_task(spec: Spec, store: ResultStore, p: int, c: int) -> tuple[int, int, int, int]:
     """Compute task (p, c) and write its region; returns (p, c, n samples, n failed)."""
-    res = compute_chunk(spec, p, c)
+    return _store_result(spec, store, compute_chunk(spec, p, c))
+
+
+def _store_result(spec: Spec, store: ResultStore, res: ChunkResult) -> tuple[int, int, int, int]:
+    """Hand one task's result to the store (in the client: the single writer)."""
     store.write_chunk(spec, res)
-    return p, c, int(res.status.size), int((res.status != STATUS["ok"]).sum())
+    fault_point("task_written")
+    return res.p, res.c, int(res.status.size), int((res.status != STATUS["ok"]).sum())
 
 
 class Progress:
@@ -85,15 +91,6 @@ class Progress:
         if final and self.tty:
             self.stream.write("\n")
         self.stream.flush()
-
-
-def _stored_spec_matches(store: ResultStore, spec: Spec) -> bool:
-    def strip(d):
-        d = dict(d)
-        d.pop("output", None)
-        return d
-
-    return strip(json.loads(store.spec_json())) == strip(spec.raw)
 
 
 def run_sweep(spec: Spec, out=None, *, workers: int | None = None, scheduler: str | None = None,
@@ -134,10 +131,13 @@ def run_sweep(spec: Spec, out=None, *, workers: int | None = None, scheduler: st
         if store.exists():
             if not resume:
                 raise StoreExists(f"store {getattr(store, 'path', '')} exists; use --resume")
-            if not _stored_spec_matches(store, spec):
+            if not store.spec_matches(spec):
                 raise StoreExists("the store was made from a different spec; refusing to resume "
                                   "(use a new --out)")
             store.layout = store_layout(spec)[0]
+            damage = store.verify(spec)  # missing / corrupt shards are recomputed
+            if damage:
+                store.repair(spec, damage)
         else:
             store.create(spec, provenance(spec, extra))
         done = store.done()
@@ -149,13 +149,14 @@ def run_sweep(spec: Spec, out=None, *, workers: int | None = None, scheduler: st
         else:
             counts = _run_dask(spec, store, todo, bar, workers=workers, scheduler=scheduler,
                                client=client, cluster=cluster)
+        store.flush()
         seconds = time.perf_counter() - t0
         if cluster is not None:  # again: jobs replaced during the run get recorded too
             extra.update(_cluster_provenance(cluster))
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         store.update_attrs({"updated": now, **extra})
         if summary:
-            store.write_summary(summarize(store.to_dataset()).load())
+            store.write_summary(store.summary_dataset(spec))
         return RunReport(getattr(store, "path", "<memory>"), len(spec.tasks()), len(todo),
                          sum(c[2] for c in counts), sum(c[3] for c in counts), seconds)
     finally:
@@ -163,8 +164,8 @@ def run_sweep(spec: Spec, out=None, *, workers: int | None = None, scheduler: st
             store.release_lock()
 
 
-def _task(p, c, spec, store):
-    return execute_task(spec, store, p, c)
+def _task(p, c, spec):
+    return compute_chunk(spec, p, c)  # workers compute; only the client writes
 
 
 def _tick(bar, res):
@@ -235,10 +236,10 @@ def _run_dask(spec, store, todo, bar, *, workers, scheduler, client, cluster):
             own_client = client = Client(cluster if scheduler is None else scheduler)
         client.register_plugin(_pin_threads_plugin())
         futures = client.map(_task, [p for p, _ in todo], [c for _, c in todo],
-                             spec=spec, store=store, pure=False)
+                             spec=spec, pure=False)
         counts = []
         for fut in as_completed(futures):
-            counts.append(fut.result())
+            counts.append(_store_result(spec, store, fut.result()))
             fut.release()
             bar.update()
         return counts
