@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="done/total tasks per grid point, failures")
     st.add_argument("store")
+    st.add_argument("--verify", action="store_true", help="read every shard and coordinate; "
+                    "report each missing or corrupt one (exit 1 if any; --resume repairs)")
     inf = sub.add_parser("info", help="dimensions, variables and provenance of a store")
     inf.add_argument("store")
     pl = sub.add_parser("plot", help="PNG figures of what a store holds")
@@ -109,6 +111,13 @@ def _cmd_run(a) -> int:
                         resume=a.resume, serial=a.serial, progress=not a.no_progress)
     except (StoreExists, StoreLocked, SpecError) as exc:
         return _fail(str(exc))
+    except OSError as exc:
+        from .sweep.store import is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        return _fail(f"disk full ({exc.strerror}) while writing {a.out or spec.store}; what was "
+                     "stored is kept: free space, then rerun with --resume", 1)
     finally:
         if cluster is not None:
             cluster.close()
@@ -121,9 +130,12 @@ def _cmd_run(a) -> int:
 def _open(path):
     from pathlib import Path
 
-    from .sweep import open_dataset
+    from .sweep.store import interrupted_creations, open_dataset
 
     if not (Path(path) / "zarr.json").exists():
+        if interrupted_creations(path):
+            raise FileNotFoundError(f"store: {path} does not exist: its creation was interrupted "
+                                    "(nothing computed); run the spec again to create it")
         raise FileNotFoundError(f"store: {path} is not a tgsweep Zarr store")
     return open_dataset(path)
 
@@ -138,9 +150,17 @@ def _print_report(a, text_of) -> int:
 
 
 def _cmd_status(a) -> int:
-    from .sweep.report import status_text
+    from .sweep.report import status_text, verify_text
 
-    return _print_report(a, status_text)
+    if not a.verify:
+        return _print_report(a, status_text)
+    try:
+        _open(a.store)
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    text, ok = verify_text(a.store)
+    print(text)
+    return 0 if ok else 1
 
 
 def _cmd_info(a) -> int:

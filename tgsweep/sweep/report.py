@@ -8,7 +8,7 @@ import numpy as np
 
 from .tasks import STATUS
 
-__all__ = ["status_counts", "status_text", "info_text"]
+__all__ = ["status_counts", "status_text", "info_text", "verify_text"]
 
 
 def status_counts(ds) -> dict:
@@ -66,3 +66,23 @@ def info_text(ds) -> str:
     if "spec" in ds.attrs:
         lines.append("  spec: " + json.dumps(json.loads(ds.attrs["spec"]), sort_keys=True))
     return "\n".join(lines)
+
+
+def verify_text(path) -> tuple[str, bool]:
+    """``tgsweep status --verify``: every shard and coordinate of the store at ``path`` read and
+    checked (:meth:`tgsweep.sweep.storage.ResultStore.verify`); (report, clean)."""
+    from .spec import parse_spec
+    from .store import ZarrStore, shard_plan
+
+    store = ZarrStore(path)
+    spec = parse_spec(json.loads(store.spec_json()))
+    damage = store.verify(spec)
+    plan = shard_plan(spec, store.shard_bytes())
+    if not damage:
+        return (f"verified: {plan.n_shards} shards x {len(store.layout_of(spec)[0])} arrays and "
+                "every coordinate readable, checksums match, done flags consistent"), True
+    lines = [f"damaged: {len(damage)} problem(s)"]
+    lines += ["  " + d.text(plan, spec.dims) for d in damage]
+    lines.append("run `tgsweep run SPEC --out STORE --resume` to recompute what is missing or "
+                 "corrupt")
+    return "\n".join(lines), False

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .spec import Spec, SpecError
 from .faults import fault_point
-from .store import MemoryStore, ResultStore, ZarrStore, provenance, store_layout
+from .store import MemoryStore, ResultStore, ZarrStore, provenance
 from .tasks import STATUS, ChunkResult, compute_chunk
 
 __all__ = ["run_sweep", "execute_task", "RunReport", "StoreExists", "PIN_ENV", "Progress"]
@@ -134,7 +134,7 @@ def run_sweep(spec: Spec, out=None, *, workers: int | None = None, scheduler: st
             if not store.spec_matches(spec):
                 raise StoreExists("the store was made from a different spec; refusing to resume "
                                   "(use a new --out)")
-            store.layout = store_layout(spec)[0]
+            store.layout = store.layout_of(spec)[0]
             damage = store.verify(spec)  # missing / corrupt shards are recomputed
             if damage:
                 store.repair(spec, damage)

@@ -37,6 +37,7 @@ This module holds everything that does not depend on the file format; the Zarr b
 from __future__ import annotations
 
 import copy
+import os
 import datetime as _dt
 import json
 import socket
@@ -54,8 +55,8 @@ from .faults import fault_point
 from .tasks import ERROR_WIDTH, STATUS, ChunkResult
 
 __all__ = ["ArraySpec", "ShardPlan", "shard_plan", "store_layout", "effective_spec",
-           "provenance", "ResultStore", "MemoryStore", "Damage", "summarize", "SHARD_BYTES",
-           "file_count"]
+           "provenance", "default_shard_bytes", "ResultStore", "MemoryStore", "Damage", "summarize", "SHARD_BYTES",
+           "file_count", "present"]
 
 _STATUS_DOC = "; ".join(f"{v} {k}" for k, v in STATUS.items())
 
@@ -124,10 +125,11 @@ class ShardPlan:
         """(grid index, chunk) of every task in shard ``key``."""
         gs = self.grid_slices(key)
         cs = self.chunk_slice(key)
-        return [(tuple(int(x) for x in idx), c)
-                for idx in np.ndindex(*(s.stop - s.start for s in gs))
-                for c in range(cs.start, cs.stop)
-                for idx in [tuple(i + s.start for i, s in zip(idx, gs))]]
+        out = []
+        for loc in np.ndindex(*(s.stop - s.start for s in gs)):
+            idx = tuple(int(i + s.start) for i, s in zip(loc, gs))
+            out.extend((idx, c) for c in range(cs.start, cs.stop))
+        return out
 
 
 def _sample_bytes(spec) -> int:
@@ -140,9 +142,16 @@ def _sample_bytes(spec) -> int:
     return n
 
 
-def shard_plan(spec, shard_bytes: int = SHARD_BYTES) -> ShardPlan:
+def default_shard_bytes() -> int:
+    """:data:`SHARD_BYTES`, or ``$TGSWEEP_SHARD_BYTES`` (tuning and tests: small shards).  A store
+    records the value it was created with (root attribute ``shard_bytes``) and keeps it."""
+    return int(os.environ.get("TGSWEEP_SHARD_BYTES", SHARD_BYTES))
+
+
+def shard_plan(spec, shard_bytes: int | None = None) -> ShardPlan:
     """Shard sizes of the store of ``spec``: as many tasks along ``sample`` as fit in
     ``shard_bytes``; when a whole grid point fits, several grid points (last dims first)."""
+    shard_bytes = shard_bytes or default_shard_bytes()
     per = _sample_bytes(spec)
     spt = spec.samples_per_task
     k = int(max(1, min(spec.n_chunks, shard_bytes // max(1, per * spt))))
@@ -158,8 +167,9 @@ def shard_plan(spec, shard_bytes: int = SHARD_BYTES) -> ShardPlan:
     return ShardPlan(gshape, tuple(block), k, spt, spec.n_samples, spec.n_chunks)
 
 
-def store_layout(spec) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple, np.ndarray, dict]]]:
-    """Arrays and coordinates of the store of ``spec``.
+def store_layout(spec, shard_bytes: int | None = None
+                 ) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple, np.ndarray, dict]]]:
+    """Arrays and coordinates of the store of ``spec`` (shards of ``shard_bytes``).
 
     Returns (arrays: name -> ArraySpec, coords: name -> (dims, values, attrs)).
     """
@@ -167,7 +177,7 @@ def store_layout(spec) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple, np.
     gshape = spec.grid_shape
     ones = (1,) * len(gdims)
     spt = spec.samples_per_task
-    plan = shard_plan(spec)
+    plan = shard_plan(spec, shard_bytes)
     gblock = plan.grid_block
     arrays: dict[str, ArraySpec] = {}
     coords: dict[str, tuple] = {}
@@ -209,10 +219,10 @@ def store_layout(spec) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple, np.
     return arrays, coords
 
 
-def file_count(spec) -> int:
+def file_count(spec, shard_bytes: int | None = None) -> int:
     """Files of a finished store of ``spec`` without its summary group (module docstring)."""
-    arrays, coords = store_layout(spec)
-    plan = shard_plan(spec)
+    arrays, coords = store_layout(spec, shard_bytes)
+    plan = shard_plan(spec, shard_bytes)
     return (len(arrays)) * plan.n_shards + len(arrays) + len(coords) * 2 + 1
 
 
@@ -305,6 +315,17 @@ class Damage:
         return f"{self.array}: {where}: {self.what}"
 
 
+def present(x):
+    """Elementwise: the value was stored and is usable -- finite for floats, not the fill value
+    -1 for integers (:attr:`tgsweep.sweep.registry.Variable.fill`; stored integers are counts
+    and flags >= 0)."""
+    if x.dtype.kind in "fc":
+        return np.isfinite(x)
+    if x.dtype.kind in "iu":
+        return x != -1
+    return np.ones(x.shape, dtype=bool)
+
+
 class _Shard:
     """Buffer of one shard being filled by :meth:`ResultStore.write_chunk`."""
 
@@ -393,12 +414,24 @@ class ResultStore(ABC):
         stored = strip(json.loads(self.spec_json()))
         return stored in (strip(effective_spec(spec)), strip(spec.raw))
 
+    def shard_bytes(self) -> int:
+        """Shard size of this store: recorded at creation, else the default."""
+        if self.exists():
+            sb = self.attrs().get("shard_bytes")
+            if sb:
+                return int(sb)
+        return default_shard_bytes()
+
+    def layout_of(self, spec):
+        """(arrays, coords) of ``spec`` with this store's shards."""
+        return store_layout(spec, self.shard_bytes())
+
     def _plan(self, spec) -> ShardPlan:
-        plan = getattr(self, "_plan_cache", None)
+        plan = self.__dict__.get("_plan_cache")
         if plan is None or plan[0] is not spec:
-            self._plan_cache = (spec, shard_plan(spec))
-            if not getattr(self, "layout", None):
-                self.layout = store_layout(spec)[0]
+            sb = self.shard_bytes()
+            self._plan_cache = (spec, shard_plan(spec, sb))
+            self.layout = store_layout(spec, sb)[0]
         return self._plan_cache[1]
 
     def done(self) -> np.ndarray:
@@ -517,8 +550,9 @@ class ResultStore(ABC):
     def verify(self, spec, progress=None) -> list[Damage]:
         """Read every shard of every array and every coordinate; list what is missing, corrupt
         (checksum, truncation) or inconsistent (a task flagged done whose status is pending)."""
-        plan = shard_plan(spec)
-        layout, coords = store_layout(spec)
+        sb = self.shard_bytes()
+        plan = shard_plan(spec, sb)
+        layout, coords = store_layout(spec, sb)
         damage: list[Damage] = []
         bad_arrays = set()
         for name, a in layout.items():
@@ -547,8 +581,10 @@ class ResultStore(ABC):
             except Exception as exc:  # noqa: BLE001
                 damage.append(Damage("done", key, f"unreadable ({_short(exc)})"))
                 continue
-            if not self._shard_present("done", key) and dblock.any():
+            if not self._shard_present("done", key) and (
+                    dblock.any() or self._shard_present("status", key)):
                 damage.append(Damage("done", key, "missing"))
+                continue
             if not dblock.any():
                 continue
             region = gs + (plan.sample_slice(key),)
@@ -576,8 +612,9 @@ class ResultStore(ABC):
     def repair(self, spec, damage: list[Damage]) -> int:
         """Make the damage recomputable: re-create damaged arrays and coordinates, delete damaged
         shards and clear their ``done`` flags.  Returns the number of tasks to recompute."""
-        plan = shard_plan(spec)
-        layout, coords = store_layout(spec)
+        sb = self.shard_bytes()
+        plan = shard_plan(spec, sb)
+        layout, coords = store_layout(spec, sb)
         whole = sorted({d.array for d in damage if d.key is None})
         if whole:
             self._repair_arrays(spec, whole)
@@ -606,8 +643,9 @@ class ResultStore(ABC):
         :func:`summarize` for the rules."""
         import xarray as xr
 
-        plan = shard_plan(spec)
-        layout, coords = store_layout(spec)
+        sb = self.shard_bytes()
+        plan = shard_plan(spec, sb)
+        layout, coords = store_layout(spec, sb)
         gdims = tuple(spec.dims)
         gshape = tuple(spec.grid_shape)
         ng = len(gdims)
@@ -628,7 +666,7 @@ class ResultStore(ABC):
                 for region, ok in zip(regions, oks):
                     x = np.asarray(self._read_block(v, region))
                     extra = tuple(range(ng + 1, x.ndim))
-                    valid = ok & np.isfinite(x).all(axis=extra) if x.dtype.kind == "f" else ok
+                    valid = ok & present(x).all(axis=extra)
                     m = stats.moments(x, valid.reshape(valid.shape + (1,) * len(extra)), axis=ng)
                     acc = m if acc is None else stats.merge(acc, m)
                 mean, se = stats.finish(*acc)
@@ -686,7 +724,8 @@ class MemoryStore(ResultStore):
         self.layout = {}
 
     def create(self, spec, attrs):
-        self.layout, self._coords = store_layout(spec)
+        attrs = {**attrs, "shard_bytes": attrs.get("shard_bytes") or default_shard_bytes()}
+        self.layout, self._coords = store_layout(spec, attrs["shard_bytes"])
         self._arrays = {n: np.full(a.shape, a.fill, dtype=object if n == "error" else a.dtype)
                         for n, a in self.layout.items()}
         self._attrs = dict(attrs)
@@ -727,7 +766,7 @@ class MemoryStore(ResultStore):
 def summarize(ds):
     """Mean and standard error over ``sample`` of every per-sample variable of a dataset (e.g. a
     selection of a store).  A sample counts for a variable only if its status is 1 (ok) and every
-    value of the variable is finite (a fill value never enters); ``VAR_n_valid`` is the number of
+    value of the variable is :func:`present` (a fill value never enters); ``VAR_n_valid`` is the number of
     samples used for VAR, ``n_valid`` the number with status 1.  Standard error = std(ddof=1) /
     sqrt(n) (:mod:`tgsweep.sweep.stats`; NaN when n < 2)."""
     import xarray as xr
@@ -739,8 +778,9 @@ def summarize(ds):
         if name in ("status", "error", "done") or "sample" not in var.dims:
             continue
         odims = [d for d in var.dims if d not in ds["status"].dims]
+        pres = present(var)
+        valid = ok & pres.all(odims) if odims else ok & pres
         v = var.astype(np.float64)
-        valid = ok & np.isfinite(v).all(odims) if odims else ok & np.isfinite(v)
         mean, se = stats.mean_se(v.where(valid), "sample")
         units = var.attrs.get("units", "")
         ln = var.attrs.get("long_name", name)

@@ -32,7 +32,7 @@ import numpy as np
 from .faults import fault_point
 from .lock import RunLock
 from .spec import SpecError
-from .storage import ResultStore, store_layout
+from .storage import ResultStore, default_shard_bytes, store_layout
 
 __all__ = ["ZarrStore", "open_dataset", "interrupted_creations", "is_disk_full"]
 
@@ -118,7 +118,7 @@ class ZarrStore(ResultStore):
         arr = cache.get(name)
         if arr is None:
             with _quiet():
-                arr = cache[name] = self._group()[name]
+                arr = cache[name] = self._group()[name].with_config({"write_empty_chunks": True})
         return arr
 
     def _check_identity(self) -> None:
@@ -170,7 +170,8 @@ class ZarrStore(ResultStore):
         import zarr
 
         final = Path(self.path)
-        self.layout, coords = store_layout(spec)
+        attrs = {**attrs, "shard_bytes": attrs.get("shard_bytes") or default_shard_bytes()}
+        self.layout, coords = store_layout(spec, attrs["shard_bytes"])
         for k in ("_handles", "_done_cache", "_buffers", "_plan_cache", "_identity"):
             self.__dict__.pop(k, None)
         for old in interrupted_creations(final):  # killed creations (we hold the lock)
@@ -200,10 +201,8 @@ class ZarrStore(ResultStore):
         self._group().attrs.update(attrs)
 
     def _write_blocks(self, blocks):
-        import zarr
-
         self._check_identity()
-        with _quiet(), zarr.config.set({"array.write_empty_chunks": True}):
+        with _quiet():
             for name, region, values in blocks:
                 if name == "error":
                     values = np.asarray(values, dtype=object)
@@ -247,12 +246,12 @@ class ZarrStore(ResultStore):
         return self._shard_file(name, key).exists()
 
     def verify(self, spec, progress=None):
-        self.layout = store_layout(spec)[0]
+        self.layout = self.layout_of(spec)[0]
         self.__dict__.pop("_handles", None)
         return super().verify(spec, progress)
 
     def _repair_arrays(self, spec, names):
-        layout, coords = store_layout(spec)
+        layout, coords = self.layout_of(spec)
         root = Path(self.path)
         for n in names:
             shutil.rmtree(root / n, ignore_errors=True)
