@@ -127,7 +127,7 @@ def _cmd_run(a) -> int:
     return 0
 
 
-def _open(path):
+def _open(path, lazy=False):
     from pathlib import Path
 
     from .sweep.store import interrupted_creations, open_dataset
@@ -137,7 +137,14 @@ def _open(path):
             raise FileNotFoundError(f"store: {path} does not exist: its creation was interrupted "
                                     "(nothing computed); run the spec again to create it")
         raise FileNotFoundError(f"store: {path} is not a tgsweep Zarr store")
-    return open_dataset(path)
+    if lazy:
+        return None
+    try:
+        return open_dataset(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged store: one line, not a traceback
+        raise FileNotFoundError(f"store: {path} cannot be opened ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''}); run "
+                                "`tgsweep status --verify` on it") from None
 
 
 def _print_report(a, text_of) -> int:
@@ -155,7 +162,7 @@ def _cmd_status(a) -> int:
     if not a.verify:
         return _print_report(a, status_text)
     try:
-        _open(a.store)
+        _open(a.store, lazy=True)
     except FileNotFoundError as exc:
         return _fail(str(exc))
     text, ok = verify_text(a.store)
