@@ -1,7 +1,7 @@
 """Result stores (Zarr and its in-memory twin, one suite for both; STYLE.md pattern 1),
 seeding, summaries and per-sample failure recording.
 
-References: issue 6 (store layout, seeds SeedSequence(seed, spawn_key=(p, s)) with PCG64,
+References: README "Sweeps" (store layout, seeds SeedSequence(seed, spawn_key=(p, s)) with PCG64,
 summaries over valid samples only); the per-sample physics is recomputed independently with
 tgsweep.models.potentials.make_potential + tgsweep.ground_state + numpy.linalg.eigvalsh.
 """

@@ -432,6 +432,7 @@ class ResultStore(ABC):
             sb = self.shard_bytes()
             self._plan_cache = (spec, shard_plan(spec, sb))
             self.layout = store_layout(spec, sb)[0]
+            self.__dict__.pop("_done_cache", None)
         return self._plan_cache[1]
 
     def done(self) -> np.ndarray:

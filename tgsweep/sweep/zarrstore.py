@@ -139,8 +139,7 @@ class ZarrStore(ResultStore):
         except (OSError, ValueError):
             sid = None
         if known is not None and known[1] != sid:
-            for k in ("_handles", "_done_cache", "_buffers", "_plan_cache"):
-                self.__dict__.pop(k, None)
+            self.__dict__.pop("_handles", None)
         self._identity = (stamp, sid)
 
     # ------------------------------------------------------------------ interface
@@ -210,6 +209,7 @@ class ZarrStore(ResultStore):
                 fault_point("block_written")
 
     def _read_block(self, name, region):
+        self._check_identity()
         with _quiet():
             v = self._array(name)[region]
         return np.asarray(v, dtype=object) if name == "error" else v
