@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--interface", help="network interface of the workers (with --cluster)")
     run.add_argument("--tls", action="store_true", help="TLS between scheduler and workers")
     run.add_argument("--cluster-config", help="jobqueue YAML (default cluster/<kind>.yaml)")
+    run.add_argument("--max-store-gb", type=float, default=200.0, help="refuse a spec whose "
+                     "store would exceed this size (uncompressed estimate; default 200)")
+    run.add_argument("--max-sample-gb", type=float, default=8.0, help="refuse a spec whose "
+                     "single sample needs more memory than this (estimate; default 8)")
 
     st = sub.add_parser("status", help="done/total tasks per grid point, failures")
     st.add_argument("store")
@@ -60,12 +64,13 @@ def _has_series(path) -> bool:
     try:
         with open(path, "rb") as fh:
             return "series" in tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError):  # TOMLDecodeError, UnicodeDecodeError
         return False  # load_spec reports it
 
 
 def _cmd_run(a) -> int:
     from .sweep import SpecError, StoreExists, StoreLocked, load_spec, run_sweep
+    from .sweep.limits import Limits
 
     series = _has_series(a.spec)
     try:
@@ -76,7 +81,8 @@ def _cmd_run(a) -> int:
             members = load_workflow(a.spec)
             spec = members[0][1]
         else:
-            spec = load_spec(a.spec)
+            spec = load_spec(a.spec, Limits(max_store_gb=a.max_store_gb,
+                                            max_sample_gb=a.max_sample_gb))
         if a.workers is not None and a.workers < 1:
             raise SpecError("--workers", f"must be a positive integer, got {a.workers}")
         if (a.jobs is not None or a.adapt or a.interface or a.tls or a.cluster_config) and not a.cluster:
@@ -212,8 +218,14 @@ _PIN_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREAD
 def main(argv=None) -> int:
     import os
 
+    import warnings
+
     for k, v in _PIN_ENV.items():
         os.environ.setdefault(k, v)
+    plain = warnings.formatwarning
+    warnings.formatwarning = lambda msg, cat, *rest, **kw: (
+        f"tgsweep: warning: {msg}\n" if cat.__name__ == "SpecWarning" else plain(msg, cat, *rest,
+                                                                                **kw))
     a = build_parser().parse_args(argv)
     return {"run": _cmd_run, "status": _cmd_status, "info": _cmd_info, "plot": _cmd_plot}[
         a.command](a)
