@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     grp.add_argument("--jobs", type=int, help="number of batch jobs (with --cluster)")
     grp.add_argument("--adapt", help="MIN:MAX adaptive number of jobs (with --cluster)")
     run.add_argument("--interface", help="network interface of the workers (with --cluster)")
-    run.add_argument("--tls", action="store_true", help="TLS between scheduler and workers")
+    run.add_argument("--tls", action=argparse.BooleanOptionalAction, default=None,
+                     help="TLS (encrypted, authenticated) between scheduler and workers; the "
+                     "default is the cluster file's tgsweep.tls (true in the shipped files)")
     run.add_argument("--cluster-config", help="jobqueue YAML (default cluster/<kind>.yaml)")
     run.add_argument("--max-store-gb", type=float, default=200.0, help="refuse a spec whose "
                      "store would exceed this size (uncompressed estimate; default 200)")
@@ -85,7 +87,8 @@ def _cmd_run(a) -> int:
                                             max_sample_gb=a.max_sample_gb))
         if a.workers is not None and a.workers < 1:
             raise SpecError("--workers", f"must be a positive integer, got {a.workers}")
-        if (a.jobs is not None or a.adapt or a.interface or a.tls or a.cluster_config) and not a.cluster:
+        if (a.jobs is not None or a.adapt or a.interface or a.tls is not None or a.cluster_config) \
+                and not a.cluster:
             raise SpecError("--cluster", "--jobs/--adapt/--interface/--tls need --cluster")
         if a.serial and (a.scheduler or a.cluster or a.workers):
             raise SpecError("--serial", "cannot be combined with --workers/--scheduler/--cluster")
