@@ -100,12 +100,11 @@ class TestZarrStore(StoreSuite):
         summ = open_dataset(store.path, group="summary")
         assert "lambda0_mean" in summ and summ["n_valid"].values.tolist() == [6, 6]
         assert not store.lock_path.exists()  # released
-        # inner chunks aligned with tasks along sample; shards (files) hold several tasks
+        # one chunk (file) per shard of whole tasks: here both points and all 2 tasks
         import zarr
 
         g = zarr.open_group(store.path, mode="r")
-        assert g["density"].chunks == (1, 4, 12) and g["density"].shards == (2, 8, 12)
-        assert g["done"].chunks == (2, 2)
+        assert g["density"].chunks == (2, 8, 12) and g["done"].chunks == (2, 2)
 
 
 # --------------------------------------------------------------------- failing samples

@@ -166,14 +166,18 @@ def _print_report(a, text_of) -> int:
 
 
 def _cmd_status(a) -> int:
-    from .sweep.report import status_text, verify_text
+    from .sweep.report import StoreView, status_text, verify_text
 
-    if not a.verify:
-        return _print_report(a, status_text)
     try:
         _open(a.store, lazy=True)
+        if not a.verify:
+            print(status_text(StoreView(a.store)))
+            return 0
     except FileNotFoundError as exc:
         return _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a damaged store: one line, not a traceback
+        return _fail(f"store: {a.store} cannot be read ({type(exc).__name__}); run `tgsweep "
+                     "status --verify` on it")
     text, ok = verify_text(a.store)
     print(text)
     return 0 if ok else 1

@@ -8,7 +8,30 @@ import numpy as np
 
 from .tasks import STATUS
 
-__all__ = ["status_counts", "status_text", "info_text", "verify_text"]
+__all__ = ["status_counts", "status_text", "info_text", "verify_text", "StoreView"]
+
+
+class _Var:
+    def __init__(self, dims, values):
+        self.dims, self.values = dims, values
+
+
+class StoreView:
+    """The part of a Dataset that :func:`status_text` reads, straight from a Zarr store (its
+    compact ``done`` mask and ``status`` array; no xarray/dask, so ``tgsweep status`` is quick)."""
+
+    def __init__(self, path):
+        from .store import ZarrStore
+
+        self._store = ZarrStore(path)
+        names = self._store.names()
+        self._cache: dict = {}
+        self.coords = {n for n in names if self[n].dims == (n,)}
+
+    def __getitem__(self, name):
+        if name not in self._cache:
+            self._cache[name] = _Var(*self._store.read_named(name))
+        return self._cache[name]
 
 
 def status_counts(ds) -> dict:

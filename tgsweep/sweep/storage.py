@@ -9,18 +9,20 @@ Layout (every store)::
     done(grid dims..., chunk)     int8   1 once a task's region (data, status, error) is stored
     coordinates of the grid dims, of ``sample`` and of each observable dim
 
-Shards.  The inner chunk of every per-sample array is one task's region
-``(1, ..., 1, samples_per_task, observable shape)``; inner chunks are grouped into *shards*
-``(g_1, ..., g_k, K samples_per_task, observable shape)`` (:func:`shard_plan`), sized so that one
-shard of all variables together holds about :data:`SHARD_BYTES` uncompressed.  A shard is one file
-on disk; the ``done`` array has one plain chunk per shard.  The number of files of a store is
-therefore
+Shards.  Arrays are stored in *shards* ``(g_1, ..., g_k, K samples_per_task, observable
+shape)`` (:func:`shard_plan`): K whole tasks along ``sample`` (and, when a grid point's samples
+all fit, several grid points), sized so that one shard of all variables together holds about
+:data:`SHARD_BYTES` uncompressed.  A shard is one Zarr chunk, one file per array; the ``done``
+array has one chunk per shard.  The number of files of a store is therefore
 
     files = A (n_shards + 1) + 2 n_coords + 1        (+ the summary group)
 
 with A = per-sample variables + status + error + done (one file per shard each, plus one
 metadata file each), n_shards = prod_d ceil(G_d / g_d) * ceil(n_chunks / K), two files per
-coordinate and the root metadata: it grows with the shards, not with the samples.
+coordinate and the root metadata: it grows with the shards, not with the samples.  (A chunk per
+task, or Zarr's sharding codec with an inner chunk per task, costs a decode per task on every
+read: measured 10-20x slower ``status`` and summaries; with a single writer nothing needs
+task-aligned chunks.)
 
 Single writer.  Only the process that runs the sweep writes (workers return their
 :class:`~tgsweep.sweep.tasks.ChunkResult`).  :meth:`ResultStore.write_chunk` copies a task's
@@ -175,7 +177,6 @@ def store_layout(spec, shard_bytes: int | None = None
     """
     gdims = tuple(spec.dims)
     gshape = spec.grid_shape
-    ones = (1,) * len(gdims)
     spt = spec.samples_per_task
     plan = shard_plan(spec, shard_bytes)
     gblock = plan.grid_block
@@ -187,21 +188,19 @@ def store_layout(spec, shard_bytes: int | None = None
         for var, meta in variables.items():
             arrays[var] = ArraySpec(gdims + ("sample",) + meta.dims,
                                     gshape + (spec.n_samples,) + meta.shape,
-                                    ones + (spt,) + meta.shape, meta.dtype, meta.fill,
+                                    gblock + (plan.samples,) + meta.shape, meta.dtype, meta.fill,
                                     {"units": meta.units, "long_name": meta.long_name,
-                                     "observable": name},
-                                    gblock + (plan.samples,) + meta.shape)
+                                     "observable": name})
         for dim, c in ocoords.items():
             coords[dim] = ((c.dim or dim,), np.asarray(c.values), {"units": c.units,
                                                                    "long_name": c.long_name})
-    arrays["status"] = ArraySpec(gdims + ("sample",), gshape + (spec.n_samples,), ones + (spt,),
-                                 "int8", 0, {"units": "1", "long_name": "per-sample status",
-                                             "flag_meanings": _STATUS_DOC},
-                                 gblock + (plan.samples,))
-    arrays["error"] = ArraySpec(gdims + ("sample",), gshape + (spec.n_samples,), ones + (spt,),
-                                f"<U{ERROR_WIDTH}", "",
-                                {"units": "1", "long_name": "per-sample error text"},
-                                gblock + (plan.samples,))
+    arrays["status"] = ArraySpec(gdims + ("sample",), gshape + (spec.n_samples,),
+                                 gblock + (plan.samples,), "int8", 0,
+                                 {"units": "1", "long_name": "per-sample status",
+                                  "flag_meanings": _STATUS_DOC})
+    arrays["error"] = ArraySpec(gdims + ("sample",), gshape + (spec.n_samples,),
+                                gblock + (plan.samples,), f"<U{ERROR_WIDTH}", "",
+                                {"units": "1", "long_name": "per-sample error text"})
     arrays["done"] = ArraySpec(gdims + ("chunk",), gshape + (spec.n_chunks,),
                                gblock + (plan.tasks,), "int8", 0,
                                {"units": "1", "long_name": "task (grid point, sample chunk) "
@@ -329,10 +328,11 @@ def present(x):
 class _Shard:
     """Buffer of one shard being filled by :meth:`ResultStore.write_chunk`."""
 
-    __slots__ = ("key", "data", "tasks", "expected", "nbytes", "since")
+    __slots__ = ("key", "data", "tasks", "expected", "missing", "nbytes", "since")
 
     def __init__(self, key, data, expected):
         self.key, self.data, self.expected = key, data, expected
+        self.missing = len(expected)
         self.tasks: set = set()
         self.nbytes = sum(a.nbytes for a in data.values())
         self.since = time.monotonic()
@@ -458,8 +458,11 @@ class ResultStore(ABC):
         sh.data["status"][loc] = result.status
         sh.data["error"][loc] = [str(e) for e in result.errors]
         sh.data["done"][loc[:-1] + (result.c - plan.chunk_slice(key).start,)] = 1
-        sh.tasks.add((index, result.c))
-        if sh.tasks >= sh.expected:
+        task = (index, result.c)
+        if task in sh.expected and task not in sh.tasks:
+            sh.missing -= 1
+        sh.tasks.add(task)
+        if sh.missing <= 0:
             self._flush_shards(spec, plan, [key])
         else:
             self._flush_due(spec, plan)

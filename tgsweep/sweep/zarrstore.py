@@ -1,11 +1,11 @@
 """The Zarr v3 back end of :class:`~tgsweep.sweep.storage.ResultStore` (the only module that
 knows Zarr).
 
-* Sharding codec: inner chunk = one task's region, shard = :func:`~tgsweep.sweep.storage.shard_plan`
-  (one file); every inner chunk is Zstd-compressed and carries a CRC32C checksum, and so does
-  every shard index, so a flipped byte or a truncated file is an error on read, never a silently
-  wrong number (Zarr v3 sharding spec, ``sharding_indexed`` with ``crc32c`` index codec).
-  Empty inner chunks are written too (``write_empty_chunks``), so a missing file is always damage.
+* One Zarr chunk per shard (:func:`~tgsweep.sweep.storage.shard_plan`, one file per array);
+  every chunk is Zstd-compressed and carries a CRC32C checksum (codecs ``zstd`` + ``crc32c`` of
+  the Zarr v3 specification), so a flipped byte or a truncated file is an error on read, never
+  a silently wrong number.  Chunks equal to the fill value are written too
+  (``write_empty_chunks``), so a missing file is always damage.
 * Atomic creation: the store is built in a hidden sibling directory and renamed into place, so
   ``STORE`` either does not exist or is complete.  Zarr's local store writes each file to a
   temporary name and renames it, so a shard file is either the old or the new one.
@@ -217,6 +217,16 @@ class ZarrStore(ResultStore):
     def read(self, name):
         with _quiet():
             return self._group("r")[name][...]
+
+    def read_named(self, name):
+        """(dimension names, values) of array ``name``."""
+        with _quiet():
+            arr = self._group("r")[name]
+            return tuple(arr.metadata.dimension_names or ()), arr[...]
+
+    def names(self) -> list[str]:
+        with _quiet():
+            return [n for n, _ in self._group("r").arrays()]
 
     def _coord_values(self, name):
         with _quiet():
