@@ -19,7 +19,8 @@ from _sweep_util import spec_dict, write_spec
 def _run(tmp_path, d, *extra, capsys):
     spec = write_spec(tmp_path / "s.toml", d) if isinstance(d, dict) else d
     out = tmp_path / "o.zarr"
-    code = cli.main(["run", str(spec), "--out", str(out), "--serial", "--no-progress", *extra])
+    mode = [] if "--scheduler" in extra else ["--serial"]
+    code = cli.main(["run", str(spec), "--out", str(out), *mode, "--no-progress", *extra])
     err = capsys.readouterr().err.strip()
     return code, err, out
 
@@ -85,3 +86,14 @@ def test_empty_state_warns_in_one_line(tmp_path, capsys, state, field):
                   observables={"energy": {}})
     with pytest.warns(UserWarning, match=field):
         parse_spec(d)
+
+
+def test_unreachable_scheduler_one_line(tmp_path, capsys):
+    """A --scheduler nobody listens on: one line naming --scheduler, exit 2, no traceback."""
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        code, err, out = _run(tmp_path, spec_dict(), "--scheduler", "tcp://127.0.0.1:9",
+                              capsys=capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("tgsweep: error: "
+                                                                       "--scheduler:"), err

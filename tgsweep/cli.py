@@ -120,9 +120,12 @@ def _cmd_run(a) -> int:
                         resume=a.resume, serial=a.serial, progress=not a.no_progress)
     except (StoreExists, StoreLocked, SpecError) as exc:
         return _fail(str(exc))
-    except OSError as exc:
+    except (OSError, TimeoutError) as exc:
         from .sweep.store import is_disk_full
 
+        if a.scheduler and not is_disk_full(exc):
+            return _fail(f"--scheduler: cannot reach {a.scheduler} ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'timed out'})")
         if not is_disk_full(exc):
             raise
         return _fail(f"disk full ({exc.strerror}) while writing {a.out or spec.store}; what was "
