@@ -9,10 +9,10 @@ buffered write path, verification, streamed summaries, the in-memory store);
 from __future__ import annotations
 
 from .lock import StoreLocked
-from .storage import (ArraySpec, Damage, MemoryStore, ResultStore, ShardPlan, effective_spec,
-                      file_count, provenance, shard_plan, store_layout, summarize)
+from .storage import (SHARD_BYTES, ArraySpec, Damage, MemoryStore, ResultStore, ShardPlan,
+                      effective_spec, file_count, provenance, shard_plan, store_layout, summarize)
 from .zarrstore import ZarrStore, interrupted_creations, is_disk_full, open_dataset
 
-__all__ = ["ArraySpec", "Damage", "MemoryStore", "ResultStore", "ShardPlan", "StoreLocked",
+__all__ = ["SHARD_BYTES", "ArraySpec", "Damage", "MemoryStore", "ResultStore", "ShardPlan", "StoreLocked",
            "ZarrStore", "effective_spec", "file_count", "interrupted_creations", "is_disk_full",
            "open_dataset", "provenance", "shard_plan", "store_layout", "summarize"]
