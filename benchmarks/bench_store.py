@@ -3,7 +3,8 @@ layout, against the one-file-per-task layout (shards of one task, ``TGSWEEP_SHAR
 measured in the same run.
 
 Run with one BLAS/numba thread:
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/bench_store.py
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
+        .venv/bin/python benchmarks/bench_store.py
 
 Spec: a tiny lattice point (M = 8, Anderson W = 2, mu = 0; energy, n_particles, density,
 lambda0, occupations(2)), 10 samples per task.

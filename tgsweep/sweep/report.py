@@ -24,9 +24,8 @@ class StoreView:
         from .store import ZarrStore
 
         self._store = ZarrStore(path)
-        names = self._store.names()
         self._cache: dict = {}
-        self.coords = {n for n in names if self[n].dims == (n,)}
+        self.coords = {n for n, dims in self._store.array_dims().items() if dims == (n,)}
 
     def __getitem__(self, name):
         if name not in self._cache:

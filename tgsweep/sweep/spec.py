@@ -157,8 +157,9 @@ def load_spec(path, limits: "_limits.Limits | None" = None) -> Spec:
     except OSError as exc:
         raise SpecError("spec", f"cannot read {str(path)!r}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
-        raise SpecError("spec", f"{str(path)!r} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}"
-                        f" at offset {exc.start}); a spec is a TOML file") from None
+        raise SpecError("spec", f"{str(path)!r} is not UTF-8 text (byte "
+                        f"0x{exc.object[exc.start]:02x} at offset {exc.start}); a spec is a TOML "
+                        "file") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

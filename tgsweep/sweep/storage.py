@@ -57,7 +57,8 @@ from .faults import fault_point
 from .tasks import ERROR_WIDTH, STATUS, ChunkResult
 
 __all__ = ["ArraySpec", "ShardPlan", "shard_plan", "store_layout", "effective_spec",
-           "provenance", "default_shard_bytes", "ResultStore", "MemoryStore", "Damage", "summarize", "SHARD_BYTES",
+           "provenance", "default_shard_bytes", "ResultStore", "MemoryStore", "Damage",
+           "summarize", "SHARD_BYTES",
            "file_count", "present"]
 
 _STATUS_DOC = "; ".join(f"{v} {k}" for k, v in STATUS.items())
@@ -308,7 +309,8 @@ class Damage:
             gs = plan.grid_slices(self.key)
             ss = plan.sample_slice(self.key)
             pts = ", ".join(f"{d}[{s.start}:{s.stop}]" for d, s in zip(dims, gs))
-            where = f"shard {self.key} ({pts + ', ' if pts else ''}samples {ss.start}..{ss.stop - 1})"
+            pts = pts + ", " if pts else ""
+            where = f"shard {self.key} ({pts}samples {ss.start}..{ss.stop - 1})"
         elif self.key is not None:
             where = f"shard {self.key}"
         return f"{self.array}: {where}: {self.what}"
@@ -770,8 +772,8 @@ class MemoryStore(ResultStore):
 def summarize(ds):
     """Mean and standard error over ``sample`` of every per-sample variable of a dataset (e.g. a
     selection of a store).  A sample counts for a variable only if its status is 1 (ok) and every
-    value of the variable is :func:`present` (a fill value never enters); ``VAR_n_valid`` is the number of
-    samples used for VAR, ``n_valid`` the number with status 1.  Standard error = std(ddof=1) /
+    value of the variable is :func:`present` (a fill value never enters); ``VAR_n_valid`` is the
+    number of samples used for VAR, ``n_valid`` the number with status 1.  Standard error = std(ddof=1) /
     sqrt(n) (:mod:`tgsweep.sweep.stats`; NaN when n < 2)."""
     import xarray as xr
 

@@ -224,9 +224,11 @@ class ZarrStore(ResultStore):
             arr = self._group("r")[name]
             return tuple(arr.metadata.dimension_names or ()), arr[...]
 
-    def names(self) -> list[str]:
+    def array_dims(self) -> dict[str, tuple[str, ...]]:
+        """Dimension names of every array (metadata only)."""
         with _quiet():
-            return [n for n, _ in self._group("r").arrays()]
+            return {n: tuple(a.metadata.dimension_names or ())
+                    for n, a in self._group("r").arrays()}
 
     def _coord_values(self, name):
         with _quiet():
