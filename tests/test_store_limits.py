@@ -2,7 +2,7 @@
 one-line warning), checked before anything is computed.
 
 Reference: the bad-input rule of README "Sweeps" (every field validated before anything runs);
-the estimates are those of tgsweep/sweep/limits.py (8 M x M float64 matrices per sample).
+the estimates are those of tgsweep/sweep/limits.py (orbitals M x N, OBDM M x M).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Size estimates and grid checks made while a spec is loaded, before anything is computed or
 written.
 
-* Memory per sample: the dense path holds a few M x M float64 matrices at once (Hamiltonian,
-  orbitals, OBDM and one work copy: ``DENSE_COPIES``), plus per-time arrays of the ``dynamics``
-  observable, plus the stored values; refused above ``max_sample_gb`` (``--max-sample-gb``).
+* Memory per sample: the N occupied orbitals and work copies (``ORBITAL_COPIES`` x M x N
+  float64; N = n_particles, or M when set by mu), ``OBDM_COPIES`` M x M matrices when an
+  OBDM-based observable is asked for (condensate, hs_profile, momentum_distribution), per-time
+  arrays of ``dynamics``, plus the stored values; refused above ``max_sample_gb``
+  (``--max-sample-gb``).
 * Store size: grid points x samples x stored bytes per sample (uncompressed: an upper bound of
   the disk use); refused above ``max_store_gb`` (``--max-store-gb``).
 * Tasks: the client keeps one entry per (grid point, sample chunk); refused above ``MAX_TASKS``
@@ -28,11 +30,16 @@ import numpy as np
 from .storage import store_layout
 
 __all__ = ["Limits", "SpecWarning", "check_early", "check_late", "estimate", "RESERVED",
-           "MAX_TASKS", "DENSE_COPIES"]
+           "MAX_TASKS", "ORBITAL_COPIES", "OBDM_COPIES"]
 
 RESERVED = ("sample", "chunk", "status", "error", "done", "summary", "mode", "x")
 MAX_TASKS = 5_000_000
-DENSE_COPIES = 8
+ORBITAL_COPIES = 3
+OBDM_COPIES = 4
+#: observables that need the M x M one-body density matrix
+OBDM_OBSERVABLES = ("condensate", "hs_profile", "momentum_distribution")
+#: observables whose values are trivial without particles (N = 0 warning)
+PARTICLE_OBSERVABLES = ("energy", "density", "condensate", "hs_profile", "momentum_distribution")
 _GB = 1e9
 
 
@@ -65,6 +72,24 @@ def _dynamics_times(raw_obs) -> int:
     return len(t) if isinstance(t, list) else 0
 
 
+def _needs_obdm(obs) -> bool:
+    return isinstance(obs, dict) and any(k in obs for k in OBDM_OBSERVABLES)
+
+
+def _state_bytes(spec, m: int, obs) -> float:
+    """Memory of one sample's state: orbitals (M x N) and, if needed, the OBDM (M x M)."""
+    ns = [spec.state.get("n_particles")] + [v for ax in spec.axes.values()
+                                            for k, vals in ax.items() if k == "state.n_particles"
+                                            for v in vals]
+    ns = [int(n) for n in ns if isinstance(n, (int, float)) and not isinstance(n, bool)]
+    n = min(max(ns), m) if ns and "mu" not in spec.state and not any(
+        "state.mu" in ax for ax in spec.axes.values()) else m
+    b = 8.0 * ORBITAL_COPIES * m * max(n, 1)
+    if _needs_obdm(obs):
+        b += 8.0 * OBDM_COPIES * m * m
+    return b
+
+
 def _gb(x: float) -> str:
     return f"{x / _GB:.3g} GB"
 
@@ -87,12 +112,14 @@ def check_early(spec, limits: Limits | None = None) -> tuple[str, str] | None:
                                 f"values must be distinct; {dup!r} appears twice (1 and 1.0 are "
                                 "the same value)")
     m = _n_grid(spec.model)
-    n_t = _dynamics_times(spec.raw.get("observables", {}))
-    dense = 8.0 * DENSE_COPIES * m * m
+    obs = spec.raw.get("observables", {})
+    n_t = _dynamics_times(obs)
+    dense = _state_bytes(spec, m, obs)
     if dense > limits.max_sample_gb * _GB:
         return ("model.sites" if spec.model["kind"] == "lattice" else "model.length",
-                f"M = {m} grid points needs ~{_gb(dense)} per sample (dense M x M matrices), "
-                f"above the limit --max-sample-gb {limits.max_sample_gb:g}")
+                f"M = {m} grid points needs ~{_gb(dense)} per sample (orbitals M x N"
+                f"{' and OBDM M x M' if _needs_obdm(obs) else ''}), above the limit "
+                f"--max-sample-gb {limits.max_sample_gb:g}")
     if dense + 8.0 * 4 * n_t * m > limits.max_sample_gb * _GB:
         return ("observables.dynamics.times.n_times",
                 f"{n_t} times x M = {m} needs ~{_gb(dense + 32.0 * n_t * m)} per sample, above "
@@ -116,8 +143,9 @@ def estimate(spec) -> dict:
         per += np.dtype(a.dtype).itemsize * int(np.prod(a.shape[len(spec.dims) + 1:],
                                                        dtype=np.int64))
     m = spec.geometry()["n_grid"]
-    n_t = _dynamics_times(spec.raw.get("observables", {}))
-    return {"sample": 8.0 * DENSE_COPIES * m * m + 8.0 * 4 * n_t * m + 4.0 * per,
+    obs = spec.raw.get("observables", {})
+    n_t = _dynamics_times(obs)
+    return {"sample": _state_bytes(spec, m, obs) + 8.0 * 4 * n_t * m + 4.0 * per,
             "stored_per_sample": float(per),
             "store": float(per) * spec.n_points * spec.n_samples}
 
@@ -157,6 +185,8 @@ def _warn_empty(spec) -> None:
     geom = spec.geometry()
     for p in sorted({0, spec.n_points - 1}):
         st = spec.point_params(p)["state"]
+        if not any(k in spec.observables for k in PARTICLE_OBSERVABLES):
+            return  # e.g. Lyapunov exponents only: the ground state is not used
         if "n_particles" in st and int(st["n_particles"]) == 0:
             warnings.warn(SpecWarning("state.n_particles: 0 particles: every sample is empty"),
                           stacklevel=3)
