@@ -11,8 +11,9 @@ the path still names the locked inode (a holder unlinks the file on release; a p
 locked the unlinked inode retries), then write the record.  On file systems without ``flock``
 (``ENOLCK``/``EOPNOTSUPP``) the record itself is the lock: it is written to a private file and
 hard-linked to ``STORE.lock`` (``link`` fails if the name exists, so the content is complete
-before the lock becomes visible); a lock whose holder is dead on this host is taken over by
-renaming it to a unique name (exactly one racer's rename succeeds) and re-checking its record.
+before the lock becomes visible); a lock whose holder is dead on this host is removed under a
+short-lived breaker lock (``STORE.lock.break``, taken the same way), then the racers link
+again and exactly one succeeds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import errno
 import json
 import os
 import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -30,7 +32,10 @@ try:
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None
 
-__all__ = ["StoreLocked", "RunLock"]
+__all__ = ["StoreLocked", "RunLock", "BREAK_STALE_S"]
+
+#: age (s) after which a breaker lock of a dead process is removed (link fallback only)
+BREAK_STALE_S = 10.0
 
 
 class StoreLocked(RuntimeError):
@@ -140,7 +145,7 @@ class RunLock:
         tmp = self.path.with_name(f"{self.path.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_text(json.dumps(_record()))
         try:
-            for _ in range(100):
+            for _ in range(1000):
                 try:
                     os.link(tmp, self.path)
                     self._linked = True
@@ -150,23 +155,36 @@ class RunLock:
                 rec = _read_record(self.path)
                 if _alive(rec):
                     raise self._refuse(rec)
-                # stale: move it aside under a unique name; only one racer's rename succeeds
-                aside = self.path.with_name(f"{self.path.name}.{uuid.uuid4().hex}.stale")
-                try:
-                    os.rename(self.path, aside)
-                except FileNotFoundError:
-                    continue
-                if _alive(_read_record(aside)):  # a fresh lock replaced the stale one meanwhile
-                    try:
-                        os.link(aside, self.path)
-                    except FileExistsError:
-                        pass
-                    os.unlink(aside)
-                    raise self._refuse(_read_record(self.path))
-                os.unlink(aside)
+                self._break_stale(tmp)
             raise StoreLocked(f"could not take the lock {self.path}")
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _break_stale(self, tmp: Path) -> None:
+        """Remove a lock whose holder is dead, under the breaker lock ``STORE.lock.break`` (so
+        that only one process at a time re-checks and removes it: a lock file changes only by
+        link, which fails while it exists, or by its live holder's release, so a record seen
+        dead under the breaker lock stays dead until it is removed).  A breaker lock left by a
+        process killed inside this short section is removed once its holder is dead and it is
+        older than ``BREAK_STALE_S``."""
+        brk = self.path.with_name(self.path.name + ".break")
+        try:
+            os.link(tmp, brk)
+        except FileExistsError:
+            rec = _read_record(brk)
+            try:
+                age = time.time() - brk.stat().st_mtime
+            except FileNotFoundError:
+                return
+            if not _alive(rec) and age > BREAK_STALE_S:
+                brk.unlink(missing_ok=True)
+            time.sleep(0.001)
+            return
+        try:
+            if not _alive(_read_record(self.path)):
+                self.path.unlink(missing_ok=True)
+        finally:
+            brk.unlink(missing_ok=True)
 
     def release(self) -> None:
         if self._fd is not None:
