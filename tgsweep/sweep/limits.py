@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .storage import store_layout
+from . import registry
 
 __all__ = ["Limits", "SpecWarning", "check_early", "check_late", "estimate", "RESERVED",
            "MAX_TASKS", "ORBITAL_COPIES", "OBDM_COPIES"]
@@ -70,6 +70,12 @@ def _dynamics_times(raw_obs) -> int:
         n = t.get("n_times", 20)
         return int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) else 0
     return len(t) if isinstance(t, list) else 0
+
+
+def _layouts(spec):
+    """(variables, coordinates) of every observable of ``spec`` (its registry layouts)."""
+    geom = spec.geometry()
+    return [registry.get(name).layout(geom, opts) for name, opts in spec.observables.items()]
 
 
 def _needs_obdm(obs) -> bool:
@@ -135,13 +141,10 @@ def check_early(spec, limits: Limits | None = None) -> tuple[str, str] | None:
 def estimate(spec) -> dict:
     """Bytes: ``sample`` (memory of one sample), ``stored_per_sample``, ``store`` (all samples,
     uncompressed)."""
-    layout, _ = store_layout(spec)
     per = 1 + 8  # status, error reference
-    for name, a in layout.items():
-        if name in ("status", "error", "done"):
-            continue
-        per += np.dtype(a.dtype).itemsize * int(np.prod(a.shape[len(spec.dims) + 1:],
-                                                       dtype=np.int64))
+    for variables, _ in _layouts(spec):
+        for meta in variables.values():
+            per += np.dtype(meta.dtype).itemsize * int(np.prod(meta.shape, dtype=np.int64))
     m = spec.geometry()["n_grid"]
     obs = spec.raw.get("observables", {})
     n_t = _dynamics_times(obs)
@@ -159,9 +162,11 @@ def check_late(spec, limits: Limits | None = None) -> tuple[str, str] | None:
     if cond is not None and int(cond.get("n_modes", 0)) > m:
         return ("observables.condensate.n_modes", f"must be at most M = {m} (the number "
                         f"of natural orbitals), got {cond['n_modes']}")
-    layout, coords = store_layout(spec)
-    used = {d for a in layout.values() for d in a.dims[len(spec.dims):]} | set(layout) | {
-        c for c, (dims, _, _) in coords.items() if set(dims) - set(spec.dims)}
+    used = {"sample", "chunk", "status", "error", "done"}
+    for variables, ocoords in _layouts(spec):
+        used |= set(variables) | set(ocoords)
+        used |= {d for meta in variables.values() for d in meta.dims}
+        used |= {c.dim for c in ocoords.values() if c.dim}
     for d in spec.dims:
         if d in used:
             return (f"grid.zip.{d}", f"dimension name {d!r} is used by the store (an observable's "

@@ -52,8 +52,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
+from ..models.units import UNIT_SYSTEM, unit_attrs
 from . import registry, stats
 from .faults import fault_point
+from .spec import grid_dimension
 from .tasks import ERROR_WIDTH, STATUS, ChunkResult
 
 __all__ = ["ArraySpec", "ShardPlan", "shard_plan", "store_layout", "effective_spec",
@@ -190,11 +193,11 @@ def store_layout(spec, shard_bytes: int | None = None
             arrays[var] = ArraySpec(gdims + ("sample",) + meta.dims,
                                     gshape + (spec.n_samples,) + meta.shape,
                                     gblock + (plan.samples,) + meta.shape, meta.dtype, meta.fill,
-                                    {"units": meta.units, "long_name": meta.long_name,
-                                     "observable": name})
+                                    {**unit_attrs(meta.dimension, geom["kind"]),
+                                     "long_name": meta.long_name, "observable": name})
         for dim, c in ocoords.items():
-            coords[dim] = ((c.dim or dim,), np.asarray(c.values), {"units": c.units,
-                                                                   "long_name": c.long_name})
+            coords[dim] = ((c.dim or dim,), np.asarray(c.values),
+                           {**unit_attrs(c.dimension, geom["kind"]), "long_name": c.long_name})
     arrays["status"] = ArraySpec(gdims + ("sample",), gshape + (spec.n_samples,),
                                  gblock + (plan.samples,), "int8", 0,
                                  {"units": "1", "long_name": "per-sample status",
@@ -214,7 +217,7 @@ def store_layout(spec, shard_bytes: int | None = None
         for key, values in spec.axes[d].items():
             cname = key.replace(".", "_")
             coords[cname] = ((d,), np.asarray(values),
-                             {"units": _param_units(key, geom),
+                             {**unit_attrs(grid_dimension(key), geom["kind"]),
                               "long_name": f"grid parameter {key}"})
     return arrays, coords
 
@@ -224,17 +227,6 @@ def file_count(spec, shard_bytes: int | None = None) -> int:
     arrays, coords = store_layout(spec, shard_bytes)
     plan = shard_plan(spec, shard_bytes)
     return (len(arrays)) * plan.n_shards + len(arrays) + len(coords) * 2 + 1
-
-
-def _param_units(key: str, geom: dict) -> str:
-    sec, name = key.split(".", 1)
-    if name in ("mu", "strength", "W", "amplitude", "hopping", "lambda"):
-        return registry.energy_units(geom)
-    if name == "twist":
-        return "rad"
-    if name in ("correlation_length", "sigma_R", "length"):
-        return registry.length_units(geom)
-    return "1"
 
 
 def effective_spec(spec) -> dict:
@@ -258,12 +250,11 @@ def _version(pkg: str) -> str:
 
 def provenance(spec, extra: dict | None = None) -> dict:
     """Root attributes: the effective spec, versions, git commit, host, seed, times."""
-    from .. import __version__
-
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     attrs = {
         "title": "tgsweep ensemble sweep",
         "conventions": "hbar^2/2m = 1; boson twist theta, fermion twist theta + pi (N-1)",
+        "unit_system": UNIT_SYSTEM[spec.geometry()["kind"]],
         "spec": json.dumps(effective_spec(spec), sort_keys=True),
         "spec_source": spec.source or "",
         "seed": spec.seed,
@@ -684,12 +675,12 @@ class ResultStore(ABC):
         for v in variables:
             a = layout[v]
             odims = a.dims[ng + 1:]
-            units = a.attrs.get("units", "")
+            units = {k: a.attrs[k] for k in ("units", "natural_units") if k in a.attrs}
             ln = a.attrs.get("long_name", v)
             out[f"{v}_mean"] = xr.Variable(gdims + odims, results[v][0],
-                                           {"units": units, "long_name": "mean of " + ln})
+                                           {**units, "long_name": "mean of " + ln})
             out[f"{v}_stderr"] = xr.Variable(gdims + odims, results[v][1],
-                                             {"units": units,
+                                             {**units,
                                               "long_name": "standard error of the mean of " + ln})
             out[f"{v}_n_valid"] = xr.Variable(gdims, results[v][2], {
                 "units": "1", "long_name": f"samples used for {v} (status 1, all values finite)"})
@@ -788,10 +779,10 @@ def summarize(ds):
         valid = ok & pres.all(odims) if odims else ok & pres
         v = var.astype(np.float64)
         mean, se = stats.mean_se(v.where(valid), "sample")
-        units = var.attrs.get("units", "")
+        units = {k: var.attrs[k] for k in ("units", "natural_units") if k in var.attrs}
         ln = var.attrs.get("long_name", name)
-        out[f"{name}_mean"] = mean.assign_attrs(units=units, long_name="mean of " + ln)
-        out[f"{name}_stderr"] = se.assign_attrs(units=units,
+        out[f"{name}_mean"] = mean.assign_attrs(**units, long_name="mean of " + ln)
+        out[f"{name}_stderr"] = se.assign_attrs(**units,
                                                 long_name="standard error of the mean of " + ln)
         out[f"{name}_n_valid"] = valid.sum("sample").assign_attrs(
             units="1", long_name=f"samples used for {name} (status 1, all values finite)")

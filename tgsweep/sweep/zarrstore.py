@@ -31,7 +31,7 @@ import numpy as np
 
 from .faults import fault_point
 from .lock import RunLock
-from .spec import SpecError
+from .errors import SpecError
 from .storage import ResultStore, default_shard_bytes, store_layout
 
 __all__ = ["ZarrStore", "open_dataset", "interrupted_creations", "is_disk_full"]
