@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .sweep.stats import mean_se
+
 __all__ = ["load_workflow", "run_workflow", "open_workflow", "workflow_stores", "workflow_name",
            "render", "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
            "fig_superfluid_stiffness", "fig_dynamical_localization",
@@ -161,15 +163,7 @@ def workflow_name(ds) -> str:
 
 
 # ================================================================================ statistics
-def mean_se(da, dim: str = "sample"):
-    """Mean and standard error over ``dim`` of ``da`` (an xarray DataArray already masked with
-    NaN where invalid): se = std(ddof=1)/sqrt(n), NaN when n < 2."""
-    n = da.notnull().sum(dim)
-    mean = da.mean(dim)
-    se = da.std(dim, ddof=1) / np.sqrt(n.where(n > 1))
-    return mean, se
-
-
+# mean_se: tgsweep.sweep.stats (one implementation for figures and stored summaries)
 def _ok(ds, name):
     """Variable ``name`` as float with samples of status != 1 set to NaN."""
     return ds[name].astype(np.float64).where(ds["status"] == 1)

@@ -39,6 +39,7 @@ import numpy as np
 from ..models.params import ParamError
 from ..models.potentials import DISORDER_KINDS as _DECLARED
 from . import interaction as _interaction
+from . import limits as _limits
 from .errors import SpecError
 from .registry import available, validate_observables
 
@@ -152,23 +153,27 @@ class Spec:
         return s0, min(s0 + self.samples_per_task, self.n_samples)
 
 
-def load_spec(path) -> Spec:
-    """Read and validate a TOML spec file."""
+def load_spec(path, limits: "_limits.Limits | None" = None) -> Spec:
+    """Read and validate a TOML spec file (size ``limits``: :mod:`tgsweep.sweep.limits`)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError("spec", f"cannot read {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError("spec", f"{str(path)!r} is not UTF-8 text (byte "
+                        f"0x{exc.object[exc.start]:02x} at offset {exc.start}); a spec is a TOML "
+                        "file") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError("spec", f"not valid TOML ({exc})") from None
-    spec = parse_spec(raw)
+    spec = parse_spec(raw, limits)
     spec.source = str(path)
     return spec
 
 
-def parse_spec(raw: dict) -> Spec:
+def parse_spec(raw: dict, limits: "_limits.Limits | None" = None) -> Spec:
     """Validate a spec given as a dict (a parsed TOML document); see the module docstring."""
     raw = copy.deepcopy(raw)
     for key in raw:
@@ -212,6 +217,9 @@ def parse_spec(raw: dict) -> Spec:
     spec = Spec(raw=raw, model=model, disorder=disorder, state=state, dims=dims, axes=axes,
                 n_samples=n_samples, seed=seed, samples_per_task=spt, self_check=self_check,
                 observables={}, store=store)
+    problem = _limits.check_early(spec, limits)  # sizes and grid names, before any trial draw
+    if problem:
+        raise SpecError(*problem)
     for p in _corner_points(spec):
         params = spec.point_params(p)
         g = _check_model(params["model"], prefix=_prefix_for(spec, "model"))
@@ -230,6 +238,9 @@ def parse_spec(raw: dict) -> Spec:
     obs = _interaction.check_observables_for(spec.model.get("interaction", "hard_core"), obs,
                                             spec.state)
     spec.observables = validate_observables(obs, spec)
+    problem = _limits.check_late(spec, limits)
+    if problem:
+        raise SpecError(*problem)
     return spec
 
 
