@@ -26,7 +26,7 @@ def test_sliced_matches_dense_lapack(m, w, phi, n):
     assert lo.method == "sliced"
     ev, v = np.linalg.eigh(ring.matrix(phi))
     assert np.all(np.abs(lo.energies - ev[:n]) <= lo.max_residual)
-    assert lo.max_residual < 1e-11 and lo.max_overlap < 1e-11
+    assert lo.max_residual < 1e-11 and lo.max_overlap < 1e-10
     d = lo.dense()
     np.testing.assert_allclose(d.conj().T @ d, np.eye(n), rtol=0, atol=1e-11)
     proj = np.linalg.norm(v[:, :n].conj().T @ d, axis=0)  # each orbital inside the eigenspace
@@ -57,7 +57,7 @@ def test_sliced_large_ring_vs_sturm_counts():
     lo = lowest_eigenpairs(ring, 0.0, n)
     assert lo.method == "sliced"
     assert lo.sturm_count == n == count_below(ring, 0.0, lo.energy_cut)
-    assert lo.max_residual < 1e-11 and lo.max_overlap < 1e-11
+    assert lo.max_residual < 1e-11 and lo.max_overlap < 1e-10
     e = lo.energies
     gaps = np.flatnonzero(np.diff(e) > 4 * lo.max_residual)
     for j in rng.choice(gaps, 64, replace=False):
