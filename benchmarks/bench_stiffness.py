@@ -14,7 +14,7 @@ up first (numba compilation excluded).
 --large: M = 10^4, 10^5 Anderson lattices (goal: stiffness < 1 s at 10^5), vs one Sturm count.
 
 --decay: <ln rho_s0> over samples for several L, least-squares slope vs L, compared with
-gamma(mu) from a 10^6-site transfer-matrix product (``observables.lyapunov_chain``).
+gamma(mu) from a 10^6-site transfer-matrix product (``tgsweep.observables.lyapunov_chain``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import numpy as np
 
 import tgsweep as T
 from tgsweep.observables import stiffness
-from tgsweep.observables.lyapunov import lyapunov_chain
-from tgsweep.observables.stiffness import _contour_path
+from tgsweep.observables.localization import lyapunov_chain
+from tgsweep.core.spectrum import count_at_most, eigenvalues
+from tgsweep.observables.superfluid import _contour_path
 
 THETAS = np.array([0.5, 1.0, np.pi])
 
@@ -72,8 +73,6 @@ def large(sizes=(10**4, 10**5)):
     """stiffness on large Anderson lattices (W = 4, mu = -0.5): total time, the time of one
     Sturm count (the O(M) unit), and the ratio; the old E_L(N, 0) by bisection of the N_mu
     lowest levels is timed at M = 10^4 only (at 10^5 it is ~N/60 times a count: minutes)."""
-    from tgsweep.core.spectrum import count_at_most, eigenvalues
-
     rng = np.random.default_rng(5)
     print(f"{'lattice W=4 mu=-0.5':22s} {'N_mu':>6s} {'stiffness[s]':>12s} {'count[s]':>9s} "
           f"{'ratio':>7s} {'bisect E_L[s]':>13s}  log10 rho_s(theta=0.5,1,pi)  err  E0 err")

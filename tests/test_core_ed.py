@@ -123,7 +123,7 @@ def test_ground_state_energy_and_obdm_match_ed(L, N, seed, W, theta):
 def test_complex_twist_distinguishes_transpose(L, N, seed):
     """Guard against a weak reference: at theta = 0.37 the ED OBDM is genuinely complex, so
     comparing with conj(gamma) (= the transpose) would fail; the agreement above is therefore
-    sensitive to the transpose in Lenard's formula (REFERENCES.md, Bose-Fermi map)."""
+    sensitive to the transpose in Lenard's formula (docs/references.md §1)."""
     eps = _eps(L, seed)
     _, psi = hcb_ground_state(eps, N, 1.0, 0.37)
     g_ed = hcb_obdm(psi, L, N)

@@ -9,7 +9,7 @@ import tgsweep as T
 from tgsweep.core import _correlation_kernels as CK
 from tgsweep.observables import (condensate, ecl_profile, fit_ecl, hs_blocks, hs_bound,
                                  hs_profile, momentum_distribution)
-from tgsweep.observables.lyapunov import lyapunov_chain
+from tgsweep.observables.localization import lyapunov_chain
 
 
 def _disordered_states():
@@ -27,7 +27,7 @@ STATES = list(_disordered_states())
 @pytest.mark.parametrize("state", STATES, ids=lambda s: repr(s.ring) + f" th={s.twist}")
 def test_hs_sum_rule_and_stream(state):
     """Sum rule sum_{n,m} ||1_n gamma 1_m||_2^2 = Tr (gamma h)^2 (Hilbert-Schmidt norm is additive
-    over a partition), blocks equal to brute-force sums over gamma from the issue-1 kernel,
+    over a partition), blocks equal to brute-force sums over gamma from the OBDM kernel,
     and the streamed path (cell rows of gamma only) equal to the full-matrix path."""
     ring = state.ring
     g = T.obdm(state)
@@ -71,7 +71,7 @@ def test_block_kernels_match_twins():
 @pytest.mark.parametrize("state", STATES, ids=lambda s: repr(s.ring) + f" th={s.twist}")
 def test_momentum_distribution_definition_and_normalisation(state):
     """n(k) equals the double sum (1/L) sum_{x,y} e^{ik(x-y)} gamma(x,y) h^2 evaluated directly on the
-    allowed momenta k = (2 pi j + theta)/L (definition in the issue), streamed == full, and
+    allowed momenta k = (2 pi j + theta)/L (README "Physics and conventions"), streamed == full, and
     int n(k) dk/2pi = (1/L) sum_k n(k) = N/L."""
     ring = state.ring
     g = T.obdm(state)
@@ -99,7 +99,7 @@ def test_clean_ring_twist_shifts_momenta():
 
 
 def test_clean_condensate_values_and_sqrt_n():
-    """lambda_0 of the clean continuum ring (REFERENCES.md, two independent checks: N=3: 2.106454,
+    """lambda_0 of the clean continuum ring (docs/references.md §2, two independent checks: N=3: 2.106454,
     N=10: 4.307661) at O(h^2) grid accuracy, and the approach of lambda_0/sqrt(N) to 1.5427 from
     below as lambda_0 ~ 1.5427 sqrt(N) - 0.57 (Forrester, Frankel, Garoni, Witte, PRA 67, 043607
     (2003))."""

@@ -1,4 +1,5 @@
-"""Tests of tgsweep.dynamics: free-fermion (= TG) evolution of released states on the ring.
+"""Tests of the TG dynamics (tgsweep.core.initial_states, tgsweep.core.evolution,
+tgsweep.observables.dynamics): free-fermion (= TG) evolution of released states on the ring.
 
 Each test names its independent reference in the docstring.
 """
@@ -13,10 +14,12 @@ from scipy.special import jv
 
 from tgsweep import Ring
 from tgsweep.core import _dynamics_kernels as K
-from tgsweep.dynamics import (DynamicsSample, Evolution, InitialState, diagonal_ensemble_density,
-                              domain_wall, dynamics_sample, evolve_density, evolve_orbitals,
-                              evolved_obdm, front_profile_continuum, front_profile_lattice,
-                              region_mask, spectral_window, time_grid, trap_release)
+from tgsweep.core.evolution import (Evolution, diagonal_ensemble_density, evolve_density,
+                                    evolve_orbitals, evolved_obdm, time_grid)
+from tgsweep.core.initial_states import (InitialState, domain_wall, region_mask, spectral_window,
+                                         trap_release)
+from tgsweep.observables.dynamics import (DynamicsSample, dynamics_sample,
+                                          front_profile_continuum, front_profile_lattice)
 
 RNG = np.random.default_rng(20240605)
 
@@ -236,7 +239,7 @@ def test_continuum_front_linear_ramp():
     """Clean continuum domain wall, dispersion k^2: Wigner transport with v = 2k gives the
     linear ramp rho = (k_F - x/2t)/(2 pi) for |x| < 2 k_F t and N_tr = t (E(k_F) - E(0))/(2 pi)
     per wall (= k_F^2 t/(2 pi) in the continuum); derived in
-    :func:`tgsweep.dynamics.front_profile_continuum`, the continuum analogue of Antal et al.
+    :func:`tgsweep.observables.dynamics.front_profile_continuum`, the continuum analogue of Antal et al.
     With N = 30 in a box of 30, k_F lies between the box momenta pi N/l and pi (N+1)/l; the
     transfer rate is bracketed by those (grid dispersion E = (2/h^2)(1 - cos kh)), the profile
     (averaged over one length unit) matches the ramp to 0.06 n at t = 2 (fronts meet at 2.35)."""
@@ -363,7 +366,7 @@ def test_dynamics_sample_consistency():
 
 @pytest.mark.parametrize("size", [64, 128, 256])
 def test_disordered_transfer_bounded(size):
-    """Dynamical localization (Seiringer-Warzel / Sims-Warzel ECL setting, issue 5): for the
+    """Dynamical localization (Seiringer-Warzel / Sims-Warzel ECL setting, docs/references.md §6): for the
     Anderson lattice at W = 6 (localization length ~ 1) the transferred number across the two
     walls of a half-filled ring stays O(1), sup_t |N_tr| < 6 up to t = 1000, independent of
     size, while the clean ring would transfer 4t/pi (> 6 after t = 5).  (Single samples show

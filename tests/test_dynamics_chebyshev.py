@@ -1,4 +1,4 @@
-"""Tests of the Chebyshev propagator of tgsweep.dynamics (method="chebyshev"), O(M N) per term.
+"""Tests of the Chebyshev propagator of tgsweep.core.evolution (method="chebyshev"), O(M N) per term.
 
 References: the Chebyshev series of e^{-i a x} (Tal-Ezer & Kosloff, J. Chem. Phys. 81, 3967
 (1984)) against scipy's Pade expm; the dense eigenbasis evolution (method="eigen", LAPACK eigh);
@@ -15,9 +15,11 @@ from scipy.special import jv
 
 from tgsweep import Ring
 from tgsweep.core import _dynamics_kernels as K
-from tgsweep.dynamics import (DENSE_MAX_DYNAMICS, Evolution, choose_method, domain_wall,
-                              dynamics_sample, evolve_density, evolve_orbitals, evolved_obdm,
-                              front_profile_lattice, spectral_bounds, time_grid, trap_release)
+from tgsweep.core.evolution import (DENSE_MAX_DYNAMICS, Evolution, choose_method, evolve_density,
+                                    evolve_orbitals, evolved_obdm, time_grid)
+from tgsweep.core.spectrum import spectral_bounds
+from tgsweep.core.initial_states import domain_wall, trap_release
+from tgsweep.observables.dynamics import dynamics_sample, front_profile_lattice
 
 RNG = np.random.default_rng(515)
 

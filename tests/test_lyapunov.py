@@ -9,7 +9,7 @@ from scipy import special
 from tgsweep import Ring
 from tgsweep.core import _lyapunov_kernels as K
 from tgsweep.observables import lyapunov
-from tgsweep.observables.lyapunov import (KAPPUS_WEGNER_RATIO, aubry_andre_lyapunov,
+from tgsweep.observables.localization import (KAPPUS_WEGNER_RATIO, aubry_andre_lyapunov,
                                           halperin_lyapunov, kappus_wegner_lyapunov,
                                           lyapunov_chain, thouless_lyapunov)
 
@@ -85,7 +85,7 @@ def test_aubry_andre_exact():
 
 
 def test_halperin_closed_form():
-    """Closed form vs the numbers of REFERENCES.md (gamma(0) = 0.2893 D^{1/3}, gamma(1) = 0.1102,
+    """Closed form vs the numbers of docs/references.md §3 (gamma(0) = 0.2893 D^{1/3}, gamma(1) = 0.1102,
     gamma(3) = 0.0413 at D = 1), the Born limit D/(8E) (Thouless / Lifshits-Gredeskul-Pastur)
     and the deep-tail limit sqrt(-E)."""
     assert np.isclose(halperin_lyapunov(0.0, 1.0), 0.2893, atol=1e-4)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from tgsweep import potentials as P
+from tgsweep.models import potentials as P
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -68,7 +68,7 @@ def test_bernoulli_cells_values_and_moments():
 
 
 def test_anderson_box_and_moments():
-    """Anderson model: eps uniform in [-W/2, W/2] (REFERENCES.md, Thouless formula convention);
+    """Anderson model: eps uniform in [-W/2, W/2] (docs/references.md §3, the convention of the Thouless formula);
     same draws as uniform_cells with cell_size 1."""
     n, W = 50_000, 3.0
     e = P.anderson(rng(5), n, W)

@@ -17,7 +17,7 @@ from scipy.integrate import quad
 from scipy.special import airy
 
 import tgsweep
-from tgsweep import potentials as P
+from tgsweep.models import potentials as P
 from tgsweep.core.spectrum import count_below
 
 L_RING = 20_000
@@ -72,7 +72,7 @@ def test_white_noise_ids_matches_halperin(D, seed):
 @pytest.mark.parametrize("rho,seed", [(1.0, 3), (0.5, 4)])
 def test_poisson_hard_walls_ids_matches_luttinger_kac(rho, seed):
     """Poisson obstacles of density rho with a huge height (hard walls, Luttinger & Kac):
-    N(E) = rho / (exp(pi rho / sqrt(E)) - 1) (REFERENCES.md; each gap of exponential length l
+    N(E) = rho / (exp(pi rho / sqrt(E)) - 1) (docs/references.md §3; each gap of exponential length l
     holds floor(l sqrt(E)/pi) Dirichlet levels).  Standard deviation of the count per gap is at
     most sqrt(q(1+q))/(1-q), q = exp(-pi rho/sqrt(E)), over ~rho L gaps."""
     V = P.poisson_obstacles(np.random.default_rng(seed), L_RING * PPU, 1.0 / PPU, rho, 1e6)

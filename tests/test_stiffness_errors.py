@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 
 from tgsweep import Ring
+from tgsweep.core import _stiffness_kernels as K
+from tgsweep.core.spectrum import eigenvalues
 from tgsweep.models.ring import fermion_twist
 from tgsweep.observables import stiffness
 
@@ -120,8 +122,6 @@ def test_contour_energy0_vs_bisection(kind):
     eigenvalues and the package's Sturm bisection to 1e-12 relative, within its stated error,
     for clean and disordered rings at several fillings."""
     rng = np.random.default_rng(11)
-    from tgsweep.core.spectrum import eigenvalues
-
     rings = ([Ring.lattice(rng.uniform(-2, 2, 1200)), Ring.lattice(np.zeros(600)),
               Ring.lattice(rng.uniform(-0.25, 0.25, 900))] if kind == "lattice" else
              [Ring.continuum(40, 16, rng.uniform(0, 4, 640)), Ring.continuum(30, 8)])
@@ -152,8 +152,6 @@ def test_n_particles_equals_mu():
 def test_even_moments_twin():
     """Band powers of the ring matrix (numba) vs dense matrix powers (NumPy twin), both
     corner signs; S_2 = sum (d_i - e)^2 + 2 M t^2 exactly."""
-    from tgsweep.core import _stiffness_kernels as K
-
     d = np.random.default_rng(0).uniform(-2, 2, 23)
     for c in (-1.3, 1.3):
         got = K.even_moments(d, 1.3, c, 0.2, 6)

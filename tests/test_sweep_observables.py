@@ -1,13 +1,13 @@
 """Sweep registry entries ``ecl_profile`` and ``dynamics``: stored values equal a direct call of
-the observable function on the same sample's ring, recomputed with the seed rule of issue 6
+the observable function on the same sample's ring, recomputed with the seed rule of docs/references.md §7
 (``SeedSequence(seed, spawn_key=(p, s))`` with PCG64, tgsweep.models.potentials.make_potential),
 the declared dims/units reach the Zarr store, and bad options give one-line field errors.
 
 References: ECL profile definition (Seiringer & Warzel, NJP 18, 035002 (2016): Q(n, m; J) for
 periodic and antiperiodic twists) as implemented by tgsweep.observables.ecl_profile; dynamics
-outputs as defined by tgsweep.observables.dynamics.dynamics_sample (issue 4), domain wall
+outputs as defined by tgsweep.observables.dynamics.dynamics_sample, domain wall
 initial state (a).  The check that the hydrodynamic law N_tr(t) -> 2t/pi per wall reaches the
-store is against Antal, Racz, Rakos, Schutz, PRE 59, 4912 (1999).
+store is against Antal, Racz, Rakos, Schutz, PRE 59, 4912 (1999) (docs/references.md §5).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 import tgsweep
 from tgsweep.models.potentials import make_potential
 from tgsweep.observables import ecl_profile
-from tgsweep.observables.dynamics import domain_wall, dynamics_sample
+from tgsweep.core.initial_states import domain_wall
+from tgsweep.observables.dynamics import dynamics_sample
 from tgsweep.sweep import MemoryStore, SpecError, ZarrStore, parse_spec, run_sweep
 
 from _sweep_util import spec_dict
@@ -42,7 +43,7 @@ def _ring(p, s, w, sites=14, seed=5):
 def test_ecl_profile_stored_equals_direct_call(tmp_path, store_kind):
     spec = _spec(ecl_profile={"windows": WINDOWS})
     store = MemoryStore() if store_kind == "memory" else ZarrStore(tmp_path / "e.zarr")
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     assert ds["ecl_q"].dims == ("disorder_W", "sample", "twist", "window", "r")
     assert ds["ecl_q"].shape == (2, 3, 2, 2, 14 // 2 + 1)
@@ -64,7 +65,7 @@ def test_ecl_profile_stored_equals_direct_call(tmp_path, store_kind):
 def test_dynamics_stored_equals_direct_call(tmp_path, store_kind):
     spec = _spec(dynamics={"times": TIMES, "cell_counts": True})
     store = MemoryStore() if store_kind == "memory" else ZarrStore(tmp_path / "d.zarr")
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     assert ds["time"].values.tolist() == [0.0] + TIMES  # t = 0 always on the grid
     assert ds["n_transferred"].dims == ("disorder_W", "sample", "time")
@@ -72,7 +73,7 @@ def test_dynamics_stored_equals_direct_call(tmp_path, store_kind):
     assert ds["cell_counts"].dims == ("disorder_W", "sample", "time", "cell")
     for v in ds.data_vars.values():
         assert v.attrs["units"] and v.attrs["long_name"], v.name
-    assert ds["time"].attrs["units"] == "hbar / t"
+    assert ds["time"].attrs["units"] == "1" and ds["time"].attrs["natural_units"] == "hbar/t"
     assert (ds["status"].values == 1).all()
     for p, w in enumerate([0.5, 3.0]):
         for s in range(3):
@@ -80,8 +81,10 @@ def test_dynamics_stored_equals_direct_call(tmp_path, store_kind):
             n = tgsweep.ground_state(ring, mu=0.0).n_particles  # n_particles = "state"
             d = dynamics_sample(ring, domain_wall(ring, n), [0.0] + TIMES)
             assert ds["dyn_n_particles"].values[p, s] == n
+            # cell_distance is fixed by the geometry: a coordinate, the same for every sample
+            np.testing.assert_array_equal(ds["cell_distance"].values, d.cell_distance)
             for name in ("n_transferred", "sup_cell_change", "sup_cell_counts",
-                         "cell_counts_inf", "cell_distance", "cell_counts"):
+                         "cell_counts_inf", "cell_counts"):
                 np.testing.assert_allclose(ds[name].values[p, s], getattr(d, name),
                                            rtol=1e-12, atol=1e-13, err_msg=name)
             assert ds["n_transferred_inf"].values[p, s] == pytest.approx(d.n_transferred_inf,
@@ -104,7 +107,7 @@ def test_dynamics_clean_lattice_wall_reaches_hydrodynamic_law():
                        "observables": {"dynamics": {"n_particles": "fill",
                                                     "times": {"t_max": 20.0, "n_times": 4}}}})
     store = MemoryStore()
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     t = ds["time"].values
     assert t.tolist() == [0.0, 5.0, 10.0, 15.0, 20.0]
@@ -117,11 +120,12 @@ def test_dynamics_log_times_and_region():
     spec = _spec(dynamics={"times": {"t_max": 8.0, "n_times": 5, "log": True, "t_min": 0.5},
                            "region": [3, 9], "n_particles": 2})
     store = MemoryStore()
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     np.testing.assert_allclose(ds["time"].values, np.r_[0.0, np.geomspace(0.5, 8.0, 5)])
     assert (ds["dyn_n_particles"].values == 2).all()
-    dist = ds["cell_distance"].values[0, 0]
+    assert ds["cell_distance"].dims == ("cell",)
+    dist = ds["cell_distance"].values
     assert (dist[3:9] > 0).all() and (dist[:3] < 0).all() and (dist[9:] < 0).all()
 
 
@@ -178,7 +182,7 @@ def test_zarr_handles_not_reused_across_recreated_store(tmp_path):
 def test_stiffness_log10_reaches_store(tmp_path):
     """The stored stiffness carries log10_rho_s (resolved below float underflow), the curvature,
     E_L(N_mu, 0) and the reliability flag, equal to a direct call of
-    tgsweep.observables.stiffness on the same sample (seed rule of issue 6); the strongly
+    tgsweep.observables.stiffness on the same sample (seed rule of docs/references.md §7); the strongly
     disordered 40-site lattice puts rho_s near 1e-8..1e-11, and log10_rho_s must agree with
     log10(rho_s) there."""
     from tgsweep.observables import stiffness
@@ -190,7 +194,7 @@ def test_stiffness_log10_reaches_store(tmp_path):
                                 sampling={"n_samples": 2, "seed": 9, "samples_per_task": 2},
                                 observables={"stiffness": {"thetas": thetas}}))
     store = ZarrStore(tmp_path / "s.zarr")
-    run_sweep(spec, store=store, serial=True, progress=False)
+    run_sweep(spec, store, progress=False)
     ds = store.to_dataset()
     for name in ("log10_rho_s", "log10_rho_s0", "stiffness_energy0", "stiffness_reliable"):
         assert ds[name].attrs["units"] and ds[name].attrs["long_name"]

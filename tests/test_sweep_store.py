@@ -1,7 +1,8 @@
-"""Result stores (Zarr and its in-memory twin, one suite for both; STYLE.md pattern 1),
+"""Result stores (Zarr and its in-memory twin, one suite for both, as xarray's
+tests/test_backends.py does),
 seeding, summaries and per-sample failure recording.
 
-References: issue 6 (store layout, seeds SeedSequence(seed, spawn_key=(p, s)) with PCG64,
+References: docs/references.md §7 (store layout, seeds SeedSequence(seed, spawn_key=(p, s)) with PCG64,
 summaries over valid samples only); the per-sample physics is recomputed independently with
 tgsweep.models.potentials.make_potential + tgsweep.ground_state + numpy.linalg.eigvalsh.
 """
@@ -15,7 +16,7 @@ import tgsweep
 from tgsweep.models.potentials import make_potential
 from tgsweep.sweep import MemoryStore, ZarrStore, parse_spec, run_sweep, summarize
 from tgsweep.sweep import registry
-from tgsweep.sweep.registry import Observable, Variable
+from tgsweep.observables.declaration import Observable, Variable
 from tgsweep.sweep.tasks import STATUS
 
 from _sweep_util import spec_dict
@@ -30,7 +31,7 @@ class StoreSuite:
     def run(self, tmp_path, d=None):
         spec = parse_spec(d or spec_dict())
         store = self.make(tmp_path)
-        run_sweep(spec, store=store, serial=True, progress=False)
+        run_sweep(spec, store, progress=False)
         return spec, store
 
     def test_layout_dims_units(self, tmp_path):
@@ -135,7 +136,7 @@ def test_failing_samples_recorded_and_excluded(tmp_path, probe_observable, store
     d = spec_dict(observables={"energy": {}, "condensate": {}, "probe": {}})
     spec = parse_spec(d)
     store = MemoryStore() if store_kind == "memory" else ZarrStore(tmp_path / "f.zarr")
-    rep = run_sweep(spec, store=store, serial=True, progress=False)
+    rep = run_sweep(spec, store, progress=False)
     st = store.read("status")
     err = store.read("error")
     assert rep.samples_failed == 6 and rep.tasks_run == 4

@@ -5,9 +5,9 @@ Units hbar^2/2m = 1.  See README.md for every convention.
 from .models.ring import Ring
 from .core.state import State, ground_state, excited_state, particle_numbers
 from .core.obdm import obdm
-from . import potentials
+from .core.thermal import ThermalState, thermal_evolve, thermal_state
 
 __version__ = "0.1.0"
 
 __all__ = ["Ring", "State", "ground_state", "excited_state", "particle_numbers", "obdm",
-           "potentials", "__version__"]
+           "ThermalState", "thermal_state", "thermal_evolve", "__version__"]

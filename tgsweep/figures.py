@@ -112,11 +112,11 @@ def workflow_stores(path, out: str | None = None, overrides: dict | None = None)
 
 
 def run_workflow(path, out: str | None = None, overrides: dict | None = None, *,
-                 serial: bool = True, workers: int | None = None, resume: bool = False,
-                 progress: bool = False, **run_kwargs) -> list[str]:
-    """Run every member of a workflow with :func:`tgsweep.sweep.runner.run_sweep`; mark each
-    store with ``workflow`` (file stem) and ``series_label``; return the store paths.
-    ``run_kwargs`` (scheduler, client, cluster) are passed to run_sweep."""
+                 executor=None, resume: bool = False, progress: bool = False,
+                 **run_kwargs) -> list[str]:
+    """Run every member of a workflow with :func:`tgsweep.sweep.runner.run_sweep` on one
+    ``executor`` (None: this process); mark each store with ``workflow`` (file stem) and
+    ``series_label``; return the store paths.  ``run_kwargs`` are passed to run_sweep."""
     from .sweep.runner import run_sweep
     from .sweep.store import ZarrStore
 
@@ -124,8 +124,7 @@ def run_workflow(path, out: str | None = None, overrides: dict | None = None, *,
     stores = workflow_stores(path, out, overrides)
     for (label, spec), store in zip(load_workflow(path, overrides), stores):
         Path(store).parent.mkdir(parents=True, exist_ok=True)
-        run_sweep(spec, store, serial=serial, workers=None if serial else workers,
-                  resume=resume, progress=progress, **run_kwargs)
+        run_sweep(spec, store, executor, resume=resume, progress=progress, **run_kwargs)
         ZarrStore(store).update_attrs({"workflow": name, "series_label": label})
     return stores
 
@@ -356,7 +355,7 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
     sample-mean transfer-matrix exponent at the largest L (same grid), anchored there.
     Plotted: the typical value 10^E[log10 rho_s] with the standard error of log10 rho_s.
     Right panel: sampled Lyapunov exponents at the largest L vs Halperin."""
-    from .observables.lyapunov import halperin_lyapunov
+    from .observables.localization import halperin_lyapunov
 
     plt = _plt()
     ds0 = series[0][1]
@@ -549,7 +548,7 @@ def fig_momentum_distribution(ds, outdir) -> list[str]:
 def fig_localization_length(series, outdir) -> list[str]:
     """gamma(E) per model against its closed form: Anderson (Thouless, Kappus-Wegner at E = 0),
     Aubry-Andre (ln(lam/2) on the spectrum; in gaps gamma is larger), white noise (Halperin)."""
-    from .observables.lyapunov import (aubry_andre_lyapunov, halperin_lyapunov,
+    from .observables.localization import (aubry_andre_lyapunov, halperin_lyapunov,
                                         kappus_wegner_lyapunov, thouless_lyapunov)
 
     plt = _plt()

@@ -20,7 +20,7 @@ __all__ = ["plot_store", "workflow_figures"]
 
 def _label(var) -> str:
     """Axis label: the variable's name with its units (the long name goes in the title)."""
-    units = var.attrs.get("units", "")
+    units = var.attrs.get("natural_units", var.attrs.get("units", ""))
     return f"{var.name} [{units}]" if units and units != "1" else var.name
 
 
