@@ -162,16 +162,18 @@ def main(argv=None) -> int:
             print(f"        band vs full kernel: max |diff| = {r['band_vs_full']:.1e}; "
                   f"|lam0 - LAPACK lam0| = {r['lam0_vs_full']:.1e} (stated error {r['lam0_err']:.1e})")
 
-    def fit(key):
-        sel = [r for r in rows if key(r) == key(r)]
+    def fit(key, sel):
+        sel = [r for r in sel if key(r) == key(r)]
         return _fit([r["L"] for r in sel], [key(r) for r in sel])
 
     lam_tot = lambda r: r["eigensolve"] + r.get("band", nan) + r.get("lambda0", nan)  # noqa: E731
-    print("fitted exponent t ~ L^p (all sizes where the stage ran):  " + ", ".join(
-        f"{s} {fit(lambda r, s=s: r.get(s, nan)):.2f}" for s in stages)
-        + f", lambda0 incl. eigensolve {fit(lam_tot):.2f}"
-        + f", old eigensolve {fit(lambda r: r.get('eig_old', nan)):.2f}"
-        + f", peak MiB {fit(lambda r: r['peak_mib']):.2f}")
+    sliced = [r for r in rows if r["eig_method"] == "sliced"]
+    for label, sel in (("all sizes", rows), ("sliced sizes only", sliced)):
+        print(f"fitted exponent t ~ L^p ({label}, where the stage ran):  " + ", ".join(
+            f"{s} {fit(lambda r, s=s: r.get(s, nan), sel):.2f}" for s in stages)
+            + f", lambda0 incl. eigensolve {fit(lam_tot, sel):.2f}"
+            + f", old eigensolve {fit(lambda r: r.get('eig_old', nan), sel):.2f}"
+            + f", peak MiB {fit(lambda r: r['peak_mib'], sel):.2f}")
     done = [r for r in rows if "band" in r]
     if done:
         r = done[-1]
@@ -179,7 +181,7 @@ def main(argv=None) -> int:
             print(f"lambda0 of the L = {r['L']} ring incl. eigensolve: {lam_tot(r):.1f} s "
                   f"(goal < 60 s)")
         else:
-            p = max(fit(lam_tot), 1.0)  # never extrapolate below linear
+            p = max(fit(lam_tot, rows), 1.0)  # never extrapolate below linear
             print(f"extrapolated to L = 1e5 from L = {r['L']}: lambda0 incl. eigensolve "
                   f"~ {lam_tot(r) * (1e5 / r['L']) ** p:.0f} s (exponent {p:.2f}); goal < 60 s")
     return 0
