@@ -18,12 +18,13 @@ per size); kernels warmed up in each before timing.  Stages:
 - lambda0: ``band_condensate(band, 2)`` (Lanczos on the banded operator; error = certificate +
   residual, printed);
 - stiffness: ``stiffness(ring, mu=-1.4, thetas=[0.5])`` (its own eigenvalue sums);
-- full: ``obdm(state)`` (the full O(M^2 N^2) kernel) for L <= FULL_MAX, with the banded entries
+- full: ``obdm(state.to_state())`` (the full O(M^2 N^2) kernel) for L <= FULL_MAX, with the banded entries
   checked against it and the ratio full / band printed.
 
 Peak memory: the child's peak resident set size minus its size after warm-up ("peak+"), MiB.
 Sizes beyond the budget (each size is skipped once the previous one took more than a quarter
-of what is left) are reported as not run.  Exponents: least-squares slope of ln t vs ln L.
+of what is left) are reported as not run.  Exponents: least-squares slope of ln t vs ln L,
+over all sizes and over those where the eigensolver actually sliced.
 """
 
 from __future__ import annotations

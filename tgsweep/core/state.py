@@ -135,6 +135,8 @@ def ground_state(ring: Ring, n_particles: int | None = None, mu: float | None = 
     n = int(n_particles)
     if n != n_particles or n < 0 or n > ring.n_grid:
         raise ValueError(f"n_particles: must be an integer in [0, {ring.n_grid}], got {n_particles!r}")
+    if method not in ("auto", "dense", "bisect", "sliced"):
+        raise ValueError(f"method: must be 'auto', 'dense', 'bisect' or 'sliced', got {method!r}")
     if method == "sliced" and n > 0:
         phi = fermion_twist(twist, n)
         lo = lowest_eigenpairs(ring, phi, n)
