@@ -72,3 +72,16 @@ def test_sliced_band_equals_dense_band_quarter_filling(twist):
     assert np.abs(b.values - b_ref.values).max() <= TOL
     c, c_ref = band_condensate(b, 1), band_condensate(b_ref, 1)
     assert abs(c.occupations[0] - c_ref.occupations[0]) <= c.error[0] + 1e-10
+
+
+def test_sliced_ground_state_at_mu_and_bad_method():
+    """At a chemical potential the sliced state has N_mu = min(N+, N-) particles (Sturm counts,
+    Seiringer-Warzel) and the dense state's energies; an unknown method is refused by name."""
+    ring = _ring(2400, 5)
+    ls = tgsweep.ground_state(ring, mu=-1.4, method="sliced")
+    n_mu = tgsweep.particle_numbers(ring, -1.4)[0]
+    assert ls.n_particles == n_mu and ls.orbitals.method == "sliced"
+    ds = tgsweep.ground_state(ring, mu=-1.4)
+    assert abs(ls.energy - ds.energy) <= 1e-10 * n_mu
+    with pytest.raises(ValueError, match="method"):
+        tgsweep.ground_state(ring, n_particles=3, method="slice")
