@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _obdm_kernels as K
-from .interacting import InteractingState
+from .interacting_state import InteractingState
 from .state import State
 
 __all__ = ["obdm", "obdm_lattice", "obdm_reference", "upper_rows_lattice", "row_checkpoints"]
