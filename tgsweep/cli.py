@@ -176,17 +176,12 @@ def _cmd_plot(a) -> int:
     return 0
 
 
-#: one thread for BLAS/OpenMP/numba in this process too (set before numpy loads), so that a
-#: --serial run is bitwise identical to a LocalCluster run; explicit settings win
-_PIN_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "NUMBA_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
-
-
 def main(argv=None) -> int:
-    import os
+    from .threads import pin_env
 
-    for k, v in _PIN_ENV.items():
-        os.environ.setdefault(k, v)
+    # one thread for BLAS/OpenMP/numba in this process too (libraries loaded later), so that a
+    # --serial run is bitwise identical to a LocalCluster run; explicit settings win
+    pin_env()
     a = build_parser().parse_args(argv)
     return {"run": _cmd_run, "status": _cmd_status, "info": _cmd_info, "plot": _cmd_plot}[
         a.command](a)

@@ -23,9 +23,7 @@ from .tasks import STATUS, compute_chunk
 
 __all__ = ["run_sweep", "execute_task", "RunReport", "StoreExists", "PIN_ENV", "Progress"]
 
-#: environment of worker processes: one thread for BLAS / OpenMP / numba
-PIN_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "NUMBA_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenMP/numba thread
 
 
 class StoreExists(RuntimeError):
