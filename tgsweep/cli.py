@@ -1,5 +1,5 @@
 """Command line: ``tgsweep run|status|info|plot``.  Argument parsing only; the work is done by
-tested functions in :mod:`tgsweep.sweep` and :mod:`tgsweep.plot`.
+tested functions in :mod:`tgsweep.sweep` and :mod:`tgsweep.plots`.
 
 Exit codes: 0 success, 1 run failure, 2 bad input (spec field, missing store, lock held).
 """
@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("store")
     pl = sub.add_parser("plot", help="PNG figures of what a store holds")
     pl.add_argument("store")
-    pl.add_argument("--outdir", default=None, help="directory for the PNGs (default STORE-figures)")
+    pl.add_argument("--outdir", default=None, help="directory for the PNGs (default: the store "
+                    "path without .zarr, plus -figures; generic figures in OUTDIR/observables/)")
     return ap
 
 
@@ -52,25 +53,14 @@ def _fail(msg: str, code: int = 2) -> int:
     return code
 
 
-def _has_series(path) -> bool:
-    import tomllib
-
-    try:
-        with open(path, "rb") as fh:
-            return "series" in tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
-        return False  # load_spec reports it
-
-
 def _cmd_run(a) -> int:
     from .sweep import SpecError, StoreExists, StoreLocked, load_spec, run_sweep
+    from .sweep.workflow import has_series, load_workflow, run_workflow
 
-    series = _has_series(a.spec)
+    series = has_series(a.spec)
     try:
         if series:
             # a workflow with [[series]] tables: one store per member under --out (a directory)
-            from .figures import load_workflow
-
             members = load_workflow(a.spec)
             spec = members[0][1]
         else:
@@ -97,8 +87,6 @@ def _cmd_run(a) -> int:
             cluster = make_cluster(a.cluster, jobs=a.jobs, adapt=a.adapt,
                                    config=a.cluster_config, interface=a.interface, tls=a.tls)
         if series:
-            from .figures import run_workflow
-
             stores = run_workflow(a.spec, a.out, serial=a.serial, workers=a.workers,
                                   resume=a.resume, progress=not a.no_progress,
                                   scheduler=a.scheduler, cluster=cluster)
@@ -123,12 +111,21 @@ def _open(path):
 
     from .sweep import open_dataset
 
+    if not Path(path).exists():
+        raise FileNotFoundError(f"store: {path} does not exist")
     if not (Path(path) / "zarr.json").exists():
-        raise FileNotFoundError(f"store: {path} is not a tgsweep Zarr store")
+        raise FileNotFoundError(f"store: {path} is not a tgsweep Zarr store (no zarr.json)")
     return open_dataset(path)
 
 
 def _print_report(a, text_of) -> int:
+    from .sweep.workflow import is_series_dir, open_workflow
+
+    if is_series_dir(a.store):  # one store per [[series]] member: report each
+        for label, ds in open_workflow(a.store):
+            print(f"== {label} ({a.store.rstrip('/')}/{label}.zarr)")
+            print(text_of(ds))
+        return 0
     try:
         ds = _open(a.store)
     except FileNotFoundError as exc:
@@ -150,28 +147,15 @@ def _cmd_info(a) -> int:
 
 
 def _cmd_plot(a) -> int:
-    from pathlib import Path
+    from .plots import plot
 
-    from .plot import plot_store
-
-    outdir = a.outdir or str(a.store).rstrip("/") + "-figures"
-    p = Path(a.store)
-    if p.is_dir() and not (p / "zarr.json").exists() and any(p.glob("*.zarr/zarr.json")):
-        # a series directory (one store per [[series]] member): the workflow's figure
-        from .figures import open_workflow, render
-
-        try:
-            files = render(open_workflow(str(p)), outdir)
-        except KeyError as exc:
-            return _fail(f"store: {exc}")
-        for f in files:
-            print(f)
-        return 0
     try:
-        _open(a.store)
+        files = plot(a.store, a.outdir)
     except FileNotFoundError as exc:
         return _fail(str(exc))
-    for f in plot_store(a.store, outdir):
+    except KeyError as exc:  # a series directory of no known workflow
+        return _fail(f"store: {exc.args[0]}")
+    for f in files:
         print(f)
     return 0
 
