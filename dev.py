@@ -53,7 +53,7 @@ def venv_env() -> dict:
 
 
 def run(cmd: list[str], cwd: Path = ROOT) -> int:
-    print("[dev] " + " ".join(cmd), flush=True)
+    print("[dev] " + " ".join(cmd).replace(str(ROOT) + os.sep, ""), flush=True)
     return subprocess.call(cmd, cwd=cwd, env=venv_env())
 
 

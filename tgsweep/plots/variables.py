@@ -263,8 +263,10 @@ def _coord_info(ds, dim, plan: Plan):
         vals = np.arange(ds.sizes[dim])
         attrs = {"long_name": dim}
     numeric = np.issubdtype(vals.dtype, np.number)
+    # an index (mode 0, 1, ...; window 0, 1): dimensionless integers 0..n-1; a distance in
+    # units a or sites is a physical axis even when it takes integer values
     index_like = numeric and np.issubdtype(vals.dtype, np.integer) and np.array_equal(
-        vals, np.arange(vals.size))
+        vals, np.arange(vals.size)) and attrs.get("units", "1") in ("", "1")
     categorical = (not numeric) or vals.size <= 2 or (index_like and vals.size < 8)
     labels = None
     # fixed per-dimension variables without samples label categorical values (energy windows)
@@ -517,6 +519,7 @@ def _family_figure(ds, summ, fam, names, notes, plan, outdir) -> str | None:
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     legend_src = None
     for ax, pan in zip(axs, panels):
+        ax.set_gid(pan.name)  # which variable the panel draws
         ys = pan.draw(ax, colors)
         if pan.xlog:
             ax.set_xscale("log")
