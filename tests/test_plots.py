@@ -2,7 +2,7 @@
 
 Reference: the rules stated in the tgsweep.plots.variables docstring (labels from long_name and
 units, flags and fixed variables not drawn, log axes only for positive data spanning more than
-two decades, categorical values without joining lines, angles as multiples of pi, grid points
+1.5 decades, categorical values without joining lines, angles as multiples of pi, grid points
 compared in one panel, panels wrapped in a grid) and the output convention of tgsweep.plots.
 The figures are checked on their structure (axes, labels, scales, sizes), never on pixels; the
 store is a shrunken quickstart (workflows/quickstart.toml: every registered observable).
@@ -41,9 +41,8 @@ def qs_store(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def figures(qs_store, tmp_path_factory):
-    """{family: Figure} of every generic figure, captured as it is saved."""
+def _capture(store, outdir) -> dict:
+    """{family: Figure} of every generic figure of ``store``, captured as it is saved."""
     seen = {}
     orig = Figure.savefig
 
@@ -54,11 +53,16 @@ def figures(qs_store, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(Figure, "savefig", spy)
     try:
-        files = V.plot_variables(qs_store, tmp_path_factory.mktemp("figs"))
+        files = V.plot_variables(store, outdir)
     finally:
         mp.undo()
     assert sorted(Path(f).stem for f in files) == sorted(seen)
     return seen
+
+
+@pytest.fixture(scope="module")
+def figures(qs_store, tmp_path_factory):
+    return _capture(qs_store, tmp_path_factory.mktemp("figs"))
 
 
 def _panels(fig, name=None):
@@ -91,12 +95,12 @@ def test_labels_from_long_name_and_units(qs_store, figures):
             name = ax.get_gid()
             var = ds[name]
             ylabel = ax.get_ylabel().replace("\n", " ")
-            if ylabel != "samples" and not ax.get_title().startswith("tail of"):
+            if ylabel != "samples" and not ax.get_title().endswith("(tail)"):
                 # the label is the long name's head, not the raw variable name
                 first = V.pretty(var.attrs["long_name"]).split()[0]
                 assert ylabel.split()[0] == first, (name, ylabel)
             u = V.pretty_units(var.attrs.get("units", ""))
-            if u and not ax.get_title().startswith("tail of") and ylabel != "samples":
+            if u and not ax.get_title().endswith("(tail)") and ylabel != "samples":
                 assert f"[{u}]" in ylabel, (name, ylabel)
                 checked += 1
             assert ax.get_xlabel(), name
@@ -133,6 +137,18 @@ def test_log_only_where_data_span_decades(figures):
     assert ntr.get_yscale() == "linear"  # starts at 0 (roundoff), no log axis from 1e-29
     dens = _panels(figures["density"], "density")[0]
     assert dens.get_yscale() == "linear"
+
+
+def test_hs_profile_every_strength_on_a_log_axis(tmp_path):
+    """Reference store of decay_of_correlations (3 speckle strengths, 4 sigmas): one panel per
+    sigma, all three strengths in each, and a log axis on every panel (the profiles decay over
+    more than 1.5 decades)."""
+    figs = _capture(ROOT / "data" / "reference" / "decay_of_correlations.zarr", tmp_path)
+    panels = _panels(figs["hs_profile"], "hs_profile")
+    assert [ax.get_title() for ax in panels] == ["σ = 0.4", "σ = 0.6", "σ = 0.8", "σ = 0.99"]
+    for ax in panels:
+        assert ax.get_yscale() == "log"
+        assert len([ln for ln in ax.lines if len(ln.get_xdata()) > 1]) == 3
 
 
 def test_grid_points_compared_in_one_panel(figures):

@@ -19,7 +19,8 @@ most :data:`MAX_SERIES`, evenly chosen).  Scalars: against the grid axis with th
 against their longest continuous dimension; the other small dimensions (``sigma``, ``twist``,
 ``window``) make separate panels.  Categorical values (windows, modes, two twists) get markers
 only, never joining lines.  Axis labels come from ``long_name`` and ``units``; an axis is
-logarithmic when its positive values span more than two decades (and none is a rounding zero);
+logarithmic when its positive values span more than 1.5 decades (and none is a rounding zero;
+all panels of one variable alike);
 angles in rad that are multiples of pi/4 are written with pi.  Panels are wrapped in a grid of
 at most :data:`NCOLS` columns.  ``n_k`` gets a second panel k^4 n(k) against k > 0 (the clean
 tail is (4 pi^2/3) n^4, Olshanii & Dunjko, PRL 91, 090401 (2003)).
@@ -47,12 +48,13 @@ MAX_SERIES = 8   # grid points (or combinations) drawn per panel
 NCOLS = 3        # panels per row
 MAX_SPLIT = 6    # panels per variable from splitting small dimensions
 PANEL_W, PANEL_H = 4.3, 3.2  # inches per panel
+DECADES_RATIO = 30.0  # positive data with max/min above this (1.5 decades) get a log axis
 
 #: extra panels derived from a variable and its axis: name -> (label, units of the axis -> units,
-#: f(x, y) -> y', mask(x))
+#: f(x, y) -> y', mask(x), what the mask keeps)
 DERIVED = {
     "n_k": ("k^4 n(k)", lambda u: f"({u})^4" if u not in ("", "1") else "1",
-            lambda x, y: x ** 4 * y, lambda x: x > 0),
+            lambda x, y: x ** 4 * y, lambda x: x > 0, "k > 0"),
 }
 
 _GREEK = {"lambda": "λ", "sigma": "σ", "rho": "ρ", "mu": "μ", "theta": "θ", "phi": "φ",
@@ -316,13 +318,13 @@ def _grid_series(ds, gdims):
 
 
 def _positive_decades(values) -> bool:
-    """True when all finite values are > 0, none is a rounding zero (< 1e-12 max) and they
-    span more than two decades."""
+    """True when all finite values are > 0, none is a rounding zero (< 1e-12 max) and
+    max/min > :data:`DECADES_RATIO`."""
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
     if v.size < 2 or np.any(v <= 0):
         return False
-    return v.min() > 1e-12 * v.max() and v.max() / v.min() > 100
+    return v.min() > 1e-12 * v.max() and v.max() / v.min() > DECADES_RATIO
 
 
 def _set_pi_ticks(axis, vals, units):
@@ -341,6 +343,7 @@ class Panel:
     draw: object   # callable(ax, colors) -> list of y arrays drawn (for the log decision)
     xlog: bool = False
     categorical: tuple | None = None  # (positions, labels)
+    derived: bool = False  # a panel of DERIVED (its own y-scale decision)
 
 
 def _scalar_panels(ds, summ, name, gdims, plan) -> list[Panel]:
@@ -452,7 +455,7 @@ def _profile_panels(ds, summ, name, gdims, plan) -> list[Panel]:
             panels.append(Panel(name, title, ylabel, xlabel, draw,
                                 xlog=_positive_decades(xv) and xv.min() > 0))
             if name in DERIVED and not others:
-                dlab, dunits, f, mask = DERIVED[name]
+                dlab, dunits, f, mask, kept = DERIVED[name]
                 u = dunits(xattrs.get("units", ""))
 
                 def draw_d(ax, colors, f=f, mask=mask):
@@ -470,8 +473,8 @@ def _profile_panels(ds, summ, name, gdims, plan) -> list[Panel]:
                         ys.append(y)
                     return ys
 
-                panels.append(Panel(name, f"tail of {pretty(dlab)}", axis_label(
-                    {"long_name": dlab, "units": u}), xlabel, draw_d))
+                panels.append(Panel(name, f"{pretty(dlab)}, {kept} (tail)", axis_label(
+                    {"long_name": dlab, "units": u}), xlabel, draw_d, derived=True))
         return panels
     # categorical x: markers only; the other dimensions become more series
     combos = list(np.ndindex(*[ds.sizes[d] for d in others])) if others else [()]
@@ -518,12 +521,18 @@ def _family_figure(ds, summ, fam, names, notes, plan, outdir) -> str | None:
     axs = fig.subplots(nrows, ncols, squeeze=False).ravel()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     legend_src = None
+    drawn = [pan.draw(ax, colors) for ax, pan in zip(axs, panels)]
+    # one y-scale decision per variable (all its panels alike), from all the means it shows
+    by_key: dict = {}
+    for pan, ys in zip(panels, drawn):
+        by_key.setdefault((pan.name, pan.derived), []).extend(
+            np.ravel(y) for y in ys)
+    logy = {k: bool(v) and _positive_decades(np.concatenate(v)) for k, v in by_key.items()}
     for ax, pan in zip(axs, panels):
         ax.set_gid(pan.name)  # which variable the panel draws
-        ys = pan.draw(ax, colors)
         if pan.xlog:
             ax.set_xscale("log")
-        if ys and _positive_decades(np.concatenate([np.ravel(y) for y in ys])):
+        if logy[(pan.name, pan.derived)]:
             ax.set_yscale("log")
         if pan.categorical is not None:
             pos, labels = pan.categorical
