@@ -153,6 +153,11 @@ def _cmd_plot(a) -> int:
         files = plot(a.store, a.outdir)
     except FileNotFoundError as exc:
         return _fail(str(exc))
+    except ModuleNotFoundError as exc:
+        if exc.name != "matplotlib":
+            raise
+        return _fail("plot: needs matplotlib, the 'plot' extra: pip install -e '.[plot]' "
+                     "(python3 dev.py installs it)")
     except KeyError as exc:  # a series directory of no known workflow
         return _fail(f"store: {exc.args[0]}")
     for f in files:

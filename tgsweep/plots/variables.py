@@ -59,7 +59,8 @@ DERIVED = {
 
 _GREEK = {"lambda": "λ", "sigma": "σ", "rho": "ρ", "mu": "μ", "theta": "θ", "phi": "φ",
           "gamma": "γ", "pi": "π", "hbar": "ħ", "xi": "ξ", "eps": "ε", "epsilon": "ε",
-          "omega": "ω", "Gamma": "Γ", "Phi": "Φ", "Delta": "Δ", "kappa": "κ", "ell": "ℓ"}
+          "omega": "ω", "Gamma": "Γ", "Phi": "Φ", "Delta": "Δ", "kappa": "κ", "ell": "ℓ",
+          "lam": "λ"}
 _SUP = str.maketrans("0123456789-+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 

@@ -25,6 +25,7 @@ from ..observables.lyapunov import (aubry_andre_lyapunov, halperin_lyapunov,
                                     kappus_wegner_lyapunov, thouless_lyapunov)
 from ..sweep.workflow import stored_spec as _spec
 from ..sweep.workflow import workflow_name
+from .variables import pretty
 
 __all__ = ["render", "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
            "fig_superfluid_stiffness", "fig_dynamical_localization",
@@ -63,10 +64,25 @@ def _plt():
     return plt
 
 
+def _prettify(fig) -> None:
+    """Plain-text formulas of every label, title and legend entry as Unicode
+    (:func:`tgsweep.plots.variables.pretty`: gamma -> γ, hbar^2 -> ħ², ...)."""
+    sup = getattr(fig, "_suptitle", None)  # matplotlib keeps the suptitle Text there
+    texts = [sup] if sup is not None else []
+    for ax in fig.axes:
+        texts += [ax.xaxis.label, ax.yaxis.label, ax.title]
+        leg = ax.get_legend()
+        if leg is not None:
+            texts += list(leg.get_texts())
+    for t in texts:
+        t.set_text(pretty(t.get_text()))
+
+
 def _save(fig, outdir, name) -> str:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     fn = outdir / f"{name}.png"
+    _prettify(fig)
     fig.tight_layout()
     fig.savefig(fn, dpi=90)
     _plt().close(fig)
@@ -107,8 +123,13 @@ def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0) -> list[str]:
     hs_m, hs_e = mean_se(_ok(ds, "hs_profile"))
     q = _ok(ds, "ecl_q").isel(window=0).max("twist")
     q_m, q_e = mean_se(q)
-    fig, axes = plt.subplots(1, sig.size + 1, figsize=(3.6 * (sig.size + 1), 3.4), squeeze=False)
-    axes = axes[0]
+    n_ax = sig.size + 1
+    ncols = min(3, n_ax)
+    nrows = -(-n_ax // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in grid.ravel()[n_ax:]:  # panels wrapped in rows of three; no empty frames
+        ax.remove()
+    axes = grid.ravel()[:n_ax]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     fits = []
     for j in range(strengths.size):
