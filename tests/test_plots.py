@@ -204,7 +204,7 @@ def test_output_convention_no_collision(tmp_path):
     assert default_outdir("data/absence_of_bec/") == Path("data/absence_of_bec-figures")
 
 
-def test_cli_status_and_plot_on_missing_or_foreign_paths(tmp_path, qs_store):
+def test_cli_status_and_plot_on_missing_or_foreign_paths(tmp_path):
     res = cli("status", tmp_path / "nope.zarr")
     assert res.returncode == 2 and "does not exist" in res.stderr
     (tmp_path / "empty").mkdir()
@@ -212,6 +212,15 @@ def test_cli_status_and_plot_on_missing_or_foreign_paths(tmp_path, qs_store):
     assert res.returncode == 2 and "is not a tgsweep Zarr store" in res.stderr
     res = cli("plot", tmp_path / "nope.zarr")
     assert res.returncode == 2 and "does not exist" in res.stderr
+
+
+def test_missing_series_store_points_to_the_directory():
+    res = cli("status", ROOT / "data" / "reference" / "localization_length.zarr")
+    assert res.returncode == 2
+    assert "does not exist" in res.stderr and "series workflow" in res.stderr
+    assert str(ROOT / "data" / "reference" / "localization_length") in res.stderr
+    res = cli("--version")
+    assert res.returncode == 0 and res.stdout.startswith("tgsweep ")
 
 
 def test_cli_status_of_a_series_directory(tmp_path):

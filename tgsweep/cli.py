@@ -15,6 +15,9 @@ __all__ = ["main", "build_parser"]
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tgsweep", description="Disordered Tonks-Girardeau gas "
                                  "ensemble sweeps (units hbar^2/2m = 1).")
+    from . import __version__
+
+    ap.add_argument("--version", action="version", version=f"tgsweep {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run (or resume) the sweep of a spec into a Zarr store")
@@ -112,7 +115,9 @@ def _open(path):
     from .sweep import open_dataset
 
     if not Path(path).exists():
-        raise FileNotFoundError(f"store: {path} does not exist")
+        from .sweep.workflow import missing_store_message
+
+        raise FileNotFoundError(missing_store_message(path))
     if not (Path(path) / "zarr.json").exists():
         raise FileNotFoundError(f"store: {path} is not a tgsweep Zarr store (no zarr.json)")
     return open_dataset(path)

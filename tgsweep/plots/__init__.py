@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..sweep.workflow import is_series_dir, open_workflow
+from ..sweep.workflow import is_series_dir, missing_store_message, open_workflow
 from .variables import plot_variables
 from .workflows import render
 
@@ -46,7 +46,7 @@ def plot(store, outdir=None, *, generic: bool = True, workflow: bool = True) -> 
     """
     p = Path(store)
     if not p.exists():
-        raise FileNotFoundError(f"store: {store} does not exist")
+        raise FileNotFoundError(missing_store_message(store))
     outdir = Path(outdir) if outdir is not None else default_outdir(store)
     if is_series_dir(p):
         return [str(f) for f in render(open_workflow(str(p)), outdir)]
