@@ -156,11 +156,6 @@ def _valid(ds):
     return ds["status"] == 1
 
 
-def _is_flag(values: np.ndarray, dtype) -> bool:
-    v = values[np.isfinite(values)] if values.dtype.kind == "f" else values
-    return np.dtype(dtype).kind in "iub" and v.size > 0 and set(np.unique(v)) <= {0, 1}
-
-
 def _monotonic(v: np.ndarray) -> bool:
     d = np.diff(v)
     return v.size > 1 and bool(np.all(d > 0) or np.all(d < 0))
@@ -171,7 +166,7 @@ def classify(ds, summ) -> Plan:
     module docstring)."""
     plan = Plan()
     gdims = _grid_dims(ds)
-    ok = _valid(ds).values
+    ok = _valid(ds)
     n_ok = int(ok.sum())
     fams: dict[str, list[str]] = {}
     for name, v in ds.data_vars.items():
@@ -186,28 +181,28 @@ def classify(ds, summ) -> Plan:
         notes = plan.notes.setdefault(fam, [])
         for name in fams[fam]:
             var = ds[name]
-            raw = np.asarray(var.values)
-            okb = np.broadcast_to(ok.reshape(ok.shape + (1,) * (raw.ndim - ok.ndim)), raw.shape)
-            vals = raw[okb] if n_ok else raw.ravel()
             odims = [d for d in var.dims if d not in gdims and d != "sample"]
-            if n_ok and _is_flag(vals, var.dtype):
-                per = raw.reshape(ok.shape + (-1,))[ok]
-                k = int(np.any(per != 0, axis=-1).sum())
+            numeric = var.dtype.kind in "fiub"
+            # reductions over valid samples and grid points (chunked: never the whole array)
+            if numeric and n_ok:
+                v = var.where(ok)
+                lo = np.asarray(v.min([*gdims, "sample"]).values, float)
+                hi = np.asarray(v.max([*gdims, "sample"]).values, float)
+            if numeric and n_ok and var.dtype.kind in "iub" and np.isfinite(lo).any() \
+                    and lo[np.isfinite(lo)].min() >= 0 and hi[np.isfinite(hi)].max() <= 1:
+                k = int((v.fillna(0) != 0).any(odims).sum()) if odims else int(v.sum())
                 notes.append(f"{name} (flag: {pretty(_short(var.attrs.get('long_name', '')))})"
-                             f" = 1 in {k}/{n_ok} valid samples")
+                             f" = 1 in {k} of {n_ok} valid samples")
                 plan.skipped[name] = "flag"
                 continue
             if f"log10_{name}" in ds.data_vars:
                 notes.append(f"{name}: drawn as log10_{name}")
                 plan.skipped[name] = "log10 drawn"
                 continue
-            if raw.dtype.kind in "fiub" and n_ok >= 1:
-                sub = raw.reshape(ok.shape + raw.shape[ok.ndim:])[ok]  # (n_ok, *obs)
-                first = sub[0]
-                fixed = bool(np.all((sub == first) | (np.isnan(sub) & np.isnan(first)))) \
-                    if raw.dtype.kind == "f" else bool(np.all(sub == first))
-                if fixed and len(odims) == 1 and _monotonic(np.asarray(first, float)):
-                    plan.axes[odims[0]] = (np.asarray(first, float), dict(var.attrs), name)
+            if numeric and n_ok:
+                fixed = bool(np.all((lo == hi) | (np.isnan(lo) & np.isnan(hi))))
+                if fixed and len(odims) == 1 and _monotonic(lo):
+                    plan.axes[odims[0]] = (lo, dict(var.attrs), name)
                     plan.skipped[name] = f"axis of {odims[0]}"
                     continue
                 if fixed and n_ok >= 2:
@@ -215,7 +210,7 @@ def classify(ds, summ) -> Plan:
                         notes.append(f"{name}: fixed (the same in every sample), not data")
                     else:
                         u = pretty_units(var.attrs.get("units", ""))
-                        notes.append(f"{name} = {format_value(first.item())}"
+                        notes.append(f"{name} = {format_value(lo.item())}"
                                      f"{' ' + u if u else ''} in every sample")
                     plan.skipped[name] = "fixed"
                     continue
