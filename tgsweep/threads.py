@@ -12,8 +12,11 @@ the process are limited to ``TGSWEEP_BLAS_THREADS`` threads (default ``1``) at r
 ``threadpoolctl``.  This is a process-wide setting and also applies to your own NumPy/SciPy
 calls in that process; to opt out, set ``TGSWEEP_BLAS_THREADS=keep`` before the import, or call
 :func:`limit_blas` with another number (``limit_blas(None)`` restores the libraries' own
-defaults).  Sweep workers and the ``tgsweep`` command get :data:`PIN_ENV` in their environment
-(set before NumPy loads, so it also covers libraries loaded later) and the same run-time limit.
+defaults).  LocalCluster workers start with :data:`PIN_ENV` in their environment (read by every
+library as it loads) and get the run-time limit again in a worker plugin; the ``tgsweep``
+command adds :data:`PIN_ENV` to its own environment (explicit settings win) for libraries it
+loads later and for its child processes.  numba's own thread pool only serves
+``parallel=True`` kernels, which tgsweep does not use; ``NUMBA_NUM_THREADS`` is pinned anyway.
 """
 
 from __future__ import annotations
