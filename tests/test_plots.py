@@ -240,3 +240,14 @@ def test_cli_plot_default_outdir(tmp_path, qs_store):
     out = tmp_path / "s-figures" / GENERIC_SUBDIR
     assert (out / "density.png").exists()
     assert all(Path(line).parent == out for line in res.stdout.split())
+
+
+def test_series_directory_figures(tmp_path):
+    """A series directory: the workflow figure at the top, each member's generic figures in
+    observables/<label>/, no two files the same."""
+    files = plot(ROOT / "data" / "reference" / "localization_length", tmp_path)
+    rel = sorted(str(Path(f).relative_to(tmp_path)) for f in files)
+    assert "localization_length.png" in rel
+    for label in ("anderson", "aubry_andre", "white_noise"):
+        assert f"{GENERIC_SUBDIR}/{label}/lyapunov.png" in rel
+    assert len(rel) == len(set(rel))

@@ -11,7 +11,8 @@ Two kinds, in two modules:
 Output convention (:func:`plot`, the function ``tgsweep plot STORE`` calls): the figures of
 ``data/NAME.zarr`` (or of a series directory ``data/NAME``) go to ``data/NAME-figures/``; the
 workflow's figure is ``data/NAME-figures/<workflow>.png`` and the generic ones are
-``data/NAME-figures/observables/<observable>.png``, so the two never collide.
+``data/NAME-figures/observables/<observable>.png`` (series: ``observables/<label>/``), so the
+two never collide.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def plot(store, outdir=None, *, generic: bool = True, workflow: bool = True) -> 
 
     A single store gets the generic figures (``generic``) in ``outdir/observables/`` and, when it
     was written by a known workflow (``workflow``), that workflow's figure in ``outdir``.  A
-    series directory gets the workflow's figure.  Raises FileNotFoundError when ``store`` does
+    series directory gets the generic figures of each member in ``outdir/observables/<label>/``
+    and the workflow's figure.  Raises FileNotFoundError when ``store`` does
     not exist or is not a tgsweep store, KeyError for a series of no known workflow.
     """
     p = Path(store)
@@ -49,7 +51,14 @@ def plot(store, outdir=None, *, generic: bool = True, workflow: bool = True) -> 
         raise FileNotFoundError(missing_store_message(store))
     outdir = Path(outdir) if outdir is not None else default_outdir(store)
     if is_series_dir(p):
-        return [str(f) for f in render(open_workflow(str(p)), outdir)]
+        series = open_workflow(str(p))
+        files = []
+        if generic:
+            for label, ds in series:
+                files += plot_variables(ds, outdir / GENERIC_SUBDIR / label)
+        if workflow:
+            files += [str(f) for f in render(series, outdir)]
+        return files
     if not (p / "zarr.json").exists():
         raise FileNotFoundError(f"store: {store} is not a tgsweep Zarr store (no zarr.json)")
     ds = open_workflow(str(p))
