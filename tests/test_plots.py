@@ -251,3 +251,20 @@ def test_series_directory_figures(tmp_path):
     for label in ("anderson", "aubry_andre", "white_noise"):
         assert f"{GENERIC_SUBDIR}/{label}/lyapunov.png" in rel
     assert len(rel) == len(set(rel))
+
+
+def test_k_as_a_coordinate_is_the_axis(tmp_path):
+    """The same figures when k is stored as a fixed coordinate along k_index rather than per
+    sample (both layouts give n(k) against k; the workflow figure draws too)."""
+    from tgsweep.plots.workflows import render
+    from tgsweep.sweep.workflow import open_workflow
+
+    ds = open_workflow(ROOT / "data" / "reference" / "momentum_distribution.zarr")
+    k = ds["k"].isel(sample=0, disorder_strength=0).drop_vars(
+        ["sample", "disorder_strength"], errors="ignore")
+    ds2 = ds.drop_vars("k").assign_coords(k=k)
+    figs = _capture(ds2, tmp_path / "obs")
+    nk = _panels(figs["momentum_distribution"], "n_k")[0]
+    assert "momentum k" in nk.get_xlabel()
+    assert np.allclose(nk.lines[0].get_xdata(), k.values)
+    assert len(render(ds2, tmp_path)) == 1

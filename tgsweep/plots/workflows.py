@@ -393,12 +393,15 @@ def fig_momentum_distribution(ds, outdir) -> list[str]:
     h = 1.0 / spec["model"]["points_per_unit"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     nk = _ok(ds, "n_k")
-    kk = _ok(ds, "k")
+    # k per sample (older stores) or as a fixed coordinate along k_index
+    kk = _ok(ds, "k") if "sample" in ds["k"].dims else ds["k"].astype(np.float64)
     dens = []
     for j, v0 in enumerate(strengths):
         sel = {gdim: j} if gdim in nk.dims else {}
         m, e = mean_se(nk.isel(sel))
-        k = kk.isel(sel).mean("sample").values
+        ksel = {d: i for d, i in sel.items() if d in kk.dims}
+        k = kk.isel(ksel)
+        k = (k.mean("sample") if "sample" in k.dims else k).values
         npart = float(_ok(ds, "n_particles").isel(sel).mean())
         dens.append(npart / length)
         pos = k > 0
