@@ -60,7 +60,8 @@ def run(cmd: list[str], cwd: Path = ROOT) -> int:
 def run_in_venv(cmd: list[str]) -> int:
     """``dev.py run CMD ...``: CMD with the venv's bin/ first on PATH, in the current directory."""
     if not cmd:
-        print("usage: python3 dev.py run CMD [ARGS...]   (e.g. tgsweep status data/quickstart.zarr)")
+        print("usage: python3 dev.py run CMD [ARGS...]   "
+              "(e.g. tgsweep status data/quickstart.zarr)")
         return 2
     exe = shutil.which(cmd[0], path=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
     if exe is None:

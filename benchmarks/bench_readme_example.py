@@ -32,7 +32,8 @@ CHILD = r"""
 import ast, json, sys, time
 src, repeat = sys.argv[1], int(sys.argv[2])
 stmts = ast.parse(src).body
-codes = [(ast.get_source_segment(src, s).splitlines()[0][:60], compile(ast.Module([s], []), "<readme>", "exec")) for s in stmts]
+codes = [(ast.get_source_segment(src, s).splitlines()[0][:60],
+          compile(ast.Module([s], []), "<readme>", "exec")) for s in stmts]
 def once():
     ns, times = {}, []
     for label, code in codes:
@@ -100,7 +101,8 @@ def main(argv=None) -> int:
           f"{med['keep']:10.3f}")
     print(f"ratio default/pinned = {med['default'] / med['pinned']:.2f} (goal <= 1.1); "
           f"keep/pinned (libraries' own pools, the behaviour before) = "
-          f"{med['keep'] / med['pinned']:.2f}; benchmark wall time {time.perf_counter() - t0:.0f} s")
+          f"{med['keep'] / med['pinned']:.2f}; "
+          f"benchmark wall time {time.perf_counter() - t0:.0f} s")
     return 0
 
 
