@@ -1,4 +1,4 @@
-"""Benchmark of the TG core for one disordered continuum sample (issue: M = 2048, N = 64).
+"""Benchmark of the TG core for one disordered continuum sample (M = 2048, N = 64).
 
 Prints, as medians over repeats measured in this run:
   * eigenpairs (Sturm bisection + inverse iteration, O(M N) memory),

@@ -1,4 +1,4 @@
-"""Benchmark of tgsweep.dynamics: eigenbasis vs Chebyshev time stepping.
+"""Benchmark of the TG dynamics (tgsweep.core.evolution): eigenbasis vs Chebyshev time stepping.
 
 Run single-threaded for comparable numbers:
 
@@ -27,7 +27,9 @@ import numpy as np
 
 from tgsweep import Ring
 from tgsweep.core import _dynamics_kernels as K
-from tgsweep.dynamics import Evolution, domain_wall, dynamics_sample, time_grid
+from tgsweep.core.evolution import Evolution, time_grid
+from tgsweep.core.initial_states import domain_wall
+from tgsweep.observables.dynamics import dynamics_sample
 
 EIGEN_MAX = 4000
 

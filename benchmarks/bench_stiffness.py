@@ -12,7 +12,7 @@ bisection, and the Sturm counts).  The largest lattice has rho_s < 1e-200.  Kern
 up first (numba compilation excluded).
 
 --decay: <ln rho_s0> over samples for several L, least-squares slope vs L, compared with
-gamma(mu) from a 10^6-site transfer-matrix product (``observables.lyapunov_chain``).
+gamma(mu) from a 10^6-site transfer-matrix product (``tgsweep.observables.lyapunov_chain``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import numpy as np
 
 import tgsweep as T
 from tgsweep.observables import stiffness
-from tgsweep.observables.lyapunov import lyapunov_chain
-from tgsweep.observables.stiffness import _contour_path
+from tgsweep.observables.localization import lyapunov_chain
+from tgsweep.observables.superfluid import _contour_path
 
 THETAS = np.array([0.5, 1.0, np.pi])
 

@@ -1,180 +1,438 @@
-"""Sweep overhead: LocalCluster(2 workers x 1 thread) vs a serial loop over the same tasks.
+"""Sweep engine vs the ideal parallel loop, measured side by side in one run.
 
-Run with one BLAS/numba thread:  NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-    .venv/bin/python benchmarks/bench_sweep.py [--samples 40] [--memory]
+Run with:  .venv/bin/python benchmarks/bench_sweep.py [--samples 40 1000] [--repeats 3]
+           [--cold] [--dask] [--slurm]
 
 The "small point" is a continuum ring (L = 32, 8 points per unit, M = 256) with speckle
-disorder at mu = 20 (N ~ 45) and every registered observable, so that the physics of one task
-(2 samples) takes ~0.3 s or more and the issue's 10 % overhead goal is meaningful.  Printed:
+disorder at mu = 20 (N ~ 45) and every registered observable, 2 samples per task.  The *ideal*
+is the same per-sample physics (``tasks.run_sample``) in a plain ``joblib.Parallel(n_jobs=2)``
+loop that writes nothing, run as a whole process (Python start, imports, worker start, loop);
+``tgsweep run`` is measured the same way (whole process, its default executor: local worker
+processes when they pay off, the first task computed by the client).  CPU is the sum over the
+process tree (sampled from /proc).  Runs alternate ideal / tgsweep and medians are printed:
+on a machine shared with other work absolute times are noisy, the ratios are the result.
 
-* per-task medians of the bare physics (``compute_chunk``) and of the store write
-  (``ZarrStore.write_chunk``), in ms;
-* samples/s of ``run_sweep`` serial (into Zarr) and on a *warmed* LocalCluster(2 x 1) (every
-  worker has imported tgsweep and loaded the numba caches; cluster start-up excluded), their
-  ratio (goal >= 1.8 = 0.9 x 2 workers);
-* from the Dask task stream, per-task medians of the worker-side task time and of the idle gap
-  between consecutive tasks on a worker (dispatch overhead);
-* with --memory, the client's peak RSS for 100 vs 1000 samples of a tiny lattice point
-  (measured in fresh subprocesses).
+Printed (goals of the sweep engine in brackets):
+
+* wall and CPU of ``tgsweep run`` / ideal at each sample count [wall <= 1.1 at 1000, <= 1.3
+  at 40; CPU <= 1.15];
+* end-of-run summary (``summarize`` + its load, and the write) / a NumPy reduction of the same
+  arrays read with zarr [<= 1.2];
+* per-task overhead of the engine with 1 sample per task (~50 ms): the client's store write
+  and a pool round trip per task, and the measured wall overhead, in % of the task [<= 5 %];
+* start-up and tear-down of a trivial run over ``python -c "import tgsweep"`` [<= 0.3 s
+  serial, <= 1.0 s with workers];
+* ``--cold``: a first sweep on an empty numba cache / (the warm sweep + one compilation of the
+  spec's kernels) [<= 1.5];
+* ``--dask``: the same sweep on a warmed dask LocalCluster, worker profiler on / off;
+* ``--slurm``: ``tgsweep run --cluster slurm --jobs 2`` / the local run (needs ``sinfo``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
+from pathlib import Path
 
-for _k in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_k, "1")
+PIN = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+       "MKL_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+for _k, _v in PIN.items():
+    os.environ.setdefault(_k, _v)
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+SMALL_POINT = """\
+[model]
+kind = "continuum"
+length = 32
+points_per_unit = {ppu}
+[disorder]
+kind = "speckle"
+strength = 4.0
+corr_length = 0.5
+[state]
+mu = 20.0
+[sampling]
+n_samples = {n}
+seed = 1
+samples_per_task = {spt}
+[observables.energy]
+[observables.particle_numbers]
+[observables.density]
+[observables.condensate]
+[observables.hs_profile]
+sigmas = [0.5, 0.8]
+[observables.momentum_distribution]
+[observables.lyapunov]
+energies = [5.0, 20.0]
+[observables.stiffness]
+thetas = [0.5, 2.0]
+[observables.ecl_profile]
+windows = [[0.0, 10.0], [10.0, 20.0]]
+[observables.dynamics]
+times = {{t_max = 2.0, n_times = 10}}
+"""
+
+TRIVIAL = """\
+[model]
+kind = "lattice"
+sites = 12
+[disorder]
+kind = "anderson"
+W = 1.0
+[state]
+mu = 0.0
+[sampling]
+n_samples = 2
+seed = 1
+samples_per_task = 1
+[observables.energy]
+"""
+
+IDEAL = """\
+import sys
+from joblib import Parallel, delayed
+from tgsweep.sweep import load_spec
+from tgsweep.sweep.tasks import layouts_of, run_sample
+
+if __name__ == "__main__":
+    spec = load_spec(sys.argv[1])
+    lay = layouts_of(spec)
+    out = Parallel(n_jobs=2)(delayed(run_sample)(spec, 0, s, lay) for s in range(spec.n_samples))
+    assert all(code == 1 for _, code, _ in out)
+"""
 
 
 def spec(n_samples, spt=2, ppu=8):
-    """The benchmark's small point: continuum, every observable."""
-    from tgsweep.sweep import parse_spec
-
-    return parse_spec({
-        "model": {"kind": "continuum", "length": 32, "points_per_unit": ppu},
-        "disorder": {"kind": "speckle", "strength": 4.0, "corr_length": 0.5},
-        "state": {"mu": 20.0},
-        "sampling": {"n_samples": n_samples, "seed": 1, "samples_per_task": spt},
-        "observables": {"energy": {}, "particle_numbers": {}, "density": {},
-                        "condensate": {}, "hs_profile": {"sigmas": [0.5, 0.8]},
-                        "momentum_distribution": {}, "lyapunov": {"energies": [5.0, 20.0]},
-                        "stiffness": {"thetas": [0.5, 2.0]},
-                        "ecl_profile": {"windows": [[0.0, 10.0], [10.0, 20.0]]},
-                        "dynamics": {"times": {"t_max": 2.0, "n_times": 10}}}})
-
-
-def tiny_spec(n_samples, spt=10, sites=16):
-    from tgsweep.sweep import parse_spec
-
-    return parse_spec({"model": {"kind": "lattice", "sites": sites},
-                       "disorder": {"kind": "anderson", "W": 2.0}, "state": {"mu": 0.0},
-                       "sampling": {"n_samples": n_samples, "seed": 1, "samples_per_task": spt},
-                       "observables": {"energy": {}, "density": {}, "condensate": {}}})
-
-
-def _peak(n):
-    code = (f"import resource, sys; sys.path.insert(0, {os.path.dirname(__file__)!r});"
-            "import bench_sweep as b, tempfile; from tgsweep.sweep import run_sweep;"
-            "d = tempfile.mkdtemp();"
-            f"run_sweep(b.tiny_spec({n}), d + '/m.zarr', workers=2, progress=False, summary=False);"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
-
-
-def _warm(spec_json):
-    from tgsweep.sweep import parse_spec
-    from tgsweep.sweep.tasks import compute_chunk
-    import json
-
-    compute_chunk(parse_spec(json.loads(spec_json)), 0, 0)
-    return True
-
-
-def _cpu_share(spec_json):
-    """(wall, CPU) seconds of one task on this process: CPU/wall < 1 means the process was not
-    getting a whole core (other load on the machine)."""
-    import json
+    """The benchmark's small point as a validated Spec."""
+    import tomllib
 
     from tgsweep.sweep import parse_spec
-    from tgsweep.sweep.tasks import compute_chunk
+
+    return parse_spec(tomllib.loads(SMALL_POINT.format(n=n_samples, spt=spt, ppu=ppu)))
+
+
+# ------------------------------------------------------------------ whole-process measurement
+def _tree_cpu(root: int, seen: dict) -> None:
+    """Add the CPU ticks of every live process below ``root`` to ``seen`` (pid -> ticks)."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                f = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(d)] = (int(f[1]), int(f[11]) + int(f[12]))
+    for pid, (ppid, ticks) in parent.items():
+        p, depth = pid, 0
+        while p in parent and p != root and depth < 16:
+            p, depth = parent[p][0], depth + 1
+        if p == root:
+            seen[pid] = max(seen.get(pid, 0), ticks)
+
+
+def measure(cmd, env=None, poll=0.05) -> tuple[float, float]:
+    """(wall, CPU) seconds of a command and every process it starts (CPU sampled from /proc
+    every ``poll`` s; the last ``poll`` of a short-lived child may be missed)."""
+    env = {**os.environ, **PIN, **(env or {})}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    seen: dict[int, int] = {}
+    while proc.poll() is None:
+        _tree_cpu(proc.pid, seen)
+        try:
+            with open(f"/proc/{proc.pid}/stat") as fh:
+                f = fh.read().rsplit(")", 1)[1].split()
+            seen[proc.pid] = max(seen.get(proc.pid, 0), int(f[11]) + int(f[12]))
+        except OSError:
+            pass
+        time.sleep(poll)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd} failed ({proc.returncode}):\n{err[-2000:]}")
+    # the root's own final CPU (children reaped by it are in its cutime/cstime)
+    return wall, sum(seen.values()) / os.sysconf("SC_CLK_TCK")
+
+
+def tg(*args) -> list[str]:
+    return [sys.executable, "-m", "tgsweep.cli", *map(str, args)]
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+# ------------------------------------------------------------------ sections
+def section_end_to_end(tmp: Path, counts, repeats):
+    ideal_py = tmp / "ideal.py"
+    ideal_py.write_text(IDEAL)
+    results = {}
+    for n in counts:
+        toml = tmp / f"point{n}.toml"
+        toml.write_text(SMALL_POINT.format(n=n, spt=2, ppu=8))
+        ideal, ours, mode = [], [], ""
+        for r in range(repeats if n <= 200 else max(1, repeats - 1)):
+            ideal.append(measure([sys.executable, str(ideal_py), str(toml)]))
+            out = tmp / f"run{n}-{r}.zarr"
+            ours.append(measure(tg("run", toml, "--out", out, "--no-progress")))
+            if r:
+                shutil.rmtree(out, ignore_errors=True)
+        results[n] = (ideal, ours)
+        wi, ci = med([w for w, _ in ideal]), med([c for _, c in ideal])
+        wo, co = med([w for w, _ in ours]), med([c for _, c in ours])
+        goal = "<= 1.1" if n >= 1000 else "<= 1.3"
+        print(f"{n:5d} samples: tgsweep run {wo:6.2f} s wall {co:6.2f} s CPU | ideal "
+              f"{wi:6.2f} s wall {ci:6.2f} s CPU | wall ratio {wo / wi:.2f} (goal {goal}), "
+              f"CPU ratio {co / ci:.2f} (goal <= 1.15)   [median of {len(ours)}]", flush=True)
+        ws, cs = _summary_cost(tmp / f"run{n}-0.zarr")
+        print(f"{'':14s}of which the end-of-run summary (recomputed here: {ws:.2f} s wall, "
+              f"{cs:.2f} s CPU); without it: wall ratio {(wo - ws) / wi:.2f}, CPU ratio "
+              f"{(co - cs) / ci:.2f}", flush=True)
+    return results
+
+
+def _summary_cost(store_path: Path) -> tuple[float, float]:
+    """(wall, CPU) of the run's end-of-run summary step on a finished store, in this process
+    (the same calls as the runner: summarize the dataset, load, write the group)."""
+    from tgsweep.sweep import ZarrStore, open_dataset, summarize
 
     w0, c0 = time.perf_counter(), time.process_time()
-    compute_chunk(parse_spec(json.loads(spec_json)), 0, 1)
+    ZarrStore(str(store_path)).write_summary(summarize(open_dataset(str(store_path))).load())
     return time.perf_counter() - w0, time.process_time() - c0
 
 
-def _gaps_and_durations(stream):
+def section_summary(store_path: Path, repeats):
     import numpy as np
+    import zarr
 
-    by_worker = {}
-    for t in stream:
-        if not str(t.get("key", "")).startswith("_task"):
-            continue
-        for s in t["startstops"]:
-            if s["action"] == "compute":
-                by_worker.setdefault(t["worker"], []).append((s["start"], s["stop"]))
-    gaps, durs = [], []
-    for iv in by_worker.values():
-        iv.sort()
-        durs += [b - a for a, b in iv]
-        gaps += [iv[i + 1][0] - iv[i][1] for i in range(len(iv) - 1)]
-    return float(np.median(gaps)) if gaps else float("nan"), float(np.median(durs))
+    from tgsweep.sweep import ZarrStore, open_dataset, summarize
+
+    def numpy_reduction():
+        g = zarr.open_group(str(store_path), mode="r")
+        ok = g["status"][...] == 1
+        n = ok.sum(axis=-1)
+        out = {}
+        for name in g.array_keys():
+            a = g[name]
+            if name in ("status", "error", "done") or "sample" not in a.metadata.dimension_names:
+                continue
+            x = np.asarray(a[...], dtype=np.float64)
+            m = ok.reshape(ok.shape + (1,) * (x.ndim - ok.ndim))
+            xs = np.where(m, x, 0.0)
+            mean = xs.sum(axis=len(ok.shape) - 1) / n.reshape(n.shape + (1,) * (x.ndim - ok.ndim))
+            out[name] = mean
+        return out
+
+    t_np, t_sum, t_write = [], [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        numpy_reduction()
+        t_np.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        s = summarize(open_dataset(str(store_path))).load()
+        t_sum.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ZarrStore(str(store_path)).write_summary(s)
+        t_write.append(time.perf_counter() - t0)
+    print(f"summary of {store_path.name}: summarize+load {med(t_sum):.2f} s, write "
+          f"{med(t_write):.2f} s | NumPy read + masked mean {med(t_np):.2f} s | ratio "
+          f"{(med(t_sum) + med(t_write)) / med(t_np):.2f} (goal <= 1.2)", flush=True)
 
 
-def main():
+def section_per_task(tmp: Path, repeats):
     import numpy as np
-
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--samples", type=int, default=40)
-    ap.add_argument("--ppu", type=int, default=8, help="continuum points per unit (M = 32 ppu)")
-    ap.add_argument("--memory", action="store_true")
-    a = ap.parse_args()
-    from distributed import Client, LocalCluster, get_task_stream
 
     from tgsweep.sweep import ZarrStore, run_sweep
-    from tgsweep.sweep.runner import PIN_ENV
+    from tgsweep.sweep.executors import LocalWorkers
     from tgsweep.sweep.store import provenance
     from tgsweep.sweep.tasks import compute_chunk
 
-    s = spec(a.samples, ppu=a.ppu)
-    compute_chunk(s, 0, 0)  # compile / load caches
+    s = spec(40, spt=1)
+    compute_chunk(s, 0, 0)
     tasks = s.tasks()
     bare, results = [], []
     for p, c in tasks:
         t0 = time.perf_counter()
         results.append(compute_chunk(s, p, c))
         bare.append(time.perf_counter() - t0)
-    with tempfile.TemporaryDirectory() as d:
-        st = ZarrStore(d + "/w.zarr")
-        st.create(s, provenance(s))
-        writes = []
-        for r in results:
+    st = ZarrStore(tmp / "w.zarr")
+    st.create(s, provenance(s))
+    writes = []
+    for r in results:
+        t0 = time.perf_counter()
+        st.write_chunk(s, r)
+        writes.append(time.perf_counter() - t0)
+    workers = LocalWorkers(2, auto=False)
+    try:
+        ex = workers.get()
+        rt = []
+        for r in results[:20]:
             t0 = time.perf_counter()
-            st.write_chunk(s, r)
-            writes.append(time.perf_counter() - t0)
-        t_serial = run_sweep(s, d + "/serial.zarr", serial=True, progress=False,
-                             summary=False).seconds  # excludes store creation, as t_dask
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                               env=dict(PIN_ENV), silence_logs=40)
-        client = Client(cluster)
-        try:
-            client.run(_warm, s.to_json())
-            with get_task_stream(client) as ts:
-                rep = run_sweep(s, d + "/dask.zarr", client=client, progress=False,
-                                summary=False)
-            t_dask = rep.seconds
-            gap, dur = _gaps_and_durations(ts.data)
-            share = [c / w for w, c in client.run(_cpu_share, s.to_json()).values()]
-        finally:
-            client.close()
-            cluster.close()
-    n = len(tasks)
-    print(f"small point: continuum M={s.geometry()['n_grid']}, every observable "
-          f"({len(s.observables)}), {n} tasks x {s.samples_per_task} samples")
-    print(f"bare physics      : median {1e3 * np.median(bare):8.1f} ms/task")
-    print(f"Zarr write        : median {1e3 * np.median(writes):8.1f} ms/task "
-          f"({len(results[0].data) + 3} arrays)")
-    print(f"serial + Zarr     : {a.samples / t_serial:8.2f} samples/s  "
-          f"(mean overhead vs bare {1e3 * (t_serial - sum(bare)) / n:.1f} ms/task)")
-    print(f"LocalCluster 2x1  : {a.samples / t_dask:8.2f} samples/s  (warmed workers, "
-          "excl. cluster start-up)")
-    print(f"ratio dask/serial : {t_serial / t_dask:.2f}  (goal >= 1.8)")
-    print(f"dask task stream  : median task {1e3 * dur:.1f} ms, median idle gap between tasks "
-          f"on a worker {1e3 * gap:.1f} ms")
-    print("CPU/wall of one task run on both workers at once: "
-          + ", ".join(f"{x:.2f}" for x in share) + "  (1.00 = a whole core each)")
-    print(f"dask overhead vs ideal 2x: {1e3 * (t_dask - t_serial / 2) / (n / 2):.1f} "
-          "ms/task/worker (mean)")
-    if a.memory:
-        print(f"client peak RSS: 100 samples {_peak(100):.0f} MiB, "
-              f"1000 samples {_peak(1000):.0f} MiB")
+            ex.submit(_echo, r).result()
+            rt.append(time.perf_counter() - t0)
+        runs = []
+        for k in range(repeats):
+            rep = run_sweep(s, tmp / f"pt{k}.zarr", workers, progress=False, summary=False)
+            runs.append(rep.seconds)
+    finally:
+        workers.close()
+    task = med(bare)
+    ideal = sum(bare) / 2
+    over = (med(runs) - ideal) / (len(tasks) / 2)
+    print(f"per task (1 sample, median {1e3 * task:.1f} ms): client store write "
+          f"{1e3 * med(writes):.1f} ms, pool round trip of a result {1e3 * med(rt):.1f} ms "
+          f"(together {100 * (med(writes) + med(rt)) / task:.1f} % of the task); measured wall "
+          f"overhead of run_sweep on 2 workers vs sum(bare)/2: {1e3 * over:.1f} ms/task = "
+          f"{100 * over / task:.1f} % (goal <= 5 %)", flush=True)
+
+
+def _echo(x):
+    return x
+
+
+def section_startup(tmp: Path, repeats):
+    toml = tmp / "trivial.toml"
+    toml.write_text(TRIVIAL)
+    cases = {"import tgsweep": [sys.executable, "-c", "import tgsweep"],
+             "run --serial": None, "run (auto)": None, "run --workers 2": None,
+             "run --dask --workers 2": None}
+    extra = {"run --serial": ["--serial"], "run (auto)": [], "run --workers 2": ["--workers", "2"],
+             "run --dask --workers 2": ["--dask", "--workers", "2"]}
+    walls = {k: [] for k in cases}
+    for r in range(repeats):
+        for i, (k, cmd) in enumerate(cases.items()):
+            if cmd is None:
+                out = tmp / f"triv-{r}-{i}.zarr"
+                cmd = tg("run", toml, "--out", out, "--no-progress", *extra[k])
+            walls[k].append(measure(cmd)[0])
+    base = med(walls["import tgsweep"])
+    print(f"trivial run (lattice L=12, 2 samples), whole process, over `import tgsweep` "
+          f"({base:.2f} s):", flush=True)
+    for k in list(cases)[1:]:
+        goal = "<= 0.3" if k in ("run --serial", "run (auto)") else "<= 1.0"
+        print(f"    {k:24s} +{med(walls[k]) - base:5.2f} s  (goal {goal})", flush=True)
+
+
+def section_cold(tmp: Path):
+    toml = tmp / "cold.toml"
+    toml.write_text(SMALL_POINT.format(n=40, spt=2, ppu=8))
+    c1, c2 = tmp / "cache-compile", tmp / "cache-run"
+    compile_only = [sys.executable, "-c",
+                    "import sys; from tgsweep.sweep import load_spec; "
+                    "from tgsweep.sweep.tasks import warm_cache; "
+                    f"warm_cache([load_spec({str(toml)!r})])"]
+    t_compile = measure(compile_only, env={"NUMBA_CACHE_DIR": str(c1)})[0]
+    t_cold = measure(tg("run", toml, "--out", tmp / "cold.zarr", "--no-progress"),
+                     env={"NUMBA_CACHE_DIR": str(c2)})[0]
+    t_warm = measure(tg("run", toml, "--out", tmp / "warm.zarr", "--no-progress"),
+                     env={"NUMBA_CACHE_DIR": str(c2)})[0]
+    print(f"cold first sweep (empty numba cache, 40 samples) {t_cold:.1f} s; warm {t_warm:.1f} s;"
+          f" one compilation of the spec's kernels (one process) {t_compile:.1f} s; "
+          f"cold / (warm + compile) = {t_cold / (t_warm + t_compile):.2f} (goal <= 1.5)",
+          flush=True)
+
+
+def section_dask(tmp: Path):
+    import dask
+    from distributed import Client, LocalCluster
+
+    from tgsweep.sweep import run_sweep
+    from tgsweep.sweep.executors import PIN_ENV
+
+    s = spec(40)
+    walls = {}
+    for profile in (True, False):
+        with dask.config.set({"distributed.worker.profile.enabled": profile}):
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None, env=dict(PIN_ENV),
+                                   silence_logs=50)
+            client = Client(cluster)
+            try:
+                run_sweep(s, tmp / f"dw{profile}.zarr", client, progress=False, summary=False)
+                walls[profile] = med([run_sweep(s, tmp / f"d{profile}{k}.zarr", client,
+                                                progress=False, summary=False).seconds
+                                      for k in range(2)])
+            finally:
+                client.close()
+                cluster.close()
+    print(f"dask LocalCluster(2x1), warmed, 40 samples: profiler on {walls[True]:.2f} s, off "
+          f"{walls[False]:.2f} s, off/on {walls[False] / walls[True]:.2f}", flush=True)
+
+
+def section_slurm(tmp: Path, repeats):
+    if shutil.which("sinfo") is None or subprocess.run(["sinfo"], capture_output=True).returncode:
+        print("slurm: sinfo not available here; not measured", flush=True)
+        return
+    import yaml
+
+    toml = tmp / "slurm.toml"
+    toml.write_text(SMALL_POINT.format(n=40, spt=2, ppu=8))
+    cfg = yaml.safe_load((ROOT / "cluster" / "slurm.yaml").read_text())
+    cfg["jobqueue"]["slurm"].update({"memory": "1GiB", "walltime": "00:15:00",
+                                     "log-directory": str(tmp / "slurm-logs")})
+    (tmp / "slurm.yaml").write_text(yaml.safe_dump(cfg))
+    local, slurm = [], []
+    for r in range(repeats):
+        local.append(measure(tg("run", toml, "--out", tmp / f"l{r}.zarr", "--no-progress"))[0])
+        slurm.append(measure(tg("run", toml, "--out", tmp / f"s{r}.zarr", "--no-progress",
+                                "--cluster", "slurm", "--jobs", "2", "--cluster-config",
+                                tmp / "slurm.yaml"))[0])
+    print(f"slurm (--cluster slurm --jobs 2, single-node SLURM) 40 samples: {med(slurm):.1f} s vs "
+          f"local {med(local):.1f} s: overhead {med(slurm) - med(local):+.1f} s, ratio "
+          f"{med(slurm) / med(local):.2f}   [median of {repeats}]", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--samples", type=int, nargs="+", default=[40, 1000])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cold", action="store_true", help="cold numba cache vs warm")
+    ap.add_argument("--dask", action="store_true", help="dask profiler on/off")
+    ap.add_argument("--slurm", action="store_true", help="--cluster slurm --jobs 2 vs local")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["end", "summary", "task", "start"])
+    a = ap.parse_args()
+    load = os.getloadavg()[0]
+    print(textwrap.fill(
+        f"machine: {os.cpu_count()} cores, load average {load:.1f} before the run. "
+        "Ideal = joblib.Parallel(n_jobs=2) over the same per-sample physics, writing nothing; "
+        "both measured as whole processes, alternately, medians printed. With other load on "
+        "the machine absolute times are noisy: read the ratios.", 100), flush=True)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        # warm the numba cache for the small point (both sides then load it)
+        subprocess.run([sys.executable, "-c", "from tgsweep.sweep.tasks import warm_cache;"
+                        f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_sweep as b;"
+                        "warm_cache([b.spec(2)])"], check=True, env={**os.environ, **PIN})
+        if "end" not in a.skip:
+            section_end_to_end(tmp, a.samples, a.repeats)
+        if "summary" not in a.skip:
+            big = sorted(tmp.glob(f"run{max(a.samples)}-0.zarr"))
+            if big:
+                section_summary(big[0], a.repeats)
+        if "task" not in a.skip:
+            section_per_task(tmp, a.repeats)
+        if "start" not in a.skip:
+            section_startup(tmp, max(a.repeats, 3))
+        if a.cold:
+            section_cold(tmp)
+        if a.dask:
+            section_dask(tmp)
+        if a.slurm:
+            section_slurm(tmp, a.repeats)
+    print(f"load average after the run: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Reference: dask-jobqueue's own header tests (``dask_jobqueue/tests/test_slurm.py::
 test_header``, ``test_pbs.py::test_header``) and the sbatch(1) / qsub(1) directive syntax
 (``#SBATCH -p/-A/-t/--mem/--cpus-per-task``, ``#PBS -q/-A/-l select=...,walltime=``).
-The thread-pinning and numba-cache requirements come from issue 7.  Live SLURM runs are in
-tests/test_slurm.py.
+Threads: one BLAS/numba thread per worker; numba caches node-local (no compile-cache races on
+a shared filesystem).  Live SLURM runs are in tests/test_slurm.py.
 """
 
 from __future__ import annotations
@@ -200,6 +200,96 @@ def test_config_from_mapping_and_env(tmp_path, monkeypatch):
     assert "#SBATCH -p from-env" in tc.job_script("slurm")
     with pytest.raises(ValueError, match="jobqueue.pbs"):
         tc.load_config("pbs")  # the env file has no pbs section
+
+
+# --------------------------------------------------------------------------- packaged config
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_user_copies_equal_the_packaged_config(kind):
+    """cluster/<kind>.yaml (the copy users edit) is the packaged configuration's half."""
+    packaged = yaml.safe_load(tc.PACKAGED_CONFIG.read_text())
+    copy = yaml.safe_load((CLUSTER_DIR / f"{kind}.yaml").read_text())
+    assert copy["jobqueue"][kind] == packaged["jobqueue"][kind]
+    assert copy["tgsweep"] == packaged["tgsweep"]
+
+
+_PROBE = """
+import json, sys
+import tgsweep
+from tgsweep.sweep import cluster
+jq, opts = cluster.load_config("slurm")
+print(json.dumps({"file": tgsweep.__file__, "jq": jq, "opts": opts,
+                  "script": cluster.job_script("slurm")}))
+"""
+
+
+def _probe(pythonpath, cwd, dask_config_dir):
+    env = {k: v for k, v in os.environ.items()
+           if k != "TGSWEEP_CLUSTER_CONFIG" and not k.startswith("DASK_")}
+    env.update(PYTHONPATH=str(pythonpath), DASK_CONFIG=str(dask_config_dir))
+    res = subprocess.run([sys.executable, "-c", _PROBE], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    import json
+
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """tgsweep installed non-editable (``pip install --no-deps --target``) from a copy of the
+    sources, so that nothing can be found through the source tree."""
+    import shutil
+
+    base = tmp_path_factory.mktemp("install")
+    src = base / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    shutil.copytree(REPO / "tgsweep", src / "tgsweep",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    target = base / "site"
+    res = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                          "--target", str(target), str(src)], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert (target / "tgsweep" / "sweep" / "cluster.yaml").is_file()
+    return target
+
+
+@pytest.mark.slow
+def test_cluster_config_found_from_a_non_editable_install(installed, tmp_path):
+    """Defect fixed: the configuration was found via the source tree (``parents[2] /
+    "cluster"``), so an installed package could not run ``--cluster slurm`` without
+    ``--cluster-config``.  From a plain install, run outside any checkout, the configuration
+    resolves to the packaged values and a job script is built."""
+    empty = tmp_path / "dask-config"
+    empty.mkdir()
+    out = _probe(installed, tmp_path, empty)
+    assert Path(out["file"]).resolve().is_relative_to(installed.resolve())
+    ref = yaml.safe_load(tc.PACKAGED_CONFIG.read_text())["jobqueue"]["slurm"]
+    assert out["jq"]["name"] == ref["name"] == "tgsweep-worker"
+    assert out["jq"]["cores"] == 1 and out["jq"]["memory"] == "2GiB"
+    assert out["jq"]["worker_extra_args"] == ref["worker-extra-args"]
+    assert out["opts"]["resubmit_interval"] == 5
+    assert "#SBATCH -J tgsweep-worker" in out["script"]
+    assert "NUMBA_NUM_THREADS=1" in out["script"]
+
+
+@pytest.mark.slow
+def test_user_dask_config_overrides_packaged_defaults(installed, tmp_path):
+    """As with dask-jobqueue's own defaults: a value in the user's dask configuration
+    (~/.config/dask/jobqueue.yaml, here $DASK_CONFIG) wins; the packaged values fill the rest."""
+    conf = tmp_path / "dask-config"
+    conf.mkdir()
+    (conf / "jobqueue.yaml").write_text(yaml.safe_dump(
+        {"jobqueue": {"slurm": {"queue": "from-dask-config", "memory": "3GiB"}}}))
+    out = _probe(installed, tmp_path, conf)
+    assert out["jq"]["queue"] == "from-dask-config" and out["jq"]["memory"] == "3GiB"
+    assert out["jq"]["cores"] == 1 and out["jq"]["name"] == "tgsweep-worker"
+    assert "#SBATCH -p from-dask-config" in out["script"]
 
 
 # --------------------------------------------------------------------------- arguments

@@ -15,6 +15,8 @@ from tgsweep.core import _obdm_kernels as OK
 from tgsweep.core.obdm import obdm_lattice, obdm_reference
 from tgsweep.models.potentials import make_potential
 
+from _tolerances import EIGENVECTOR, ROUNDOFF, ROUNDOFF_SOLVE, ROUNDOFF_SUM
+
 # ------------------------------------------------------------------------------------ spectrum
 
 
@@ -30,10 +32,10 @@ def test_continuum_clean_energies_h2():
             ring = Ring.continuum(L, ppu, None)
             w = spectrum.eigenvalues(ring, phi, 0, 8)
             h = 1.0 / ppu
-            np.testing.assert_allclose(w, np.sort((2 / h**2) * (1 - np.cos(ks * h))), rtol=1e-11,
-                                       atol=1e-10)
+            np.testing.assert_allclose(w, np.sort((2 / h**2) * (1 - np.cos(ks * h))),
+                                       rtol=10 * ROUNDOFF_SUM, atol=ROUNDOFF_SOLVE)
             np.testing.assert_allclose(w - np.sort(ks**2), -(h**2) * np.sort(ks) ** 4 / 12,
-                                       rtol=0.02, atol=1e-9)
+                                       rtol=0.02, atol=EIGENVECTOR)
             errs.append(np.max(np.abs(w - np.sort(ks**2))))
         assert 3.8 < errs[0] / errs[1] < 4.2  # O(h^2)
 
@@ -49,8 +51,8 @@ def test_bisect_matches_dense(kind, phi):
     w, v = spectrum.eigenpairs(ring, phi, 0, 25, method="bisect")
     wd, vd = spectrum.dense_eigenpairs(ring, phi, 0, 25)
     hn = 4 * ring.hopping + np.abs(ring.potential).max()
-    np.testing.assert_allclose(w, wd, rtol=0, atol=1e-12 * hn)
-    np.testing.assert_allclose(np.abs(v.conj().T @ vd), np.eye(25), atol=1e-9)
+    np.testing.assert_allclose(w, wd, rtol=0, atol=ROUNDOFF_SUM * hn)
+    np.testing.assert_allclose(np.abs(v.conj().T @ vd), np.eye(25), atol=EIGENVECTOR)
     res = ring.matrix(phi) @ v - v * w
     assert np.abs(res).max() < 1e-11 * hn
     assert (v.dtype == np.float64) == (np.sin(phi) == 0 or abs(np.sin(phi)) < 1e-15)
@@ -66,7 +68,7 @@ def test_eigenpairs_in_window():
         for a, b in [(-np.inf, 40.0), (10.0, 60.0), (61.0, 61.5)]:
             w, v, i0 = spectrum.eigenpairs_in_window(ring, phi, a, b, method="bisect")
             sel = full[(full > a) & (full <= b)]
-            np.testing.assert_allclose(w, sel, atol=1e-9)
+            np.testing.assert_allclose(w, sel, atol=EIGENVECTOR)
             assert v.shape == (128, sel.size) and i0 == np.sum(full <= a)
     with pytest.raises(ValueError, match="window"):
         spectrum.eigenpairs_in_window(ring, 0.0, 5.0, 1.0)
@@ -174,17 +176,17 @@ def test_obdm_invariants(model, kind, params, theta):
     g = obdm(stt)
     h = ring.weight
     assert np.iscomplexobj(g) == (abs(np.sin(stt.fermion_twist)) > 1e-15)
-    np.testing.assert_allclose(g, g.conj().T, atol=1e-13 / h)
+    np.testing.assert_allclose(g, g.conj().T, atol=10 * ROUNDOFF / h)
     lam = np.linalg.eigvalsh(g * h)
     assert lam.min() > -1e-10
     assert abs(np.trace(g).real * h - N) < 1e-10
-    np.testing.assert_allclose(np.diag(g).real, stt.density(), atol=1e-11 / h)
+    np.testing.assert_allclose(np.diag(g).real, stt.density(), atol=10 * ROUNDOFF_SUM / h)
     d = np.diag(g).real
     assert np.all(np.abs(g) ** 2 <= np.outer(d, d) * (1 + 1e-9) + 1e-20)
     u = stt.lattice_orbitals
     pairs = rng.integers(0, ring.n_grid, (60, 2))
     np.testing.assert_allclose(g[pairs[:, 0], pairs[:, 1]] * h, obdm_reference(u, pairs),
-                               atol=1e-12)
+                               atol=ROUNDOFF_SUM)
 
 
 @pytest.mark.parametrize("complex_", [False, True])
@@ -198,14 +200,14 @@ def test_obdm_kernel_singular_paths(complex_):
     u, _ = np.linalg.qr(a)
     u = np.ascontiguousarray(u)
     ref = obdm_reference(u)
-    np.testing.assert_allclose(obdm_lattice(u), ref, atol=1e-12)
+    np.testing.assert_allclose(obdm_lattice(u), ref, atol=ROUNDOFF_SUM)
     for stride, tol_den, tol_eig in [(16, 0.9, 0.5), (7, 1e-3, 1e-3), (1024, 0.999, 0.9)]:
         q = OK.prefix_checkpoints(u, stride)
         out = np.zeros((M, M), dtype=u.dtype)
         restarts = OK.obdm_rows(u, q, stride, np.arange(M), out, 0, tol_den, tol_eig)
         OK.mirror_lower(out)
         assert restarts > 0
-        np.testing.assert_allclose(out, ref, atol=1e-12)
+        np.testing.assert_allclose(out, ref, atol=ROUNDOFF_SUM)
 
 
 @pytest.mark.parametrize("complex_", [False, True])
@@ -228,7 +230,7 @@ def test_grouped_kernel_branches(complex_):
         out = np.zeros((M, M), dtype=u.dtype)
         OK.obdm_grouped(u, q, stride, out, 0, 0, M, g, tol_den, tol_eig, tol_piv)
         OK.mirror_lower(out)
-        np.testing.assert_allclose(out, ref, atol=1e-12)
+        np.testing.assert_allclose(out, ref, atol=ROUNDOFF_SUM)
 
 
 def test_obdm_exact_singularity():
@@ -248,7 +250,7 @@ def test_obdm_exact_singularity():
     assert np.allclose(u.T @ u, np.eye(2))
     ot = np.eye(2) - 2 * (u[3:5].T @ u[3:5])
     assert np.allclose(ot, 0)
-    np.testing.assert_allclose(obdm_lattice(u), obdm_reference(u), atol=1e-14)
+    np.testing.assert_allclose(obdm_lattice(u), obdm_reference(u), atol=ROUNDOFF)
 
 
 # ------------------------------------------------------------------------------------ Hadamard
@@ -313,5 +315,6 @@ def test_upper_rows_streaming_matches_full():
             for x0 in range(0, 45, r):
                 x1 = min(45, x0 + r)
                 blk = upper_rows_lattice(u, x0, x1)
-                np.testing.assert_allclose(np.triu(blk, x0), np.triu(full[x0:x1], x0), atol=1e-14)
+                np.testing.assert_allclose(np.triu(blk, x0), np.triu(full[x0:x1], x0),
+                                           atol=ROUNDOFF)
                 assert not np.tril(blk, x0 - 1).any()

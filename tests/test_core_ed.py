@@ -21,7 +21,9 @@ from tgsweep import Ring
 from _ed import (hcb_basis, hcb_density, hcb_evolve, hcb_ground_state, hcb_hamiltonian,
                  hcb_obdm, hcb_spectrum)
 
-TOL = 1e-10
+from _tolerances import ROUNDOFF, ROUNDOFF_SOLVE, ROUNDOFF_SUM
+
+TOL = ROUNDOFF_SOLVE  # brute-force ED vs the determinant formula
 GAP_MIN = 1e-3
 
 
@@ -49,8 +51,8 @@ def test_ed_one_particle_sector_is_the_hopping_matrix(theta):
         h[i, i + 1] = h[i + 1, i] = -t
     h[L - 1, 0] = -t * np.exp(1j * theta)
     h[0, L - 1] = -t * np.exp(-1j * theta)
-    np.testing.assert_allclose(hcb_hamiltonian(eps, 1, t, theta), h, atol=1e-15)
-    np.testing.assert_allclose(Ring.lattice(eps, t).matrix(theta), h, atol=1e-15)
+    np.testing.assert_allclose(hcb_hamiltonian(eps, 1, t, theta), h, atol=ROUNDOFF / 10)
+    np.testing.assert_allclose(Ring.lattice(eps, t).matrix(theta), h, atol=ROUNDOFF / 10)
 
 
 @pytest.mark.parametrize("L,N", [(6, 2), (7, 3), (8, 4), (9, 4)])
@@ -76,8 +78,8 @@ def test_ed_obdm_density_and_evolution_consistency():
     eps = _eps(L, 11)
     E0, psi = hcb_ground_state(eps, N, 1.0, theta)
     g = hcb_obdm(psi, L, N)
-    np.testing.assert_allclose(g, g.conj().T, atol=1e-14)
-    np.testing.assert_allclose(np.diag(g).real, hcb_density(psi, L, N), atol=1e-14)
+    np.testing.assert_allclose(g, g.conj().T, atol=ROUNDOFF)
+    np.testing.assert_allclose(np.diag(g).real, hcb_density(psi, L, N), atol=ROUNDOFF)
     assert abs(np.trace(g) - N) < 1e-12
     d = 1e-5
     for x in (0, 3, 6):
@@ -91,7 +93,7 @@ def test_ed_obdm_density_and_evolution_consistency():
     v = rng.normal(size=H.shape[0]) + 1j * rng.normal(size=H.shape[0])
     v /= np.linalg.norm(v)
     out = hcb_evolve(v, H, 1.7)
-    np.testing.assert_allclose(out, sla.expm(-1j * 1.7 * H) @ v, atol=1e-12)
+    np.testing.assert_allclose(out, sla.expm(-1j * 1.7 * H) @ v, atol=ROUNDOFF_SUM)
     assert abs(np.linalg.norm(out) - 1) < 1e-13
 
 
@@ -123,7 +125,7 @@ def test_ground_state_energy_and_obdm_match_ed(L, N, seed, W, theta):
 def test_complex_twist_distinguishes_transpose(L, N, seed):
     """Guard against a weak reference: at theta = 0.37 the ED OBDM is genuinely complex, so
     comparing with conj(gamma) (= the transpose) would fail; the agreement above is therefore
-    sensitive to the transpose in Lenard's formula (REFERENCES.md, Bose-Fermi map)."""
+    sensitive to the transpose in Lenard's formula (docs/references.md §1)."""
     eps = _eps(L, seed)
     _, psi = hcb_ground_state(eps, N, 1.0, 0.37)
     g_ed = hcb_obdm(psi, L, N)
@@ -194,7 +196,7 @@ def test_full_many_body_spectrum_is_slater_sums(theta):
     phi = tgsweep.models.ring.fermion_twist(theta, N)
     e1 = np.linalg.eigvalsh(Ring.lattice(eps).matrix(phi))
     sums = np.sort([e1[list(c)].sum() for c in combinations(range(L), N)])
-    np.testing.assert_allclose(w, sums, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(w, sums, rtol=0, atol=10 * ROUNDOFF_SUM)
 
 
 @pytest.mark.parametrize("L,N,seed,W", CASES)

@@ -1,4 +1,5 @@
-"""Tests of tgsweep.dynamics: free-fermion (= TG) evolution of released states on the ring.
+"""Tests of the TG dynamics (tgsweep.core.initial_states, tgsweep.core.evolution,
+tgsweep.observables.dynamics): free-fermion (= TG) evolution of released states on the ring.
 
 Each test names its independent reference in the docstring.
 """
@@ -13,10 +14,14 @@ from scipy.special import jv
 
 from tgsweep import Ring
 from tgsweep.core import _dynamics_kernels as K
-from tgsweep.dynamics import (DynamicsSample, Evolution, InitialState, diagonal_ensemble_density,
-                              domain_wall, dynamics_sample, evolve_density, evolve_orbitals,
-                              evolved_obdm, front_profile_continuum, front_profile_lattice,
-                              region_mask, spectral_window, time_grid, trap_release)
+from tgsweep.core.evolution import (Evolution, diagonal_ensemble_density, evolve_density,
+                                    evolve_orbitals, evolved_obdm, time_grid)
+from tgsweep.core.initial_states import (InitialState, domain_wall, region_mask, spectral_window,
+                                         trap_release)
+from tgsweep.observables.dynamics import (DynamicsSample, dynamics_sample,
+                                          front_profile_continuum, front_profile_lattice)
+
+from _tolerances import ROUNDOFF_SOLVE, ROUNDOFF_SUM
 
 RNG = np.random.default_rng(20240605)
 
@@ -49,7 +54,7 @@ def test_density_kernel_matches_numpy_twin(cplx):
         K.density_steps_real(np.ascontiguousarray(vecs), e, np.ascontiguousarray(coef.real),
                              np.ascontiguousarray(coef.imag), times, out)
     np.testing.assert_allclose(out, K.density_steps_reference(vecs, e, coef, times),
-                               rtol=0, atol=1e-12)
+                               rtol=0, atol=ROUNDOFF_SUM)
 
 
 @pytest.mark.parametrize("cplx", [False, True])
@@ -66,7 +71,8 @@ def test_cluster_kernel_matches_numpy_twin(cplx):
     else:
         K.cluster_density_real(np.ascontiguousarray(vecs.real), np.ascontiguousarray(coef.real),
                                np.ascontiguousarray(coef.imag), starts, out)
-    np.testing.assert_allclose(out, K.cluster_density_reference(vecs, coef, starts), atol=1e-12)
+    np.testing.assert_allclose(out, K.cluster_density_reference(vecs, coef, starts),
+                               atol=ROUNDOFF_SUM)
 
 
 @pytest.mark.parametrize("m", [1, 2, 7, 30])
@@ -100,9 +106,9 @@ def test_domain_wall_is_confined_ground_state():
     mask = ini.region
     assert mask.sum() == 20 and np.all(ini.orbitals[~mask] == 0)
     u = ini.lattice_orbitals
-    np.testing.assert_allclose(u.conj().T @ u, np.eye(7), atol=1e-12)
+    np.testing.assert_allclose(u.conj().T @ u, np.eye(7), atol=ROUNDOFF_SUM)
     hk = r.matrix(ini.fermion_twist)[np.ix_(mask, mask)]
-    np.testing.assert_allclose(hk @ u[mask], u[mask] * ini.energies, atol=1e-10)
+    np.testing.assert_allclose(hk @ u[mask], u[mask] * ini.energies, atol=ROUNDOFF_SOLVE)
     assert np.sum(np.linalg.eigvalsh(hk) < ini.energies[-1] - 1e-9) == 6
     with pytest.raises(ValueError):
         domain_wall(r, 21, region=(30, 10))
@@ -129,15 +135,15 @@ def test_box_trap_and_spectral_window_agree_with_domain_wall():
     sw = spectral_window(r, (-np.inf, dw.energies[-1] + 1e-9), region=(3, 18))
     assert sw.n_particles == 5
     gam = lambda s: s.orbitals @ s.orbitals.conj().T  # noqa: E731
-    np.testing.assert_allclose(gam(sw), gam(dw), atol=1e-10)
+    np.testing.assert_allclose(gam(sw), gam(dw), atol=ROUNDOFF_SOLVE)
     box = trap_release(r, 5, "box", region=(3, 18))
     clean = domain_wall(r.with_potential(None), 5, region=(3, 18))
-    np.testing.assert_allclose(gam(box), gam(clean), atol=1e-10)
+    np.testing.assert_allclose(gam(box), gam(clean), atol=ROUNDOFF_SOLVE)
     # a window in the middle of the spectrum of H_K
     hk = r.matrix(0.0)[3:18, 3:18]
     w = np.linalg.eigvalsh(hk)
     win = spectral_window(r, (w[4] - 1e-9, w[9] + 1e-9), region=(3, 18))
-    np.testing.assert_allclose(win.energies, w[4:10], atol=1e-10)
+    np.testing.assert_allclose(win.energies, w[4:10], atol=ROUNDOFF_SOLVE)
 
 
 # ---------------------------------------------------------------------------- conservation laws
@@ -149,10 +155,10 @@ def test_trace_and_orthonormality_conserved(ring, twist):
     ini = domain_wall(ring, 4, twist=twist)
     times = np.array([0.0, 0.5, 3.0, 200.0])
     rho = evolve_density(ring, ini, times)
-    np.testing.assert_allclose(rho.sum(axis=1) * ring.weight, 4.0, rtol=1e-12)
-    np.testing.assert_allclose(rho[0], ini.density(), atol=1e-10 * rho.max())
+    np.testing.assert_allclose(rho.sum(axis=1) * ring.weight, 4.0, rtol=ROUNDOFF_SUM)
+    np.testing.assert_allclose(rho[0], ini.density(), atol=ROUNDOFF_SOLVE * rho.max())
     for u in evolve_orbitals(ring, ini, times):
-        np.testing.assert_allclose(u.conj().T @ u * ring.weight, np.eye(4), atol=1e-11)
+        np.testing.assert_allclose(u.conj().T @ u * ring.weight, np.eye(4), atol=10 * ROUNDOFF_SUM)
     rho_inf = diagonal_ensemble_density(ring, ini)
     assert abs(rho_inf.sum() * ring.weight - 4.0) < 1e-10 and rho_inf.min() > -1e-12
 
@@ -165,12 +171,12 @@ def test_time_reversal(ring):
     ev = Evolution.prepare(ring, ini)
     ut = ev.orbitals(2.7)
     back = Evolution.prepare(ring, dataclasses.replace(ini, orbitals=ut)).orbitals(-2.7)
-    np.testing.assert_allclose(back, ini.orbitals, atol=1e-10 * np.abs(ini.orbitals).max())
+    np.testing.assert_allclose(back, ini.orbitals, atol=ROUNDOFF_SOLVE * np.abs(ini.orbitals).max())
     real = domain_wall(ring, 3)
     assert not np.iscomplexobj(real.orbitals)
     rho = evolve_density(ring, real, [1.3, -1.3, 40.0, -40.0])
-    np.testing.assert_allclose(rho[0], rho[1], atol=1e-11 * rho.max())
-    np.testing.assert_allclose(rho[2], rho[3], atol=1e-11 * rho.max())
+    np.testing.assert_allclose(rho[0], rho[1], atol=10 * ROUNDOFF_SUM * rho.max())
+    np.testing.assert_allclose(rho[2], rho[3], atol=10 * ROUNDOFF_SUM * rho.max())
     assert np.abs(rho[0] - real.density()).max() > 1e-3  # it did move
 
 
@@ -202,14 +208,14 @@ def test_lattice_step_matches_bessel_propagator():
     m = 120
     r = Ring.lattice(np.zeros(m))
     ini = domain_wall(r, 60)  # fully filled first half: Gamma = 1_K
-    np.testing.assert_allclose(ini.density(), (np.arange(m) < 60).astype(float), atol=1e-12)
+    np.testing.assert_allclose(ini.density(), (np.arange(m) < 60).astype(float), atol=ROUNDOFF_SUM)
     times = np.array([0.5, 3.0, 8.0])
     rho = evolve_density(r, ini, times)
     j = np.arange(m)
     for t, row in zip(times, rho):
         d = (j[:, None] - np.arange(60)[None, :] + m // 2) % m - m // 2  # nearest image
         ref = np.sum(jv(d, 2 * t) ** 2, axis=1)
-        np.testing.assert_allclose(row, ref, atol=1e-10)
+        np.testing.assert_allclose(row, ref, atol=ROUNDOFF_SOLVE)
 
 
 def test_lattice_front_arccos_and_transfer():
@@ -236,7 +242,8 @@ def test_continuum_front_linear_ramp():
     """Clean continuum domain wall, dispersion k^2: Wigner transport with v = 2k gives the
     linear ramp rho = (k_F - x/2t)/(2 pi) for |x| < 2 k_F t and N_tr = t (E(k_F) - E(0))/(2 pi)
     per wall (= k_F^2 t/(2 pi) in the continuum); derived in
-    :func:`tgsweep.dynamics.front_profile_continuum`, the continuum analogue of Antal et al.
+    :func:`tgsweep.observables.dynamics.front_profile_continuum`, the continuum analogue of
+    Antal et al.
     With N = 30 in a box of 30, k_F lies between the box momenta pi N/l and pi (N+1)/l; the
     transfer rate is bracketed by those (grid dispersion E = (2/h^2)(1 - cos kh)), the profile
     (averaged over one length unit) matches the ramp to 0.06 n at t = 2 (fronts meet at 2.35)."""
@@ -306,8 +313,8 @@ def test_trap_release_against_brute_force_ed(with_disorder):
     gam = evolved_obdm(r, ini, times)
     for i, t in enumerate(times):
         psi = ed.hcb_evolve(v[:, 0], h_rel, t)
-        np.testing.assert_allclose(rho[i], ed.hcb_density(psi, m, n), atol=1e-10)
-        np.testing.assert_allclose(gam[i], ed.hcb_obdm(psi, m, n), atol=1e-10)
+        np.testing.assert_allclose(rho[i], ed.hcb_density(psi, m, n), atol=ROUNDOFF_SOLVE)
+        np.testing.assert_allclose(gam[i], ed.hcb_obdm(psi, m, n), atol=ROUNDOFF_SOLVE)
 
 
 def test_filled_step_against_brute_force_ed():
@@ -329,8 +336,8 @@ def test_filled_step_against_brute_force_ed():
     gam = evolved_obdm(r, ini, times)
     for i, t in enumerate(times):
         psi = ed.hcb_evolve(psi0, h_rel, t)
-        np.testing.assert_allclose(rho[i], ed.hcb_density(psi, m, 4), atol=1e-10)
-        np.testing.assert_allclose(gam[i], ed.hcb_obdm(psi, m, 4), atol=1e-10)
+        np.testing.assert_allclose(rho[i], ed.hcb_density(psi, m, 4), atol=ROUNDOFF_SOLVE)
+        np.testing.assert_allclose(gam[i], ed.hcb_obdm(psi, m, 4), atol=ROUNDOFF_SOLVE)
 
 
 # ---------------------------------------------------------------------------- per-sample output
@@ -344,18 +351,19 @@ def test_dynamics_sample_consistency():
     assert isinstance(s, DynamicsSample)
     rho = evolve_density(r, ini, ts) * r.weight
     cc = np.stack([np.bincount(r.cell_index, weights=row) for row in rho])
-    np.testing.assert_allclose(s.cell_counts, cc, atol=1e-12)
-    np.testing.assert_allclose(s.sup_cell_change, np.abs(cc - cc[0]).max(axis=0), atol=1e-12)
+    np.testing.assert_allclose(s.cell_counts, cc, atol=ROUNDOFF_SUM)
+    np.testing.assert_allclose(s.sup_cell_change, np.abs(cc - cc[0]).max(axis=0), atol=ROUNDOFF_SUM)
     out = ~ini.region
-    np.testing.assert_allclose(s.n_transferred, rho[:, out].sum(1) - rho[0, out].sum(), atol=1e-12)
+    np.testing.assert_allclose(s.n_transferred, rho[:, out].sum(1) - rho[0, out].sum(),
+                               atol=ROUNDOFF_SUM)
     dist_out = K.ring_distance_to_set_reference(ini.region) * r.spacing
     dist_in = K.ring_distance_to_set_reference(~ini.region) * r.spacing
     for d in range(4):
         sel_o = out & (dist_out > d + 1e-12)
         sel_i = ini.region & (dist_in > d + 1e-12)
-        assert np.isclose(s.sup_outside[d], rho[:, sel_o].sum(1).max(), atol=1e-12)
-        assert np.isclose(s.sup_inside[d], rho[:, sel_i].sum(1).max(), atol=1e-12)
-        assert np.isclose(s.inside0[d], rho[0, sel_i].sum(), atol=1e-12)
+        assert np.isclose(s.sup_outside[d], rho[:, sel_o].sum(1).max(), atol=ROUNDOFF_SUM)
+        assert np.isclose(s.sup_inside[d], rho[:, sel_i].sum(1).max(), atol=ROUNDOFF_SUM)
+        assert np.isclose(s.inside0[d], rho[0, sel_i].sum(), atol=ROUNDOFF_SUM)
     # cells [2, 7) inside K: cell 2 touches K^c at distance h, cell 4 at 2 + h ... ; cell 0 out
     np.testing.assert_allclose(s.cell_distance[[2, 3, 4, 6, 7, 0]],
                                [0.25, 1.25, 2.25, 0.25, -0.25, -1.25])
@@ -363,7 +371,8 @@ def test_dynamics_sample_consistency():
 
 @pytest.mark.parametrize("size", [64, 128, 256])
 def test_disordered_transfer_bounded(size):
-    """Dynamical localization (Seiringer-Warzel / Sims-Warzel ECL setting, issue 5): for the
+    """Dynamical localization (Seiringer-Warzel / Sims-Warzel ECL setting,
+    docs/references.md §6): for the
     Anderson lattice at W = 6 (localization length ~ 1) the transferred number across the two
     walls of a half-filled ring stays O(1), sup_t |N_tr| < 6 up to t = 1000, independent of
     size, while the clean ring would transfer 4t/pi (> 6 after t = 5).  (Single samples show
@@ -398,6 +407,6 @@ def test_dynamical_fermionization_clean_lattice():
 
     d0 = np.abs(n_b(ev.obdm(0.0)) - n_f).sum()
     nb_t = n_b(ev.obdm(40.0))
-    assert np.isclose(nb_t.sum(), n, atol=1e-10)
+    assert np.isclose(nb_t.sum(), n, atol=ROUNDOFF_SOLVE)
     assert d0 > 2.0  # quasi-condensate at t = 0: very different from the fermions
     assert np.abs(nb_t - n_f).sum() < 0.15 * d0

@@ -1,4 +1,5 @@
-"""Tests of the Chebyshev propagator of tgsweep.dynamics (method="chebyshev"), O(M N) per term.
+"""Tests of the Chebyshev propagator of tgsweep.core.evolution (method="chebyshev"), O(M N) per
+term.
 
 References: the Chebyshev series of e^{-i a x} (Tal-Ezer & Kosloff, J. Chem. Phys. 81, 3967
 (1984)) against scipy's Pade expm; the dense eigenbasis evolution (method="eigen", LAPACK eigh);
@@ -15,9 +16,13 @@ from scipy.special import jv
 
 from tgsweep import Ring
 from tgsweep.core import _dynamics_kernels as K
-from tgsweep.dynamics import (DENSE_MAX_DYNAMICS, Evolution, choose_method, domain_wall,
-                              dynamics_sample, evolve_density, evolve_orbitals, evolved_obdm,
-                              front_profile_lattice, spectral_bounds, time_grid, trap_release)
+from tgsweep.core.evolution import (DENSE_MAX_DYNAMICS, Evolution, choose_method, evolve_density,
+                                    evolve_orbitals, evolved_obdm, time_grid)
+from tgsweep.core.spectrum import spectral_bounds
+from tgsweep.core.initial_states import domain_wall, trap_release
+from tgsweep.observables.dynamics import dynamics_sample, front_profile_lattice
+
+from _tolerances import EIGENVECTOR, ROUNDOFF, ROUNDOFF_SOLVE, ROUNDOFF_SUM
 
 RNG = np.random.default_rng(515)
 
@@ -52,13 +57,13 @@ def test_chebyshev_kernel_matches_numpy_twin(m, phi):
     out = np.empty_like(u)
     K.chebyshev_propagate(diag, hop, complex(corner), 0.3, 4.0, coef, u, out)
     ref = K.chebyshev_propagate_reference(_ring_matrix(diag, hop, corner), 0.3, 4.0, coef, u)
-    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+    np.testing.assert_allclose(out, ref, rtol=0, atol=10 * ROUNDOFF * np.abs(ref).max())
     # in place (out is u) and a single term
     v = u.copy()
     K.chebyshev_propagate(diag, hop, complex(corner), 0.3, 4.0, coef, v, v)
-    np.testing.assert_allclose(v, out, rtol=0, atol=1e-15 * np.abs(ref).max())
+    np.testing.assert_allclose(v, out, rtol=0, atol=ROUNDOFF / 10 * np.abs(ref).max())
     K.chebyshev_propagate(diag, hop, complex(corner), 0.3, 4.0, coef[:1], u, out)
-    np.testing.assert_allclose(out, coef[0] * u, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(out, coef[0] * u, rtol=0, atol=ROUNDOFF / 10)
 
 
 @pytest.mark.parametrize("a", [-7.5, 0.0, 0.3, 40.0, 250.0])
@@ -72,7 +77,7 @@ def test_chebyshev_series_is_exponential(a):
     c = K.chebyshev_coefficients(a)
     assert np.all(np.abs(jv(np.arange(c.size, c.size + 30), a)) < 1e-16)
     series = K.chebyshev_propagate_reference(x, 0.0, 1.0, c, np.eye(12))
-    np.testing.assert_allclose(series, sla.expm(-1j * a * x), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(series, sla.expm(-1j * a * x), rtol=0, atol=ROUNDOFF_SUM)
 
 
 def test_spectral_bounds_contain_spectrum():
@@ -103,16 +108,17 @@ def test_chebyshev_matches_eigen(ring, twist):
         times = np.array([0.0, 0.01, 0.5, 0.5, 3.0, -2.0, 17.0, 16.0])
         r_e = evolve_density(ring, ini, times, method="eigen")
         r_c = evolve_density(ring, ini, times, method="chebyshev")
-        np.testing.assert_allclose(r_c * ring.weight, r_e * ring.weight, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(r_c * ring.weight, r_e * ring.weight,
+                                   rtol=0, atol=ROUNDOFF_SOLVE)
         h = np.sqrt(ring.weight)
         o_e = evolve_orbitals(ring, ini, times, method="eigen") * h
         o_c = evolve_orbitals(ring, ini, times, method="chebyshev") * h
-        np.testing.assert_allclose(o_c, o_e, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(o_c, o_e, rtol=0, atol=ROUNDOFF_SOLVE)
     ev = Evolution.prepare(ring, ini, method="chebyshev")
-    np.testing.assert_allclose(ev.orbitals(3.0) * h, o_e[4], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ev.orbitals(3.0) * h, o_e[4], rtol=0, atol=ROUNDOFF_SOLVE)
     g_e = evolved_obdm(ring, ini, [2.5], method="eigen")
     g_c = evolved_obdm(ring, ini, [2.5], method="chebyshev")
-    np.testing.assert_allclose(g_c, g_e, rtol=0, atol=1e-10 * np.abs(g_e).max())
+    np.testing.assert_allclose(g_c, g_e, rtol=0, atol=ROUNDOFF_SOLVE * np.abs(g_e).max())
 
 
 def test_chebyshev_long_times_error_accumulation():
@@ -127,7 +133,7 @@ def test_chebyshev_long_times_error_accumulation():
         pass
     ref = evolve_orbitals(ring, ini, times[-1:], method="eigen")[0]
     assert np.abs(u - ref).max() < 1e-9
-    np.testing.assert_allclose(u.conj().T @ u, np.eye(16), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(u.conj().T @ u, np.eye(16), rtol=0, atol=EIGENVECTOR)
     far = evolve_orbitals(ring, ini, [5000.0], method="chebyshev")[0]
     ref = evolve_orbitals(ring, ini, [5000.0], method="eigen")[0]
     assert np.abs(far - ref).max() < 1e-9
@@ -141,9 +147,9 @@ def test_chebyshev_unitarity_continuum(twist):
     ini = trap_release(ring, 4, omega=2.0, twist=twist)
     times = [0.0, 0.3, 20.0]
     rho = evolve_density(ring, ini, times, method="chebyshev")
-    np.testing.assert_allclose(rho.sum(axis=1) * ring.weight, 4.0, rtol=1e-10)
+    np.testing.assert_allclose(rho.sum(axis=1) * ring.weight, 4.0, rtol=ROUNDOFF_SOLVE)
     for u in evolve_orbitals(ring, ini, times, method="chebyshev"):
-        np.testing.assert_allclose(u.conj().T @ u * ring.weight, np.eye(4), atol=1e-10)
+        np.testing.assert_allclose(u.conj().T @ u * ring.weight, np.eye(4), atol=ROUNDOFF_SOLVE)
 
 
 # ---------------------------------------------------------------------------- clean fronts
@@ -161,7 +167,7 @@ def test_chebyshev_filled_block_beyond_dense_limit():
     s = dynamics_sample(ring, ini, [0.0, 10.0, t])
     j = np.arange(m)
     ref = np.sum(jv(j[:, None] - np.arange(1000, 1200)[None, :], 2 * t) ** 2, axis=1)
-    np.testing.assert_allclose(s.cell_counts[2], ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(s.cell_counts[2], ref, rtol=0, atol=ROUNDOFF_SOLVE)
     x = j - 1199.5  # distance from the right wall
     sel = np.abs(x) < 0.8 * 2 * t
     np.testing.assert_allclose(s.cell_counts[2][sel], front_profile_lattice(x[sel], t),
@@ -183,10 +189,11 @@ def test_dynamics_sample_methods_agree():
     b = dynamics_sample(ring, ini, ts, method="chebyshev")
     for f in ("cell_counts", "cell_counts_inf", "sup_cell_change", "sup_cell_counts",
               "n_transferred", "n_transferred_inf", "sup_outside", "sup_inside", "inside0"):
-        np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=0, atol=1e-10, err_msg=f)
+        np.testing.assert_allclose(getattr(b, f), getattr(a, f),
+                                   rtol=0, atol=ROUNDOFF_SOLVE, err_msg=f)
     c = dynamics_sample(ring, ini, ts, method="chebyshev", infinite_time=False)
     assert np.isnan(c.n_transferred_inf)
-    np.testing.assert_allclose(c.n_transferred, a.n_transferred, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(c.n_transferred, a.n_transferred, rtol=0, atol=ROUNDOFF_SOLVE)
 
 
 def test_method_rules_and_errors():

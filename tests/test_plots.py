@@ -99,7 +99,7 @@ def test_labels_from_long_name_and_units(qs_store, figures):
                 # the label is the long name's head, not the raw variable name
                 first = V.pretty(var.attrs["long_name"]).split()[0]
                 assert ylabel.split()[0] == first, (name, ylabel)
-            u = V.pretty_units(var.attrs.get("units", ""))
+            u = V.pretty_units(V.unit_of(var))
             if u and not ax.get_title().endswith("(tail)") and ylabel != "samples":
                 assert f"[{u}]" in ylabel, (name, ylabel)
                 checked += 1

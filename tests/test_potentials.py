@@ -12,7 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from tgsweep import potentials as P
+from tgsweep.models import potentials as P
+
+from _tolerances import ROUNDOFF, ROUNDOFF_SUM, k_se
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -62,14 +64,14 @@ def test_bernoulli_cells_values_and_moments():
     assert set(np.unique(v)) <= {a, b}
     frac = np.mean(v == a)
     assert abs(frac - p) < 5 * math.sqrt(p * (1 - p) / n)
-    np.testing.assert_allclose(v.mean(), frac * a + (1 - frac) * b, rtol=1e-12)
+    np.testing.assert_allclose(v.mean(), frac * a + (1 - frac) * b, rtol=ROUNDOFF_SUM)
     assert np.all(P.bernoulli_cells(rng(4), 50, 1, a, b, 1.0) == a)
     assert np.all(P.bernoulli_cells(rng(4), 50, 1, a, b, 0.0) == b)
 
 
 def test_anderson_box_and_moments():
-    """Anderson model: eps uniform in [-W/2, W/2] (REFERENCES.md, Thouless formula convention);
-    same draws as uniform_cells with cell_size 1."""
+    """Anderson model: eps uniform in [-W/2, W/2] (docs/references.md §3, the convention of the
+    Thouless formula); same draws as uniform_cells with cell_size 1."""
     n, W = 50_000, 3.0
     e = P.anderson(rng(5), n, W)
     assert e.min() >= -W / 2 and e.max() <= W / 2
@@ -79,6 +81,27 @@ def test_anderson_box_and_moments():
 
 
 # --------------------------------------------------------------------------- white noise
+def test_lloyd_cauchy_quantiles_and_cdf():
+    """Lloyd model: eps iid Cauchy of half width W (docs/references.md section 4): median 0,
+    quartiles +-W (P(|eps| < W) = 1/2 exactly), and the empirical CDF within the Kolmogorov
+    bound of F(x) = 1/2 + arctan(x/W)/pi; sites independent (lag-1 sign correlation ~ 0)."""
+    n, W = 50_000, 1.7
+    e = P.lloyd(rng(7), n, W)
+    assert e.shape == (n,) and e.dtype == np.float64
+    # sample quantile p of a density f has standard error sqrt(p(1-p)/n)/f: f(+-W) = 1/(2 pi W)
+    se_q = math.sqrt(3 / 16 / n) * 2 * math.pi * W
+    q25, q50, q75 = np.quantile(e, [0.25, 0.5, 0.75])
+    assert abs(q50) < k_se(math.pi * W / 2, n)  # f(0) = 1/(pi W): se = sqrt(1/4/n) pi W
+    assert abs(q75 - W) < 5 * se_q and abs(q25 + W) < 5 * se_q
+    x = np.sort(e)
+    cdf = 0.5 + np.arctan(x / W) / math.pi
+    ks = max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
+    assert ks < 1.63 / math.sqrt(n)  # Kolmogorov distribution, 1 % level
+    s = np.sign(e)
+    assert abs(np.mean(s[1:] * s[:-1])) < 5 / math.sqrt(n)
+    np.testing.assert_array_equal(P.make_potential("lloyd", rng(7), n, W=W), e)
+
+
 def test_white_noise_variance_and_delta_correlation():
     """<V(x)V(y)> = D delta(x-y): per-point variance D/h, no correlation between neighbours,
     and Var(int_0^1 V dx) = D independently of h (the delta-function normalization)."""
@@ -181,7 +204,7 @@ def test_poisson_obstacles_profile_and_count():
     for w, n_w in ((0.0, 1), (0.1, 1), (0.75, 3), (1.0, 4)):
         v = P.poisson_obstacles(rng(11), M, h, rho, U, profile_width=w)
         assert v.min() >= 0
-        np.testing.assert_allclose(v.sum(), pts.size * n_w * U, rtol=1e-12)
+        np.testing.assert_allclose(v.sum(), pts.size * n_w * U, rtol=ROUNDOFF_SUM)
     v = P.poisson_obstacles(rng(11), M, h, rho, U)
     assert set(np.unique(v)) <= {0.0, U, 2 * U, 3 * U}
     nearest = np.rint(pts / h).astype(int) % M
@@ -208,13 +231,13 @@ def test_aubry_andre_formula_and_phase():
     n, lam = 21, 2.5
     e = P.aubry_andre(rng(0), n, lam, phase=0.3)
     np.testing.assert_allclose(e, lam * np.cos(2 * np.pi * (np.sqrt(5) - 1) / 2 * np.arange(n)
-                                                 + 0.3), atol=1e-13)
+                                                 + 0.3), atol=10 * ROUNDOFF)
     e1 = P.aubry_andre(rng(12), n, lam)
     e2 = P.aubry_andre(rng(12), n, lam)
     phase = np.random.default_rng(12).uniform(0, 2 * np.pi)
     np.testing.assert_array_equal(e1, e2)
     np.testing.assert_allclose(e1, lam * np.cos(2 * np.pi * P.GOLDEN_MEAN * np.arange(n) + phase),
-                               atol=1e-13)
+                               atol=10 * ROUNDOFF)
     phases = np.array([np.arccos(P.aubry_andre(rng(s), 1, 1.0)[0]) for s in range(2000)])
     # cos(phase) for phase uniform: arccos is uniform on [0, pi] -> mean pi/2, sd pi/sqrt(12)
     assert abs(phases.mean() - np.pi / 2) < 5 * np.pi / math.sqrt(12 * 2000)
@@ -230,6 +253,7 @@ SPECS = [
     ("speckle", 4, dict(strength=1.0, corr_length=0.5)),
     ("white_noise", 4, dict(D=1.0)),
     ("aubry_andre", 1, dict(lam=3.0)),
+    ("lloyd", 1, dict(W=1.0)),
 ]
 
 

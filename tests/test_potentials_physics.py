@@ -17,8 +17,10 @@ from scipy.integrate import quad
 from scipy.special import airy
 
 import tgsweep
-from tgsweep import potentials as P
+from tgsweep.models import potentials as P
 from tgsweep.core.spectrum import count_below
+
+from _tolerances import k_se
 
 L_RING = 20_000
 PPU = 10
@@ -72,7 +74,7 @@ def test_white_noise_ids_matches_halperin(D, seed):
 @pytest.mark.parametrize("rho,seed", [(1.0, 3), (0.5, 4)])
 def test_poisson_hard_walls_ids_matches_luttinger_kac(rho, seed):
     """Poisson obstacles of density rho with a huge height (hard walls, Luttinger & Kac):
-    N(E) = rho / (exp(pi rho / sqrt(E)) - 1) (REFERENCES.md; each gap of exponential length l
+    N(E) = rho / (exp(pi rho / sqrt(E)) - 1) (docs/references.md §3; each gap of exponential length l
     holds floor(l sqrt(E)/pi) Dirichlet levels).  Standard deviation of the count per gap is at
     most sqrt(q(1+q))/(1-q), q = exp(-pi rho/sqrt(E)), over ~rho L gaps."""
     V = P.poisson_obstacles(np.random.default_rng(seed), L_RING * PPU, 1.0 / PPU, rho, 1e6)
@@ -85,3 +87,33 @@ def test_poisson_hard_walls_ids_matches_luttinger_kac(rho, seed):
         n = count_below(ring, 0.0, E) / L_RING
         assert abs(n - ref) < 5 * sd + 0.01 * ref, (E, n, ref)
 
+
+
+# --------------------------------------------------------------------------- Lloyd model
+def lloyd_lyapunov(energy, W: float):
+    """Exact Lyapunov exponent of the Lloyd model (Cauchy eps of half width W, hopping 1):
+    cosh gamma = [sqrt((2 + E)^2 + W^2) + sqrt((2 - E)^2 + W^2)] / 4 (Thouless, J. Phys. C 5, 77
+    (1972); Ishii, Prog. Theor. Phys. Suppl. 53, 77 (1973); docs/references.md section 4)."""
+    e = np.asarray(energy, dtype=np.float64)
+    return np.arccosh((np.sqrt((2 + e) ** 2 + W**2) + np.sqrt((2 - e) ** 2 + W**2)) / 4)
+
+
+@pytest.mark.parametrize("W", [0.5, 2.0])
+def test_lloyd_lyapunov_exponent_is_the_closed_form(W):
+    """Transfer-matrix Lyapunov exponent (tgsweep.observables.lyapunov) of lattices with the
+    ``lloyd`` generator vs the exact Thouless-Ishii formula, inside and outside the band; the
+    tolerance is 5 standard errors of the mean over independent chains plus the norm-estimate
+    bias ln(2)/(2L) of the finite-chain estimate."""
+    from tgsweep.observables import lyapunov
+
+    e = np.array([-3.0, -1.0, 0.0, 0.7, 1.9, 2.5])
+    n_chains, sites = 8, 20_000
+    g = np.array([lyapunov(tgsweep.Ring.lattice(P.make_potential(
+        "lloyd", np.random.default_rng([11, c]), sites, W=W)), e) for c in range(n_chains)])
+    mean = g.mean(axis=0)
+    tol = k_se(g.std(axis=0, ddof=1), n_chains) + math.log(2) / (2 * sites)
+    exact = lloyd_lyapunov(e, W)
+    assert np.all(np.abs(mean - exact) < tol), (mean, exact, tol)
+    assert np.all(tol < 0.05 * exact)  # the check is sharp: a few per cent of gamma
+    # and distinguishes the Lloyd law from the Gaussian-disorder (Thouless) one of equal width
+    assert abs(lloyd_lyapunov(0.0, 0.5) - 0.5**2 / 96) > 0.1

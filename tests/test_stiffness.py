@@ -1,7 +1,7 @@
-"""Superfluid stiffness from twisted boundary conditions (issue 4).
+"""Superfluid stiffness from twisted boundary conditions.
 
 References used below:
-* Clean ring: E(N, theta) - E(N, 0) = N theta^2 / L^2 for |theta| <= pi (REFERENCES.md,
+* Clean ring: E(N, theta) - E(N, 0) = N theta^2 / L^2 for |theta| <= pi (docs/references.md §2,
   "Stiffness"); on the grid the exact plane-wave dispersion (2/h^2)(1 - cos kh),
   k = (2 pi n + phi)/L, summed in closed form (geometric sum).
 * Floquet-Bloch: the eigenvalues of the twisted periodic Jacobi operator solve
@@ -211,7 +211,7 @@ def test_clean_lattice_exact(n_target):
 
 
 def test_clean_continuum_n_over_l_with_grid_correction():
-    """Continuum clean ring: rho_s -> N/L (REFERENCES.md) with the documented O(h^2) grid error
+    """Continuum clean ring: rho_s -> N/L (docs/references.md §2) with the documented O(h^2) grid error
     -N/L ((N^2-1) pi^2 + theta^2/2) h^2 / (6 L^2); exact grid sum to 1e-9."""
     length, mu = 10.0, 20.0
     thetas = np.array([0.3, 1.0, np.pi])
@@ -344,7 +344,7 @@ def test_contour_long_rings_vs_mpmath_roots(m, seed, thetas):
 def test_contour_independence():
     """Formula (C) must not depend on where the line crosses the gap (E*) nor on the quadrature
     step (W = 4, M = 1000, rho_s ~ 1e-83); relative agreement 1e-10."""
-    from tgsweep.observables.stiffness import _contour_path
+    from tgsweep.observables.superfluid import _contour_path
 
     rng = np.random.default_rng(0)
     rng.uniform(-2, 2, 500)

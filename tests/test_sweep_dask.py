@@ -1,6 +1,6 @@
 """Dask execution: bitwise reproducibility over worker counts and chunking, worker kill -9.
 
-Reference: issue 6 - sample s at grid point p draws from SeedSequence(seed, spawn_key=(p, s))
+Reference: docs/references.md §7 - sample s at grid point p draws from SeedSequence(seed, spawn_key=(p, s))
 with PCG64, never from worker, chunk or call order; 1, 2 and 3 workers and samples-per-task 1
 and 4 must give bitwise identical arrays, identical to a serial run in one process.
 """
@@ -58,7 +58,7 @@ def test_workers_and_chunking_bitwise_identical(tmp_path, serial_reference, clus
         for spt in (1, 4):
             d = spec_dict(sampling={"n_samples": 6, "seed": 11, "samples_per_task": spt})
             out = tmp_path / f"w{n_workers}-s{spt}.zarr"
-            rep = run_sweep(parse_spec(d), out, client=client, progress=False)
+            rep = run_sweep(parse_spec(d), out, client, progress=False)
             assert rep.tasks_run == 2 * (6 // spt if spt == 1 else 2)
             assert_stores_equal(serial_reference, arrays(out), skip=SKIP)
 
@@ -85,13 +85,13 @@ def test_kill_worker_mid_run(tmp_path, cluster_factory):
     cluster = cluster_factory(2)
     with Client(cluster) as client:
         ref = tmp_path / "ref.zarr"
-        run_sweep(spec, ref, client=client, progress=False)
+        run_sweep(spec, ref, client, progress=False)
         out = tmp_path / "killed.zarr"
         pids = list(client.run(os.getpid).values())
         result = {}
 
         def go():
-            result["rep"] = run_sweep(spec, out, client=client, progress=False)
+            result["rep"] = run_sweep(spec, out, client, progress=False)
 
         th = threading.Thread(target=go)
         th.start()
@@ -117,7 +117,7 @@ def test_kill_worker_mid_run(tmp_path, cluster_factory):
 def test_worker_plugin_pins_blas_and_numba_threads():
     """Workers the sweep did not start (no pinned environment) are pinned by the worker plugin:
     every BLAS/OpenMP pool reports one thread (threadpoolctl) and numba uses one thread.  The
-    45x OpenBLAS oversubscription slowdown on 2 cores is why (DEVELOPERS.md)."""
+    45x OpenBLAS oversubscription slowdown on 2 cores is why (docs/references.md §7)."""
     from distributed import Client, LocalCluster
 
     from tgsweep.sweep.runner import _pin_threads_plugin

@@ -1,6 +1,6 @@
 """Client kill -9 and --resume, store lock, refusal to overwrite.
 
-Reference: issue 6 - after kill -9 of the client, `tgsweep run --resume` computes only the
+Reference: the sweep engine contract (docs/references.md §7) - after kill -9 of the client, `tgsweep run --resume` computes only the
 missing chunks and the final store is bitwise identical to an uninterrupted run; a second run
 on the same store while one is active is refused with a clear message.
 """

@@ -2,7 +2,7 @@
 tgsweep.plots.render, guarded) and run provenance (batch allocation, cluster job ids recorded
 again after the run so that replacement jobs are kept).
 
-Reference: issue 6 (CLI ``tgsweep plot STORE``: PNG figures of what the store holds; store
+Reference: README "Sweeps: specs, CLI, stores" (CLI ``tgsweep plot STORE``: PNG figures of what the store holds; store
 attributes carry provenance); cluster/README.md and tgsweep.sweep.cluster.batch_provenance for
 the SLURM fields.
 """
@@ -10,6 +10,7 @@ the SLURM fields.
 from __future__ import annotations
 
 import json
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from _sweep_util import cli, spec_dict, write_spec
 def small_store(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("plot")
     spec = parse_spec(spec_dict(sampling={"n_samples": 3, "seed": 2, "samples_per_task": 3}))
-    run_sweep(spec, tmp / "s.zarr", serial=True, progress=False)
+    run_sweep(spec, tmp / "s.zarr", progress=False)
     return tmp / "s.zarr"
 
 
@@ -64,6 +65,18 @@ def test_plot_adds_workflow_figures(small_store, tmp_path, monkeypatch):
     assert len(plot(small_store, tmp_path / "c", workflow=False)) == 4
 
 
+class _InlineExecutor(Executor):
+    """A concurrent.futures executor that runs each task at once, with a ``cluster`` attribute
+    like a distributed Client's (whose cluster provenance the run records)."""
+
+    cluster = object()
+
+    def submit(self, fn, *args, **kwargs):
+        fut = Future()
+        fut.set_result(fn(*args, **kwargs))
+        return fut
+
+
 def test_batch_and_cluster_provenance_recorded_before_and_after(tmp_path, monkeypatch):
     calls = []
 
@@ -84,7 +97,7 @@ def test_batch_and_cluster_provenance_recorded_before_and_after(tmp_path, monkey
         orig_create(spec, attrs)
 
     store.create = create
-    run_sweep(spec, store=store, serial=True, progress=False, cluster=object())
+    run_sweep(spec, store, _InlineExecutor(), progress=False)
     assert json.loads(created["cluster"])["job_ids"] == ["100"]  # start of run
     attrs = store.attrs()
     assert json.loads(attrs["cluster"])["job_ids"] == ["100", "101"]  # after the run
@@ -98,6 +111,6 @@ def test_no_batch_provenance_outside_allocation(tmp_path, monkeypatch):
         monkeypatch.delenv(k, raising=False)
     spec = parse_spec(spec_dict(sampling={"n_samples": 2, "seed": 2, "samples_per_task": 2}))
     store = ZarrStore(tmp_path / "q.zarr")
-    run_sweep(spec, store=store, serial=True, progress=False, cluster=object())
+    run_sweep(spec, store, _InlineExecutor(), progress=False)
     attrs = store.attrs()
     assert "batch" not in attrs and attrs["cluster"] == "object"  # undescribed cluster: class

@@ -1,6 +1,6 @@
 """Spec validation: every bad field gives a one-line error naming it, exit code 2, no store.
 
-Reference: the spec format of issue 6 (workflows/*.toml) and the allowed values in
+Reference: the spec format of README "Sweeps: specs, CLI, stores" (workflows/*.toml) and the allowed values in
 tgsweep.sweep.spec / tgsweep.sweep.registry / tgsweep.models.potentials.
 """
 
@@ -119,3 +119,95 @@ def test_grid_values_checked_at_every_value():
     with pytest.raises(SpecError, match="^disorder"):
         parse_spec(spec_dict(grid={"disorder.W": [0.5, -1.0, 2.0]}))
     assert np.isfinite(parse_spec(spec_dict()).seed)
+
+
+# ------------------------------------------------------------------ units of grid coordinates
+#: the physical dimension of every disorder parameter, written out independently of the
+#: declarations in tgsweep.models.potentials (the generators' docstrings: energies in
+#: hbar^2/(2 m a^2), lengths in a, white-noise strength D in energy^2 x length)
+PARAM_DIMENSIONS = {
+    ("uniform", "width"): "energy", ("uniform", "mean"): "energy",
+    ("gaussian", "sigma"): "energy", ("gaussian", "mean"): "energy",
+    ("bernoulli", "a"): "energy", ("bernoulli", "b"): "energy", ("bernoulli", "p"): "1",
+    ("anderson", "W"): "energy",
+    ("poisson", "density"): "1/length", ("poisson", "height"): "energy",
+    ("poisson", "profile_width"): "length",
+    ("speckle", "strength"): "energy", ("speckle", "corr_length"): "length",
+    ("white_noise", "D"): "energy^2 length",
+    ("aubry_andre", "lam"): "energy", ("aubry_andre", "beta"): "1", ("aubry_andre", "phase"): "rad",
+    ("lloyd", "W"): "energy",
+}
+#: two admissible grid values of each parameter (ranges of the generators)
+GRID_VALUES = {"width": [0.5, 1.0], "mean": [0.0, 0.5], "sigma": [0.5, 1.0], "a": [1.0, 2.0],
+               "b": [0.0, -1.0], "p": [0.2, 0.7], "W": [0.5, 1.0], "density": [0.5, 1.0],
+               "height": [1.0, 2.0], "profile_width": [0.0, 0.5], "strength": [1.0, -1.0],
+               "corr_length": [1.0, 2.0], "D": [0.5, 1.0], "lam": [1.0, 3.0],
+               "beta": [0.3, 0.618], "phase": [0.0, 1.0]}
+#: natural_units attribute per dimension (units: CF "1", angles "rad"); README conventions
+EXPECTED_UNITS = {
+    "continuum": {"energy": "hbar^2/(2 m a^2)", "length": "a", "1/length": "a^-1",
+                  "energy^2 length": "(hbar^2/(2 m a^2))^2 a", "1": "1", "rad": "rad"},
+    "lattice": {"energy": "t", "length": "site", "1/length": "site^-1",
+                "energy^2 length": "t^2 site", "1": "1", "rad": "rad"},
+}
+
+
+def _disorder_spec(kind, name, model_kind):
+    from tgsweep.models.potentials import DISORDER_KINDS
+
+    decl = DISORDER_KINDS[kind]
+    base = {p.name: GRID_VALUES[p.name][0] for p in decl.params if p.required}
+    model = ({"kind": "lattice", "sites": 12} if model_kind == "lattice"
+             else {"kind": "continuum", "length": 8, "points_per_unit": 4})
+    return spec_dict(model=model, disorder={"kind": kind, **base},
+                     grid={f"disorder.{name}": GRID_VALUES[name]},
+                     observables={"energy": {}})
+
+
+LATTICE_ONLY = ("anderson", "aubry_andre", "lloyd")
+UNIT_CASES = [(kind, name, mk) for kind, name in sorted(PARAM_DIMENSIONS)
+              for mk in ("continuum", "lattice") if not (kind in LATTICE_ONLY and mk == "continuum")]
+
+
+@pytest.mark.parametrize("kind,name,model_kind", UNIT_CASES)
+def test_units_of_every_disorder_parameter_coordinate(kind, name, model_kind):
+    """Defect fixed: grid coordinates of disorder parameters had units "1" unless their name was
+    in a hard-coded list (corr_length, width, sigma, D, height and lam were missed).  The units
+    come from the kind's declaration; the expected dimension is the generator's documented one."""
+    from tgsweep.sweep.store import store_layout
+
+    _, coords = store_layout(parse_spec(_disorder_spec(kind, name, model_kind)))
+    dims, values, attrs = coords[f"disorder_{name}"]
+    assert dims == (f"disorder_{name}",)
+    np.testing.assert_array_equal(values, GRID_VALUES[name])
+    dim = PARAM_DIMENSIONS[(kind, name)]
+    assert attrs["natural_units"] == EXPECTED_UNITS[model_kind][dim]
+    assert attrs["units"] == ("rad" if dim == "rad" else "1")
+
+
+def test_every_declared_parameter_has_a_unit_test_and_one_dimension():
+    from tgsweep.models.potentials import DISORDER_KINDS
+
+    declared = {(k, p.name): p.dimension for k, d in DISORDER_KINDS.items() for p in d.params}
+    assert declared == PARAM_DIMENSIONS
+    assert sorted(k for k, d in DISORDER_KINDS.items() if d.lattice_only) == sorted(LATTICE_ONLY)
+    by_name = {}
+    for (_, name), dim in declared.items():  # a name means one thing in every kind
+        assert by_name.setdefault(name, dim) == dim, name
+
+
+def test_lattice_kind_on_a_continuum_names_the_kind():
+    d = spec_dict(model={"kind": "continuum", "length": 8, "points_per_unit": 4})
+    with pytest.raises(SpecError) as exc:
+        parse_spec(d)
+    assert exc.value.field == "disorder.kind" and "lattice" in str(exc.value)
+
+
+def test_readme_disorder_table_is_the_declarations():
+    """README's table of disorder kinds is generated from the declarations, not kept by hand."""
+    from pathlib import Path
+
+    from tgsweep.models.potentials import disorder_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert disorder_table() in readme

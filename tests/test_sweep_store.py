@@ -1,7 +1,9 @@
-"""Result stores (Zarr and its in-memory twin, one suite for both; STYLE.md pattern 1),
+"""Result stores (Zarr and its in-memory twin, one suite for both, as xarray's
+tests/test_backends.py does),
 seeding, summaries and per-sample failure recording.
 
-References: issue 6 (store layout, seeds SeedSequence(seed, spawn_key=(p, s)) with PCG64,
+References: docs/references.md §7 (store layout, seeds SeedSequence(seed, spawn_key=(p, s))
+with PCG64,
 summaries over valid samples only); the per-sample physics is recomputed independently with
 tgsweep.models.potentials.make_potential + tgsweep.ground_state + numpy.linalg.eigvalsh.
 """
@@ -15,10 +17,12 @@ import tgsweep
 from tgsweep.models.potentials import make_potential
 from tgsweep.sweep import MemoryStore, ZarrStore, parse_spec, run_sweep, summarize
 from tgsweep.sweep import registry
-from tgsweep.sweep.registry import Observable, Variable
+from tgsweep.observables.declaration import Observable, Variable
 from tgsweep.sweep.tasks import STATUS
 
 from _sweep_util import spec_dict
+
+from _tolerances import ROUNDOFF, ROUNDOFF_SOLVE, ROUNDOFF_SUM
 
 
 class StoreSuite:
@@ -30,7 +34,7 @@ class StoreSuite:
     def run(self, tmp_path, d=None):
         spec = parse_spec(d or spec_dict())
         store = self.make(tmp_path)
-        run_sweep(spec, store=store, serial=True, progress=False)
+        run_sweep(spec, store, progress=False)
         return spec, store
 
     def test_layout_dims_units(self, tmp_path):
@@ -55,10 +59,11 @@ class StoreSuite:
                                                                                  spawn_key=(p, s))))
                 v = make_potential("anderson", rng, 12, W=w)
                 st = tgsweep.ground_state(tgsweep.Ring.lattice(v), mu=0.0)
-                assert ds["energy"].values[p, s] == pytest.approx(st.energy, abs=1e-12)
-                np.testing.assert_allclose(ds["density"].values[p, s], st.density(), atol=1e-12)
+                assert ds["energy"].values[p, s] == pytest.approx(st.energy, abs=ROUNDOFF_SUM)
+                np.testing.assert_allclose(ds["density"].values[p, s], st.density(),
+                                           atol=ROUNDOFF_SUM)
                 lam = np.linalg.eigvalsh(tgsweep.obdm(st))[::-1]
-                assert ds["lambda0"].values[p, s] == pytest.approx(lam[0], abs=1e-10)
+                assert ds["lambda0"].values[p, s] == pytest.approx(lam[0], abs=ROUNDOFF_SOLVE)
                 n_mu, n_p, n_m = tgsweep.particle_numbers(tgsweep.Ring.lattice(v), 0.0)
                 assert ds["N_mu"].values[p, s] == n_mu == st.n_particles
 
@@ -78,9 +83,9 @@ class StoreSuite:
         e = ds["energy"].values
         ref0 = np.delete(e[0], 1)
         assert summ["n_valid"].values.tolist() == [5, 6]
-        assert summ["energy_mean"].values[0] == pytest.approx(ref0.mean(), rel=1e-14)
+        assert summ["energy_mean"].values[0] == pytest.approx(ref0.mean(), rel=ROUNDOFF)
         assert summ["energy_stderr"].values[0] == pytest.approx(ref0.std(ddof=1) / np.sqrt(5),
-                                                               rel=1e-12)
+                                                               rel=ROUNDOFF_SUM)
         assert summ["energy_mean"].attrs["units"] == ds["energy"].attrs["units"]
 
 
@@ -135,7 +140,7 @@ def test_failing_samples_recorded_and_excluded(tmp_path, probe_observable, store
     d = spec_dict(observables={"energy": {}, "condensate": {}, "probe": {}})
     spec = parse_spec(d)
     store = MemoryStore() if store_kind == "memory" else ZarrStore(tmp_path / "f.zarr")
-    rep = run_sweep(spec, store=store, serial=True, progress=False)
+    rep = run_sweep(spec, store, progress=False)
     st = store.read("status")
     err = store.read("error")
     assert rep.samples_failed == 6 and rep.tasks_run == 4

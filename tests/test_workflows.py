@@ -3,7 +3,7 @@
 stores in data/reference/ (made by data/make_reference.py), and the reference data reproduce
 the closed-form clean-ring values the figures overlay.
 
-References for the physics checks (see /work/shared/REFERENCES.md):
+References for the physics checks (docs/references.md §2, §3, §5):
 clean lambda_0 ~ 1.5427 sqrt(N) - 0.57 (Forrester, Frankel, Garoni & Witte, PRA 67, 043607 (2003));
 clean rho_s = N/L (E(N, theta) - E(N, 0) = N theta^2 / L^2);
 clean lattice domain wall N_tr(t) = 2t/pi per wall (Antal, Racz, Rakos & Schutz,
@@ -271,7 +271,7 @@ def test_reference_white_noise_lyapunov():
     """Sample-mean transfer-matrix gamma(E) of the white-noise reference vs Halperin's exact
     formula within 4 standard errors + 8 % at E >= 0.  (The finite-difference grid h = 1/8 biases
     gamma upward where the decay length is short: +15 % at E = -1, D = 4; not checked there.)"""
-    from tgsweep.observables.lyapunov import halperin_lyapunov
+    from tgsweep.observables.localization import halperin_lyapunov
 
     ds = dict(_ref("localization_length"))["white_noise"]
     for d in ds["disorder_D"].values:

@@ -17,7 +17,8 @@ if _missing:  # e.g. `python3 -c "import tgsweep"` outside the project's virtual
 from .models.ring import Ring
 from .core.state import State, ground_state, excited_state, particle_numbers
 from .core.obdm import obdm
-from . import potentials
+from .core.thermal import ThermalState, thermal_evolve, thermal_state
+from .core.interacting import InteractingState, interacting_ground_state
 from . import threads
 
 threads.apply_default()  # one BLAS thread per process by default: see tgsweep.threads
@@ -25,4 +26,5 @@ threads.apply_default()  # one BLAS thread per process by default: see tgsweep.t
 __version__ = "0.1.0"
 
 __all__ = ["Ring", "State", "ground_state", "excited_state", "particle_numbers", "obdm",
-           "potentials", "threads", "__version__"]
+           "ThermalState", "thermal_state", "thermal_evolve",
+           "InteractingState", "interacting_ground_state", "threads", "__version__"]

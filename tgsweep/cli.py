@@ -1,7 +1,8 @@
 """Command line: ``tgsweep run|status|info|plot``.  Argument parsing only; the work is done by
 tested functions in :mod:`tgsweep.sweep` and :mod:`tgsweep.plots`.
 
-Exit codes: 0 success, 1 run failure, 2 bad input (spec field, missing store, lock held).
+Exit codes: 0 success, 1 run failure, 2 bad input (spec field, missing store, lock held),
+130 interrupted (Ctrl-C: one line saying how to resume).
 """
 
 from __future__ import annotations
@@ -25,20 +26,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output store (default: [output] store of the spec); for a "
                      "workflow with [[series]] tables, a directory of <label>.zarr stores")
     run.add_argument("--workers", type=int, default=None,
-                     help="LocalCluster worker processes, one thread each (default 2)")
+                     help="local worker processes, one thread each (default: 2, used only "
+                     "when the run is estimated to take longer than starting them)")
+    run.add_argument("--dask", action="store_true", help="local workers as a dask "
+                     "LocalCluster instead of a process pool")
     run.add_argument("--scheduler", help="address of a running Dask scheduler")
     run.add_argument("--resume", action="store_true", help="continue an existing store: "
                      "compute only the chunks not marked done")
     run.add_argument("--serial", action="store_true", help="run in this process, without Dask")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--cluster", choices=("slurm", "pbs"),
-                     help="start a dask-jobqueue cluster (see cluster/*.yaml)")
+                     help="start a dask-jobqueue cluster (configuration: "
+                     "tgsweep/sweep/cluster.yaml, copies in cluster/*.yaml)")
     grp = run.add_mutually_exclusive_group()
     grp.add_argument("--jobs", type=int, help="number of batch jobs (with --cluster)")
     grp.add_argument("--adapt", help="MIN:MAX adaptive number of jobs (with --cluster)")
     run.add_argument("--interface", help="network interface of the workers (with --cluster)")
     run.add_argument("--tls", action="store_true", help="TLS between scheduler and workers")
-    run.add_argument("--cluster-config", help="jobqueue YAML (default cluster/<kind>.yaml)")
+    run.add_argument("--cluster-config", help="jobqueue YAML (default: the packaged "
+                     "configuration merged into dask.config; editable copies in cluster/)")
 
     st = sub.add_parser("status", help="done/total tasks per grid point, failures")
     st.add_argument("store")
@@ -56,56 +62,121 @@ def _fail(msg: str, code: int = 2) -> int:
     return code
 
 
-def _cmd_run(a) -> int:
-    from .sweep import SpecError, StoreExists, StoreLocked, load_spec, run_sweep
-    from .sweep.workflow import has_series, load_workflow, run_workflow
+def _members(a):
+    """[(label, spec, store path)] of the spec file: one member, or one per [[series]] table."""
+    from .sweep import load_spec
+    from .sweep.workflow import has_series, load_workflow, workflow_stores  # [[series]]
 
-    series = has_series(a.spec)
-    try:
-        if series:
-            # a workflow with [[series]] tables: one store per member under --out (a directory)
-            members = load_workflow(a.spec)
-            spec = members[0][1]
-        else:
-            spec = load_spec(a.spec)
-        if a.workers is not None and a.workers < 1:
-            raise SpecError("--workers", f"must be a positive integer, got {a.workers}")
-        if (a.jobs is not None or a.adapt or a.interface or a.tls or a.cluster_config) and not a.cluster:
-            raise SpecError("--cluster", "--jobs/--adapt/--interface/--tls need --cluster")
-        if a.serial and (a.scheduler or a.cluster or a.workers):
-            raise SpecError("--serial", "cannot be combined with --workers/--scheduler/--cluster")
-        if not (a.out or spec.store):
-            raise SpecError("output.store", "no output store: set [output] store or pass --out")
-        if a.adapt:
-            from .sweep.cluster import parse_adapt
+    if not has_series(a.spec):
+        spec = load_spec(a.spec)
+        return [("", spec, a.out or spec.store)]
+    members = load_workflow(a.spec)
+    return [(label, spec, store) for (label, spec), store in
+            zip(members, workflow_stores(a.spec, a.out))]
 
-            parse_adapt(a.adapt)
-    except (SpecError, ValueError) as exc:
-        return _fail(str(exc))
-    cluster = None
-    try:
+
+def _check_run_args(a, members) -> None:
+    from .sweep import SpecError
+
+    if a.workers is not None and a.workers < 1:
+        raise SpecError("--workers", f"must be a positive integer, got {a.workers}")
+    if (a.jobs is not None or a.adapt or a.interface or a.tls or a.cluster_config) and not a.cluster:
+        raise SpecError("--cluster", "--jobs/--adapt/--interface/--tls need --cluster")
+    if a.serial and (a.scheduler or a.cluster or a.workers or a.dask):
+        raise SpecError("--serial", "cannot be combined with --workers/--dask/--scheduler/--cluster")
+    if (a.scheduler or a.cluster) and (a.workers or a.dask):
+        raise SpecError("--workers", "local workers (--workers/--dask) cannot be combined with "
+                        "--scheduler/--cluster")
+    if not all(store for _, _, store in members):
+        raise SpecError("output.store", "no output store: set [output] store or pass --out")
+    if a.adapt:
+        from .sweep.cluster import parse_adapt
+
+        parse_adapt(a.adapt)
+
+
+def _executor(a):
+    """(what runs the tasks, close function): None (serial), local workers (started only when
+    they pay off unless --workers is given) or a dask Client of a scheduler / batch cluster."""
+    if a.serial:
+        return None, lambda now=False: None
+    if a.scheduler or a.cluster:
+        import dask
+        from distributed import Client
+
+        from .sweep.executors import DASK_CONFIG
+
+        dask.config.set(DASK_CONFIG)
+        cluster = None
         if a.cluster:
             from .sweep.cluster import make_cluster
 
             cluster = make_cluster(a.cluster, jobs=a.jobs, adapt=a.adapt,
                                    config=a.cluster_config, interface=a.interface, tls=a.tls)
-        if series:
-            stores = run_workflow(a.spec, a.out, serial=a.serial, workers=a.workers,
-                                  resume=a.resume, progress=not a.no_progress,
-                                  scheduler=a.scheduler, cluster=cluster)
-            for st in stores:
-                print(f"{st}: done")
-            return 0
-        rep = run_sweep(spec, a.out, workers=a.workers, scheduler=a.scheduler, cluster=cluster,
-                        resume=a.resume, serial=a.serial, progress=not a.no_progress)
+        client = Client(cluster if cluster is not None else a.scheduler)
+
+        def close(now=False):
+            client.close(timeout=2 if now else None)
+            if cluster is not None:
+                cluster.close()
+
+        return client, close
+    from .sweep.executors import LocalWorkers
+
+    workers = LocalWorkers(a.workers or 2, kind="dask" if a.dask else "processes",
+                           auto=a.workers is None)
+    return workers, workers.close
+
+
+def _cmd_run(a) -> int:
+    from pathlib import Path
+
+    from .sweep import SpecError, StoreExists, StoreLocked, ZarrStore
+    from .sweep.runner import Interrupted, run_sweep
+    from .sweep.workflow import has_series
+
+    try:
+        members = _members(a)
+        _check_run_args(a, members)
+    except (SpecError, ValueError) as exc:
+        return _fail(str(exc))
+    series = has_series(a.spec)
+    close = None
+    try:
+        executor, close = _executor(a)
+        warm = None if not (a.scheduler or a.cluster) else False
+        for label, spec, store in members:
+            if series:
+                Path(store).parent.mkdir(parents=True, exist_ok=True)
+            rep = run_sweep(spec, store, executor, resume=a.resume, progress=not a.no_progress,
+                            warm=warm)
+            if series:
+                ZarrStore(store).update_attrs({"workflow": Path(a.spec).stem,
+                                               "series_label": label})
+            print(f"{rep.store}: ran {rep.tasks_run}/{rep.tasks_total} tasks, "
+                  f"{rep.samples_run} samples ({rep.samples_failed} failed) in "
+                  f"{rep.seconds:.1f} s ({rep.samples_per_second:.2f} samples/s, {rep.mode})"
+                  + (f"; workers compiled {rep.worker_compiled} kernels" if rep.worker_compiled
+                     else ""), flush=True)
+    except Interrupted as exc:
+        if close is not None:
+            close(now=True)
+            close = None
+        out = f" --out {a.out}" if a.out else ""
+        print(f"interrupted after {exc.done}/{exc.total} tasks; resume with "
+              f"`tgsweep run {a.spec}{out} --resume`", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        if close is not None:
+            close(now=True)
+            close = None
+        print("interrupted before any task was written", file=sys.stderr)
+        return 130
     except (StoreExists, StoreLocked, SpecError) as exc:
         return _fail(str(exc))
     finally:
-        if cluster is not None:
-            cluster.close()
-    print(f"{rep.store}: ran {rep.tasks_run}/{rep.tasks_total} tasks, {rep.samples_run} samples "
-          f"({rep.samples_failed} failed) in {rep.seconds:.1f} s "
-          f"({rep.samples_per_second:.2f} samples/s)")
+        if close is not None:
+            close()
     return 0
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _obdm_kernels as K
+from .interacting import InteractingState
 from .state import State
 
-__all__ = ["obdm", "obdm_lattice", "obdm_reference", "upper_rows_lattice"]
+__all__ = ["obdm", "obdm_lattice", "obdm_reference", "upper_rows_lattice", "row_checkpoints"]
 
 #: determinant-ratio threshold below which the sweep rebuilds O^T exactly
 TOL_DEN = 1e-3
@@ -24,6 +25,14 @@ def _stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
     while (m // stride + 1) * n * n * itemsize > budget and stride < m:
         stride *= 2
     return stride
+
+
+def row_checkpoints(u: np.ndarray) -> tuple[np.ndarray, int]:
+    """Prefix checkpoints (q, stride) of lattice-normalized orbitals u (M, N), N >= 1, to pass to
+    :func:`upper_rows_lattice` when streaming many row blocks of the same state."""
+    m, n = u.shape
+    stride = _stride(m, n, u.itemsize)
+    return K.prefix_checkpoints(u, stride), stride
 
 
 def upper_rows_lattice(u: np.ndarray, x0: int, x1: int, q=None, stride=None) -> np.ndarray:
@@ -66,10 +75,17 @@ def obdm(state: State) -> np.ndarray:
     Lattice: gamma[x, y] = <b+_x b_y>.  Continuum: gamma(x_i, x_j) in density units,
     i.e. <psi+(x_i) psi(x_j)> with sum_i gamma(x_i, x_i) h = N (the grid field operator is
     psi(x_i) = b_i / sqrt(h)).  Real when the orbitals are real (fermion twist 0 or pi).
-    Cost O(M^2 N^2 / GROUP + M^2 N GROUP) time, O(M^2) memory.
+    Cost O(M^2 N^2 / GROUP + M^2 N GROUP) time, O(M^2) memory.  A thermal state
+    (:func:`tgsweep.thermal_state`) supplies its own exact lattice matrix (``lattice_obdm``).
+    An :class:`~tgsweep.core.interacting.InteractingState` (ideal, mean field, Bose-Hubbard)
+    carries its gamma in the same conventions; a copy of it is returned.
     """
-    u = state.lattice_orbitals
-    g = obdm_lattice(u)
+    if isinstance(state, InteractingState):
+        return state.obdm()
+    if isinstance(state, State):
+        g = obdm_lattice(state.lattice_orbitals)
+    else:
+        g = state.lattice_obdm()
     if state.ring.kind == "continuum":
         g /= state.ring.weight
     return g

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from ..models.ring import Ring, _is_real_twist
+from ..models.ring import Ring, is_real_twist
 from . import _spectrum_kernels as K
 
 __all__ = ["count_below", "count_at_most", "eigenvalues", "eigenpairs", "eigenpairs_in_window",
-           "dense_eigenpairs", "DENSE_MAX"]
+           "dense_eigenpairs", "spectral_bounds", "DENSE_MAX"]
 
 #: rings with at most this many grid points use LAPACK's dense eigh in ``method="auto"``
 DENSE_MAX = 400
@@ -23,13 +23,22 @@ _EPS = np.finfo(float).eps
 
 def _corner(ring: Ring, phi: float):
     c = ring.corner(phi)
-    return float(c.real) if _is_real_twist(phi) else complex(c)
+    return float(c.real) if is_real_twist(phi) else complex(c)
 
 
-def _bounds(ring: Ring) -> tuple[float, float]:
+def spectral_bounds(ring: Ring) -> tuple[float, float]:
+    """Gershgorin interval [E_lo, E_hi] containing the spectrum of H_phi for every twist phi.
+
+    Each row of H has diagonal diag_i and two off-diagonal entries of modulus t (the corner
+    included), so E_lo = min diag - 2t, E_hi = max diag + 2t (units of energy; continuum
+    t = 1/h^2, so the width is ~ 4/h^2 + max V - min V).
+    """
     d = ring.diag
     t = ring.hopping
     return float(d.min() - 2 * t), float(d.max() + 2 * t)
+
+
+_bounds = spectral_bounds
 
 
 def _pivmin(ring: Ring) -> float:
@@ -64,7 +73,7 @@ def eigenvalues(ring: Ring, phi: float, i0: int, i1: int) -> np.ndarray:
 def dense_eigenpairs(ring: Ring, phi: float, i0: int, i1: int):
     """Plain NumPy/LAPACK twin: eigenpairs i0..i1-1 of the dense matrix (lattice-normalized)."""
     if i1 == i0:
-        dt = np.float64 if _is_real_twist(phi) else np.complex128
+        dt = np.float64 if is_real_twist(phi) else np.complex128
         return np.empty(0), np.empty((ring.n_grid, 0), dtype=dt)
     w, v = sla.eigh(ring.matrix(phi), subset_by_index=[i0, i1 - 1], driver="evr")
     return w, np.ascontiguousarray(v)
@@ -89,7 +98,7 @@ def eigenpairs(ring: Ring, phi: float, i0: int, i1: int, method: str = "auto",
     if method == "dense" or (method == "auto" and ring.n_grid <= DENSE_MAX):
         return dense_eigenpairs(ring, phi, i0, i1)
     w = eigenvalues(ring, phi, i0, i1)
-    real = _is_real_twist(phi)
+    real = is_real_twist(phi)
     rows = np.zeros((w.size, ring.n_grid), dtype=np.float64 if real else np.complex128)
     res = 0.0
     if w.size:

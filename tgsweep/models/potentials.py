@@ -16,25 +16,40 @@ Models
 ------
 * iid per unit cell (alloy / Anderson): :func:`uniform_cells`, :func:`gaussian_cells`,
   :func:`bernoulli_cells`, and on the lattice :func:`anderson` (eps uniform in [-W/2, W/2]).
+* Cauchy on-site energies on the lattice (Lloyd model, exact Lyapunov exponent): :func:`lloyd`.
 * Poisson point obstacles (repulsive Luttinger-Kac model): :func:`poisson_points`,
   :func:`poisson_obstacles`.
 * Optical speckle with intensity correlation V_R^2 sinc^2(x / sigma_R): :func:`speckle`.
 * Gaussian white noise <V(x) V(y)> = D delta(x - y): :func:`white_noise`.
 * Aubry-Andre quasi-periodic potential lambda cos(2 pi beta n + phi): :func:`aubry_andre`.
 * :func:`make_potential` dispatches by name (used by the sweep engine).
+
+Declarations
+------------
+Each model is declared once, right after its generator, as a :class:`DisorderKind`: its name,
+its parameters (:class:`Param`: type, allowed range, default, physical dimension) and an
+adapter from the grid (M, points_per_unit) to the generator.  :data:`DISORDER_KINDS` collects
+them; :func:`make_potential`, the sweep spec validation, the units of grid coordinates and the
+README table (:func:`disorder_table`) all read these declarations.  Adding a model = one
+generator + one ``declare_kind(DisorderKind(...))`` + its statistics test.
 """
 
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from dataclasses import dataclass
+from numbers import Real
+from typing import Callable
 
 import numpy as np
 
+from .params import Param, ParamError, check_int
+
 __all__ = [
-    "uniform_cells", "gaussian_cells", "bernoulli_cells", "anderson",
+    "uniform_cells", "gaussian_cells", "bernoulli_cells", "anderson", "lloyd",
     "poisson_points", "poisson_obstacles", "speckle", "speckle_correlation", "white_noise",
     "aubry_andre", "make_potential", "POTENTIAL_KINDS", "GOLDEN_MEAN",
+    "DisorderKind", "DISORDER_KINDS", "declare_kind", "disorder_table",
 ]
 
 #: (sqrt(5) - 1)/2, the default Aubry-Andre frequency beta
@@ -48,10 +63,7 @@ def _check_rng(rng) -> np.random.Generator:
     return rng
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+_check_int = check_int
 
 
 def _check_real(name: str, value, minimum: float | None = None, strict: bool = False) -> float:
@@ -75,6 +87,66 @@ def _expand_cells(values: np.ndarray, n_grid: int, cell_size: int) -> np.ndarray
 
 def _n_cells(n_grid: int, cell_size: int) -> int:
     return -(-n_grid // cell_size)  # a trailing partial cell gets its own value
+
+
+# --------------------------------------------------------------------------- declarations
+@dataclass(frozen=True)
+class DisorderKind:
+    """Declaration of a disorder model.
+
+    ``draw(rng, n_grid, points_per_unit, **params)`` returns the (M,) potential from validated
+    parameters (all of ``params`` present, defaults filled in).  ``lattice_only`` kinds need
+    points_per_unit = 1.  ``constraint(params, spacing)`` checks what depends on the grid and
+    raises :class:`ParamError`.
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    draw: Callable[..., np.ndarray]
+    doc: str
+    lattice_only: bool = False
+    constraint: Callable[[dict, float], None] | None = None
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def resolve(self, params: dict, points_per_unit: int = 1) -> dict:
+        """Validated parameters with defaults filled in; :class:`ParamError` names the first
+        bad one (unknown, missing, out of range, or a grid it does not fit)."""
+        allowed = tuple(p.name for p in self.params)
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ParamError(unknown[0], f"not a parameter of potential kind {self.name!r}; "
+                             f"allowed: {', '.join(allowed) or 'none'}")
+        required = tuple(p.name for p in self.params if p.required)
+        missing = [p for p in required if p not in params]
+        if missing:
+            raise ParamError(missing[0], f"required parameter of potential kind {self.name!r} "
+                             f"is missing (required: {', '.join(required)})")
+        ppu = check_int("points_per_unit", points_per_unit, 1)
+        if self.lattice_only and ppu != 1:
+            raise ParamError("points_per_unit", f"potential kind {self.name!r} is a lattice "
+                             f"model and needs points_per_unit=1, got {points_per_unit!r}")
+        out = {p.name: p.check(params[p.name]) if p.name in params else p.default
+               for p in self.params}
+        if self.constraint is not None:
+            self.constraint(out, 1.0 / ppu)
+        return out
+
+
+#: name -> declaration, in declaration order (filled by :func:`declare_kind`)
+DISORDER_KINDS: dict[str, DisorderKind] = {}
+
+
+def declare_kind(kind: DisorderKind) -> DisorderKind:
+    """Add a declaration to :data:`DISORDER_KINDS` (names are unique)."""
+    if kind.name in DISORDER_KINDS or kind.name == "none":
+        raise ValueError(f"kind: {kind.name!r} is already declared")
+    DISORDER_KINDS[kind.name] = kind
+    return kind
 
 
 # --------------------------------------------------------------------------- iid per cell
@@ -108,6 +180,13 @@ def uniform_cells(rng: np.random.Generator, n_grid: int, cell_size: int, width: 
     return _expand_cells(vals, n_grid, cell_size)
 
 
+declare_kind(DisorderKind(
+    "uniform", (Param("width", "energy", "box width W (variance W^2/12)", minimum=0.0),
+                Param("mean", "energy", "centre of the box", default=0.0)),
+    lambda rng, m, ppu, width, mean: uniform_cells(rng, m, ppu, width, mean),
+    "iid uniform in [mean - width/2, mean + width/2] per unit cell"))
+
+
 def gaussian_cells(rng: np.random.Generator, n_grid: int, cell_size: int, sigma: float,
                    mean: float = 0.0) -> np.ndarray:
     """iid Gaussian N(mean, sigma^2) per unit cell (energy units), constant on each cell.
@@ -121,6 +200,13 @@ def gaussian_cells(rng: np.random.Generator, n_grid: int, cell_size: int, sigma:
     mean = _check_real("mean", mean)
     vals = mean + sigma * rng.standard_normal(_n_cells(n_grid, cell_size))
     return _expand_cells(vals, n_grid, cell_size)
+
+
+declare_kind(DisorderKind(
+    "gaussian", (Param("sigma", "energy", "standard deviation", minimum=0.0),
+                 Param("mean", "energy", "mean", default=0.0)),
+    lambda rng, m, ppu, sigma, mean: gaussian_cells(rng, m, ppu, sigma, mean),
+    "iid Gaussian N(mean, sigma^2) per unit cell"))
 
 
 def bernoulli_cells(rng: np.random.Generator, n_grid: int, cell_size: int, a: float, b: float,
@@ -142,12 +228,49 @@ def bernoulli_cells(rng: np.random.Generator, n_grid: int, cell_size: int, a: fl
     return _expand_cells(np.where(hit, a, b), n_grid, cell_size)
 
 
+declare_kind(DisorderKind(
+    "bernoulli", (Param("a", "energy", "value with probability p"),
+                  Param("b", "energy", "value with probability 1 - p"),
+                  Param("p", "1", "probability of a", minimum=0.0, maximum=1.0)),
+    lambda rng, m, ppu, a, b, p: bernoulli_cells(rng, m, ppu, a, b, p),
+    "iid binary alloy per unit cell: a with probability p, else b"))
+
+
 def anderson(rng: np.random.Generator, n_sites: int, W: float) -> np.ndarray:
     """Anderson model on the lattice: eps_i iid uniform in [-W/2, W/2] (units of the energy t).
 
     Same draws as ``uniform_cells(rng, n_sites, 1, W)``.
     """
     return uniform_cells(rng, _check_int("n_sites", n_sites, 1), 1, _check_real("W", W, 0.0))
+
+
+declare_kind(DisorderKind(
+    "anderson", (Param("W", "energy", "eps_i uniform in [-W/2, W/2]", minimum=0.0),),
+    lambda rng, m, ppu, W: anderson(rng, m, W),
+    "Anderson model: on-site energies iid uniform in [-W/2, W/2]", lattice_only=True))
+
+
+# --------------------------------------------------------------------------- Lloyd (Cauchy)
+def lloyd(rng: np.random.Generator, n_sites: int, W: float) -> np.ndarray:
+    """Lloyd model on the lattice: eps_i iid Cauchy, density (W/pi) / (eps^2 + W^2).
+
+    Median 0, half width at half maximum W >= 0 (units of the hopping t); no mean or variance.
+    Its Lyapunov exponent is known exactly at every energy, cosh gamma(E) =
+    [sqrt((2 + E)^2 + W^2) + sqrt((2 - E)^2 + W^2)] / 4 for t = 1 (Thouless, J. Phys. C 5, 77
+    (1972); Ishii, Prog. Theor. Phys. Suppl. 53, 77 (1973); docs/references.md section 4).
+    Draws ``n_sites`` variates of ``rng.standard_cauchy``.
+    """
+    _check_rng(rng)
+    n_sites = _check_int("n_sites", n_sites, 1)
+    W = _check_real("W", W, 0.0)
+    return W * rng.standard_cauchy(n_sites)
+
+
+declare_kind(DisorderKind(
+    "lloyd", (Param("W", "energy", "Cauchy half width: density (W/pi)/(eps^2 + W^2)",
+                    minimum=0.0),),
+    lambda rng, m, ppu, W: lloyd(rng, m, W),
+    "Lloyd model: on-site energies iid Cauchy of half width W", lattice_only=True))
 
 
 # --------------------------------------------------------------------------- Poisson obstacles
@@ -173,7 +296,7 @@ def poisson_obstacles(rng: np.random.Generator, n_grid: int, spacing: float, den
     ``profile_width = 0`` the profile is a single grid point: on the lattice a site impurity of
     strength U; in the continuum, ``height = g / h`` approximates g delta(x - x_j), and a large
     ``height`` approximates the hard-wall model whose integrated density of states is
-    N(E) = rho / (exp(pi rho / sqrt(E)) - 1) (REFERENCES.md).
+    N(E) = rho / (exp(pi rho / sqrt(E)) - 1) (docs/references.md §3).
 
     Parameters
     ----------
@@ -206,6 +329,17 @@ def poisson_obstacles(rng: np.random.Generator, n_grid: int, spacing: float, den
     v = np.zeros(n_grid)
     np.add.at(v, idx.ravel(), height)
     return v
+
+
+declare_kind(DisorderKind(
+    "poisson", (Param("density", "1/length", "mean number of obstacles per unit length",
+                      minimum=0.0),
+                Param("height", "energy", "obstacle height U", minimum=0.0),
+                Param("profile_width", "length", "box profile width (0: one grid point)",
+                      default=0.0, minimum=0.0)),
+    lambda rng, m, ppu, density, height, profile_width: poisson_obstacles(
+        rng, m, 1.0 / ppu, density, height, profile_width),
+    "repulsive Poisson obstacles (Luttinger-Kac)"))
 
 
 # --------------------------------------------------------------------------- speckle
@@ -270,6 +404,21 @@ def speckle(rng: np.random.Generator, n_grid: int, spacing: float, strength: flo
     return np.ascontiguousarray(strength * (intensity - 1.0))
 
 
+def _speckle_resolved(params: dict, spacing: float) -> None:
+    if params["corr_length"] < 2 * spacing / math.pi:
+        raise ParamError("corr_length", f"must be >= 2 h / pi = {2 * spacing / math.pi:.6g} "
+                         "so that the speckle spectrum is resolved by the grid, got "
+                         f"{params['corr_length']!r}")
+
+
+declare_kind(DisorderKind(
+    "speckle", (Param("strength", "energy", "V_R, either sign; abs(V_R) is the standard deviation"),
+                Param("corr_length", "length", "sigma_R, <V(x)V(0)> = V_R^2 sinc^2(x/sigma_R)",
+                      minimum=0.0, open_min=True)),
+    lambda rng, m, ppu, strength, corr_length: speckle(rng, m, 1.0 / ppu, strength, corr_length),
+    "1-d optical speckle V_R (I/<I> - 1)", constraint=_speckle_resolved))
+
+
 def speckle_correlation(x, n_grid: int, spacing: float, strength: float,
                         corr_length: float) -> np.ndarray:
     """Exact ring autocorrelation <V(x) V(0)> of :func:`speckle` (energy^2 units).
@@ -291,13 +440,19 @@ def white_noise(rng: np.random.Generator, n_grid: int, spacing: float, D: float)
     """Gaussian white noise <V(x) V(y)> = D delta(x - y): iid N(0, D/h) at each grid point.
 
     D >= 0 has units energy^2 x length (hbar^2/2m = 1); the Halperin / Frisch-Lloyd exact
-    results (REFERENCES.md) are stated for this normalization (there D is called sigma).
+    results (docs/references.md §3) are stated for this normalization (there D is called sigma).
     """
     _check_rng(rng)
     n_grid = _check_int("n_grid", n_grid, 1)
     h = _check_spacing(spacing)
     D = _check_real("D", D, 0.0)
     return math.sqrt(D / h) * rng.standard_normal(n_grid)
+
+
+declare_kind(DisorderKind(
+    "white_noise", (Param("D", "energy^2 length", "<V(x)V(y)> = D delta(x - y)", minimum=0.0),),
+    lambda rng, m, ppu, D: white_noise(rng, m, 1.0 / ppu, D),
+    "Gaussian white noise"))
 
 
 # --------------------------------------------------------------------------- Aubry-Andre
@@ -320,21 +475,18 @@ def aubry_andre(rng: np.random.Generator, n_sites: int, lam: float, beta: float 
     return lam * np.cos(2 * math.pi * beta * np.arange(n_sites) + phase)
 
 
-# --------------------------------------------------------------------------- dispatcher
-# kind -> (required params, optional params with defaults, lattice only?)
-_KINDS: dict[str, tuple[tuple[str, ...], dict, bool]] = {
-    "uniform": (("width",), {"mean": 0.0}, False),
-    "gaussian": (("sigma",), {"mean": 0.0}, False),
-    "bernoulli": (("a", "b", "p"), {}, False),
-    "anderson": (("W",), {}, True),
-    "poisson": (("density", "height"), {"profile_width": 0.0}, False),
-    "speckle": (("strength", "corr_length"), {}, False),
-    "white_noise": (("D",), {}, False),
-    "aubry_andre": (("lam",), {"beta": GOLDEN_MEAN, "phase": None}, True),
-}
+declare_kind(DisorderKind(
+    "aubry_andre", (Param("lam", "energy", "amplitude lambda"),
+                    Param("beta", "1", "frequency beta", default=GOLDEN_MEAN),
+                    Param("phase", "rad", "phase; omitted: uniform in [0, 2 pi) from the sample's "
+                          "generator", default=None, none_ok=True)),
+    lambda rng, m, ppu, lam, beta, phase: aubry_andre(rng, m, lam, beta, phase),
+    "Aubry-Andre quasi-periodic eps_n = lam cos(2 pi beta n + phase)", lattice_only=True))
 
-#: names accepted by :func:`make_potential`
-POTENTIAL_KINDS: tuple[str, ...] = tuple(_KINDS)
+
+# --------------------------------------------------------------------------- dispatcher
+#: names accepted by :func:`make_potential`, in declaration order
+POTENTIAL_KINDS: tuple[str, ...] = tuple(DISORDER_KINDS)
 
 
 def make_potential(kind: str, rng: np.random.Generator, n_grid: int, points_per_unit: int = 1,
@@ -344,10 +496,7 @@ def make_potential(kind: str, rng: np.random.Generator, n_grid: int, points_per_
     Parameters
     ----------
     kind : str
-        One of ``POTENTIAL_KINDS``: "uniform" (width, mean=0), "gaussian" (sigma, mean=0),
-        "bernoulli" (a, b, p), "anderson" (W; lattice), "poisson" (density, height,
-        profile_width=0), "speckle" (strength, corr_length), "white_noise" (D),
-        "aubry_andre" (lam, beta=golden mean, phase=None; lattice).
+        A name in :data:`DISORDER_KINDS` (parameters: see :func:`disorder_table`).
     rng : numpy.random.Generator
     n_grid : int
         Number of grid points M.
@@ -355,45 +504,32 @@ def make_potential(kind: str, rng: np.random.Generator, n_grid: int, points_per_
         Grid points per unit length (1 on the lattice); the cell size of the iid-cell models
         and 1/h of the continuum-field models.
     **params
-        The model's parameters, see the generator functions.
+        The model's parameters, see its declaration and generator function.
 
     Raises
     ------
     ValueError
         Unknown ``kind``, unknown or missing parameter (named in the message), or a parameter out
-        of range; lattice-only kinds with points_per_unit != 1.
+        of range; lattice-only kinds with points_per_unit != 1 (:class:`ParamError`).
     """
-    if kind not in _KINDS:
-        raise ValueError(f"kind: must be one of {', '.join(map(repr, POTENTIAL_KINDS))}, "
+    decl = DISORDER_KINDS.get(kind)
+    if decl is None:
+        raise ParamError("kind", f"must be one of {', '.join(map(repr, POTENTIAL_KINDS))}, "
                          f"got {kind!r}")
-    required, optional, lattice_only = _KINDS[kind]
-    allowed = required + tuple(optional)
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise ValueError(f"{unknown[0]}: not a parameter of potential kind {kind!r}; allowed: "
-                         f"{', '.join(allowed)}")
-    missing = [p for p in required if p not in params]
-    if missing:
-        raise ValueError(f"{missing[0]}: required parameter of potential kind {kind!r} is missing "
-                         f"(required: {', '.join(required)})")
-    ppu = _check_int("points_per_unit", points_per_unit, 1)
-    if lattice_only and ppu != 1:
-        raise ValueError(f"points_per_unit: potential kind {kind!r} is a lattice model and needs "
-                         f"points_per_unit=1, got {points_per_unit!r}")
-    kw = {**optional, **params}
-    h = 1.0 / ppu
-    if kind == "uniform":
-        return uniform_cells(rng, n_grid, ppu, kw["width"], kw["mean"])
-    if kind == "gaussian":
-        return gaussian_cells(rng, n_grid, ppu, kw["sigma"], kw["mean"])
-    if kind == "bernoulli":
-        return bernoulli_cells(rng, n_grid, ppu, kw["a"], kw["b"], kw["p"])
-    if kind == "anderson":
-        return anderson(rng, n_grid, kw["W"])
-    if kind == "poisson":
-        return poisson_obstacles(rng, n_grid, h, kw["density"], kw["height"], kw["profile_width"])
-    if kind == "speckle":
-        return speckle(rng, n_grid, h, kw["strength"], kw["corr_length"])
-    if kind == "white_noise":
-        return white_noise(rng, n_grid, h, kw["D"])
-    return aubry_andre(rng, n_grid, kw["lam"], kw["beta"], kw["phase"])
+    _check_rng(rng)
+    kw = decl.resolve(params, points_per_unit)
+    return decl.draw(rng, n_grid, int(points_per_unit), **kw)
+
+
+def disorder_table() -> str:
+    """Markdown table of every declared kind and its parameters (the README's table)."""
+    rows = ["| kind | parameter | allowed | default | dimension | meaning |",
+            "|---|---|---|---|---|---|"]
+    for decl in DISORDER_KINDS.values():
+        head = f"`{decl.name}`" + (" (lattice)" if decl.lattice_only else "")
+        for i, p in enumerate(decl.params):
+            default = "required" if p.required else ("omitted" if p.default is None
+                                                     else f"{p.default:.6g}")
+            rows.append(f"| {head if i == 0 else ''} | `{p.name}` | {p.allowed()} | {default} | "
+                        f"{p.dimension} | {p.doc} |")
+    return "\n".join(rows)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Ring", "fermion_twist", "real_number"]
+__all__ = ["Ring", "fermion_twist", "is_real_twist", "real_number"]
 
 
 def fermion_twist(theta: float, n_particles: int) -> float:
@@ -168,7 +168,7 @@ class Ring:
     def matrix(self, phi: float = 0.0) -> np.ndarray:
         """Dense M x M matrix of H with fermion twist phi (real if phi is 0 or pi)."""
         m = self.n_grid
-        real = _is_real_twist(phi)
+        real = is_real_twist(phi)
         dtype = np.float64 if real else np.complex128
         h = np.zeros((m, m), dtype=dtype)
         idx = np.arange(m)
@@ -190,29 +190,33 @@ class Ring:
                 f"t={self.hopping:g})")
 
 
-def real_number(value, field: str) -> float:
+def real_number(value, name: str) -> float:
     """``value`` as a float if it is a real number (anything with ``float()``: int, float, NumPy
     scalars, ``fractions.Fraction``, ``decimal.Decimal``, ``mpmath.mpf``; complex types only with
     imaginary part 0).  Strings, booleans and non-real numbers raise with a message naming
-    ``field``."""
+    ``name``."""
     if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
-        raise TypeError(f"{field}: must be a real number, got {value!r} "
+        raise TypeError(f"{name}: must be a real number, got {value!r} "
                         f"({type(value).__name__})")
     imag = getattr(value, "imag", 0)
     try:
         if imag != 0:
-            raise ValueError(f"{field}: must be a real number, got the complex value {value!r}")
+            raise ValueError(f"{name}: must be a real number, got the complex value {value!r}")
         return float(getattr(value, "real", value))
     except (TypeError, ValueError) as exc:
-        if str(exc).startswith(field):
+        if str(exc).startswith(name):
             raise
-        raise TypeError(f"{field}: must be a real number, got {value!r} "
+        raise TypeError(f"{name}: must be a real number, got {value!r} "
                         f"({type(value).__name__})") from None
 
 
-def _is_real_twist(phi: float) -> bool:
+def is_real_twist(phi: float) -> bool:
+    """True when the fermion twist phi is 0 or pi (to 1e-15): H_phi and its orbitals are real."""
     s = np.sin(phi)
     return abs(s) < 1e-15
+
+
+_is_real_twist = is_real_twist  # old private name, kept only so that unmerged branches still run
 
 
 def _potential_array(potential, m: int) -> np.ndarray:

@@ -1,42 +1,58 @@
-"""Per-sample physics observables: a state (+ options) -> small NumPy arrays with units.
+"""Per-sample physics observables.
 
-Names are resolved lazily from their submodules (PEP 562) so that importing one observable does
-not compile every kernel.  To add an observable, add its module to ``_NAMES``.
+Two levels, one convention each:
+
+* the physics functions (``hs_profile(state, ...)``, ``lyapunov(ring, energies)``,
+  ``stiffness(ring, mu, thetas)``, ...): a :class:`~tgsweep.core.state.State` or a
+  :class:`~tgsweep.models.ring.Ring` plus options in, arrays or a small named result out, units
+  in their docstrings;
+* the declared observables (:data:`OBSERVABLES`, one :class:`Observable` next to the code of
+  each, see :mod:`tgsweep.observables.declaration`): ``compute(ctx, options) -> dict of arrays``
+  with the variables, units and options declared; the sweep registry collects these, and
+  :func:`evaluate` runs one on a state.
 """
 
 from __future__ import annotations
 
-import importlib
+from . import (basic, correlations, dynamics, entanglement, interacting, localization,
+               superfluid, thermal)
+from .correlations import (EclFit, MomentumDistribution, condensate, ecl_profile, fit_ecl,
+                           hs_blocks, hs_bound, hs_profile, momentum_distribution,
+                           stream_upper_rows, tail_coefficient)
+from .declaration import Coord, Observable, Option, SampleContext, Variable
+from .entanglement import entanglement_entropy
+from .dynamics import (DynamicsSample, dynamics_sample, front_profile_continuum,
+                       front_profile_lattice)
+from .localization import (KAPPUS_WEGNER_RATIO, aubry_andre_lyapunov, halperin_lyapunov,
+                           kappus_wegner_lyapunov, lyapunov, lyapunov_chain, thouless_lyapunov)
+from .superfluid import Stiffness, stiffness
+from .thermal import ThermalStiffness, free_energy, tg_contact, thermal_stiffness
+from .interacting import (InteractingStiffness, interacting_stiffness, leggett_fraction,
+                          leggett_stiffness, luttinger_parameter, mu_for_particles,
+                          structure_factor)
 
-_NAMES = {
-    # correlations (issue: HS decay, condensate, momentum distribution, ECL)
-    "hs_blocks": "correlations",
-    "hs_profile": "correlations",
-    "hs_bound": "correlations",
-    "condensate": "correlations",
-    "momentum_distribution": "correlations",
-    "ecl_profile": "correlations",
-    "fit_ecl": "correlations",
-    # localization
-    "lyapunov": "lyapunov",
-    # superfluid stiffness
-    "stiffness": "stiffness",
-}
-
-__all__ = sorted(_NAMES)
-
-# the submodule lyapunov.py shares its public name: bind the function eagerly, else importing the
-# submodule (explicitly or via __getattr__) would leave the *module* bound to this name
-from .lyapunov import lyapunov  # noqa: E402
-from .stiffness import stiffness  # noqa: E402
-
-
-def __getattr__(name):
-    mod = _NAMES.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'tgsweep.observables' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{mod}", __name__), name)
+#: every declared observable, by name (the sweep registry is built from this)
+OBSERVABLES: dict[str, Observable] = {
+    o.name: o for mod in (basic, correlations, localization, superfluid, dynamics, entanglement,
+                          interacting)
+    for o in mod.OBSERVABLES}
 
 
-def __dir__():
-    return __all__
+def evaluate(name: str | Observable, state, mu: float | None = None, **options) -> dict:
+    """Run the declared observable ``name`` on ``state`` as a sweep sample would:
+    ``evaluate("stiffness", state, mu=20.0, thetas=[0.5])`` -> {variable: array}."""
+    obs = OBSERVABLES[name] if isinstance(name, str) else name
+    return obs.evaluate(state, mu, **options)
+
+
+__all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distribution",
+           "tail_coefficient", "ecl_profile", "fit_ecl", "stream_upper_rows", "EclFit",
+           "MomentumDistribution", "lyapunov", "lyapunov_chain", "thouless_lyapunov",
+           "kappus_wegner_lyapunov", "aubry_andre_lyapunov", "halperin_lyapunov",
+           "KAPPUS_WEGNER_RATIO", "stiffness", "Stiffness", "DynamicsSample", "dynamics_sample",
+           "front_profile_lattice", "front_profile_continuum", "entanglement_entropy",
+           "OBSERVABLES", "Observable",
+           "Option", "Variable", "Coord", "SampleContext", "evaluate", "free_energy",
+           "thermal_stiffness", "ThermalStiffness", "tg_contact", "InteractingStiffness",
+           "interacting_stiffness", "leggett_fraction", "leggett_stiffness",
+           "luttinger_parameter", "mu_for_particles", "structure_factor"]

@@ -20,16 +20,19 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import scipy.linalg as sla
 
-from ..core import _correlation_kernels as CK
-from ..core import _obdm_kernels as OK
-from ..core.obdm import _stride, obdm, upper_rows_lattice
+from ..core import kernels as CK
+from ..core.obdm import obdm, row_checkpoints, upper_rows_lattice
 from ..core.spectrum import count_at_most, count_below, eigenpairs
 from ..core.state import State
+from ..models.params import ParamError
 from ..models.ring import Ring
+from .declaration import (REQUIRED, Coord, Observable, Option, Variable, integer_at_least,
+                          n_cells, real_list)
 
 __all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distribution",
            "tail_coefficient", "ecl_profile", "fit_ecl", "MomentumDistribution", "EclFit",
-           "stream_upper_rows"]
+           "stream_upper_rows", "ring_momenta", "CONDENSATE", "HS_PROFILE", "MOMENTUM_DISTRIBUTION",
+           "ECL_PROFILE", "OBSERVABLES"]
 
 
 # ------------------------------------------------------------------------------------ streaming
@@ -49,6 +52,13 @@ def stream_upper_rows(state: State, rows_per_block: int | None = None):
     """
     ring = state.ring
     m = ring.n_grid
+    if not isinstance(state, State):  # a thermal state computes its own rows (tgsweep.core.thermal)
+        r = int(rows_per_block or ring.cell_size)
+        scale = 1.0 / ring.weight if ring.kind == "continuum" else 1.0
+        for x0 in range(0, m, r):
+            x1 = min(m, x0 + r)
+            yield x0, x1, state.upper_rows(x0, x1) * scale
+        return
     u = np.ascontiguousarray(state.lattice_orbitals)
     if u.dtype not in (np.float64, np.complex128):
         u = u.astype(np.complex128 if np.iscomplexobj(u) else np.float64)
@@ -56,8 +66,7 @@ def stream_upper_rows(state: State, rows_per_block: int | None = None):
     r = int(rows_per_block or ring.cell_size)
     scale = 1.0 / ring.weight if ring.kind == "continuum" else 1.0
     if n:
-        stride = _stride(m, n, u.itemsize)
-        q = OK.prefix_checkpoints(u, stride)
+        q, stride = row_checkpoints(u)
     for x0 in range(0, m, r):
         x1 = min(m, x0 + r)
         if n:
@@ -213,6 +222,20 @@ def tail_coefficient(k, n_k, k_min: float, k_max: float) -> float:
     return float(np.linalg.lstsq(a, y, rcond=None)[0][0])
 
 
+def _momenta(m: int, length: float, theta: float):
+    j = np.fft.fftfreq(m, 1.0 / m)
+    k = (2 * np.pi * j + theta) / length
+    order = np.argsort(k)
+    return k, order
+
+
+def ring_momenta(n_grid: int, length: float, theta: float = 0.0) -> np.ndarray:
+    """The M momenta k = (2 pi j + theta)/L of a ring with boson twist theta, ascending (the
+    k of :func:`momentum_distribution`; units 1/length)."""
+    k, order = _momenta(int(n_grid), float(length), float(theta))
+    return k[order]
+
+
 def _nk_from_diag_sums(ring: Ring, u_d: np.ndarray, theta: float):
     m = ring.n_grid
     h, big_l = ring.weight, ring.length
@@ -220,9 +243,7 @@ def _nk_from_diag_sums(ring: Ring, u_d: np.ndarray, theta: float):
     d = np.arange(1, m)
     c[1:] = u_d[1:] + np.exp(1j * theta) * np.conj(u_d[m - d])  # wrapped pairs y = x + d - M
     nk = np.fft.fft(c * np.exp(-1j * theta * np.arange(m) / m)) * h**2 / big_l
-    j = np.fft.fftfreq(m, 1.0 / m)
-    k = (2 * np.pi * j + theta) / big_l
-    order = np.argsort(k)
+    k, order = _momenta(m, big_l, theta)
     return k[order], nk.real[order]
 
 
@@ -329,3 +350,120 @@ def fit_ecl(r, q, r_min: float = 1.0, r_max: float | None = None,
     popt, _ = curve_fit(model, rr, lq, p0=(icpt, ell0, 1.0),
                         bounds=([-np.inf, 1e-6, 0.05], [np.inf, np.inf, 3.0]), maxfev=20000)
     return EclFit(float(np.exp(popt[0])), float(popt[1]), float(popt[2]))
+
+
+# ------------------------------------------------------------------------------ declarations
+def _condensate_layout(geom, opts):
+    k = opts["n_modes"]
+    return ({"lambda0": Variable((), (), "1", "largest natural occupation lambda_0 of the OBDM"),
+             "occupations": Variable(("mode",), (k,), "1",
+                                     "largest natural occupations, descending (NaN beyond M)")},
+            {"mode": Coord(np.arange(k), "1", "natural-orbital index (0 = condensate)")})
+
+
+def _condensate_compute(ctx, opts):
+    k = opts["n_modes"]
+    lam = condensate(ctx.state, n_occupations=k, gamma=ctx.obdm())
+    occ = np.full(k, np.nan)
+    occ[:lam.size] = lam
+    return {"lambda0": np.float64(occ[0]), "occupations": occ}
+
+
+CONDENSATE = Observable(
+    "condensate", _condensate_layout, _condensate_compute,
+    options=(Option("n_modes", 4, integer_at_least("n_modes", 1), "occupations kept"),),
+    description="natural occupations of the OBDM")
+
+
+def _hs_layout(geom, opts):
+    nr = n_cells(geom) // 2 + 1
+    return ({"hs_profile": Variable(("sigma", "r"), (len(opts["sigmas"]), nr), "1",
+                                    "HS profile h_sigma(r) = mean_n ||1_In gamma 1_In+r||_2^sigma")},
+            {"sigma": Coord(np.asarray(opts["sigmas"], float), "1", "HS power sigma"),
+             "r": Coord(np.arange(nr), "length", "cell distance r")})
+
+
+def _hs_compute(ctx, opts):
+    _, h = hs_profile(ctx.state, sigmas=opts["sigmas"], gamma=ctx.obdm())
+    return {"hs_profile": h}
+
+
+HS_PROFILE = Observable(
+    "hs_profile", _hs_layout, _hs_compute,
+    options=(Option("sigmas", [0.5], real_list("sigmas", 0.0, 2.0), "HS powers sigma"),),
+    description="Hilbert-Schmidt block profile of the OBDM")
+
+
+def _nk_layout(geom, opts):
+    m = geom["n_grid"]
+    variables = {"n_k": Variable(("k_index",), (m,), "1", "momentum distribution n(k), sum = N")}
+    coords = {"k_index": Coord(np.arange(m), "1", "momentum index (ascending k)")}
+    k_name = "momentum k = (2 pi j + theta)/L"
+    if geom.get("twist") is None:  # the twist varies over the grid: k is stored per sample
+        variables["k"] = Variable(("k_index",), (m,), "1/length", k_name)
+    else:  # one momentum grid for the whole store: a coordinate
+        coords["k"] = Coord(ring_momenta(m, geom["length"], geom["twist"]), "1/length", k_name,
+                            "k_index")
+    return variables, coords
+
+
+def _nk_compute(ctx, opts):
+    md = momentum_distribution(ctx.state, gamma=ctx.obdm())
+    return {"n_k": md.n_k, "k": md.k}
+
+
+MOMENTUM_DISTRIBUTION = Observable("momentum_distribution", _nk_layout, _nk_compute,
+                                   description="momentum distribution n(k) on the ring's momenta")
+
+
+def _check_windows(w):
+    ok = isinstance(w, list) and len(w) > 0
+    if ok:
+        for pair in w:
+            if not (isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                            and np.isfinite(x) for x in pair) and pair[0] <= pair[1]):
+                ok = False
+                break
+    if not ok:
+        raise ParamError("windows", "must be a non-empty list of [E_lo, E_hi] pairs of finite "
+                         f"numbers with E_lo <= E_hi, got {w!r}")
+    return w
+
+
+def _ecl_layout(geom, opts):
+    nr = n_cells(geom) // 2 + 1
+    nt, nw = len(opts["twists"]), len(opts["windows"])
+    w = np.asarray(opts["windows"], float).reshape(-1, 2)
+    eu = "energy"
+    return ({"ecl_q": Variable(("twist", "window", "r"), (nt, nw, nr), "1",
+                               "ECL profile q(r) = (1/n_cells) sum_n Q(n, n+r; J), "
+                               "Q = sum_{E_j in J} Phi_j(n) Phi_j(m), Phi_j(n) = "
+                               "(int_{I_n} |phi_j|^2)^{1/2}"),
+             "ecl_n_states": Variable(("twist", "window"), (nt, nw), "1",
+                                      "number of one-particle eigenvalues in the window J",
+                                      "int64")},
+            {"twist": Coord(np.asarray(opts["twists"], float), "rad",
+                            "fermion twist phi of the one-particle operator (0 periodic, "
+                            "pi antiperiodic)"),
+             "window": Coord(np.arange(nw), "1", "energy window index"),
+             "window_lo": Coord(w[:, 0], eu, "lower edge of the energy window J", "window"),
+             "window_hi": Coord(w[:, 1], eu, "upper edge of the energy window J", "window"),
+             "r": Coord(np.arange(nr), "length", "cell distance r")})
+
+
+def _ecl_compute(ctx, opts):
+    _, q, n = ecl_profile(ctx.ring, [tuple(p) for p in opts["windows"]],
+                          twists=tuple(float(t) for t in opts["twists"]))
+    return {"ecl_q": q, "ecl_n_states": np.asarray(n, np.int64)}
+
+
+ECL_PROFILE = Observable(
+    "ecl_profile", _ecl_layout, _ecl_compute,
+    # windows are required: no default window makes sense for every model
+    options=(Option("windows", REQUIRED, _check_windows, "[[E_lo, E_hi], ...] energy windows"),
+             Option("twists", [0.0, float(np.pi)], real_list("twists", -np.pi, np.pi),
+                    "fermion twists phi")),
+    description="eigenfunction-correlator (ECL) profile q(r) per energy window and fermion twist")
+
+OBSERVABLES = (CONDENSATE, HS_PROFILE, MOMENTUM_DISTRIBUTION, ECL_PROFILE)

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..sweep.store import open_dataset, summarize
 
-__all__ = ["plot_variables", "classify", "pretty", "pretty_units", "axis_label", "format_value",
+__all__ = ["plot_variables", "classify", "pretty", "pretty_units", "unit_of", "axis_label", "format_value",
            "MAX_SERIES", "NCOLS", "DERIVED"]
 
 MAX_SERIES = 8   # grid points (or combinations) drawn per panel
@@ -74,6 +74,13 @@ def pretty(text: str) -> str:
     s = re.sub(r"\^(-?\d+)", lambda m: m.group(1).translate(_SUP), s)
     s = re.sub(r"_(\d)(?!\d)", lambda m: m.group(1).translate(_SUB), s)
     return s.replace("<=", "≤").replace(">=", "≥")
+
+
+def unit_of(attrs) -> str:
+    """The unit to show for a variable or coordinate: its ``natural_units`` (the unit of the
+    system the number is in: "a", "hbar^2/(2 m a^2)", ...) when stored, else ``units``."""
+    attrs = getattr(attrs, "attrs", attrs)
+    return attrs.get("natural_units", attrs.get("units", "")) or ""
 
 
 def pretty_units(units: str) -> str:
@@ -114,7 +121,7 @@ def axis_label(var_or_attrs, name: str | None = None, width: int = 40) -> str:
     attrs = getattr(var_or_attrs, "attrs", var_or_attrs)
     name = name or getattr(var_or_attrs, "name", "")
     text = pretty(_short(attrs.get("long_name", name) or name))
-    u = pretty_units(attrs.get("units", ""))
+    u = pretty_units(unit_of(attrs))
     text = f"{text} [{u}]" if u else text
     return "\n".join(textwrap.wrap(text, width)) or str(name)
 
@@ -209,7 +216,7 @@ def classify(ds, summ) -> Plan:
                     if odims:
                         notes.append(f"{name}: fixed (the same in every sample), not data")
                     else:
-                        u = pretty_units(var.attrs.get("units", ""))
+                        u = pretty_units(unit_of(var))
                         notes.append(f"{name} = {format_value(lo.item())}"
                                      f"{' ' + u if u else ''} in every sample")
                     plan.skipped[name] = "fixed"
@@ -264,7 +271,7 @@ def _coord_info(ds, dim, plan: Plan):
     # an index (mode 0, 1, ...; window 0, 1): dimensionless integers 0..n-1; a distance in
     # units a or sites is a physical axis even when it takes integer values
     index_like = numeric and np.issubdtype(vals.dtype, np.integer) and np.array_equal(
-        vals, np.arange(vals.size)) and attrs.get("units", "1") in ("", "1")
+        vals, np.arange(vals.size)) and unit_of(attrs) in ("", "1")
     categorical = (not numeric) or vals.size <= 2 or (index_like and vals.size < 8)
     labels = None
     # fixed per-dimension variables without samples label categorical values (energy windows)
@@ -274,9 +281,9 @@ def _coord_info(ds, dim, plan: Plan):
         lov, hiv = ds[lo[0]].values, ds[lo[0][:-3] + "_hi"].values
         labels = [f"[{format_value(a)}, {format_value(b)}]" for a, b in zip(lov, hiv)]
         attrs = {"long_name": pretty(_short(ds[lo[0]].attrs.get("long_name", dim)).replace(
-            "lower edge of the ", "")), "units": ds[lo[0]].attrs.get("units", "")}
+            "lower edge of the ", "")), "units": unit_of(ds[lo[0]])}
     elif categorical:
-        labels = [format_value(v, attrs.get("units", "")) for v in vals]
+        labels = [format_value(v, unit_of(attrs)) for v in vals]
     return (np.asarray(vals, float) if numeric else np.arange(vals.size)), attrs, categorical, \
         labels
 
@@ -302,13 +309,13 @@ def _grid_series(ds, gdims):
         sel = dict(zip(gdims, idx))
         parts = []
         for d, i in sel.items():
-            u = ds[d].attrs.get("units", "") if d in ds.coords else ""
+            u = unit_of(ds[d]) if d in ds.coords else ""
             v = ds[d].values[i] if d in ds.coords else i
             parts.append(format_value(v, u))
         out.append((sel, ", ".join(parts)))
     title = ", ".join(
-        _dim_name(ds, d) + (f" [{pretty_units(ds[d].attrs.get('units', ''))}]"
-                            if d in ds.coords and pretty_units(ds[d].attrs.get("units", ""))
+        _dim_name(ds, d) + (f" [{pretty_units(unit_of(ds[d]))}]"
+                            if d in ds.coords and pretty_units(unit_of(ds[d]))
                             else "") for d in gdims)
     return out, title, total
 
@@ -393,8 +400,8 @@ def _scalar_panels(ds, summ, name, gdims, plan) -> list[Panel]:
 
     title = f"{total} grid points" if total > len(series) else ""
     xlabel = _dim_name(ds, xd)
-    if pretty_units(xattrs.get("units", "")):
-        xlabel += f" [{pretty_units(xattrs.get('units', ''))}]"
+    if pretty_units(unit_of(xattrs)):
+        xlabel += f" [{pretty_units(unit_of(xattrs))}]"
     return [Panel(name, title, ylabel, xlabel, draw,
                   xlog=(not cat) and _positive_decades(xv) and xv.size >= 3,
                   categorical=(xv, labels) if (cat or xv.size < 3) else None)]
@@ -419,7 +426,7 @@ def _profile_panels(ds, summ, name, gdims, plan) -> list[Panel]:
         parts = []
         for d, i in pick.items():
             _, at, _, labs = info[d]
-            u = at.get("units", "")
+            u = unit_of(at)
             v = labs[i] if labs else format_value(ds[d].values[i] if d in ds.coords else i, u)
             parts.append(f"{pretty(d)} = {v}")
         return ", ".join(parts)
@@ -452,7 +459,7 @@ def _profile_panels(ds, summ, name, gdims, plan) -> list[Panel]:
                                 xlog=_positive_decades(xv) and xv.min() > 0))
             if name in DERIVED and not others:
                 dlab, dunits, f, mask, kept = DERIVED[name]
-                u = dunits(xattrs.get("units", ""))
+                u = dunits(unit_of(xattrs))
 
                 def draw_d(ax, colors, f=f, mask=mask):
                     ys = []

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..observables.correlations import fit_ecl, hs_bound
-from ..observables.lyapunov import (aubry_andre_lyapunov, halperin_lyapunov,
+from ..observables.localization import (aubry_andre_lyapunov, halperin_lyapunov,
                                     kappus_wegner_lyapunov, thouless_lyapunov)
 from ..sweep.workflow import stored_spec as _spec
 from ..sweep.workflow import workflow_name
@@ -29,7 +29,8 @@ from .variables import pretty
 
 __all__ = ["render", "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
            "fig_superfluid_stiffness", "fig_dynamical_localization",
-           "fig_momentum_distribution", "fig_localization_length", "mean_se"]
+           "fig_momentum_distribution", "fig_localization_length", "fig_interaction_axis",
+           "mean_se"]
 
 # ================================================================================ statistics
 def mean_se(da, dim: str = "sample"):
@@ -476,7 +477,110 @@ def fig_localization_length(series, outdir) -> list[str]:
     return [_save(fig, outdir, "localization_length")]
 
 
+def fig_interaction_axis(series, outdir) -> list[str]:
+    """lambda_0/N and rho_s vs U along the interaction axis (ideal U = 0, mean field g = U,
+    Bose-Hubbard DMRG, hard core U = infinity) at fixed disorder and filling; and the map of
+    the Luttinger parameter K_L over (U, Delta = W/2) with the K = 3/2 (Giamarchi-Schulz) and
+    K = 2 contours.  Members are recognized by their model.interaction (and the luttinger
+    variable); error bars are standard errors over samples."""
+    plt = _plt()
+    members = {}
+    kmap = None
+    for label, ds in series:
+        inter = _spec(ds)["model"].get("interaction", "hard_core")
+        if "luttinger_K" in ds:
+            kmap = ds
+        else:
+            members[inter] = ds
+    fig, axes = plt.subplots(1, 3 if kmap is not None else 2, figsize=(13, 3.9))
+    us = np.concatenate([_grid_values(d, "model.U") for k, d in members.items()
+                         if k == "bose_hubbard"] + [_grid_values(d, "model.g") for k, d in
+                                                     members.items() if k == "mean_field"]
+                        + [np.array([1.0])])
+    u_lo, u_hi = float(us.min()) / 4, float(us.max()) * 4
+    style = {"ideal": ("ideal (U = 0)", "s", "C2"), "mean_field": ("mean field, g = U", "o-", "C0"),
+             "bose_hubbard": ("Bose-Hubbard (DMRG)", "D-", "C3"),
+             "hard_core": ("hard core (U = inf)", "^", "k")}
+    n_part = None
+    for inter, (lab, fmt, col) in style.items():
+        ds = members.get(inter)
+        if ds is None:
+            continue
+        if inter in ("ideal", "hard_core"):
+            x = np.array([u_lo if inter == "ideal" else u_hi])
+            dim = None
+        else:
+            key = "model.g" if inter == "mean_field" else "model.U"
+            x = _grid_values(ds, key)
+            dim = key.replace(".", "_")
+        npart = _ok(ds, "n_particles")
+        n_part = float(npart.mean())
+        m, e = mean_se(_ok(ds, "lambda0") / npart)
+        axes[0].errorbar(x, np.atleast_1d(m.values), yerr=np.nan_to_num(np.atleast_1d(e.values)),
+                         fmt=fmt, color=col, ms=5, capsize=3, label=lab)
+        if "twist_rho_s" in ds:
+            # geometric mean over samples (rho_s spans decades across samples when localized);
+            # the ideal / hard-core values come in log10, resolved below the double range
+            if "twist_log10_rho_s" in ds:
+                lg = _ok(ds, "twist_log10_rho_s").isel(twist_theta=0)
+            else:
+                rho = _ok(ds, "twist_rho_s").isel(twist_theta=0)
+                lg = np.log10(rho.where(rho > 0))
+            lm, le = mean_se(lg)
+            rel = _ok(ds, "twist_reliable").isel(twist_theta=0)
+            good = np.atleast_1d((rel.min("sample") > 0).values)
+            xv, yv = np.atleast_1d(x), 10.0 ** np.atleast_1d(lm.values)
+            ev = np.nan_to_num(np.atleast_1d(le.values))
+            axes[1].errorbar(xv, yv, yerr=[yv - yv / 10 ** ev, yv * 10 ** ev - yv], fmt=fmt,
+                             color=col, ms=5, capsize=3, label=lab)
+            if not good.all():
+                axes[1].plot(xv[~good], yv[~good], "o", ms=10, mfc="none", mec="0.4",
+                             label="not resolved (error > 1%)")
+    from matplotlib.ticker import NullFormatter
+
+    ticks = [u_lo] + [float(u) for u in np.unique(us) if u >= 1 and np.log2(u) % 2 == 0] + [u_hi]
+    for ax in axes[:2]:
+        ax.set_xscale("log")
+        ax.set_xlim(u_lo / 2, u_hi * 2)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels(["0"] + [f"{u:g}" for u in ticks[1:-1]] + ["inf"])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("U [t]  (mean field: g = U)")
+    axes[0].set_ylabel("lambda_0 / N [1]")
+    axes[0].set_ylim(0, 1.05)
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel("rho_s(theta = 0.5) [1/site]  (geometric mean)")
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7)
+    spec0 = _spec(next(iter(members.values()))) if members else {}
+    if spec0:
+        w = spec0["disorder"].get("W", 0)
+        axes[0].set_title(f"L = {spec0['model']['sites']}, N = {n_part:g}, box disorder "
+                          f"Delta = W/2 = {w / 2:g}", fontsize=8)
+    if kmap is not None:
+        ax = axes[2]
+        uu = _grid_values(kmap, "model.U")
+        delta = _grid_values(kmap, "disorder.W") / 2
+        k = _ok(kmap, "luttinger_K").mean("sample").transpose("model_U", "disorder_W").values
+        pc = ax.pcolormesh(uu, delta, k.T, shading="nearest", cmap="viridis",
+                           vmin=0, vmax=max(3.0, float(np.nanmax(k))))
+        fig.colorbar(pc, ax=ax, label="K_L = L S(2 pi / L)")
+        cs = ax.contour(uu, delta, k.T, levels=[1.5], colors="w", linewidths=2)
+        ax.clabel(cs, fmt={1.5: "K = 3/2"}, fontsize=7)
+        cs2 = ax.contour(uu, delta, k.T, levels=[2.0], colors="w", linestyles="--", linewidths=1)
+        ax.clabel(cs2, fmt={2.0: "K = 2"}, fontsize=7)
+        sp = _spec(kmap)
+        ax.set_xlabel("U [t]")
+        ax.set_ylabel("Delta = W/2 [t]  (eps_i uniform in [-Delta, Delta])")
+        ax.set_title(f"Bose-Hubbard ring L = {sp['model']['sites']}, unit filling, "
+                     f"{kmap.sizes['sample']} samples: K_L (mean)", fontsize=8)
+    fig.suptitle("The interaction axis: BEC (lambda_0/N) and superfluidity (rho_s) from the ideal "
+                 "gas to the Tonks-Girardeau limit", fontsize=9)
+    return [_save(fig, outdir, "interaction_axis")]
+
+
 FIGURES = {
+    "interaction_axis": fig_interaction_axis,
     "decay_of_correlations": fig_decay_of_correlations,
     "absence_of_bec": fig_absence_of_bec,
     "superfluid_stiffness": fig_superfluid_stiffness,
@@ -486,7 +590,7 @@ FIGURES = {
 }
 #: figure types that need a series (list of (label, Dataset)) rather than one Dataset
 SERIES = ("absence_of_bec", "superfluid_stiffness", "dynamical_localization",
-          "localization_length")
+          "localization_length", "interaction_axis")
 
 
 def render(ds, outdir) -> list[str]:

@@ -1,5 +1,6 @@
 """Ensemble sweeps: spec -> (grid point, sample chunk) tasks -> Zarr store with summaries."""
-from .spec import Spec, SpecError, load_spec, parse_spec
+from .errors import SpecError
+from .spec import Spec, load_spec, parse_spec
 from .store import MemoryStore, ZarrStore, StoreLocked, open_dataset, summarize
 from .runner import RunReport, StoreExists, run_sweep
 from .tasks import sample_rng

@@ -1,10 +1,14 @@
 """Batch-system clusters (SLURM, PBS) for sweeps, through dask-jobqueue.
 
 The sweep builds one task graph and runs it on whatever ``distributed`` cluster it is
-given; this module only builds that cluster.  Its configuration lives in
-``cluster/slurm.yaml`` and ``cluster/pbs.yaml`` (dask-jobqueue's own layout, one
-``jobqueue.<kind>`` section, plus a small ``tgsweep`` section), so the same file works as
-a ``~/.config/dask/jobqueue.yaml``.
+given; this module only builds that cluster.  Its configuration ships inside the package,
+``tgsweep/sweep/cluster.yaml`` (dask-jobqueue's own layout, ``jobqueue.slurm`` and
+``jobqueue.pbs``, plus a small ``tgsweep`` section), and is merged into ``dask.config`` with
+``dask.config.update_defaults`` the way dask-jobqueue merges its ``jobqueue.yaml``: the user's
+dask configuration (``~/.config/dask/*.yaml``, ``DASK_*`` variables) overrides it key by key.
+``cluster/slurm.yaml`` and ``cluster/pbs.yaml`` in the source tree are copies for users to edit
+and pass with ``--cluster-config`` (or ``$TGSWEEP_CLUSTER_CONFIG``), which replaces the whole
+configuration; they work as a ``~/.config/dask/jobqueue.yaml`` too.
 
 Every keyword is resolved once, here, from the file and passed explicitly to
 dask-jobqueue, so jobs submitted later (adaptive scaling, resubmission after a job
@@ -24,6 +28,9 @@ from typing import Any
 __all__ = [
     "KINDS",
     "load_config",
+    "default_config",
+    "merge_packaged_config",
+    "PACKAGED_CONFIG",
     "cluster_kwargs",
     "make_cluster",
     "job_script",
@@ -38,7 +45,8 @@ KINDS = ("slurm", "pbs")
 #: Placeholder in ``job-script-prologue`` lines replaced by the workers' virtualenv.
 VENV_TOKEN = "@VENV@"
 
-_CLUSTER_DIR = Path(__file__).resolve().parents[2] / "cluster"
+#: the configuration shipped with the package (merged into dask.config on first use)
+PACKAGED_CONFIG = Path(__file__).with_name("cluster.yaml")
 
 # yaml keys (dask-jobqueue spelling) that are keywords of the cluster, not of the job
 _CLUSTER_KEYS = {"interface", "scheduler_options", "shared_temp_directory"}
@@ -60,13 +68,43 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
-def default_config_path(kind: str) -> Path:
-    """Path of the configuration file used when none is given.
+_MERGED = False
 
-    ``$TGSWEEP_CLUSTER_CONFIG`` if set, else ``cluster/<kind>.yaml`` of the source tree.
+
+def merge_packaged_config() -> None:
+    """Merge :data:`PACKAGED_CONFIG` into dask's defaults (once per process).
+
+    dask-jobqueue is imported first when installed, so that its own defaults for
+    ``jobqueue.<kind>`` are registered before ours and ours take precedence over them; values
+    the user set in the dask configuration keep precedence over both
+    (``dask.config.update_defaults`` replaces only values still equal to an earlier default).
     """
+    global _MERGED
+    if _MERGED:
+        return
+    import dask.config
+    import yaml
+
+    try:
+        import dask_jobqueue  # noqa: F401 - registers dask-jobqueue's defaults first
+    except ImportError:  # the extra is optional; the configuration is still readable
+        pass
+    dask.config.update_defaults(yaml.safe_load(PACKAGED_CONFIG.read_text()))
+    _MERGED = True
+
+
+def default_config(kind: str) -> dict[str, Any] | Path:
+    """The configuration used when none is given: the file ``$TGSWEEP_CLUSTER_CONFIG`` if set,
+    else the ``jobqueue.<kind>`` and ``tgsweep`` sections of ``dask.config`` (the packaged
+    defaults merged with the user's dask configuration)."""
     env = os.environ.get("TGSWEEP_CLUSTER_CONFIG")
-    return Path(env) if env else _CLUSTER_DIR / f"{_check_kind(kind)}.yaml"
+    if env:
+        return Path(env)
+    import dask.config
+
+    merge_packaged_config()
+    return {"jobqueue": {kind: dask.config.get(f"jobqueue.{_check_kind(kind)}", None)},
+            "tgsweep": dask.config.get("tgsweep", {})}
 
 
 def load_config(
@@ -79,7 +117,7 @@ def load_config(
     kind : {"slurm", "pbs"}
     config : path, mapping or None
         A YAML file or an already parsed mapping with the layout of
-        ``cluster/slurm.yaml``; None reads :func:`default_config_path`.
+        ``cluster/slurm.yaml``; None: :func:`default_config`.
 
     Returns
     -------
@@ -90,7 +128,7 @@ def load_config(
     """
     _check_kind(kind)
     if config is None:
-        config = default_config_path(kind)
+        config = default_config(kind)
     if isinstance(config, Mapping):
         data = dict(config)
     else:

@@ -1,33 +1,57 @@
-"""Run a sweep: serial loop or Dask fan-out of (grid point, sample chunk) tasks into a store.
+"""Run a sweep: (grid point, sample chunk) tasks computed anywhere, written by the client alone.
 
-The per-task work (:func:`execute_task`) is a plain function of (spec, store, p, c); the runner
-only decides where it runs (STYLE.md pattern 2): a serial loop in this process, a default
-``LocalCluster`` (worker processes with one thread each, BLAS/numba pinned to one thread,
-scheduler and dashboard on 127.0.0.1), an existing ``distributed.Client`` or cluster object, or a
-scheduler address.  Workers write their own regions; the client only receives a few integers
-per task, so its memory does not grow with the number of samples.
+:func:`run_sweep` takes a store and anything that runs tasks (as python-adaptive's runner does):
+
+* ``None`` — every task in this process;
+* a :class:`concurrent.futures.Executor` (e.g. a ``ProcessPoolExecutor``);
+* a ``distributed.Client`` (a LocalCluster, a dask-jobqueue cluster, a scheduler address);
+* a :class:`tgsweep.sweep.executors.LocalWorkers` — local worker processes that are started in
+  the background and used only if the estimated work left is worth more than starting them.
+
+Workers only compute :func:`tasks.compute_chunk` ``(spec, p, c) -> ChunkResult`` and return it;
+this process alone writes (``store.write_chunk``), so no task does a metadata round trip and the
+store has one writer.  The first task is computed here before any worker computes (unless the
+caller says otherwise): that compiles exactly the numba kernels the spec needs, once per machine,
+into the on-disk cache the workers then load; a compilation is announced while it runs and is
+not counted in the progress bar's rate and ETA.
+
+Ctrl-C (or SIGINT) raises :class:`Interrupted` after cancelling what is pending; what was written
+stays, and ``--resume`` completes the store bitwise identically to an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .spec import Spec, SpecError
+from . import cluster as batch_clusters
+from .errors import SpecError
+from .executors import PIN_ENV, LocalWorkers, pin_this_process
+from .faults import fault_point
+from .kernels import CompileWatch
+from .spec import Spec
 from .store import MemoryStore, ResultStore, ZarrStore, provenance, store_layout, summarize
 from .tasks import STATUS, compute_chunk
 
-__all__ = ["run_sweep", "execute_task", "RunReport", "StoreExists", "PIN_ENV", "Progress"]
-
-from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenMP/numba thread
+__all__ = ["run_sweep", "execute_task", "RunReport", "StoreExists", "Interrupted", "PIN_ENV",
+           "Progress"]
 
 
 class StoreExists(RuntimeError):
     """The output store exists and --resume was not given (or its spec differs)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C); ``done``/``total`` tasks are in ``store``."""
+
+    def __init__(self, store: str, done: int, total: int):
+        super().__init__(f"interrupted after {done}/{total} tasks")
+        self.store, self.done, self.total = store, done, total
 
 
 @dataclass
@@ -38,6 +62,9 @@ class RunReport:
     samples_run: int
     samples_failed: int
     seconds: float
+    mode: str = "serial"  #: where the tasks ran ("serial", "2 worker processes", ...)
+    compile_seconds: float = 0.0  #: spent compiling kernels in this process (first run)
+    worker_compiled: int = 0  #: kernels compiled by workers (0: the client's cache was used)
 
     @property
     def samples_per_second(self) -> float:
@@ -45,14 +72,15 @@ class RunReport:
 
 
 def execute_task(spec: Spec, store: ResultStore, p: int, c: int) -> tuple[int, int, int, int]:
-    """Compute task (p, c) and write its region; returns (p, c, n samples, n failed)."""
+    """Compute task (p, c) here and write its region; returns (p, c, n samples, n failed)."""
     res = compute_chunk(spec, p, c)
     store.write_chunk(spec, res)
     return p, c, int(res.status.size), int((res.status != STATUS["ok"]).sum())
 
 
 class Progress:
-    """Minimal progress bar with rate and ETA on stderr (``\\r`` on a tty, lines otherwise)."""
+    """Minimal progress bar with rate and ETA on stderr (``\\r`` on a tty, lines otherwise).
+    :meth:`restart` excludes what ran so far (kernel compilation) from the rate."""
 
     def __init__(self, total: int, enabled: bool = True, stream=None, label: str = "tasks"):
         self.total, self.enabled, self.label = total, enabled and total > 0, label
@@ -60,11 +88,15 @@ class Progress:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.n = 0
         self.t0 = time.perf_counter()
+        self._n0 = 0
         self._last = -1.0
 
-    def update(self, k: int = 1) -> None:
+    def restart(self) -> None:
+        self.t0, self._n0 = time.perf_counter(), self.n
+
+    def update(self, k: int = 1, show: bool = True) -> None:
         self.n += k
-        if not self.enabled:
+        if not (self.enabled and show):
             return
         now = time.perf_counter()
         final = self.n >= self.total
@@ -72,7 +104,7 @@ class Progress:
             return
         self._last = now
         el = now - self.t0
-        rate = self.n / el if el > 0 else 0.0
+        rate = (self.n - self._n0) / el if el > 0 else 0.0
         eta = (self.total - self.n) / rate if rate > 0 else float("nan")
         width = 30
         fill = int(width * self.n / self.total)
@@ -94,89 +126,269 @@ def _stored_spec_matches(store: ResultStore, spec: Spec) -> bool:
     return strip(json.loads(store.spec_json())) == strip(spec.raw)
 
 
-def run_sweep(spec: Spec, out=None, *, workers: int | None = None, scheduler: str | None = None,
-              client=None, cluster=None, resume: bool = False, serial: bool = False,
-              progress: bool | None = None, store: ResultStore | None = None,
-              summary: bool = True) -> RunReport:
-    """Run every missing task of ``spec`` into a store.
+def _is_client(ex) -> bool:
+    return type(ex).__module__.startswith("distributed") and hasattr(ex, "scheduler_info")
+
+
+@contextmanager
+def _one_thread():
+    """One BLAS/OpenMP thread for the tasks computed in this process (bitwise identical to the
+    pinned workers whatever the caller's environment)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
+class _Sink:
+    """The single writer: every finished task goes through :meth:`accept`."""
+
+    def __init__(self, spec, store, bar):
+        self.spec, self.store, self.bar = spec, store, bar
+        self.tasks = self.samples = self.failed = self.worker_compiled = 0
+
+    def accept(self, res, remote: bool, show: bool = True) -> None:
+        self.store.write_chunk(self.spec, res)
+        self.tasks += 1
+        self.samples += int(res.status.size)
+        self.failed += int((res.status != STATUS["ok"]).sum())
+        if remote:
+            self.worker_compiled += int(getattr(res, "compiled", 0))
+        fault_point("task_written")
+        self.bar.update(show=show)
+
+
+def run_sweep(spec: Spec, store: ResultStore | str | None = None, executor=None, *,
+              resume: bool = False, progress: bool | None = None, summary: bool = True,
+              warm: bool | None = None, log=None) -> RunReport:
+    """Run every missing task of ``spec`` into ``store``.
 
     Parameters
     ----------
     spec : validated :class:`Spec`.
-    out : store path (default ``spec.store``); ignored when ``store`` is given.
-    workers : number of LocalCluster worker processes (one thread each; default 2).
-    scheduler : address of a running Dask scheduler (``tcp://host:port``).
-    client, cluster : an existing ``distributed.Client`` or cluster object to use.
+    store : a :class:`ResultStore`, or the path of a Zarr store (default ``spec.store``).
+    executor : what runs the tasks (see the module docstring); ``None``: this process.
     resume : continue an existing store (only tasks not marked done run); the stored spec must
         equal ``spec`` (except ``[output]``).
-    serial : run in this process, no Dask.
-    store : a store object (e.g. :class:`MemoryStore` for tests; implies serial).
+    progress : progress bar on stderr (default on).
+    summary : write the summary group when every task is done.
+    warm : compute the first task here before dispatching, so that workers load kernels
+        compiled once into the on-disk cache.  Default: yes for ``None``, ``LocalWorkers`` and
+        ``concurrent.futures`` executors; no for a ``distributed.Client`` (its workers may be
+        other machines).
+    log : stream for the one-line messages (compilation, serial/parallel choice); default
+        stderr when ``progress`` is on, else silent.
     """
-    if store is None:
-        path = out or spec.store
+    if not isinstance(store, ResultStore):
+        path = store or spec.store
         if not path:
             raise SpecError("output.store", "no output store: set [output] store or pass --out")
         store = ZarrStore(path)
-    if isinstance(store, MemoryStore):
-        serial = True
+    if progress is None:
+        progress = True
+    if log is None and progress:
+        log = sys.stderr
+    if warm is None:
+        warm = not _is_client(executor)
     locked = isinstance(store, ZarrStore)
     if locked:
         if not resume and store.exists():
             raise StoreExists(f"store {store.path} exists; use --resume to continue it, or "
                               "choose another --out")
         store.acquire_lock()
+    name = getattr(store, "path", "<memory>")
+    total = len(spec.tasks())
+    sink = None
+    n_before = 0
     try:
         extra = _batch_provenance()
-        if cluster is not None:
-            extra.update(_cluster_provenance(cluster))
-        if store.exists():
-            if not resume:
-                raise StoreExists(f"store {getattr(store, 'path', '')} exists; use --resume")
-            if not _stored_spec_matches(store, spec):
-                raise StoreExists("the store was made from a different spec; refusing to resume "
-                                  "(use a new --out)")
-            store.layout = store_layout(spec)[0]
-        else:
-            store.create(spec, provenance(spec, extra))
+        extra.update(_executor_provenance(executor))
+        _open_store(store, spec, resume, extra)
         done = store.done()
         todo = [(p, c) for (p, c) in spec.tasks() if not done[p, c]]
-        bar = Progress(len(todo), enabled=True if progress is None else progress)
+        n_before = total - len(todo)
+        bar = Progress(len(todo), enabled=progress)
+        sink = _Sink(spec, store, bar)
         t0 = time.perf_counter()
-        if serial:
-            counts = [_tick(bar, execute_task(spec, store, p, c)) for p, c in todo]
-        else:
-            counts = _run_dask(spec, store, todo, bar, workers=workers, scheduler=scheduler,
-                               client=client, cluster=cluster)
+        fault_point("run_started")
+        mode, compile_s = _run(spec, todo, executor, sink, bar, warm, log)
         seconds = time.perf_counter() - t0
-        if cluster is not None:  # again: jobs replaced during the run get recorded too
-            extra.update(_cluster_provenance(cluster))
-        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        store.update_attrs({"updated": now, **extra})
-        if summary:
-            store.write_summary(summarize(store.to_dataset()).load())
-        return RunReport(getattr(store, "path", "<memory>"), len(spec.tasks()), len(todo),
-                         sum(c[2] for c in counts), sum(c[3] for c in counts), seconds)
+        extra.update(_executor_provenance(executor))  # jobs replaced during the run too
+        _close_store(store, spec, extra, summary)
+        return RunReport(name, total, len(todo), sink.samples, sink.failed, seconds, mode,
+                         compile_s, sink.worker_compiled)
+    except KeyboardInterrupt:
+        raise Interrupted(name, n_before + (sink.tasks if sink else 0), total) from None
     finally:
         if locked:
             store.release_lock()
 
 
-def _task(p, c, spec, store):
-    return execute_task(spec, store, p, c)
+def _open_store(store, spec, resume: bool, extra: dict) -> None:
+    """Create the store, or check that the existing one was made from ``spec`` (resume)."""
+    if store.exists():
+        if not resume:
+            raise StoreExists(f"store {getattr(store, 'path', '')} exists; use --resume")
+        if not _stored_spec_matches(store, spec):
+            raise StoreExists("the store was made from a different spec; refusing to resume "
+                              "(use a new --out)")
+        store.layout = store_layout(spec)[0]
+    else:
+        store.create(spec, provenance(spec, extra))
 
 
-def _tick(bar, res):
-    bar.update()
-    return res
+def _close_store(store, spec, extra: dict, summary: bool) -> None:
+    """Every task written: final attributes and (optionally) the summary group."""
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    store.update_attrs({"updated": now, **extra})
+    if summary:
+        store.write_summary(summarize(store.to_dataset()).load())
 
 
-def _cluster_provenance(cluster) -> dict:
-    """``{"cluster": JSON}`` of :func:`tgsweep.sweep.cluster.cluster_provenance` (job ids ...);
-    just the class name for clusters it does not describe (e.g. a LocalCluster)."""
+def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
+    """Compute ``todo`` with ``executor``; returns (mode description, compile seconds)."""
+    todo = list(todo)
+    lazy = isinstance(executor, LocalWorkers)
+    timer = None
+    if lazy and not executor.started:
+        # start the workers in the background while the first task runs here, unless that task
+        # is over within a fraction of the start-up time (a small run then never starts them)
+        timer = threading.Timer(0.0 if not executor.auto else 0.5, executor.start)
+        timer.daemon = True
+        timer.start()
+    compile_s = 0.0
+    if executor is None:
+        with _one_thread():
+            while todo:
+                p, c = todo.pop(0)
+                watch = CompileWatch(log)
+                with watch:
+                    res = compute_chunk(spec, p, c)
+                sink.accept(res, remote=False)
+                if watch.compiled:
+                    compile_s += watch.seconds
+                    bar.restart()
+        return "serial", compile_s
+    per_task = None
+    if warm or lazy:
+        # the first task here: compiles (once, into the cache) what the spec needs; more while
+        # a task compiled or loaded kernels, to time a task for the serial/parallel choice
+        with _one_thread():
+            while todo and per_task is None:
+                p, c = todo.pop(0)
+                watch = CompileWatch(log)
+                with watch:
+                    res = compute_chunk(spec, p, c)
+                sink.accept(res, remote=False, show=False)  # its rate is no estimate
+                if watch.compiled:
+                    compile_s += watch.seconds
+                elif not watch.loaded:
+                    per_task = watch.seconds
+                if not lazy:
+                    break
+        bar.restart()
+    if timer is not None:
+        timer.cancel()
+    if not todo:
+        return ("serial" if lazy else _describe(executor)), compile_s
+    if lazy:
+        left = (per_task or 0.0) * len(todo)
+        cost = 0.0 if executor.ready else executor.start_seconds
+        if executor.auto and left <= cost + left / executor.n:  # workers would not pay off
+            if log is not None:
+                log.write(f"running serially: about {left:.1f} s of work left, starting "
+                          f"{executor!r} (~{cost:.1f} s) would not pay off\n")
+            with _one_thread():
+                for p, c in todo:
+                    sink.accept(compute_chunk(spec, p, c), remote=False)
+            return "serial", compile_s
+        if log is not None:
+            log.write(f"running on {executor!r}: about {left:.0f} s of work left in one "
+                      "process\n")
+        mode = repr(executor)
+        _run_futures(spec, todo, executor.get(), sink, restart=executor.restart)
+        return mode, compile_s
+    if _is_client(executor):
+        _run_client(spec, todo, executor, sink)
+    else:
+        _run_futures(spec, todo, executor, sink)
+    return _describe(executor), compile_s
+
+
+def _describe(ex) -> str:
+    if _is_client(ex):
+        return f"dask client ({len(ex.scheduler_info().get('workers', {}))} workers)"
+    return type(ex).__name__
+
+
+def _max_workers(ex) -> int:
+    n = getattr(ex, "_max_workers", None)  # ProcessPoolExecutor / ThreadPoolExecutor
+    return int(n) if isinstance(n, int) and n > 0 else 8
+
+
+def _run_futures(spec, todo, ex, sink, restart=None) -> None:
+    """concurrent.futures executor (or a LocalWorkers' Client): a window of in-flight tasks so
+    the client's memory does not grow with the number of tasks; results written as they come."""
+    if _is_client(ex):
+        return _run_client(spec, todo, ex, sink)
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    queue = list(reversed(todo))
+    window = 2 * _max_workers(ex) + 2
+    pending = {}
+    restarts = 0
     try:
-        from .cluster import cluster_provenance
+        while queue or pending:
+            while queue and len(pending) < window:
+                p, c = queue.pop()
+                pending[ex.submit(compute_chunk, spec, p, c)] = (p, c)
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                task = pending.pop(fut)
+                try:
+                    res = fut.result()
+                except BrokenProcessPool:
+                    # a worker died (killed, out of memory): start a fresh pool, resubmit
+                    if restart is None or restarts >= 3:
+                        raise
+                    restarts += 1
+                    queue.extend([task, *pending.values()])
+                    pending.clear()
+                    ex = restart()
+                    break
+                sink.accept(res, remote=True)
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        raise
 
-        prov = cluster_provenance(cluster)
+
+def _run_client(spec, todo, client, sink) -> None:
+    from distributed import as_completed
+
+    client.register_plugin(_pin_threads_plugin())
+    futures = client.map(compute_chunk, [spec] * len(todo), [p for p, _ in todo],
+                         [c for _, c in todo], pure=False)
+    try:
+        for batch in as_completed(futures, with_results=True).batches():
+            for fut, res in batch:
+                fut.release()
+                sink.accept(res, remote=True)
+    except BaseException:
+        client.cancel(futures)
+        raise
+
+
+def _executor_provenance(ex) -> dict:
+    """``{"cluster": JSON}`` of :func:`tgsweep.sweep.cluster.cluster_provenance` (job ids ...)
+    for an executor with a ``cluster`` (a Client of a jobqueue cluster); the class name for
+    clusters it does not describe; ``{}`` otherwise."""
+    cluster = getattr(ex, "cluster", None)
+    if cluster is None:
+        return {}
+    try:
+        prov = batch_clusters.cluster_provenance(cluster)
     except Exception:  # noqa: BLE001 - provenance must never fail a run
         return {"cluster": type(cluster).__name__}
     return {"cluster": json.dumps(prov, default=str) if isinstance(prov, dict) else str(prov)}
@@ -186,9 +398,7 @@ def _batch_provenance() -> dict:
     """``{"batch": JSON}`` when running inside a SLURM/PBS allocation
     (:func:`tgsweep.sweep.cluster.batch_provenance`), else ``{}``."""
     try:
-        from .cluster import batch_provenance
-
-        prov = batch_provenance()
+        prov = batch_clusters.batch_provenance()
     except Exception:  # noqa: BLE001
         return {}
     return {"batch": json.dumps(prov, default=str)} if prov else {}
@@ -203,45 +413,6 @@ def _pin_threads_plugin():
         name = "tgsweep-pin-threads"
 
         def setup(self, worker):
-            os.environ.update(PIN_ENV)
-            try:
-                import numba
-
-                numba.set_num_threads(1)
-            except (ImportError, ValueError):
-                pass
-            # BLAS libraries already loaded in the worker ignore the environment: limit them
-            # at run time (threadpoolctl sets the limit immediately and keeps it)
-            from threadpoolctl import threadpool_limits
-
-            worker._tgsweep_blas_limits = threadpool_limits(limits=1)
+            pin_this_process()
 
     return PinThreads()
-
-
-def _run_dask(spec, store, todo, bar, *, workers, scheduler, client, cluster):
-    from distributed import Client, LocalCluster, as_completed
-
-    own_cluster = own_client = None
-    try:
-        if client is None:
-            if cluster is None and scheduler is None:
-                own_cluster = cluster = LocalCluster(
-                    n_workers=workers or 2, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address="127.0.0.1:0", env=dict(PIN_ENV),
-                    silence_logs=40)
-            own_client = client = Client(cluster if scheduler is None else scheduler)
-        client.register_plugin(_pin_threads_plugin())
-        futures = client.map(_task, [p for p, _ in todo], [c for _, c in todo],
-                             spec=spec, store=store, pure=False)
-        counts = []
-        for fut in as_completed(futures):
-            counts.append(fut.result())
-            fut.release()
-            bar.update()
-        return counts
-    finally:
-        if own_client is not None:
-            own_client.close()
-        if own_cluster is not None:
-            own_cluster.close()

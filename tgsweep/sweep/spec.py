@@ -5,6 +5,8 @@ A spec is a TOML file (``workflows/*.toml``) with the sections::
     [model]       kind = "continuum" | "lattice"
                   continuum: length (L, units of length), points_per_unit (grid points per unit)
                   lattice:   sites (M), hopping (t, default 1)
+                  interaction = "hard_core" (default) | "ideal" | "mean_field" (g) |
+                  "bose_hubbard" (U, n_max, chi_max): see tgsweep.sweep.interaction
     [disorder]    kind = "none" | "uniform" | "gaussian" | ... ; other keys are passed to the
                   disorder generator (tgsweep.models.potentials.make_potential)
     [state]       exactly one of mu (chemical potential, units hbar^2/2m = 1) or n_particles;
@@ -32,22 +34,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Spec", "SpecError", "load_spec", "parse_spec", "DISORDER_KINDS"]
+from ..models.params import ParamError
+from ..models.potentials import DISORDER_KINDS as _DECLARED
+from . import interaction as _interaction
+from .errors import SpecError
+from .registry import available, validate_observables
 
-DISORDER_KINDS = ("none", "uniform", "gaussian", "bernoulli", "anderson", "poisson", "speckle",
-                  "white_noise", "aubry_andre")
+__all__ = ["Spec", "load_spec", "parse_spec", "DISORDER_KINDS", "grid_dimension"]
+
+#: disorder kinds a spec accepts: "none" (no potential) and every declared model
+DISORDER_KINDS = ("none", *_DECLARED)
 _SECTIONS = ("model", "disorder", "state", "grid", "sampling", "observables", "output")
 #: parameters that change array shapes cannot be grid axes
-_SHAPE_KEYS = ("model.kind", "model.length", "model.points_per_unit", "model.sites")
+_SHAPE_KEYS = ("model.kind", "model.length", "model.points_per_unit", "model.sites",
+               "model.interaction")
 _GRIDDABLE = ("model", "disorder", "state")
-
-
-class SpecError(ValueError):
-    """Invalid sweep spec; ``field`` is the dotted name of the offending field."""
-
-    def __init__(self, field_name: str, message: str):
-        self.field = field_name
-        super().__init__(f"{field_name}: {message}")
 
 
 def _is_scalar(v) -> bool:
@@ -132,7 +133,9 @@ class Spec:
         return out
 
     def geometry(self) -> dict:
-        """Grid geometry shared by all points: kind, n_grid M, spacing h, length L."""
+        """Grid geometry shared by all points: kind, n_grid M, spacing h, length L,
+        points_per_unit, and twist (the boson twist if it is the same at every grid point,
+        else None)."""
         return dict(self._geometry)
 
     def to_json(self) -> str:
@@ -213,16 +216,17 @@ def parse_spec(raw: dict) -> Spec:
         _check_state(params["state"], spec)
         _check_disorder(params["disorder"], g, spec)
         geom = g
-    spec._geometry = _geometry_of(geom)
-
-    from .registry import validate_observables  # late import: registry imports observables
+    # the boson twist, when one value serves the whole grid (fixed momentum grid of n(k))
+    twist_gridded = any("state.twist" in ax for ax in spec.axes.values())
+    spec._geometry = {**_geometry_of(geom),
+                      "twist": None if twist_gridded else float(state.get("twist", 0.0))}
 
     obs = raw.get("observables")
     if not obs:
-        from .registry import available
-
         raise SpecError("observables", f"at least one observable required; allowed: "
                         f"{', '.join(available())}")
+    obs = _interaction.check_observables_for(spec.model.get("interaction", "hard_core"), obs,
+                                            spec.state)
     spec.observables = validate_observables(obs, spec)
     return spec
 
@@ -233,6 +237,14 @@ def _prefix_for(spec, sec):
 
 
 def _check_model(model: dict, prefix: str = "model") -> dict:
+    model, inter = _interaction.check_interaction(model, prefix)
+    out = _check_geometry(model, prefix)
+    if inter["interaction"] != "hard_core":
+        out.update(inter)
+    return out
+
+
+def _check_geometry(model: dict, prefix: str = "model") -> dict:
     kind = model.get("kind")
     if kind not in ("continuum", "lattice"):
         raise SpecError(f"{prefix}.kind", f"must be 'continuum' or 'lattice', got {kind!r}")
@@ -278,6 +290,7 @@ def _check_state(state: dict, spec: Spec) -> None:
     for key in state:
         if key not in ("mu", "n_particles", "twist"):
             raise SpecError(f"state.{key}", "unknown key; allowed: mu, n_particles, twist")
+    _interaction.check_state_for(spec.model.get("interaction", "hard_core"), state)
     if ("mu" in state) == ("n_particles" in state):
         raise SpecError("state", "give exactly one of mu (chemical potential) or n_particles")
     if "mu" in state:
@@ -291,6 +304,7 @@ def _check_state(state: dict, spec: Spec) -> None:
 
 
 def _check_disorder(disorder: dict, model: dict, spec: Spec) -> None:
+    """Validate [disorder] against the kind's declaration (tgsweep.models.potentials)."""
     kind = disorder.get("kind", "none")
     if kind not in DISORDER_KINDS:
         raise SpecError("disorder.kind", f"must be one of {', '.join(DISORDER_KINDS)}; "
@@ -298,21 +312,36 @@ def _check_disorder(disorder: dict, model: dict, spec: Spec) -> None:
     for key, v in disorder.items():
         if not _is_scalar(v):
             raise SpecError(f"disorder.{key}", f"must be a scalar, got {v!r}")
-    # trial draw: the generator itself validates its parameters
-    from .tasks import draw_potential
-
+    params = {k: v for k, v in disorder.items() if k != "kind"}
+    if kind == "none":
+        if params:
+            raise SpecError(f"disorder.{sorted(params)[0]}", "disorder kind 'none' takes no "
+                            "parameters")
+        return
+    ppu = _geometry_of(model)["points_per_unit"]
     try:
-        v = draw_potential(disorder, _geometry_of(model), np.random.Generator(np.random.PCG64(0)))
-    except SpecError:
-        raise
-    except (TypeError, ValueError, KeyError, NotImplementedError) as exc:
-        msg = str(exc)
-        head = msg.split(":", 1)[0]
-        if head.isidentifier() and head != "kind" and ":" in msg:
-            raise SpecError(f"disorder.{head}", msg.split(":", 1)[1].strip()) from None
-        raise SpecError("disorder", msg) from None
-    if not np.all(np.isfinite(v)):
-        raise SpecError("disorder", "parameters give a non-finite potential")
+        _DECLARED[kind].resolve(params, ppu)
+    except ParamError as exc:
+        if exc.field == "points_per_unit":
+            raise SpecError("disorder.kind", f"{kind!r} is a lattice model: needs "
+                            "model.kind = 'lattice'") from None
+        raise SpecError(f"disorder.{exc.field}", exc.reason) from None
+
+
+#: physical dimension of the griddable model and state fields (disorder: from declarations)
+_FIELD_DIMENSIONS = {"model.hopping": "energy", "state.mu": "energy", "state.twist": "rad",
+                     "state.n_particles": "1"}
+
+
+def grid_dimension(key: str) -> str:
+    """Physical dimension of the grid parameter ``key`` ("section.name"): disorder parameters
+    from their declarations (a name has one dimension in every kind), model/state fields from
+    the table above."""
+    sec, name = key.split(".", 1)
+    if sec == "disorder" and name != "kind":
+        dims = {p.name: p.dimension for d in _DECLARED.values() for p in d.params}
+        return dims.get(name, "1")
+    return _FIELD_DIMENSIONS.get(key, "1")
 
 
 def _check_grid(grid: Any, model: dict, disorder: dict, state: dict):

@@ -30,7 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from . import registry
+from ..models.units import UNIT_SYSTEM, unit_attrs
+from .spec import grid_dimension
 from .tasks import ERROR_WIDTH, STATUS, ChunkResult
 
 __all__ = ["ArraySpec", "store_layout", "ResultStore", "MemoryStore", "ZarrStore", "StoreLocked",
@@ -75,11 +78,12 @@ def store_layout(spec) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple, np.
             arrays[var] = ArraySpec(gdims + ("sample",) + meta.dims,
                                     gshape + (spec.n_samples,) + meta.shape,
                                     ones + (spt,) + meta.shape, meta.dtype, meta.fill,
-                                    {"units": meta.units, "long_name": meta.long_name,
+                                    {**unit_attrs(meta.dimension, geom["kind"]),
+                                     "long_name": meta.long_name,
                                      "observable": name})
         for dim, c in ocoords.items():
-            coords[dim] = ((c.dim or dim,), np.asarray(c.values), {"units": c.units,
-                                                          "long_name": c.long_name})
+            coords[dim] = ((c.dim or dim,), np.asarray(c.values),
+                           {**unit_attrs(c.dimension, geom["kind"]), "long_name": c.long_name})
     arrays["status"] = ArraySpec(gdims + ("sample",), gshape + (spec.n_samples,), ones + (spt,),
                                  "int8", 0, {"units": "1", "long_name": "per-sample status",
                                              "flag_meanings": _STATUS_DOC})
@@ -97,19 +101,9 @@ def store_layout(spec) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple, np.
         for key, values in spec.axes[d].items():
             cname = key.replace(".", "_")
             coords[cname] = ((d,), _coord_values(values),
-                             {"units": _param_units(key, geom), "long_name": f"grid parameter {key}"})
+                             {**unit_attrs(grid_dimension(key), geom["kind"]),
+                              "long_name": f"grid parameter {key}"})
     return arrays, coords
-
-
-def _param_units(key: str, geom: dict) -> str:
-    sec, name = key.split(".", 1)
-    if name in ("mu", "strength", "W", "amplitude", "hopping", "lambda"):
-        return registry.energy_units(geom)
-    if name == "twist":
-        return "rad"
-    if name in ("correlation_length", "sigma_R", "length"):
-        return registry.length_units(geom)
-    return "1"
 
 
 def provenance(spec, extra: dict | None = None) -> dict:
@@ -119,12 +113,11 @@ def provenance(spec, extra: dict | None = None) -> dict:
     import xarray
     import zarr
 
-    from .. import __version__
-
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     attrs = {
         "title": "tgsweep ensemble sweep",
         "conventions": "hbar^2/2m = 1; boson twist theta, fermion twist theta + pi (N-1)",
+        "unit_system": UNIT_SYSTEM[spec.geometry()["kind"]],
         "spec": spec.to_json(),
         "spec_source": spec.source or "",
         "seed": spec.seed,
@@ -157,7 +150,7 @@ def _git_commit() -> str:
 
 
 class ResultStore(ABC):
-    """Store interface (STYLE.md pattern 1): pre-allocate, region writes, done flags."""
+    """Store interface (one interface, two back ends, as xarray's backends): pre-allocate, region writes, done flags."""
 
     layout: dict[str, ArraySpec]
 
@@ -492,11 +485,10 @@ def summarize(ds):
         v = var.astype(np.float64).where(ok)
         mean = v.mean("sample")
         se = v.std("sample", ddof=1) / np.sqrt(n.where(n > 1))
-        out[f"{name}_mean"] = mean.assign_attrs(units=var.attrs.get("units", ""),
-                                                long_name="mean of " + var.attrs.get("long_name",
-                                                                                     name))
-        out[f"{name}_stderr"] = se.assign_attrs(units=var.attrs.get("units", ""),
-                                                long_name="standard error of the mean of "
+        units = {k: var.attrs[k] for k in ("units", "natural_units") if k in var.attrs}
+        out[f"{name}_mean"] = mean.assign_attrs(**units, long_name="mean of "
+                                                + var.attrs.get("long_name", name))
+        out[f"{name}_stderr"] = se.assign_attrs(**units, long_name="standard error of the mean of "
                                                 + var.attrs.get("long_name", name))
     res = xr.Dataset(out)
     res = res.drop_vars([c for c in res.coords if "sample" in res[c].dims or c == "chunk"],

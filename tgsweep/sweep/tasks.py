@@ -2,7 +2,7 @@
 
 Sample ``s`` at grid point ``p`` draws its disorder from
 ``Generator(PCG64(SeedSequence(spec.seed, spawn_key=(p, s))))`` and nothing else, so results
-never depend on worker, chunk or call order (kwant's digest idea; STYLE.md pattern 4).
+never depend on worker, chunk or call order (the idea of kwant's ``kwant.digest``).
 
 Per-sample status codes (the ``status`` variable): 0 pending, 1 ok, 2 raised an exception,
 3 non-finite output, 4 failed a self-check (Tr gamma h = N, Hermiticity of gamma).
@@ -15,10 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..models.potentials import make_potential
+from ..models.ring import Ring
+from ..observables.declaration import SampleContext
 from . import registry
+from .kernels import compiled_count
+from .interaction import make_state
 
 __all__ = ["STATUS", "ERROR_WIDTH", "sample_rng", "draw_potential", "make_ring", "run_sample",
-           "compute_chunk", "ChunkResult"]
+           "compute_chunk", "ChunkResult", "warm_cache"]
 
 STATUS = {"pending": 0, "ok": 1, "error": 2, "nonfinite": 3, "selfcheck": 4}
 ERROR_WIDTH = 200
@@ -41,16 +46,12 @@ def draw_potential(disorder: dict, geom: dict, rng: np.random.Generator) -> np.n
         if params:
             raise ValueError(f"disorder kind 'none' takes no parameters, got {sorted(params)}")
         return np.zeros(geom["n_grid"])
-    from ..models.potentials import make_potential
-
     return np.asarray(make_potential(kind, rng, geom["n_grid"],
                                      points_per_unit=geom["points_per_unit"], **params),
                       dtype=np.float64)
 
 
 def make_ring(model: dict, potential: np.ndarray):
-    from ..models.ring import Ring
-
     if model["kind"] == "continuum":
         return Ring.continuum(model["length"], model["points_per_unit"], potential)
     return Ring.lattice(potential, model.get("hopping", 1.0))
@@ -59,7 +60,8 @@ def make_ring(model: dict, potential: np.ndarray):
 @dataclass
 class ChunkResult:
     """Arrays of one task: ``data[var]`` has shape (n, *var.shape); status (n,) int8;
-    errors (n,) str."""
+    errors (n,) str; ``compiled``: numba kernels the computing process compiled for it (0 once
+    the on-disk cache is warm: the sweep checks that workers do not compile)."""
 
     p: int
     c: int
@@ -67,6 +69,7 @@ class ChunkResult:
     data: dict
     status: np.ndarray
     errors: np.ndarray
+    compiled: int = 0
 
 
 def _self_check(ctx) -> str:
@@ -89,21 +92,14 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
 
     Returns (values by variable, status code, error text).  Never raises for a failing sample.
     """
-    from ..core.state import ground_state
-
     params = spec.point_params(p)
     geom = spec.geometry()
     try:
         rng = sample_rng(spec.seed, p, s)
         pot = draw_potential(params["disorder"], geom, rng)
         ring = make_ring(params["model"], pot)
-        st = params["state"]
-        twist = float(st.get("twist", 0.0))
-        if "mu" in st:
-            state = ground_state(ring, mu=float(st["mu"]), twist=twist)
-        else:
-            state = ground_state(ring, n_particles=int(st["n_particles"]), twist=twist)
-        ctx = registry.SampleContext(ring, state, params, p, s)
+        state = make_state(ring, params)
+        ctx = SampleContext(ring, state, params, p, s)
         values = {}
         for name, opts in spec.observables.items():
             out = registry.get(name).compute(ctx, opts)
@@ -137,6 +133,7 @@ def layouts_of(spec) -> dict:
 
 def compute_chunk(spec, p: int, c: int) -> ChunkResult:
     """All samples of chunk ``c`` (samples c*spt .. ) at grid point ``p``."""
+    n_compiled = compiled_count()
     layouts = layouts_of(spec)
     s0, s1 = spec.chunk_samples(c)
     n = s1 - s0
@@ -152,4 +149,17 @@ def compute_chunk(spec, p: int, c: int) -> ChunkResult:
             data[var][i] = arr
         status[i] = code
         errors[i] = err[:ERROR_WIDTH]
-    return ChunkResult(p, c, s0, data, status, errors)
+    return ChunkResult(p, c, s0, data, status, errors, compiled_count() - n_compiled)
+
+
+def warm_cache(specs, stream=None) -> int:
+    """Compile (or load) the numba kernels that ``specs`` need, by computing one sample of the
+    first grid point of each, serially in this process; returns the number of kernels compiled.
+    For an install step, so that the first sweep starts with a warm on-disk cache."""
+    n0 = compiled_count()
+    for spec in specs:
+        run_sample(spec, 0, 0, layouts_of(spec))
+    n = compiled_count() - n0
+    if stream is not None:
+        stream.write(f"numba kernels: {n} compiled into the on-disk cache\n")
+    return n

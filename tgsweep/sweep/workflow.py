@@ -113,17 +113,16 @@ def workflow_stores(path, out: str | None = None, overrides: dict | None = None)
 
 
 def run_workflow(path, out: str | None = None, overrides: dict | None = None, *,
-                 serial: bool = True, workers: int | None = None, resume: bool = False,
-                 progress: bool = False, **run_kwargs) -> list[str]:
-    """Run every member of a workflow with :func:`tgsweep.sweep.runner.run_sweep`; mark each
-    store with ``workflow`` (file stem) and ``series_label``; return the store paths.
-    ``run_kwargs`` (scheduler, client, cluster) are passed to run_sweep."""
+                 executor=None, resume: bool = False, progress: bool = False,
+                 **run_kwargs) -> list[str]:
+    """Run every member of a workflow with :func:`tgsweep.sweep.runner.run_sweep` on one
+    ``executor`` (None: this process); mark each store with ``workflow`` (file stem) and
+    ``series_label``; return the store paths.  ``run_kwargs`` are passed to run_sweep."""
     name = Path(path).stem
     stores = workflow_stores(path, out, overrides)
     for (label, spec), store in zip(load_workflow(path, overrides), stores):
         Path(store).parent.mkdir(parents=True, exist_ok=True)
-        run_sweep(spec, store, serial=serial, workers=None if serial else workers,
-                  resume=resume, progress=progress, **run_kwargs)
+        run_sweep(spec, store, executor, resume=resume, progress=progress, **run_kwargs)
         ZarrStore(store).update_attrs({"workflow": name, "series_label": label})
     return stores
 

@@ -79,11 +79,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from ..core import _stiffness_kernels as K
-from ..core.spectrum import DENSE_MAX, _bounds, count_at_most, eigenpairs, eigenvalues
+from ..core import kernels as K
+from ..core.spectrum import DENSE_MAX, count_at_most, eigenpairs, eigenvalues, spectral_bounds
 from ..models.ring import Ring, fermion_twist
+from .declaration import Coord, Observable, Option, Variable, real_list
 
-__all__ = ["Stiffness", "stiffness"]
+__all__ = ["Stiffness", "stiffness", "STIFFNESS", "OBSERVABLES"]
 
 _EPS = np.finfo(float).eps
 _LN10 = np.log(10.0)
@@ -461,7 +462,7 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
         raise ValueError("thetas: must be a finite scalar or 1-d sequence")
     m = ring.n_grid
     length = float(ring.length)
-    lo, hi = _bounds(ring)
+    lo, hi = spectral_bounds(ring)
     hnorm = max(abs(lo), abs(hi))
     if mu_tol is None:
         mu_tol = 64 * _EPS * hnorm
@@ -544,3 +545,43 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
                      float(log10_rho_s0), bool(ambiguous), mu_gap, length, float(phi0),
                      band_gap, float(e_star), log_slope / _LN10, regime, canc, err,
                      err <= LOG10_ERROR_MAX)
+
+
+# ------------------------------------------------------------------------------ declaration
+def _stiff_layout(geom, opts):
+    inv = "1/length"
+    log_inv = "log10(1/length)"
+    th = np.asarray(opts["thetas"], float)
+    return ({"rho_s": Variable(("theta",), (th.size,), inv,
+                               "stiffness L (E(N_mu, theta) - E(N_mu, 0)) / theta^2"),
+             "rho_s0": Variable((), (), inv, "stiffness curvature at theta -> 0"),
+             "log10_rho_s": Variable(("theta",), (th.size,), log_inv,
+                                     "log10 of the stiffness (resolved below float underflow)"),
+             "log10_rho_s0": Variable((), (), log_inv,
+                                      "log10 of the curvature at theta -> 0"),
+             "stiffness_energy0": Variable((), (), "energy",
+                                           "E_L(N_mu, 0), sum of the N_mu lowest levels"),
+             "stiffness_reliable": Variable((), (), "1", "1 if the stiffness evaluation passed "
+                                            "its cancellation/error checks", "int64"),
+             "stiffness_ambiguous": Variable((), (), "1", "1 if a level lies within roundoff "
+                                             "of mu (N_mu ambiguous)", "int64")},
+            {"theta": Coord(th, "rad", "boson twist theta")})
+
+
+def _stiff_compute(ctx, opts):
+    r = stiffness(ctx.ring, ctx.mu, np.asarray(opts["thetas"], float))
+    return {"rho_s": np.asarray(r.rho_s, float), "rho_s0": np.float64(r.rho_s0),
+            "log10_rho_s": np.asarray(r.log10_rho_s, float),
+            "log10_rho_s0": np.float64(r.log10_rho_s0),
+            "stiffness_energy0": np.float64(r.energy0),
+            "stiffness_reliable": np.int64(bool(np.all(r.reliable))),
+            "stiffness_ambiguous": np.int64(bool(r.ambiguous))}
+
+
+STIFFNESS = Observable(
+    "stiffness", _stiff_layout, _stiff_compute,
+    options=(Option("thetas", [0.5], real_list("thetas", -np.pi, np.pi), "boson twists theta"),),
+    requires=("mu",),
+    description="superfluid stiffness rho_s(theta) at chemical potential mu")
+
+OBSERVABLES = (STIFFNESS,)

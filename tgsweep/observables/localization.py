@@ -17,11 +17,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..core import _lyapunov_kernels as K
+from ..core import kernels as K
 from ..models.ring import Ring
+from .declaration import Coord, Observable, Option, Variable, real_list
 
 __all__ = ["lyapunov", "lyapunov_chain", "thouless_lyapunov", "kappus_wegner_lyapunov",
-           "aubry_andre_lyapunov", "halperin_lyapunov", "KAPPUS_WEGNER_RATIO"]
+           "aubry_andre_lyapunov", "halperin_lyapunov", "KAPPUS_WEGNER_RATIO", "LYAPUNOV",
+           "OBSERVABLES"]
 
 #: gamma_KW(0) / gamma_Thouless(0) = 8 Gamma(3/4)^2 / Gamma(1/4)^2 = 0.913893...
 KAPPUS_WEGNER_RATIO = float(8.0 * special.gamma(0.75) ** 2 / special.gamma(0.25) ** 2)
@@ -138,3 +140,23 @@ def halperin_lyapunov(energy, strength: float):
     out[~neg] = (eai * eaip * w + ebi * ebip) / (eai**2 * w + ebi**2)
     out = s * out
     return out.reshape(e.shape) if e.ndim else float(out[0])
+
+
+# ------------------------------------------------------------------------------ declaration
+def _lyap_layout(geom, opts):
+    e = np.asarray(opts["energies"], float)
+    return ({"lyapunov": Variable(("energy_grid",), (e.size,), "1/length",
+                                  "finite-ring Lyapunov exponent (1/L) ln ||T_L(E)||")},
+            {"energy_grid": Coord(e, "energy", "energy E")})
+
+
+def _lyap_compute(ctx, opts):
+    return {"lyapunov": lyapunov(ctx.ring, np.asarray(opts["energies"], float))}
+
+
+LYAPUNOV = Observable(
+    "lyapunov", _lyap_layout, _lyap_compute,
+    options=(Option("energies", [0.0], real_list("energies"), "energies E"),),
+    description="transfer-matrix Lyapunov exponents at given energies")
+
+OBSERVABLES = (LYAPUNOV,)

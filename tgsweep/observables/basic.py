@@ -1,0 +1,57 @@
+"""The ground state itself as observables: energy, particle numbers at mu, density profile."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.state import particle_numbers
+from .declaration import Coord, Observable, Variable
+
+__all__ = ["ENERGY", "PARTICLE_NUMBERS", "DENSITY", "OBSERVABLES"]
+
+
+def _energy_layout(geom, opts):
+    return ({"energy": Variable((), (), "energy",
+                                "ground-state energy E = sum of occupied orbital energies"),
+             "n_particles": Variable((), (), "1", "number of particles N", "int64")}, {})
+
+
+def _energy_compute(ctx, opts):
+    return {"energy": np.float64(ctx.state.energy), "n_particles": np.int64(ctx.state.n_particles)}
+
+
+ENERGY = Observable("energy", _energy_layout, _energy_compute,
+                    description="ground-state energy and particle number")
+
+
+def _pn_layout(geom, opts):
+    return ({"N_mu": Variable((), (), "1", "N_mu = min(N+, N-) (Seiringer-Warzel)", "int64"),
+             "N_plus": Variable((), (), "1", "N+: eigenvalues <= mu, periodic bc", "int64"),
+             "N_minus": Variable((), (), "1", "N-: eigenvalues <= mu, antiperiodic bc", "int64")},
+            {})
+
+
+def _pn_compute(ctx, opts):
+    n, p, m = particle_numbers(ctx.ring, ctx.mu)
+    return {"N_mu": np.int64(n), "N_plus": np.int64(p), "N_minus": np.int64(m)}
+
+
+PARTICLE_NUMBERS = Observable("particle_numbers", _pn_layout, _pn_compute, requires=("mu",),
+                              description="N_mu, N+, N- at chemical potential mu")
+
+
+def _density_layout(geom, opts):
+    x = np.arange(geom["n_grid"]) * geom["spacing"]
+    return ({"density": Variable(("x",), (geom["n_grid"],), "1/length",
+                                 "particle density rho(x) = sum_alpha |phi_alpha(x)|^2")},
+            {"x": Coord(x, "length", "position x on the ring")})
+
+
+def _density_compute(ctx, opts):
+    return {"density": ctx.state.density()}
+
+
+DENSITY = Observable("density", _density_layout, _density_compute,
+                     description="density profile rho(x)")
+
+OBSERVABLES = (ENERGY, PARTICLE_NUMBERS, DENSITY)
