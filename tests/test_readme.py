@@ -49,8 +49,7 @@ def test_readme_xarray_example(tmp_path):
     raw["model"].update(length=8, points_per_unit=4)
     raw["sampling"].update(n_samples=2, samples_per_task=2)
     (tmp_path / "data").mkdir()
-    run_sweep(parse_spec(raw), tmp_path / "data" / "quickstart.zarr", serial=True,
-              progress=False)
+    run_sweep(parse_spec(raw), tmp_path / "data" / "quickstart.zarr", progress=False)
     src = next(b for b in _blocks(ROOT / "README.md") if "open_dataset" in b)
     out = _run(src, tmp_path)
     assert "summary" in out or "_mean" in out  # the summary group was printed

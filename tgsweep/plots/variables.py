@@ -260,6 +260,11 @@ def _coord_info(ds, dim, plan: Plan):
         if c != dim and cv.dims == (dim,) and np.issubdtype(cv.dtype, np.number) \
                 and _monotonic(np.asarray(cv.values, float)):
             return np.asarray(cv.values, float), dict(cv.attrs), False, None
+    # a fixed variable along dim without samples (k on k_index as the store writes it)
+    for n, v in ds.data_vars.items():
+        if v.dims == (dim,) and np.issubdtype(v.dtype, np.number) and \
+                not n.endswith(("_lo", "_hi")) and _monotonic(np.asarray(v.values, float)):
+            return np.asarray(v.values, float), dict(v.attrs), False, None
     if dim in ds.coords:
         cv = ds[dim]
         vals = np.asarray(cv.values)
