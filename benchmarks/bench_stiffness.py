@@ -11,6 +11,8 @@ spent in the contour integral (C) (the rest is E_L(N_mu, 0), i.e. the N_mu lowes
 bisection, and the Sturm counts).  The largest lattice has rho_s < 1e-200.  Kernels are warmed
 up first (numba compilation excluded).
 
+--large: M = 10^4, 10^5 Anderson lattices (goal: stiffness < 1 s at 10^5), vs one Sturm count.
+
 --decay: <ln rho_s0> over samples for several L, least-squares slope vs L, compared with
 gamma(mu) from a 10^6-site transfer-matrix product (``tgsweep.observables.lyapunov_chain``).
 """
@@ -25,6 +27,7 @@ import numpy as np
 import tgsweep as T
 from tgsweep.observables import stiffness
 from tgsweep.observables.localization import lyapunov_chain
+from tgsweep.core.spectrum import count_at_most, eigenvalues
 from tgsweep.observables.superfluid import _contour_path
 
 THETAS = np.array([0.5, 1.0, np.pi])
@@ -66,6 +69,26 @@ def timing():
               f"  path={'contour' if np.all(res.regime == 3) else 'bands'}")
 
 
+def large(sizes=(10**4, 10**5)):
+    """stiffness on large Anderson lattices (W = 4, mu = -0.5): total time, the time of one
+    Sturm count (the O(M) unit), and the ratio; the old E_L(N, 0) by bisection of the N_mu
+    lowest levels is timed at M = 10^4 only (at 10^5 it is ~N/60 times a count: minutes)."""
+    rng = np.random.default_rng(5)
+    print(f"{'lattice W=4 mu=-0.5':22s} {'N_mu':>6s} {'stiffness[s]':>12s} {'count[s]':>9s} "
+          f"{'ratio':>7s} {'bisect E_L[s]':>13s}  log10 rho_s(theta=0.5,1,pi)  err  E0 err")
+    for m in sizes:
+        ring = T.Ring.lattice(rng.uniform(-2, 2, m))
+        t_s, res = _t(lambda: stiffness(ring, -0.5, THETAS), reps=2)
+        t_c, _ = _t(lambda: count_at_most(ring, 0.0, -0.5), reps=3)
+        t_b = np.nan
+        if m <= 10**4:
+            t_b, _ = _t(lambda: eigenvalues(ring, res.fermion_twist0, 0, res.n_mu))
+        logs = " ".join(f"{x:8.2f}" for x in res.log10_rho_s)
+        print(f"{'M=' + str(m):22s} {res.n_mu:6d} {t_s:12.3f} {t_c:9.4f} {t_s / t_c:7.0f} "
+              f"{t_b:13.3f}  {logs}  {np.max(res.log10_error):5.1f} "
+              f"{res.log10_energy0_error:5.1f}")
+
+
 def decay(width=4.0, mu=-0.5, lengths=(100, 200, 400, 600, 800), samples=16, seed=1):
     rng = np.random.default_rng(seed)
     gam = float(lyapunov_chain(rng.uniform(-width / 2, width / 2, 10**6), 1.0, mu)[0])
@@ -93,6 +116,9 @@ def decay(width=4.0, mu=-0.5, lengths=(100, 200, 400, 600, 800), samples=16, see
 
 if __name__ == "__main__":
     t0 = time.perf_counter()
+    if "--large" in sys.argv:
+        large()
+        sys.exit(0)
     timing()
     print(f"timing section: {time.perf_counter() - t0:.1f} s")
     if "--decay" in sys.argv:

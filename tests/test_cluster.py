@@ -169,7 +169,7 @@ def test_prologue_pins_threads_and_sets_node_local_numba_cache(kind, tmp_path):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_worker_command(kind):
-    script = tc.job_script(kind)
+    script = tc.job_script(kind, tls=False)
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)  # valid shell
     _, cmd = _prologue_and_command(script)
     assert cmd.startswith(f"{Path(sys.prefix) / 'bin' / 'python'} -m distributed.cli.dask_worker ")
@@ -177,6 +177,16 @@ def test_worker_command(kind):
     assert "--nthreads 1" in cmd and "--memory-limit 2.00GiB" in cmd
     assert "tcp://<insert-scheduler-address-here>:8786" in cmd
     assert "--interface" not in cmd and "--tls" not in cmd
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tls_by_default(kind):
+    """The shipped files make cluster runs authenticated: without a tls argument the worker
+    command connects over tls:// with the CA, certificate and key of the throw-away CA."""
+    _, cmd = _prologue_and_command(tc.job_script(kind))
+    assert "tls://<insert-scheduler-address-here>:8786" in cmd
+    for opt in ("--tls-ca-file", "--tls-cert", "--tls-key"):
+        assert opt in cmd
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -362,14 +372,44 @@ def test_provenance_records_submitted_job_ids(kind, submit, cancel, fmt, tmp_pat
     assert recorded == ["4242", "4243"]  # recorded at submission, not read back at the end
     assert sorted(prov["job_ids"]) == ["4242", "4243"]
     assert sorted(prov["active_job_ids"]) == ["4242", "4243"]
-    assert prov["job_name"] == "tgsweep-worker" and prov["tls"] is False
-    assert prov["scheduler_address"].startswith("tcp://")
+    assert prov["job_name"] == "tgsweep-worker" and prov["tls"] is True  # secure default
+    assert prov["scheduler_address"].startswith("tls://")
     calls = log.read_text().splitlines()
     assert sum(c.startswith(submit) for c in calls) == 2
     assert sorted(c.split()[-1] for c in calls if c.startswith(cancel)) == ["4242", "4243"]
     import json
 
     json.dumps(prov)  # storable as-is
+
+
+def test_dashboard_bound_to_localhost_by_default(tmp_path, monkeypatch):
+    """Without scheduler-options the dashboard (plain HTTP) binds to tgsweep.dashboard, localhost
+    in the shipped files (reached through an ssh tunnel), never 0.0.0.0; the scheduler speaks
+    TLS."""
+    log = _fake_batch_system(tmp_path / "bin", "sbatch", "scancel", "Submitted batch job %s")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    cfg = yaml.safe_load((CLUSTER_DIR / "slurm.yaml").read_text())
+    assert cfg["tgsweep"]["dashboard"].startswith("127.0.0.1:") and cfg["tgsweep"]["tls"] is True
+    cfg["tgsweep"]["dashboard"] = "127.0.0.1:0"  # a free port on a shared test machine
+    import socket
+    from urllib.parse import urlparse
+
+    cl = tc.make_cluster("slurm", config=cfg, jobs=1)
+    try:
+        url = urlparse(cl.dashboard_link)
+        addr = cl.scheduler_address
+        reachable = {}
+        for host in ("127.0.0.1", url.hostname):
+            with socket.socket() as s:
+                s.settimeout(5)
+                reachable[host] = s.connect_ex((host, url.port)) == 0
+    finally:
+        cl.close()
+    assert reachable["127.0.0.1"]
+    if url.hostname not in ("127.0.0.1", "localhost"):
+        assert not reachable[url.hostname]  # not listening on the external address
+    assert addr.startswith("tls://")
+    assert log.exists()
 
 
 def test_batch_provenance():

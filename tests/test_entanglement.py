@@ -79,7 +79,7 @@ def test_declared_observable_in_a_sweep():
                        "state": {"mu": 6.0}, "sampling": {"n_samples": 2, "seed": 4},
                        "observables": {"entanglement": {"lengths": [0.5, 2.0, 4.0]}}})
     st = MemoryStore()
-    run_sweep(spec, store=st, serial=True, progress=False)
+    run_sweep(spec, st, progress=False)
     ds = st.to_dataset()
     assert ds["entropy"].dims == ("sample", "block")
     assert ds["block"].attrs["natural_units"] == "a" and ds["entropy"].attrs["units"] == "1"

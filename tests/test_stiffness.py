@@ -461,9 +461,20 @@ def test_input_validation():
     ring = _anderson(10, 1.0, 0)
     with pytest.raises(ValueError, match="method"):
         stiffness(ring, 0.0, [1.0], method="nope")
-    with pytest.raises(ValueError, match="touch"):  # clean ring: bands touch, no contour
-        stiffness(Ring.lattice(np.zeros(20)), -2 * np.cos(np.pi * 7 / 20) + 1e-3, [1.0],
-                  method="contour")
+    # clean ring: bands N-1, N touch at theta = pi, where the forced contour has no line
+    clean = stiffness(Ring.lattice(np.zeros(20)), -2 * np.cos(np.pi * 7 / 20) + 1e-3,
+                      [1.0, np.pi], method="contour")
+    assert clean.reliable[0] and not clean.reliable[1] and clean.log10_error[1] == np.inf
+    with pytest.raises(ValueError, match="exactly one of mu, n_particles"):
+        stiffness(ring, 0.0, [1.0], n_particles=3)
+    with pytest.raises(ValueError, match="exactly one of mu, n_particles"):
+        stiffness(ring, thetas=[1.0])
+    with pytest.raises(ValueError, match="n_particles"):
+        stiffness(ring, thetas=[1.0], n_particles=11)
+    with pytest.raises(ValueError, match="n_particles"):
+        stiffness(ring, thetas=[1.0], n_particles=2.5)
+    with pytest.raises(ValueError, match="thetas"):
+        stiffness(ring, 0.0)
     with pytest.raises(ValueError, match="thetas"):
         stiffness(ring, 0.0, [np.nan])
     with pytest.raises(ValueError, match="mu"):

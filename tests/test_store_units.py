@@ -54,7 +54,7 @@ def _spec(kind):
 def store(request):
     spec = _spec(request.param)
     st = MemoryStore()
-    run_sweep(spec, store=st, serial=True, progress=False)
+    run_sweep(spec, st, progress=False)
     return request.param, spec, st.to_dataset()
 
 
@@ -126,7 +126,7 @@ def test_k_stays_per_sample_when_the_twist_is_a_grid_axis():
                        "sampling": {"n_samples": 1, "seed": 1},
                        "observables": {"momentum_distribution": {}}})
     st = MemoryStore()
-    run_sweep(spec, store=st, serial=True, progress=False)
+    run_sweep(spec, st, progress=False)
     ds = st.to_dataset()
     assert ds["k"].dims == ("state_twist", "sample", "k_index")
     np.testing.assert_allclose(ds["k"].values[1, 0] - ds["k"].values[0, 0], 0.4 / 8,

@@ -79,7 +79,7 @@ def test_stored_samples_equal_direct_computation(tmp_path, interaction, extra):
     drawn from SeedSequence(seed, spawn_key=(p, s)); interacting models carry the solver
     record (converged, residual)."""
     d = _spec(interaction, **extra)
-    run_sweep(parse_spec(d), tmp_path / "o.zarr", serial=True, progress=False)
+    run_sweep(parse_spec(d), tmp_path / "o.zarr", progress=False)
     ds = open_dataset(tmp_path / "o.zarr")
     assert np.all(ds.status.values == 1)
     parsed = parse_spec(d)

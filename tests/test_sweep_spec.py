@@ -27,7 +27,8 @@ def test_valid_spec_grid_and_points():
     # C order over (disorder_W, pair): p = 3 is (1, 1)
     pp = s.point_params(3)
     assert pp["disorder"]["W"] == 1.0 and pp["state"] == {"mu": 0.0, "twist": 0.5}
-    assert parse_spec(spec_dict(observables={"condensate": {}})).observables["condensate"] == {"n_modes": 4}
+    opts = parse_spec(spec_dict(observables={"condensate": {}})).observables["condensate"]
+    assert opts == {"n_modes": 4, "band_tol": 0.0}
 
 
 BAD = [

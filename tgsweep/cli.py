@@ -42,12 +42,20 @@ def build_parser() -> argparse.ArgumentParser:
     grp.add_argument("--jobs", type=int, help="number of batch jobs (with --cluster)")
     grp.add_argument("--adapt", help="MIN:MAX adaptive number of jobs (with --cluster)")
     run.add_argument("--interface", help="network interface of the workers (with --cluster)")
-    run.add_argument("--tls", action="store_true", help="TLS between scheduler and workers")
+    run.add_argument("--tls", action=argparse.BooleanOptionalAction, default=None,
+                     help="TLS (encrypted, authenticated) between scheduler and workers; the "
+                     "default is the cluster file's tgsweep.tls (true in the shipped files)")
+    run.add_argument("--max-store-gb", type=float, default=200.0, help="refuse a spec whose "
+                     "store would exceed this size (uncompressed estimate; default 200)")
+    run.add_argument("--max-sample-gb", type=float, default=8.0, help="refuse a spec whose "
+                     "single sample needs more memory than this (estimate; default 8)")
     run.add_argument("--cluster-config", help="jobqueue YAML (default: the packaged "
                      "configuration merged into dask.config; editable copies in cluster/)")
 
     st = sub.add_parser("status", help="done/total tasks per grid point, failures")
     st.add_argument("store")
+    st.add_argument("--verify", action="store_true", help="read every shard and coordinate; "
+                    "report each missing or corrupt one (exit 1 if any; --resume repairs)")
     inf = sub.add_parser("info", help="dimensions, variables and provenance of a store")
     inf.add_argument("store")
     pl = sub.add_parser("plot", help="PNG figures of what a store holds")
@@ -68,7 +76,10 @@ def _members(a):
     from .sweep.workflow import has_series, load_workflow, workflow_stores  # [[series]]
 
     if not has_series(a.spec):
-        spec = load_spec(a.spec)
+        from .sweep.limits import Limits
+
+        spec = load_spec(a.spec, Limits(max_store_gb=a.max_store_gb,
+                                        max_sample_gb=a.max_sample_gb))
         return [("", spec, a.out or spec.store)]
     members = load_workflow(a.spec)
     return [(label, spec, store) for (label, spec), store in
@@ -80,7 +91,8 @@ def _check_run_args(a, members) -> None:
 
     if a.workers is not None and a.workers < 1:
         raise SpecError("--workers", f"must be a positive integer, got {a.workers}")
-    if (a.jobs is not None or a.adapt or a.interface or a.tls or a.cluster_config) and not a.cluster:
+    if (a.jobs is not None or a.adapt or a.interface or a.tls is not None or a.cluster_config) \
+            and not a.cluster:
         raise SpecError("--cluster", "--jobs/--adapt/--interface/--tls need --cluster")
     if a.serial and (a.scheduler or a.cluster or a.workers or a.dask):
         raise SpecError("--serial", "cannot be combined with --workers/--dask/--scheduler/--cluster")
@@ -174,24 +186,43 @@ def _cmd_run(a) -> int:
         return 130
     except (StoreExists, StoreLocked, SpecError) as exc:
         return _fail(str(exc))
+    except (OSError, TimeoutError) as exc:
+        from .sweep.store import is_disk_full
+
+        if not is_disk_full(exc):
+            if a.scheduler:
+                return _fail(f"--scheduler: cannot reach {a.scheduler} ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'timed out'})")
+            raise
+        return _fail(f"disk full ({exc.strerror}) while writing {a.out or 'the store'}; what was "
+                     "stored is kept: free space, then rerun with --resume", 1)
     finally:
         if close is not None:
             close()
     return 0
 
 
-def _open(path):
+def _open(path, lazy=False):
     from pathlib import Path
 
-    from .sweep import open_dataset
+    from .sweep.store import interrupted_creations, open_dataset
 
-    if not Path(path).exists():
-        from .sweep.workflow import missing_store_message
+    from .sweep.workflow import missing_store_message
 
-        raise FileNotFoundError(missing_store_message(path))
     if not (Path(path) / "zarr.json").exists():
+        if interrupted_creations(path):
+            raise FileNotFoundError(f"store: {path} does not exist: its creation was interrupted "
+                                    "(nothing computed); run the spec again to create it")
+        if not Path(path).exists():
+            raise FileNotFoundError(missing_store_message(path))
         raise FileNotFoundError(f"store: {path} is not a tgsweep Zarr store (no zarr.json)")
-    return open_dataset(path)
+    if lazy:
+        return None
+    try:
+        return open_dataset(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged store: one line, not a traceback
+        raise FileNotFoundError(f"store: {path} cannot be opened ({type(exc).__name__}); run "
+                                "`tgsweep status --verify` on it") from None
 
 
 def _print_report(a, text_of) -> int:
@@ -211,9 +242,21 @@ def _print_report(a, text_of) -> int:
 
 
 def _cmd_status(a) -> int:
-    from .sweep.report import status_text
+    from .sweep.report import StoreView, status_text, verify_text
 
-    return _print_report(a, status_text)
+    try:
+        _open(a.store, lazy=True)
+        if not a.verify:
+            print(status_text(StoreView(a.store)))
+            return 0
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a damaged store: one line, not a traceback
+        return _fail(f"store: {a.store} cannot be read ({type(exc).__name__}); run `tgsweep "
+                     "status --verify` on it")
+    text, ok = verify_text(a.store)
+    print(text)
+    return 0 if ok else 1
 
 
 def _cmd_info(a) -> int:
@@ -247,6 +290,12 @@ def main(argv=None) -> int:
     # one thread for BLAS/OpenMP/numba in this process too (libraries loaded later), so that a
     # --serial run is bitwise identical to a LocalCluster run; explicit settings win
     pin_env()
+    import warnings
+
+    plain = warnings.formatwarning
+    warnings.formatwarning = lambda msg, cat, *rest, **kw: (
+        f"tgsweep: warning: {msg}\n" if cat.__name__ == "SpecWarning" else plain(msg, cat, *rest,
+                                                                                **kw))
     a = build_parser().parse_args(argv)
     return {"run": _cmd_run, "status": _cmd_status, "info": _cmd_info, "plot": _cmd_plot}[
         a.command](a)

@@ -235,8 +235,15 @@ def log_char_poly_line(diag, t, c0, e_re, ys):
     k = ys.size
     log_f = np.empty(k, dtype=np.complex128)
     log_norm = np.empty(k)
+    dmax = 0.0
+    for i in range(m):
+        dmax = max(dmax, abs(diag[i] - e_re))
     for q in range(k):
         e = complex(e_re, ys[q])
+        # entries grow by at most g = |x|max + 1 per step: test the scale every nchk steps so
+        # that g^nchk stays below 1e90 (no overflow between two tests)
+        g = (dmax + abs(ys[q])) / t + 2.0
+        nchk = max(1, min(16, int(90.0 / np.log10(g))))
         a = 1.0 + 0.0j
         b = 0.0j
         c = 0.0j
@@ -245,6 +252,8 @@ def log_char_poly_line(diag, t, c0, e_re, ys):
         for i in range(m):
             x = (diag[i] - e) / t
             a, b, c, d = x * a - c, x * b - d, a, b
+            if (i + 1) % nchk != 0 and i != m - 1:
+                continue
             s = max(max(abs(a.real), abs(a.imag)), max(abs(c.real), abs(c.imag)))
             s = max(s, max(max(abs(b.real), abs(b.imag)), max(abs(d.real), abs(d.imag))))
             if s > 1e100 or s < 1e-100:
@@ -335,3 +344,64 @@ def log_char_poly_line_reference(diag, t, c0, e_re, ys):
         ld = np.log(np.trace(mat)) + logs
         log_f[q] = ld if ld.real > 45.0 else np.log(np.exp(ld) - 2.0 * c0)
     return log_f, log_norm
+
+
+@njit(cache=True)
+def even_moments(diag, t, corner, e, kmax):
+    """S_2k = tr((H - e)^{2k}) = ||(H - e)^k||_F^2 for k = 1..kmax, for the real symmetric ring
+    matrix (diagonal ``diag``, hopping -t, corner entries H[0, M-1] = H[M-1, 0] = ``corner``).
+
+    P = (H - e)^k is kept as a periodic band P[i, w + d] = P_{i, i+d mod M}, |d| <= w = kmax,
+    which needs M > 2 kmax + 1 (no wrap-around overlap); O(M kmax^2).
+    """
+    m = diag.size
+    w = kmax
+    nb = 2 * w + 1
+    # X[j, j + s], s = -1, 0, 1, on a periodically padded index range j = -w-1 .. m+w
+    pad = w + 1
+    xl = np.empty(m + 2 * pad)
+    xd = np.empty(m + 2 * pad)
+    xr = np.empty(m + 2 * pad)
+    for jj in range(m + 2 * pad):
+        j = (jj - pad) % m
+        xl[jj] = corner if j == 0 else -t
+        xd[jj] = diag[j] - e
+        xr[jj] = corner if j == m - 1 else -t
+    p = np.zeros((m, nb))
+    q = np.zeros((m, nb))
+    for i in range(m):
+        p[i, w] = 1.0
+    out = np.empty(kmax)
+    for k in range(kmax):
+        # q = p X: q[i, dd] = sum_s p[i, dd - s] X[i + dd - s, s], |dd - s| <= k
+        tot = 0.0
+        for i in range(m):
+            pi_ = p[i]
+            qi = q[i]
+            for dd in range(-(k + 1), k + 2):
+                acc = 0.0
+                if -k <= dd + 1 <= k:  # s = -1
+                    acc += pi_[w + dd + 1] * xl[pad + i + dd + 1]
+                if -k <= dd <= k:  # s = 0
+                    acc += pi_[w + dd] * xd[pad + i + dd]
+                if -k <= dd - 1 <= k:  # s = 1
+                    acc += pi_[w + dd - 1] * xr[pad + i + dd - 1]
+                qi[w + dd] = acc
+                tot += acc * acc
+        out[k] = tot
+        p, q = q, p
+    return out
+
+
+def even_moments_reference(diag, t, corner, e, kmax):
+    """Plain NumPy twin of :func:`even_moments`: Frobenius norms of dense matrix powers."""
+    m = diag.size
+    x = np.diag(diag - e) - t * (np.eye(m, k=1) + np.eye(m, k=-1))
+    x[0, m - 1] += corner
+    x[m - 1, 0] += corner
+    out = np.empty(kmax)
+    p = np.eye(m)
+    for k in range(kmax):
+        p = p @ x
+        out[k] = float(np.sum(p * p))
+    return out

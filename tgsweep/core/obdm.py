@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _band_kernels as BK
 from . import _obdm_kernels as K
 from .interacting import InteractingState
 from .state import State
 
-__all__ = ["obdm", "obdm_lattice", "obdm_reference", "upper_rows_lattice", "row_checkpoints"]
+__all__ = ["obdm", "obdm_lattice", "obdm_reference", "obdm_stride", "rows_lattice",
+           "upper_rows_lattice", "row_checkpoints"]
 
 #: determinant-ratio threshold below which the sweep rebuilds O^T exactly
 TOL_DEN = 1e-3
@@ -20,11 +22,15 @@ GROUP = 8
 TOL_PIV = 1e-2
 
 
-def _stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
+def obdm_stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
+    """Checkpoint stride of the prefix sums for an (m, n) orbital array (memory <= ``budget``)."""
     stride = 1024
     while (m // stride + 1) * n * n * itemsize > budget and stride < m:
         stride *= 2
     return stride
+
+
+_stride = obdm_stride
 
 
 def row_checkpoints(u: np.ndarray) -> tuple[np.ndarray, int]:
@@ -69,7 +75,60 @@ def obdm_lattice(u: np.ndarray) -> np.ndarray:
     return out
 
 
-def obdm(state: State) -> np.ndarray:
+def _as_kernel_array(u: np.ndarray) -> np.ndarray:
+    u = np.ascontiguousarray(u)
+    if u.dtype not in (np.float64, np.complex128):
+        u = u.astype(np.complex128 if np.iscomplexobj(u) else np.float64)
+    return u
+
+
+def rows_lattice(u: np.ndarray, rows, phi: float, theta: float) -> np.ndarray:
+    """Whole rows gamma[x, :] (x in ``rows``) of <b+_x b_y> for lattice-normalized orbitals
+    u (M, N) with fermion twist ``phi`` and boson twist ``theta``; shape (len(rows), M).
+
+    Each run of consecutive rows x0 .. x0 + k - 1 is computed in the frame rotated to start at
+    x0: the orbitals continued across the twisted bond (phi(x + L) = e^{i phi} phi(x)) make
+    every pair a short-way string, gamma[x, x + d - M] = e^{-i theta} (that value) for wrapped
+    pairs, and the entries left of the run's diagonal follow by Hermiticity from earlier rows
+    of the run.  Cost O(len(rows) M N^2 / GROUP), memory O(len(rows) M).
+    """
+    u = _as_kernel_array(u)
+    m, n = u.shape
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if rows.size and (rows.min() < -m or rows.max() >= m):
+        raise ValueError(f"rows: must be site indices in [0, {m}), got {rows.min()}..{rows.max()}")
+    rows = rows % m
+    out = np.zeros((rows.size, m), dtype=u.dtype)
+    if n == 0 or rows.size == 0:
+        return out
+    real = u.dtype == np.float64
+    ph, wrap = np.exp(1j * phi), np.exp(-1j * theta)
+    if real:
+        ph, wrap = float(np.round(ph.real)), float(np.round(wrap.real))
+    uniq = np.unique(rows)
+    runs = np.split(uniq, np.flatnonzero(np.diff(uniq) != 1) + 1)
+    got = {}
+    sub = np.empty((m, n), dtype=u.dtype)
+    stride = obdm_stride(m, n, u.itemsize)
+    for run in runs:
+        x0, k = int(run[0]), run.size
+        BK.gather_window(u, x0, m, np.arange(n, dtype=np.int64), ph, sub)
+        q = K.prefix_checkpoints(sub, stride)
+        buf = np.zeros((k, m), dtype=u.dtype)
+        K.obdm_grouped(sub, q, stride, buf, 0, 0, k, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
+        j = np.arange(m)
+        for i in range(k):
+            # rotated upper entries -> matrix entries gamma[x0 + i, (x0 + j) mod M], j >= i
+            buf[i, i:] *= np.where(x0 + j[i:] >= m, wrap, 1.0)
+            buf[i, :i] = np.conj(buf[:i, i])
+        for i in range(k):
+            got[x0 + i] = np.roll(buf[i], x0)
+    for r, x in enumerate(rows):
+        out[r] = got[int(x)]
+    return out
+
+
+def obdm(state: State, rows=None) -> np.ndarray:
     """The bosonic one-particle density matrix gamma of a TG state, M x M Hermitian.
 
     Lattice: gamma[x, y] = <b+_x b_y>.  Continuum: gamma(x_i, x_j) in density units,
@@ -79,10 +138,20 @@ def obdm(state: State) -> np.ndarray:
     (:func:`tgsweep.thermal_state`) supplies its own exact lattice matrix (``lattice_obdm``).
     An :class:`~tgsweep.core.interacting.InteractingState` (ideal, mean field, Bose-Hubbard)
     carries its gamma in the same conventions; a copy of it is returned.
+
+    ``rows`` (an int or a sequence of grid indices; TG states only): only those rows
+    gamma[x, :], shape (len(rows), M) (or (M,) for an int), at cost O(len(rows) M N^2 / GROUP)
+    and memory O(len(rows) M) -- for a few rows of a ring too large to hold gamma.
     """
-    if isinstance(state, InteractingState):
+    if rows is not None:
+        if not isinstance(state, State):
+            raise ValueError("rows: only for a TG State (thermal/interacting states hold gamma)")
+        g = rows_lattice(state.lattice_orbitals, rows, state.fermion_twist, state.twist)
+        if np.ndim(rows) == 0:
+            g = g[0]
+    elif isinstance(state, InteractingState):
         return state.obdm()
-    if isinstance(state, State):
+    elif isinstance(state, State):
         g = obdm_lattice(state.lattice_orbitals)
     else:
         g = state.lattice_obdm()

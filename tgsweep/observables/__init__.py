@@ -18,7 +18,8 @@ from . import (basic, correlations, dynamics, entanglement, interacting, localiz
                superfluid, thermal)
 from .correlations import (EclFit, MomentumDistribution, condensate, ecl_profile, fit_ecl,
                            hs_blocks, hs_bound, hs_profile, momentum_distribution,
-                           stream_upper_rows, tail_coefficient)
+                           stream_upper_rows, tail_coefficient, band_condensate,
+                           band_hs_profile, BandCondensate)
 from .declaration import Coord, Observable, Option, SampleContext, Variable
 from .entanglement import entanglement_entropy
 from .dynamics import (DynamicsSample, dynamics_sample, front_profile_continuum,
@@ -45,7 +46,7 @@ def evaluate(name: str | Observable, state, mu: float | None = None, **options) 
     return obs.evaluate(state, mu, **options)
 
 
-__all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distribution",
+__all__ = ["band_condensate", "band_hs_profile", "BandCondensate", "hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distribution",
            "tail_coefficient", "ecl_profile", "fit_ecl", "stream_upper_rows", "EclFit",
            "MomentumDistribution", "lyapunov", "lyapunov_chain", "thouless_lyapunov",
            "kappus_wegner_lyapunov", "aubry_andre_lyapunov", "halperin_lyapunov",

@@ -52,6 +52,6 @@ def _density_compute(ctx, opts):
 
 
 DENSITY = Observable("density", _density_layout, _density_compute,
-                     description="density profile rho(x)")
+                     description="density profile rho(x)", thermal=True)
 
 OBSERVABLES = (ENERGY, PARTICLE_NUMBERS, DENSITY)

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..core import kernels as CK
+from ..core.band import Band, obdm_band
 from ..core.obdm import obdm, row_checkpoints, upper_rows_lattice
 from ..core.spectrum import count_at_most, count_below, eigenpairs
 from ..core.state import State
@@ -32,7 +33,8 @@ from .declaration import (REQUIRED, Coord, Observable, Option, Variable, integer
 __all__ = ["hs_blocks", "hs_profile", "hs_bound", "condensate", "momentum_distribution",
            "tail_coefficient", "ecl_profile", "fit_ecl", "MomentumDistribution", "EclFit",
            "stream_upper_rows", "ring_momenta", "CONDENSATE", "HS_PROFILE", "MOMENTUM_DISTRIBUTION",
-           "ECL_PROFILE", "OBSERVABLES"]
+           "ECL_PROFILE", "OBSERVABLES", "band_hs_profile", "band_condensate", "BandCondensate",
+           "band_diag_sums"]
 
 
 # ------------------------------------------------------------------------------------ streaming
@@ -135,8 +137,44 @@ def _profile_from_blocks(bsq: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
     return np.stack([np.mean(rolled ** (s / 2.0), axis=0) for s in sigmas])[:, : nc // 2 + 1]
 
 
+def _band_entries(band: Band, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """gamma[x, y] (x, y arrays of one shape) from the band; nan beyond torus distance width."""
+    vals = band.values
+    m, w = vals.shape[0], band.width
+    d = (y - x) % m
+    up, dn = d <= w, (m - d) <= w
+    out = np.full(x.shape, np.nan, dtype=vals.dtype)
+    out[up] = vals[x[up], d[up]]
+    sel = dn & ~up
+    out[sel] = np.conj(vals[y[sel], m - d[sel]])
+    return out
+
+
+def band_hs_profile(state: State, band: Band, sigmas: Sequence[float] = (0.5,)):
+    """:func:`hs_profile` from the band of gamma (:func:`tgsweep.obdm_band`): exact for the cell
+    distances r whose blocks lie inside the band, (r + 1) cell_size - 1 <= width.
+
+    Returns (r, h) as :func:`hs_profile` but for r = 0 .. r_band only (r_band <= n_cells // 2).
+    """
+    ring = state.ring
+    nc, cs, w2 = ring.n_cells, ring.cell_size, ring.weight**2
+    sig = np.atleast_1d(np.asarray(sigmas, dtype=float))
+    r_band = min(nc // 2, (band.width + 1) // cs - 1)
+    if r_band < 0:
+        raise ValueError(f"band: width {band.width} is smaller than one cell ({cs} points)")
+    i = np.arange(cs)
+    out = np.zeros((sig.size, r_band + 1))
+    for r in range(r_band + 1):
+        n = np.arange(nc)
+        x = np.broadcast_to(n[:, None, None] * cs + i[None, :, None], (nc, cs, cs))
+        y = np.broadcast_to(((n + r) % nc)[:, None, None] * cs + i[None, None, :], (nc, cs, cs))
+        bsq = (np.abs(_band_entries(band, x, y)) ** 2).sum(axis=(1, 2)) * w2
+        out[:, r] = np.mean(bsq[None, :] ** (sig[:, None] / 2.0), axis=1)
+    return np.arange(r_band + 1), out
+
+
 def hs_profile(state: State, sigmas: Sequence[float] = (0.5,), gamma: np.ndarray | None = None,
-               stream: bool = False):
+               stream: bool = False, band: Band | None = None):
     """Per-sample HS profile h_sigma(r) = (1/n_cells) sum_n ||1_{I_n} gamma 1_{I_{n+r}}||_2^sigma.
 
     The sigma-th power is taken per sample, before any disorder average (the quantity bounded
@@ -147,7 +185,11 @@ def hs_profile(state: State, sigmas: Sequence[float] = (0.5,), gamma: np.ndarray
     r : (n_cells // 2 + 1,) int array, torus distance in cells (unit lengths / sites).
     h : (len(sigmas), n_cells // 2 + 1) float array (dimensionless); h(r) = h(n_cells - r)
         exactly, so only r <= n_cells / 2 is returned.
+
+    With ``band`` (a :class:`~tgsweep.core.band.Band`): :func:`band_hs_profile`, r <= r_band only.
     """
+    if band is not None:
+        return band_hs_profile(state, band, sigmas)
     sig = np.atleast_1d(np.asarray(sigmas, dtype=float))
     ring = state.ring
     nc = ring.n_cells
@@ -174,14 +216,68 @@ def hs_bound(r, sigma: float, amplitude: float, ell: float, xi: float = 1.0):
 
 
 # ------------------------------------------------------------------------------------ condensate
-def condensate(state: State, n_occupations: int = 4, gamma: np.ndarray | None = None) -> np.ndarray:
+class BandCondensate(NamedTuple):
+    """occupations : (k,) largest natural occupations of gamma h from its band, descending;
+    error : (k,) bound on |occupation - exact| for each: the band certificate (Schur bound on
+    the operator norm of the discarded part, Weyl's inequality) plus the Lanczos residual
+    ||gamma_band h v - lambda v|| (an exact eigenvalue of the banded operator lies that close);
+    inf when the certificate was refused;
+    truncation : the certificate part of ``error``."""
+
+    occupations: np.ndarray
+    error: np.ndarray
+    truncation: float
+
+
+def band_condensate(band: Band, n_occupations: int = 4, tol: float = 1e-12) -> BandCondensate:
+    """Largest natural occupations from the band of gamma by Lanczos (scipy eigsh on the banded
+    operator, O(M width) per product, :func:`tgsweep.core._band_kernels.band_matvec`)."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    vals = np.ascontiguousarray(band.values)
+    m = vals.shape[0]
+    k = int(min(n_occupations, m))
+    if k < 1:
+        raise ValueError("n_occupations: must be >= 1")
+    if m <= 400 or k >= m - 1:
+        a = CK.band_to_dense(vals) * band.weight
+        lam, vec = sla.eigh(a, subset_by_index=[m - k, m - 1], driver="evr")
+    else:
+        def mv(v):
+            v = np.ascontiguousarray(np.asarray(v).reshape(-1), dtype=vals.dtype)
+            out = np.zeros(m, dtype=vals.dtype)
+            CK.band_matvec(vals, v, out)
+            return out * band.weight
+
+        op = LinearOperator((m, m), matvec=mv, dtype=vals.dtype)
+        lam, vec = eigsh(op, k=k, which="LA", tol=tol, ncv=max(2 * k + 1, 20),
+                         v0=np.ones(m, dtype=vals.dtype))
+    order = np.argsort(lam)[::-1]
+    lam, vec = np.real(lam[order]), vec[:, order]
+    res = np.zeros(k)
+    for j in range(k):
+        out = np.zeros(m, dtype=vals.dtype)
+        v = np.ascontiguousarray(vec[:, j], dtype=vals.dtype)
+        CK.band_matvec(vals, v, out)
+        res[j] = np.linalg.norm(out * band.weight - lam[j] * v) / np.linalg.norm(v)
+    trunc = band.certificate if band.reliable else np.inf
+    return BandCondensate(lam, res + trunc, float(trunc))
+
+
+def condensate(state: State, n_occupations: int = 4, gamma: np.ndarray | None = None,
+               band: Band | None = None) -> np.ndarray:
     """Largest natural occupations lambda_0 >= lambda_1 >= ... of gamma (eigenvalues of the
     operator (gamma f)(x) = int gamma(x, y) f(y) dy, i.e. of the matrix gamma h); dimensionless,
     sum over all of them = N.  lambda_0 = ||gamma||_inf; BEC <=> lambda_0 / N stays finite.
 
     Returns (min(n_occupations, M),) float array, descending.  Dense LAPACK (top eigenvalues
     only) for M <= 3000, Lanczos (scipy eigsh, O(M^2) per iteration) above.
+
+    With ``band`` (from :func:`tgsweep.obdm_band`): :func:`band_condensate`'s occupations (O(M
+    width) per Lanczos step); use :func:`band_condensate` itself for their error bounds.
     """
+    if band is not None:
+        return band_condensate(band, n_occupations).occupations
     g = _gamma(state, gamma)
     m = g.shape[0]
     k = int(min(n_occupations, m))
@@ -247,8 +343,23 @@ def _nk_from_diag_sums(ring: Ring, u_d: np.ndarray, theta: float):
     return k[order], nk.real[order]
 
 
+def band_diag_sums(band: Band) -> np.ndarray:
+    """Upper diagonal sums U(d) = sum_{x < M - d} gamma[x, x + d] of the matrix, from its band:
+    exact for d <= w and d >= M - w (the latter are mirrored wrapped band entries), 0 between."""
+    vals = band.values
+    m, w = vals.shape[0], band.width
+    u_d = np.zeros(m, dtype=np.complex128)
+    x = np.arange(m)
+    for d in range(w + 1):
+        u_d[d] += vals[: m - d, d].sum()
+        if d >= 1:  # U(M - d) = sum_{x < d} gamma[x, x + M - d] = sum conj(gamma[x + M - d, x + M])
+            u_d[m - d] += np.conj(vals[x[m - d:], d]).sum()
+    return u_d
+
+
 def momentum_distribution(state: State, gamma: np.ndarray | None = None, stream: bool = False,
-                          tail_window: tuple[float, float] | None = None) -> MomentumDistribution:
+                          tail_window: tuple[float, float] | None = None,
+                          band: Band | None = None) -> MomentumDistribution:
     """n(k) = (1/L) int int e^{ik(x-y)} gamma(x, y) dx dy on the ring's momenta k = (2 pi j + theta)/L.
 
     theta is the state's boson twist (gamma(x, y + L) = e^{i theta} gamma(x, y) in the boundary
@@ -256,9 +367,15 @@ def momentum_distribution(state: State, gamma: np.ndarray | None = None, stream:
     and one FFT; (1/L) sum_k n(k) = int n(k) dk/2pi = N/L.  ``tail_window`` = (k_min, k_max):
     fit the k^-4 tail with :func:`tail_coefficient` (clean TG: C = (4 pi^2/3) n^4,
     Olshanii & Dunjko, PRL 91, 090401 (2003)).  On the grid keep k_max well below pi/h.
+
+    With ``band`` (from :func:`tgsweep.obdm_band`): n(k) from the band's diagonal sums; for
+    every k, |n(k) - n_band(k)| <= (h^2/L) sum_x sum_{|d|>w} |gamma(x, x + d)| <= band.certificate
+    (M h = L), so the certificate is the truncation error of each n(k).
     """
     ring = state.ring
-    if stream:
+    if band is not None:
+        u_d = band_diag_sums(band)
+    elif stream:
         u_d = np.zeros(ring.n_grid, dtype=np.complex128)
         for x0, _, buf in stream_upper_rows(state, _STREAM_ROWS):
             CK.upper_diag_sums(buf, x0, u_d)
@@ -353,30 +470,74 @@ def fit_ecl(r, q, r_min: float = 1.0, r_max: float | None = None,
 
 
 # ------------------------------------------------------------------------------ declarations
+def _band_tol(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < 1):
+        raise ParamError("band_tol", "must be a number in [0, 1) (0 = always the full OBDM "
+                         f"kernel), got {v!r}")
+    return float(v)
+
+
+def _r_max(v):
+    if isinstance(v, bool) or not isinstance(v, int) or v < -1:
+        raise ParamError("r_max", f"must be an integer >= 0 (cells), or -1 for every distance, "
+                         f"got {v!r}")
+    return v
+
+
+_BAND_TOL = Option("band_tol", 0.0, _band_tol, "use the banded OBDM when its certificate is "
+                   "<= band_tol (0: always the full kernel)")
+_R_MAX = Option("r_max", -1, _r_max, "largest cell distance stored (-1: all)")
+
+
+def _band_vars(prefix, what):
+    return {f"{prefix}_error": Variable((), (), "1", f"stated error of {what}: band certificate "
+                                        "(+ Lanczos residual); 0 = full OBDM kernel"),
+            f"{prefix}_band_width": Variable((), (), "1", "OBDM band half-width used (grid "
+                                             "points); 0 = full OBDM kernel", "int64")}
+
+
+def _nr(geom, opts):
+    half = n_cells(geom) // 2
+    return half + 1 if opts["r_max"] < 0 else min(half, opts["r_max"]) + 1
+
+
 def _condensate_layout(geom, opts):
     k = opts["n_modes"]
-    return ({"lambda0": Variable((), (), "1", "largest natural occupation lambda_0 of the OBDM"),
-             "occupations": Variable(("mode",), (k,), "1",
-                                     "largest natural occupations, descending (NaN beyond M)")},
-            {"mode": Coord(np.arange(k), "1", "natural-orbital index (0 = condensate)")})
+    variables = {"lambda0": Variable((), (), "1", "largest natural occupation lambda_0 of the OBDM"),
+                 "occupations": Variable(("mode",), (k,), "1",
+                                         "largest natural occupations, descending (NaN beyond M)")}
+    if opts["band_tol"] > 0:
+        variables.update(_band_vars("lambda0", "lambda_0"))
+    return variables, {"mode": Coord(np.arange(k), "1", "natural-orbital index (0 = condensate)")}
 
 
 def _condensate_compute(ctx, opts):
     k = opts["n_modes"]
-    lam = condensate(ctx.state, n_occupations=k, gamma=ctx.obdm())
+    band = ctx.band(opts["band_tol"]) if opts["band_tol"] > 0 and not ctx.has_obdm else None
+    extra = {}
+    if band is not None:
+        bc = band_condensate(band, n_occupations=k)
+        lam = bc.occupations
+        extra = {"lambda0_error": np.float64(bc.error[0]),
+                 "lambda0_band_width": np.int64(band.width)}
+    else:
+        lam = condensate(ctx.state, n_occupations=k, gamma=ctx.obdm())
+        if opts["band_tol"] > 0:
+            extra = {"lambda0_error": np.float64(0.0), "lambda0_band_width": np.int64(0)}
     occ = np.full(k, np.nan)
     occ[:lam.size] = lam
-    return {"lambda0": np.float64(occ[0]), "occupations": occ}
+    return {"lambda0": np.float64(occ[0]), "occupations": occ, **extra}
 
 
 CONDENSATE = Observable(
     "condensate", _condensate_layout, _condensate_compute,
-    options=(Option("n_modes", 4, integer_at_least("n_modes", 1), "occupations kept"),),
-    description="natural occupations of the OBDM")
+    options=(Option("n_modes", 4, integer_at_least("n_modes", 1), "occupations kept"),
+             _BAND_TOL),
+    description="natural occupations of the OBDM", thermal=True)
 
 
 def _hs_layout(geom, opts):
-    nr = n_cells(geom) // 2 + 1
+    nr = _nr(geom, opts)
     return ({"hs_profile": Variable(("sigma", "r"), (len(opts["sigmas"]), nr), "1",
                                     "HS profile h_sigma(r) = mean_n ||1_In gamma 1_In+r||_2^sigma")},
             {"sigma": Coord(np.asarray(opts["sigmas"], float), "1", "HS power sigma"),
@@ -384,14 +545,22 @@ def _hs_layout(geom, opts):
 
 
 def _hs_compute(ctx, opts):
-    _, h = hs_profile(ctx.state, sigmas=opts["sigmas"], gamma=ctx.obdm())
-    return {"hs_profile": h}
+    ring = ctx.ring
+    nr = _nr({"n_grid": ring.n_grid, "kind": ring.kind, "points_per_unit": ring.cell_size}, opts)
+    width = nr * ring.cell_size - 1  # every pair of cells at distance <= nr - 1 is in the band
+    if opts["r_max"] >= 0 and not ctx.has_obdm and width <= (ring.n_grid - 1) // 2:
+        # exact from the band (no truncation involved at these distances)
+        _, h = hs_profile(ctx.state, sigmas=opts["sigmas"], band=obdm_band(ctx.state, width))
+    else:
+        _, h = hs_profile(ctx.state, sigmas=opts["sigmas"], gamma=ctx.obdm())
+    return {"hs_profile": h[:, :nr]}
 
 
 HS_PROFILE = Observable(
     "hs_profile", _hs_layout, _hs_compute,
-    options=(Option("sigmas", [0.5], real_list("sigmas", 0.0, 2.0), "HS powers sigma"),),
-    description="Hilbert-Schmidt block profile of the OBDM")
+    options=(Option("sigmas", [0.5], real_list("sigmas", 0.0, 2.0), "HS powers sigma"),
+             _R_MAX),
+    description="Hilbert-Schmidt block profile of the OBDM", thermal=True)
 
 
 def _nk_layout(geom, opts):
@@ -404,16 +573,27 @@ def _nk_layout(geom, opts):
     else:  # one momentum grid for the whole store: a coordinate
         coords["k"] = Coord(ring_momenta(m, geom["length"], geom["twist"]), "1/length", k_name,
                             "k_index")
+    if opts["band_tol"] > 0:
+        variables.update(_band_vars("n_k", "every n(k)"))
     return variables, coords
 
 
 def _nk_compute(ctx, opts):
-    md = momentum_distribution(ctx.state, gamma=ctx.obdm())
-    return {"n_k": md.n_k, "k": md.k}
+    band = ctx.band(opts["band_tol"]) if opts["band_tol"] > 0 and not ctx.has_obdm else None
+    if band is not None:
+        md = momentum_distribution(ctx.state, band=band)
+        extra = {"n_k_error": np.float64(band.certificate), "n_k_band_width": np.int64(band.width)}
+    else:
+        md = momentum_distribution(ctx.state, gamma=ctx.obdm())
+        extra = ({"n_k_error": np.float64(0.0), "n_k_band_width": np.int64(0)}
+                 if opts["band_tol"] > 0 else {})
+    return {"n_k": md.n_k, "k": md.k, **extra}
 
 
 MOMENTUM_DISTRIBUTION = Observable("momentum_distribution", _nk_layout, _nk_compute,
-                                   description="momentum distribution n(k) on the ring's momenta")
+                                   options=(_BAND_TOL,),
+                                   description="momentum distribution n(k) on the ring's momenta",
+                                   thermal=True)
 
 
 def _check_windows(w):
@@ -432,7 +612,7 @@ def _check_windows(w):
 
 
 def _ecl_layout(geom, opts):
-    nr = n_cells(geom) // 2 + 1
+    nr = _nr(geom, opts)
     nt, nw = len(opts["twists"]), len(opts["windows"])
     w = np.asarray(opts["windows"], float).reshape(-1, 2)
     eu = "energy"
@@ -455,7 +635,8 @@ def _ecl_layout(geom, opts):
 def _ecl_compute(ctx, opts):
     _, q, n = ecl_profile(ctx.ring, [tuple(p) for p in opts["windows"]],
                           twists=tuple(float(t) for t in opts["twists"]))
-    return {"ecl_q": q, "ecl_n_states": np.asarray(n, np.int64)}
+    nr = q.shape[-1] if opts["r_max"] < 0 else min(q.shape[-1] - 1, opts["r_max"]) + 1
+    return {"ecl_q": q[..., :nr], "ecl_n_states": np.asarray(n, np.int64)}
 
 
 ECL_PROFILE = Observable(
@@ -463,7 +644,7 @@ ECL_PROFILE = Observable(
     # windows are required: no default window makes sense for every model
     options=(Option("windows", REQUIRED, _check_windows, "[[E_lo, E_hi], ...] energy windows"),
              Option("twists", [0.0, float(np.pi)], real_list("twists", -np.pi, np.pi),
-                    "fermion twists phi")),
+                    "fermion twists phi"), _R_MAX),
     description="eigenfunction-correlator (ECL) profile q(r) per energy window and fermion twist")
 
 OBSERVABLES = (CONDENSATE, HS_PROFILE, MOMENTUM_DISTRIBUTION, ECL_PROFILE)

@@ -10,7 +10,9 @@ An :class:`Observable` declares, before anything runs,
 * ``compute(ctx, options) -> dict[variable name, array of the declared shape]``: the one
   calling convention -- a :class:`SampleContext` (ring, ground state, memoised OBDM, the grid
   point's parameters) and the validated options in, a dict of NumPy arrays out;
-* ``requires``: state fields it needs ("mu": a chemical potential).
+* ``requires``: state fields it needs ("mu": a chemical potential);
+* ``thermal``: whether it accepts a thermal state (``[state] temperature``); the sweep refuses
+  the others at T > 0 with a one-line error.
 
 ``geometry`` is the dict of :meth:`tgsweep.sweep.spec.Spec.geometry` (kind, n_grid, spacing,
 length, points_per_unit); a variable declares its physical *dimension* ("energy", "1/length",
@@ -26,6 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..core.band import obdm_band
 from ..core.obdm import obdm
 from ..core.state import State
 from ..models.params import REQUIRED, ParamError
@@ -95,6 +98,8 @@ class Observable:
     options: tuple[Option, ...] = ()
     requires: tuple[str, ...] = ()
     description: str = ""
+    #: accepts a thermal state (``[state] temperature``, :func:`tgsweep.thermal_state`)
+    thermal: bool = False
 
     @property
     def defaults(self) -> dict:
@@ -139,6 +144,7 @@ class SampleContext:
         self.point = point  # flat grid point p
         self.sample = sample  # sample index s
         self._obdm = None
+        self._bands = {}
 
     @property
     def has_obdm(self) -> bool:
@@ -158,6 +164,24 @@ class SampleContext:
         if self._obdm is None:
             self._obdm = obdm(self.state)
         return self._obdm
+
+    def band(self, tol: float):
+        """The band of gamma (:func:`tgsweep.obdm_band`, width="auto" to ``tol``) if its
+        certificate is reliable and <= tol, else None (use the full :meth:`obdm`); memoised per
+        tol.  Self-check: Tr(gamma) h = N on the band's diagonal (raises otherwise).  Only
+        zero-temperature Slater states have a band; thermal and interacting states use the full
+        gamma (None)."""
+        if not isinstance(self.state, State):
+            return None
+        key = float(tol)
+        if key not in self._bands:
+            b = obdm_band(self.state, "auto", tol=key)
+            n = self.state.n_particles
+            tr = float(np.sum(b.values[:, 0].real)) * self.ring.weight
+            if not abs(tr - n) <= 1e-8 * max(n, 1):
+                raise ValueError(f"self-check: Tr(gamma) h = {tr!r} != N = {n} (band)")
+            self._bands[key] = b if (b.reliable and b.certificate <= key) else None
+        return self._bands[key]
 
 
 def n_cells(geom: dict) -> int:

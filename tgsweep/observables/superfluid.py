@@ -41,8 +41,19 @@ the line); typically ~50-100 nodes.  The integrand is analytic in |Im u| < pi/2,
 size grows inside the strip (the continued path runs into the spectrum, where |f0| is smaller),
 so the error is larger than e^{-pi^2/h}: measured ~1e-9 at h = 0.25, ~1e-12 (roundoff) at
 h <= 0.15 on W = 4, M = 1000.  Error estimate (``log10_error``): the relative error of each f0,
-~ eps M ||T(E)|| / |f0(E)|, propagated through the integral, + 1e-15 of the absolute integral
-+ |S_h - S_2h| (a pessimistic bound on the quadrature error of S_h).
+~ 4 eps (M + 2) ||T(E)|| / |f0(E)|, propagated through the integral, + 4e-15 of the absolute
+integral + |S_h - S_2h| (a pessimistic bound on the quadrature error of S_h); tested to bound
+the true error on clean rings (closed form) and disordered rings (mpmath roots).
+
+When bands N-1 and N touch (clean rings) the line is placed theta by theta between levels N-1
+and N of both H_phi0 and H_phi (the bands are monotone in phi, so this interval shrinks with
+|theta| and closes only at the touching twist); the band path takes over where it closes.
+Before this, small twists on clean rings went to direct eigenvalue differences whose roundoff
+(~eps ||H|| per level) the old estimate did not count (up to 700x too optimistic).
+
+**E_L(N, 0)** (``energy0``) comes from the same line, as the integral of ln|f0| (see
+``_contour_energy``): O(M) instead of N bisections, with an estimated error
+(``log10_energy0_error``); bisection is used if that estimate exceeds 1e-12 relative.
 
 **Band path** (``method="bands"``, ``"log"``, ``"direct"``, or the fallback of ``"auto"``).
 The shift d_j = E_j(phi) - E_j(phi0) of each occupied band solves exactly
@@ -80,7 +91,8 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..core import kernels as K
-from ..core.spectrum import DENSE_MAX, count_at_most, eigenpairs, eigenvalues, spectral_bounds
+from ..core.spectrum import (DENSE_MAX, count_at_most, count_below, eigenpairs, eigenvalues,
+                             spectral_bounds)
 from ..models.ring import Ring, fermion_twist
 from .declaration import Coord, Observable, Option, Variable, real_list
 
@@ -104,6 +116,16 @@ CONTOUR_STEP = 0.1
 #: contour path requires a gap wider than this many eps ||H|| between bands N-1 and N
 GAP_MIN_EPS = 1e3
 _MAX_NODES = 4096
+#: per-level absolute error of a computed eigenvalue, in units of eps ||H|| (bisection with
+#: abstol 2 eps ||H||, or LAPACK): used for the error of direct eigenvalue differences
+LEVEL_ERROR_EPS = 8.0
+#: largest estimated relative error of E_L(N, 0) from the contour before bisection is used
+ENERGY0_REL_ERROR_MAX = 1e-12
+#: the line integral for E_L switches to the moment series (ratio <= 1/144 per order) beyond
+#: y = SERIES_FACTOR * R, R >= max |E_l - E*|
+SERIES_FACTOR = 12.0
+#: highest moment tr((H - E*)^{2k}) of the large-y series
+SERIES_ORDER = 6
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,6 +176,9 @@ class Stiffness:
         estimated log10 of the relative error of rho_s (see module doc).
     reliable : (n,) bool
         log10_error <= LOG10_ERROR_MAX (-7).
+    log10_energy0_error : float
+        estimated log10 of the relative error of ``energy0`` (contour: see
+        ``_contour_energy``; bisection: N LEVEL_ERROR_EPS eps ||H||).
     """
 
     n_mu: int
@@ -176,6 +201,7 @@ class Stiffness:
     log10_cancellation: np.ndarray
     log10_error: np.ndarray
     reliable: np.ndarray
+    log10_energy0_error: float
 
 
 def _signed_logsumexp(logs: np.ndarray, signs: np.ndarray) -> tuple[float, float]:
@@ -188,6 +214,45 @@ def _signed_logsumexp(logs: np.ndarray, signs: np.ndarray) -> tuple[float, float
     if s == 0.0:
         return 0.0, -np.inf
     return float(np.sign(s)), float(mx + np.log(abs(s)))
+
+
+#: relative precision (of the neighbouring gap) to which levels near the Fermi level are
+#: bracketed by Sturm counts on rings above DENSE_MAX (E* placement, band_gap, mu_gap)
+BRACKET_RTOL = 1e-3
+
+
+def _fermi_levels(ring: Ring, phi: float, i0: int, i1: int) -> np.ndarray:
+    """Levels i0..i1-1 of H_phi near the Fermi level: LAPACK for M <= DENSE_MAX; above, Sturm
+    brackets [a_j, b_j] (count(a_j) <= j < count(b_j)) refined until each width is below
+    BRACKET_RTOL times the gap to its neighbours in the set (or 2 eps ||H||), midpoints returned.
+    A line between the brackets of levels N-1 and N is therefore guaranteed to lie in the gap.
+    Returns (midpoints, lower bounds, upper bounds)."""
+    if ring.n_grid <= DENSE_MAX or i1 <= i0:
+        lev = _levels(ring, phi, i0, i1)
+        return lev, lev, lev
+    lo, hi = spectral_bounds(ring)
+    abstol = 2 * _EPS * max(abs(lo), abs(hi))
+    k = i1 - i0
+    a = np.full(k, lo - abstol)
+    b = np.full(k, hi + abstol)
+    for _ in range(400):
+        width = b - a
+        gap = np.full(k, hi - lo)
+        if k > 1:
+            sep = a[1:] - b[:-1]
+            gap[:-1] = np.minimum(gap[:-1], sep)
+            gap[1:] = np.minimum(gap[1:], sep)
+        tol = np.maximum(abstol, BRACKET_RTOL * np.maximum(gap, 0.0))
+        todo = np.flatnonzero(width > tol)
+        if todo.size == 0:
+            break
+        j = todo[np.argmax(width[todo])]
+        mid = 0.5 * (a[j] + b[j])
+        c = count_below(ring, phi, mid)
+        idx = i0 + np.arange(k)
+        a = np.where(c <= idx, np.maximum(a, mid), a)
+        b = np.where(c > idx, np.minimum(b, mid), b)
+    return 0.5 * (a + b), a, b
 
 
 def _levels(ring: Ring, phi: float, i0: int, i1: int) -> np.ndarray:
@@ -271,10 +336,10 @@ def _contour_sum(log_w, log_z, log_norm, log_f, m_grid):
     s_coarse = -2.0 * float(np.sum(w[::2] * f[::2])) / np.pi  # trapezoid with step 2 h
     abs_int = float(np.sum(w * np.abs(f))) / np.pi
     with np.errstate(over="ignore"):
-        rel_f = _EPS * m_grid * np.exp(np.minimum(log_norm - log_f.real, 700.0))
+        rel_f = 4.0 * _EPS * (m_grid + 2) * np.exp(np.minimum(log_norm - log_f.real, 700.0))
     # roundoff of f0 propagated, summation, and |S_h - S_2h| (an upper bound on the
     # quadrature error of S_h, whose error is ~ the square of S_2h's)
-    err = float(np.sum(w * ratio * rel_f)) / np.pi + 1e-15 * abs_int + abs(s - s_coarse)
+    err = float(np.sum(w * ratio * rel_f)) / np.pi + 4e-15 * abs_int + abs(s - s_coarse)
     if not (np.isfinite(s) and np.isfinite(err)):
         # a node hit a zero of f_phi or f_phi0 in floating point (band gap ~ sqrt(eps)):
         # ill-conditioned, left to the band path
@@ -287,15 +352,28 @@ def _contour_sum(log_w, log_z, log_norm, log_f, m_grid):
 
 
 def _contour_path(ring: Ring, c0: float, e_star: float, half: float, thetas: np.ndarray,
-                  step: float = CONTOUR_STEP):
+                  step: float = CONTOUR_STEP, nodes=None):
     """Formula (C) of the module docstring for each theta, and the curvature.
+
+    ``nodes``: optional (log f0, log norm) at u_k = k step (k = 0, 1, ...) on the same line,
+    e.g. from :func:`_contour_energy`; used if the integrand bound has decayed by e^-46 on them.
 
     Returns per theta (sign, log dE, log10 error, log10 cancellation) as arrays, and the same
     four numbers for the curvature sum_{j<N} 1 / Delta'(E_j) times -c0 (so that
     rho_s0 = L * sign * exp(log)).
     """
     m = ring.n_grid
-    log_w, log_f, log_norm = _contour_nodes(ring, c0, e_star, half, step)
+    log_w = None
+    if nodes is not None:
+        log_f, log_norm = nodes
+        u = step * np.arange(log_f.size)
+        log_w = np.log(step * half * np.cosh(u))
+        log_w[0] += np.log(0.5)
+        bound = log_w - log_f.real
+        if not (bound[-1] < np.max(bound) - 46.0 and bound[-2] < np.max(bound) - 46.0):
+            log_w = None
+    if log_w is None:
+        log_w, log_f, log_norm = _contour_nodes(ring, c0, e_star, half, step)
     nt = thetas.size
     out = np.zeros((4, nt))
     for it, theta in enumerate(thetas):
@@ -312,13 +390,96 @@ def _contour_path(ring: Ring, c0: float, e_star: float, half: float, thetas: np.
     return out, (s0, l0 + 1000.0, e0, k0)
 
 
+# ------------------------------------------------------------------------------ E_L(N, 0)
+def _even_moments(ring: Ring, phi0: float, e_star: float, kmax: int) -> np.ndarray:
+    """S_{2k} = tr((H_phi0 - E*)^{2k}) = ||(H_phi0 - E*)^k||_F^2 for k = 1..kmax, O(M k^2)
+    (numba band powers; dense powers below M = 2 kmax + 2), phi0 in {0, pi}."""
+    c = float(np.real(ring.corner(phi0)))
+    if ring.n_grid > 2 * kmax + 1:
+        return K.even_moments(ring.diag, float(ring.hopping), c, float(e_star), kmax)
+    return K.even_moments_reference(ring.diag, float(ring.hopping), c, float(e_star), kmax)
+
+
+def _contour_energy(ring: Ring, phi0: float, n: int, e_star: float, half: float,
+                    step: float = CONTOUR_STEP):
+    """E_L(N, phi0) = sum of the N lowest levels of H_phi0 from the line Re E = E* (a point of
+    the gap between levels N-1 and N of H_phi0, half = distance to the nearest level or less).
+
+    For real a, int_0^inf (1/2) ln((a^2 + y^2)/(A^2 + y^2)) dy = (pi/2)(|a| - A), so with
+    a_l = E* - E_l, t^M |f0(E* + i y)| = prod_l |a_l + i y| (eq. (1) of the kernels) and
+    A^2 = S_2 / M (S_2k = tr (H - E*)^{2k}):
+
+        sum_l |a_l| = M A + (2/pi) int_0^inf [ln|t^M f0(E* + i y)| - (M/2) ln(A^2 + y^2)] dy,
+        E_L(N, phi0) = (tr H + (2N - M) E* - sum_l |a_l|) / 2.
+
+    The integrand is O(y^-4); beyond y = SERIES_FACTOR R (R >= max|a_l|) it is taken from its
+    convergent expansion sum_{k>=2} (-1)^{k+1} (S_2k - M A^2k) / (2k y^2k), so no transfer
+    product is formed where it would only add roundoff.  Trapezoidal rule in u, y = half sinh u.
+
+    Returns (E_L, estimated absolute error, (log f0, log norm) at the transfer-product nodes
+    u_k = k step).
+    """
+    m = ring.n_grid
+    c0 = float(np.cos(phi0))
+    t = float(ring.hopping)
+    mom = _even_moments(ring, phi0, e_star, SERIES_ORDER)
+    a2 = mom[0] / m
+    r_max = float(np.max(np.abs(ring.diag - e_star)) + 2.0 * t)
+    y_switch = SERIES_FACTOR * r_max
+    u_switch = float(np.arcsinh(y_switch / half))
+    k_sw = int(np.ceil(u_switch / step))
+    u = step * np.arange(k_sw + 1)
+    y = half * np.sinh(u)
+    lf, ln = K.log_char_poly_line(ring.diag, t, c0, float(e_star), np.ascontiguousarray(y))
+    big = 0.5 * m * np.log(a2 + y * y)
+    g = lf.real + m * np.log(t) - big
+    # per-node roundoff: the product (eps M ||T|| / |f0|) and the sums of O(M ln y) terms
+    with np.errstate(over="ignore"):
+        g_err = _EPS * m * (np.exp(np.minimum(ln - lf.real, 700.0)) + 4.0) + 4.0 * _EPS * (
+            np.abs(lf.real) + m * abs(np.log(t)) + big)
+    # series nodes beyond the switch, until the integrand is below 1e-18 of M R per unit u
+    ks = np.arange(2, SERIES_ORDER + 1)
+    coef = (-1.0) ** (ks + 1) * (mom[ks - 1] - m * a2 ** ks) / (2.0 * ks)
+    u_tail = []
+    k = k_sw + 1
+    while True:
+        uu = step * k
+        yy = half * np.sinh(uu)
+        val = float(np.sum(coef / yy ** (2 * ks))) * half * np.cosh(uu)
+        u_tail.append((uu, yy, val))
+        if abs(val) < 1e-18 * m * r_max and k > k_sw + 4:
+            break
+        k += 1
+    wj = step * half * np.cosh(u)
+    wj[0] *= 0.5
+    fvals = np.concatenate([g * wj, [v * step for (_, _, v) in u_tail]])
+    ferr = np.concatenate([g_err * wj, np.zeros(len(u_tail))])
+    integral = float(np.sum(fvals))
+    coarse = 2.0 * float(np.sum(fvals[::2]))  # step 2h (the u = 0 node keeps weight 1/2)
+    # first neglected series term at the switch, integrated to infinity
+    kn = SERIES_ORDER + 1
+    trunc = m * r_max ** (2 * kn) / (2 * kn * (2 * kn - 1) * y_switch ** (2 * kn - 1))
+    sum_abs = m * np.sqrt(a2) + 2.0 / np.pi * integral
+    err_sum = 2.0 / np.pi * (float(np.sum(ferr)) + abs(integral - coarse) + trunc)
+    tr_h = float(np.sum(ring.diag))
+    e_l = 0.5 * (tr_h + (2 * n - m) * e_star - sum_abs)
+    err = 0.5 * err_sum + 4.0 * _EPS * (abs(tr_h) + m * abs(e_star) + abs(sum_abs)) \
+        + LEVEL_ERROR_EPS * _EPS * r_max * m
+    return e_l, err, (lf, ln)
+
+
 # ------------------------------------------------------------------------------ band path
 def _band_path(ring: Ring, n: int, phi0: float, thetas: np.ndarray, method: str, hnorm: float):
     """Per-band evaluation (module docstring, band path).
 
-    Returns (sgn_dE, log_dE, canc, regime, log_slope, (s0, lc0, canc0)): per theta the sign
-    and log of E_L(N, theta) - E_L(N, 0), the cancellation ratio (log10) and the regimes, the
-    band slopes, and the curvature sign/log of sum_j -c0 / Delta'(E_j) with its cancellation.
+    Returns (sgn_dE, log_dE, canc, regime, log_slope, (s0, lc0, canc0), log_err): per theta
+    the sign and log of E_L(N, theta) - E_L(N, 0), the cancellation ratio (log10) and the
+    regimes, the band slopes, the curvature sign/log of sum_j -c0 / Delta'(E_j) with its
+    cancellation, and per theta the log of an absolute error bound of E_L(N, theta) -
+    E_L(N, 0): sum over bands of |d_j| (BAND_REL_ERROR + ETA_LINEAR) (log-linear),
+    |d_j| BAND_REL_ERROR + 2.6 |d_j|^2 delta sum_l 1/(E_l - E_j)^2 (Newton: the sensitivity of
+    the product equation to level errors delta), and 2 delta (direct differences), with
+    delta = LEVEL_ERROR_EPS eps ||H|| the error of one computed level.
     """
     m = ring.n_grid
     c0 = float(np.cos(phi0))
@@ -343,11 +504,17 @@ def _band_path(ring: Ring, n: int, phi0: float, thetas: np.ndarray, method: str,
         if n_eval < m:
             a_sum = a_sum + (m - n_eval) / np.abs(ev[n_eval - 1] - e0)
 
+    # relative error of Delta'(E_j): the per-band accuracy plus its sensitivity to the error
+    # delta of the computed level, |d ln Delta' / dE| = |sum_{l != j} 1/(E_j - E_l)|
+    delta = LEVEL_ERROR_EPS * _EPS * max(hnorm, 1e-300)
+    rel_slope = BAND_REL_ERROR + 2.0 * delta * a_sum
+
     nt = thetas.size
     full = None  # whole spectrum of H_phi0, computed only for the Newton regime
     direct0 = None
     log_dE = np.empty(nt)
     sgn_dE = np.empty(nt)
+    log_err = np.full(nt, -np.inf)
     regime = np.zeros((nt, n), dtype=np.int8)
     canc = np.zeros(nt)
     for it, theta in enumerate(thetas):
@@ -392,6 +559,18 @@ def _band_path(ring: Ring, n: int, phi0: float, thetas: np.ndarray, method: str,
                 logs[idx_direct] = np.log(np.abs(dd))
             sgns[idx_direct] = np.sign(dd)
         sgn_dE[it], log_dE[it] = _signed_logsumexp(logs, sgns)
+        # absolute error bound, in log scale (terms may be far below the double range)
+        log_terms = np.where(reg == REGIME_LOG, logs + np.log(rel_slope + ETA_LINEAR),
+                             logs + np.log(rel_slope))
+        if idx_newton.size:
+            for j in idx_newton:
+                g2 = float(np.sum(1.0 / np.delete(full - full[j], j) ** 2))
+                log_terms[j] = np.logaddexp(log_terms[j], 2.0 * logs[j] + np.log(2.6 * delta * g2))
+        # direct differences: two level errors, plus the rounding of the twist theta + phi0
+        # (|d phi| <= 2 pi eps) through d_j ~ theta^1..2: |d_j| 2 |d phi| / |theta|
+        log_terms[idx_direct] = np.logaddexp(
+            np.log(2.0 * delta), logs[idx_direct] + np.log(4.0 * np.pi * _EPS / abs(theta)))
+        log_err[it] = float(np.logaddexp.reduce(log_terms)) if log_terms.size else -np.inf
         canc[it] = (np.max(logs) - log_dE[it]) / _LN10 if np.isfinite(log_dE[it]) else np.inf
 
     # curvature theta -> 0: per band -cos(phi0) / Delta'(E_j); degenerate pairs (clean ring)
@@ -416,35 +595,46 @@ def _band_path(ring: Ring, n: int, phi0: float, thetas: np.ndarray, method: str,
             log_c[j + 1], sgn_c[j + 1] = -np.inf, 0.0
     s0, lc0 = _signed_logsumexp(log_c, sgn_c)
     canc0 = (np.max(log_c) - lc0) / _LN10 if np.isfinite(lc0) else np.inf
-    return sgn_dE, log_dE, canc, regime, log_slope, (s0, lc0, canc0)
-
-
-def _band_error(canc):
-    return np.log10(BAND_REL_ERROR) + np.asarray(canc, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        terms0 = np.where(np.isneginf(log_c), -np.inf,
+                          log_c + np.log(np.maximum(rel_slope, _EPS)))
+        lerr0 = float(np.logaddexp.reduce(terms0)) if terms0.size else -np.inf
+    err0 = (lerr0 - lc0) / _LN10 if np.isfinite(lc0) else np.inf
+    return sgn_dE, log_dE, canc, regime, log_slope, (s0, lc0, canc0, err0), log_err
 
 
 # ------------------------------------------------------------------------------ public
-def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
+def _fermi_pair(ring: Ring, phi: float, n: int) -> tuple[float, float]:
+    """(upper bound of E_{N-1}(phi), lower bound of E_N(phi)) of H_phi (0 < N < M)."""
+    _, a, b = _fermi_levels(ring, phi, n - 1, n + 1)
+    return float(b[0]), float(a[1])
+
+
+def stiffness(ring: Ring, mu: float | None = None, thetas=None, *,
+              n_particles: int | None = None, method: str = "auto",
               mu_tol: float | None = None) -> Stiffness:
-    """Superfluid stiffness rho_s(L, theta) of the TG ground state with N_mu particles.
+    """Superfluid stiffness rho_s(L, theta) of the TG ground state with N_mu (or N) particles.
 
     Parameters
     ----------
     ring : Ring
         continuum or lattice ring (units hbar^2/2m = 1).
-    mu : float
+    mu : float, optional
         chemical potential (energy units); N_mu = min(N^+_mu, N^-_mu).
     thetas : float or sequence of float
         boson twists theta in radians (|theta| <= pi for the ground-state band; theta = 0 gives
         the curvature).
+    n_particles : int, optional
+        a fixed particle number N instead of ``mu`` (exactly one of the two); then
+        ``n_plus = n_minus = -1``, ``ambiguous = False`` and ``mu_gap = nan``.
     method : {"auto", "contour", "bands", "log", "direct"}
-        "auto" (see module docstring): the contour integral (C) if the gap between bands
-        N_mu - 1 and N_mu is open, with the band path as a fallback; "contour" forces (C)
-        (ValueError if the gap is closed); "bands" forces the band path with its per-band
-        choice of evaluation; "log" forces the log-linear band formula (exact as
-        theta -> 0 or deep in the localized regime, but subject to cancellation between
-        bands); "direct" forces eigenvalue differences (accurate only while the shift exceeds
-        ~eps ||H||).
+        "auto" (see module docstring): the contour integral (C) wherever levels N-1 and N of
+        H_phi0 and H_phi are separated (for all theta when the band gap is open; per theta
+        otherwise, e.g. clean rings at |theta| < pi), with the band path as a fallback;
+        "contour" forces (C) (a theta where the levels touch gets log10_error = inf);
+        "bands" forces the band path with its per-band choice of evaluation; "log" forces the
+        log-linear band formula; "direct" forces eigenvalue differences (accurate only while
+        the shift exceeds ~eps ||H||).
     mu_tol : float, optional
         levels within mu_tol of mu flag the sample as ``ambiguous``; default 64 eps ||H||.
 
@@ -455,8 +645,10 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
     if method not in ("auto", "contour", "bands", "log", "direct"):
         raise ValueError("method: must be 'auto', 'contour', 'bands', 'log' or 'direct', "
                          f"got {method!r}")
-    if not np.isfinite(mu):
-        raise ValueError(f"mu: must be finite, got {mu!r}")
+    if (mu is None) == (n_particles is None):
+        raise ValueError("stiffness: give exactly one of mu, n_particles")
+    if thetas is None:
+        raise ValueError("thetas: required (a finite scalar or 1-d sequence)")
     thetas = np.atleast_1d(np.asarray(thetas, dtype=float))
     if thetas.ndim != 1 or not np.all(np.isfinite(thetas)):
         raise ValueError("thetas: must be a finite scalar or 1-d sequence")
@@ -467,20 +659,31 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
     if mu_tol is None:
         mu_tol = 64 * _EPS * hnorm
 
-    # particle numbers and ambiguity (Sturm counts, O(M))
-    n_plus = count_at_most(ring, 0.0, mu)
-    n_minus = count_at_most(ring, np.pi, mu)
-    n = min(n_plus, n_minus)
-    ambiguous = any(count_at_most(ring, ph, mu - mu_tol) != count_at_most(ring, ph, mu + mu_tol)
-                    for ph in (0.0, np.pi))
-    gaps = []
-    edges = {}
-    for ph, cnt in ((0.0, n_plus), (np.pi, n_minus)):
-        i0, i1 = max(min(cnt, n) - 1, 0), min(max(cnt, n) + 1, m)
-        lev = _levels(ring, ph, i0, i1)
-        edges[ph] = dict(zip(range(i0, i1), lev))
-        gaps.extend(np.abs(lev[max(cnt - 1, 0) - i0:min(cnt + 1, m) - i0] - mu))
-    mu_gap = float(min(gaps)) if gaps else np.inf
+    if mu is not None:
+        if not np.isfinite(mu):
+            raise ValueError(f"mu: must be finite, got {mu!r}")
+        # particle numbers and ambiguity (Sturm counts, O(M))
+        n_plus = count_at_most(ring, 0.0, mu)
+        n_minus = count_at_most(ring, np.pi, mu)
+        n = min(n_plus, n_minus)
+        ambiguous = any(count_at_most(ring, ph, mu - mu_tol)
+                        != count_at_most(ring, ph, mu + mu_tol) for ph in (0.0, np.pi))
+        gaps = []
+        known = {}  # levels around the Fermi level, reused for the pairs below
+        for ph, cnt in ((0.0, n_plus), (np.pi, n_minus)):
+            i0, i1 = max(min(cnt, n) - 1, 0), min(max(cnt, n) + 1, m)
+            lev, la, lb = _fermi_levels(ring, ph, i0, i1)
+            known[ph] = dict(zip(range(i0, i1), zip(la, lb)))
+            gaps.extend(np.abs(lev[max(cnt - 1, 0) - i0:min(cnt + 1, m) - i0] - mu))
+        mu_gap = float(min(gaps)) if gaps else np.inf
+    else:
+        n = int(n_particles) if float(n_particles) == int(n_particles) else -1
+        if not 0 <= n <= m:
+            raise ValueError(f"n_particles: must be an integer in [0, {m}], got {n_particles!r}")
+        n_plus = n_minus = -1
+        known = {}
+        ambiguous = False
+        mu_gap = float("nan")
 
     nt = thetas.size
     if n == 0 or n == m:  # empty, or all levels filled: E_L(M, theta) = tr H, no theta dependence
@@ -488,18 +691,35 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
         return Stiffness(n, n_plus, n_minus, e_all, thetas, np.zeros(nt), np.full(nt, -np.inf),
                          0.0, -np.inf, ambiguous, mu_gap, length, fermion_twist(0.0, max(n, 1)),
                          np.inf, np.nan, np.zeros(0), np.zeros((nt, n), dtype=np.int8),
-                         np.zeros(nt), np.full(nt, -16.0), np.ones(nt, bool))
+                         np.zeros(nt), np.full(nt, -16.0), np.ones(nt, bool), -16.0)
 
     phi0 = fermion_twist(0.0, n)
     c0 = float(np.cos(phi0))  # +1 (N odd) or -1 (N even)
-    energy0 = float(np.sum(_levels(ring, phi0, 0, n)))
-    top = max(edges[0.0][n - 1], edges[np.pi][n - 1])  # highest level of band N-1
-    bottom = min(edges[0.0][n], edges[np.pi][n])  # lowest level of band N
+    gap_min = GAP_MIN_EPS * _EPS * max(hnorm, 1.0)
+    pairs = {}
+    for ph in (0.0, np.pi):
+        lv = known.get(ph, {})
+        pairs[ph] = ((float(lv[n - 1][1]), float(lv[n][0])) if n - 1 in lv and n in lv
+                     else _fermi_pair(ring, ph, n))
+    pair0 = pairs[0.0 if c0 > 0 else np.pi]
+    pair_pi = pairs[np.pi if c0 > 0 else 0.0]
+    top = max(pair0[0], pair_pi[0])  # highest level of band N-1
+    bottom = min(pair0[1], pair_pi[1])  # lowest level of band N
     band_gap = float(bottom - top)
-    gap_open = band_gap > GAP_MIN_EPS * _EPS * max(hnorm, 1.0)
-    if method == "contour" and not gap_open:
-        raise ValueError(f"method='contour': bands {n - 1} and {n} touch (gap {band_gap:.3g}); "
-                         "use 'auto'")
+    gap_open = band_gap > gap_min
+    gap0_open = pair0[1] - pair0[0] > gap_min
+
+    # E_L(N, 0): contour (O(M)) when levels N-1, N of H_phi0 are split, else bisection (O(M N))
+    # (with the band gap open, on the line of (C), so that (C) reuses its nodes)
+    energy0, energy0_err, nodes = np.nan, np.inf, None
+    if gap0_open:
+        line = ((0.5 * (top + bottom), 0.5 * band_gap) if gap_open else
+                (0.5 * (pair0[0] + pair0[1]), 0.5 * (pair0[1] - pair0[0])))
+        with np.errstate(over="ignore", invalid="ignore"):
+            energy0, energy0_err, nodes = _contour_energy(ring, phi0, n, *line)
+    if not (np.isfinite(energy0) and energy0_err <= ENERGY0_REL_ERROR_MAX * abs(energy0)):
+        energy0 = float(np.sum(_levels(ring, phi0, 0, n)))
+        energy0_err = n * LEVEL_ERROR_EPS * _EPS * hnorm
 
     sgn_dE = np.zeros(nt)
     log_dE = np.full(nt, -np.inf)
@@ -511,23 +731,43 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
     log_slope = np.zeros(0)
     if method in ("auto", "contour") and gap_open:
         e_star = 0.5 * (top + bottom)
-        out, curv = _contour_path(ring, c0, e_star, 0.5 * band_gap, thetas)
+        out, curv = _contour_path(ring, c0, e_star, 0.5 * band_gap, thetas, nodes=nodes)
         sgn_dE, log_dE, err, canc = out[0].copy(), out[1].copy(), out[2].copy(), out[3].copy()
         err = np.where(np.isnan(err), np.inf, err)
         regime[:] = REGIME_CONTOUR
+    elif method in ("auto", "contour"):
+        # bands N-1 and N touch somewhere in phi (clean ring): the line only has to separate
+        # levels N-1 and N of H_phi0 and H_phi, theta by theta (bands are monotone in phi)
+        for it, theta in enumerate(thetas):
+            if np.sin(0.5 * theta) == 0.0:
+                continue
+            pth = _fermi_pair(ring, fermion_twist(theta, n), n)
+            lo_t, hi_t = max(pair0[0], pth[0]), min(pair0[1], pth[1])
+            if hi_t - lo_t <= gap_min:
+                continue
+            out, _ = _contour_path(ring, c0, 0.5 * (lo_t + hi_t), 0.5 * (hi_t - lo_t),
+                                   thetas[it:it + 1])
+            sgn_dE[it], log_dE[it], err[it], canc[it] = out[:, 0]
+            err[it] = np.inf if np.isnan(err[it]) else err[it]
+            regime[it] = REGIME_CONTOUR
+        if gap0_open:
+            _, curv = _contour_path(ring, c0, 0.5 * (pair0[0] + pair0[1]),
+                                    0.5 * (pair0[1] - pair0[0]), thetas[:0], nodes=nodes)
     need_bands = method in ("bands", "log", "direct") or (
-        method == "auto" and (not gap_open or np.any(err > LOG10_ERROR_MAX)
-                              or curv[2] > LOG10_ERROR_MAX))
+        method == "auto" and (np.any(err > LOG10_ERROR_MAX) or curv[2] > LOG10_ERROR_MAX))
     if need_bands:
-        b_sgn, b_log, b_canc, b_reg, log_slope, (s0, lc0, canc0) = _band_path(
+        b_sgn, b_log, b_canc, b_reg, log_slope, (s0, lc0, canc0, b_err0), b_lerr = _band_path(
             ring, n, phi0, thetas, method, hnorm)
-        b_err = _band_error(b_canc)
+        with np.errstate(invalid="ignore"):
+            b_err = np.where(np.isfinite(b_log), (b_lerr - b_log) / _LN10, np.inf)
+        b_err = np.where(np.sin(0.5 * thetas) == 0.0, -16.0, np.where(np.isnan(b_err), np.inf,
+                                                                      b_err))
         use = b_err < err
         sgn_dE[use], log_dE[use], canc[use], err[use] = b_sgn[use], b_log[use], b_canc[use], \
             b_err[use]
         regime[use] = b_reg[use]
-        if _band_error(canc0) < curv[2]:
-            curv = (s0, lc0, float(_band_error(canc0)), canc0)
+        if b_err0 < curv[2]:
+            curv = (s0, lc0, float(b_err0), canc0)
     s0, lc0, err0, canc0 = curv
     log10_rho_s0 = (np.log(length) + lc0) / _LN10 if s0 > 0 else (-np.inf if s0 == 0 else np.nan)
     rho_s0 = s0 * 10.0 ** ((np.log(length) + lc0) / _LN10) if s0 != 0 else 0.0
@@ -541,10 +781,11 @@ def stiffness(ring: Ring, mu: float, thetas, *, method: str = "auto",
     log10_rho = np.where(zero_theta, log10_rho_s0, log10_rho)
     canc = np.where(zero_theta, canc0, canc)
     err = np.where(zero_theta, err0, err)
+    log10_e0_err = float(np.log10(energy0_err / abs(energy0))) if energy0 != 0 else np.inf
     return Stiffness(n, n_plus, n_minus, energy0, thetas, rho, log10_rho, float(rho_s0),
                      float(log10_rho_s0), bool(ambiguous), mu_gap, length, float(phi0),
                      band_gap, float(e_star), log_slope / _LN10, regime, canc, err,
-                     err <= LOG10_ERROR_MAX)
+                     err <= LOG10_ERROR_MAX, log10_e0_err)
 
 
 # ------------------------------------------------------------------------------ declaration

@@ -16,6 +16,7 @@ hbar^2/(2 m a^2); lattice: sites and the hopping t).
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import numpy as np
 from ..observables.correlations import fit_ecl, hs_bound
 from ..observables.localization import (aubry_andre_lyapunov, halperin_lyapunov,
                                     kappus_wegner_lyapunov, thouless_lyapunov)
+from ..sweep.stats import mean_se
 from ..sweep.workflow import stored_spec as _spec
 from ..sweep.workflow import workflow_name
 from .variables import pretty
@@ -33,15 +35,7 @@ __all__ = ["render", "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec
            "mean_se"]
 
 # ================================================================================ statistics
-def mean_se(da, dim: str = "sample"):
-    """Mean and standard error over ``dim`` of ``da`` (an xarray DataArray already masked with
-    NaN where invalid): se = std(ddof=1)/sqrt(n), NaN when n < 2."""
-    n = da.notnull().sum(dim)
-    mean = da.mean(dim)
-    se = da.std(dim, ddof=1) / np.sqrt(n.where(n > 1))
-    return mean, se
-
-
+# mean_se: tgsweep.sweep.stats (one implementation for figures and stored summaries)
 def _ok(ds, name):
     """Variable ``name`` as float with samples of status != 1 set to NaN."""
     return ds[name].astype(np.float64).where(ds["status"] == 1)
@@ -109,7 +103,8 @@ def _lu(ds) -> str:
 
 
 # ================================================================================ figures
-def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0) -> list[str]:
+def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0,
+                              name: str = "decay_of_correlations") -> list[str]:
     """HS decay E||1_In gamma 1_Im||_2^sigma vs r = dist(n, m), one panel per sigma, one curve per
     disorder strength, with the Seiringer-Warzel bound A exp(-(2/3)(1 - sigma) r^xi/(2 ell)^xi)
     (tgsweep.observables.hs_bound); (ell, xi) from tgsweep.observables.fit_ecl on the mean ECL
@@ -175,7 +170,7 @@ def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0) -> list[str]:
             ax.legend(fontsize=6)
     fig.suptitle(f"Decay of correlations, speckle, mu = {_spec(ds)['state'].get('mu')} "
                  f"(error bars: standard error over samples)", fontsize=9)
-    return [_save(fig, outdir, "decay_of_correlations")]
+    return [_save(fig, outdir, name)]
 
 
 def _series_scalar(series, var, gkey, reduce=None):
@@ -190,7 +185,7 @@ def _series_scalar(series, var, gkey, reduce=None):
     return np.asarray(lengths, float), rows
 
 
-def fig_absence_of_bec(series, outdir) -> list[str]:
+def fig_absence_of_bec(series, outdir, name: str = "absence_of_bec") -> list[str]:
     """lambda_0 (largest natural occupation) vs L at fixed density, one curve per disorder
     strength; clean reference 1.5427 sqrt(N) - 0.57 (Forrester et al., PRA 67, 043607 (2003)).
     Right panel: lambda_0 / N."""
@@ -233,7 +228,7 @@ def fig_absence_of_bec(series, outdir) -> list[str]:
     dens = ns[-1] / ll[-1] if len(ll) else float("nan")
     fig.suptitle(f"Absence of BEC at density n = {dens:g}/a (error bars: standard error)",
                  fontsize=9)
-    return [_save(fig, outdir, "absence_of_bec")]
+    return [_save(fig, outdir, name)]
 
 
 def fig_superfluid_stiffness(series, outdir) -> list[str]:
@@ -587,10 +582,14 @@ FIGURES = {
     "dynamical_localization": fig_dynamical_localization,
     "momentum_distribution": fig_momentum_distribution,
     "localization_length": fig_localization_length,
+    # the same figures at large L from the banded OBDM (workflows/*_large.toml)
+    "decay_of_correlations_large": partial(fig_decay_of_correlations,
+                                           name="decay_of_correlations_large"),
+    "absence_of_bec_large": partial(fig_absence_of_bec, name="absence_of_bec_large"),
 }
 #: figure types that need a series (list of (label, Dataset)) rather than one Dataset
 SERIES = ("absence_of_bec", "superfluid_stiffness", "dynamical_localization",
-          "localization_length", "interaction_axis")
+          "localization_length", "interaction_axis", "absence_of_bec_large")
 
 
 def render(ds, outdir) -> list[str]:

@@ -238,13 +238,40 @@ def _security(tls: bool):
     return Security.temporary()  # needs `cryptography`
 
 
+def _dashboard_options(kw: dict, opts: Mapping) -> None:
+    """Bind the dashboard to ``tgsweep.dashboard`` (default 127.0.0.1:8787: reachable only through
+    an ssh tunnel) unless ``scheduler-options`` sets ``dashboard_address`` itself; "interface"
+    binds it to the configured interface's address."""
+    so = dict(kw.get("scheduler_options") or {})
+    if "dashboard_address" not in so:
+        dash = str(opts.get("dashboard") or "127.0.0.1:8787")
+        if dash.split(":")[0] == "interface":
+            port = dash.split(":")[1] if ":" in dash else "8787"
+            iface = kw.get("interface")
+            if not iface:
+                raise ValueError("tgsweep.dashboard = 'interface' needs an interface")
+            from distributed.utils import get_ip_interface
+
+            dash = f"{get_ip_interface(iface)}:{port}"
+        so["dashboard_address"] = dash
+    kw["scheduler_options"] = so
+
+
+def resolve_tls(tls: bool | None, opts: Mapping) -> bool:
+    """``tls`` if given, else ``tgsweep.tls`` of the configuration (default true)."""
+    if tls is not None:
+        return bool(tls)
+    value = opts.get("tls", True)
+    return True if value is None else bool(value)
+
+
 def make_cluster(
     kind: str,
     jobs: int | None = None,
     adapt: str | tuple[int, int] | None = None,
     config: str | os.PathLike | Mapping | None = None,
     interface: str | None = None,
-    tls: bool = False,
+    tls: bool | None = None,
     **overrides: Any,
 ):
     """Start a dask-jobqueue cluster whose workers are batch jobs.
@@ -263,10 +290,12 @@ def make_cluster(
         See :func:`load_config`.
     interface : str, optional
         Network interface for scheduler and workers (e.g. ``"ib0"``).
-    tls : bool
+    tls : bool or None
         Encrypt and authenticate scheduler-worker traffic with a throw-away CA
         (``distributed.Security.temporary()``); worker certificates are written to the
-        file's ``shared-temp-directory``, which the compute nodes must see.
+        file's ``shared-temp-directory``, which the compute nodes must see.  None (default):
+        ``tgsweep.tls`` of the file, true in the shipped files.  The dashboard binds to
+        ``tgsweep.dashboard`` (default 127.0.0.1:8787, see :func:`_dashboard_options`).
     **overrides
         dask-jobqueue keywords, applied after the file (see :func:`cluster_kwargs`).
 
@@ -284,6 +313,8 @@ def make_cluster(
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     _, opts = load_config(kind, config)
     kw = cluster_kwargs(kind, config, interface=interface, **overrides)
+    tls = resolve_tls(tls, opts)
+    _dashboard_options(kw, opts)
     if tls:
         kw["security"] = _security(True)
         shared = kw.get("shared_temp_directory")
@@ -347,17 +378,18 @@ def job_script(
     config: str | os.PathLike | Mapping | None = None,
     *,
     interface: str | None = None,
-    tls: bool = False,
+    tls: bool | None = None,
     **overrides: Any,
 ) -> str:
     """Text of the batch script one worker job would be submitted with.
 
     Built from the same keywords as :func:`make_cluster` but without starting a
     scheduler or submitting anything; the scheduler address is a placeholder
-    (``tcp://<insert-scheduler-address-here>:8786``, or ``tls://`` with ``tls=True``).
+    (``tls://<insert-scheduler-address-here>:8786``, or ``tcp://`` with ``tls=False``).
     """
     cls = _jobqueue(_check_kind(kind))
     kw = cluster_kwargs(kind, config, interface=interface, **overrides)
+    tls = resolve_tls(tls, load_config(kind, config)[1])
     for key in _CLUSTER_KEYS:
         kw.pop(key, None)
     protocol = None

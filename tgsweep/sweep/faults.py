@@ -17,7 +17,7 @@ import errno
 import os
 import signal
 
-__all__ = ["fault_point", "fault_steps", "ENV"]
+__all__ = ["fault_point", "fault_steps", "reset_counts", "ENV"]
 
 ENV = "TGSWEEP_FAULT"
 
@@ -53,3 +53,8 @@ def fault_point(step: str) -> None:
 def fault_steps() -> dict[str, int]:
     """How often each step was reached in this process."""
     return dict(_counts)
+
+
+def reset_counts() -> None:
+    """Forget the arrivals counted so far (a forked test child starts counting afresh)."""
+    _counts.clear()

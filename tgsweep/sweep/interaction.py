@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.interacting import MODELS, interacting_ground_state
 from ..core.state import ground_state
+from ..core.thermal import thermal_state
 from .errors import SpecError
 
 __all__ = ["INTERACTIONS", "MODEL_KEYS", "check_interaction", "check_state_for",
@@ -146,6 +147,11 @@ def make_state(ring, params: dict):
     inter = model.get("interaction", "hard_core")
     twist = float(st.get("twist", 0.0))
     if inter == "hard_core":
+        if "temperature" in st:
+            ens = st.get("ensemble", "grand" if "mu" in st else "canonical")
+            kw = ({"mu": float(st["mu"])} if ens == "grand"
+                  else {"n_particles": int(st["n_particles"])})
+            return thermal_state(ring, float(st["temperature"]), ensemble=ens, twist=twist, **kw)
         if "mu" in st:
             return ground_state(ring, mu=float(st["mu"]), twist=twist)
         return ground_state(ring, n_particles=int(st["n_particles"]), twist=twist)

@@ -55,6 +55,10 @@ def validate_observables(obs: dict, spec) -> dict[str, dict]:
             if not _has_state_field(spec, key):
                 raise SpecError(f"observables.{name}", f"needs state.{key}"
                                 + (" (a chemical potential)" if key == "mu" else ""))
+        if _has_state_field(spec, "temperature") and not entry.thermal:
+            raise SpecError(f"observables.{name}", "does not support state.temperature (T > 0); "
+                            "thermal observables: " + ", ".join(
+                                n for n in available() if _REGISTRY[n].thermal))
         try:
             out[name] = entry.resolve(opts)
         except ParamError as exc:

@@ -8,7 +8,29 @@ import numpy as np
 
 from .tasks import STATUS
 
-__all__ = ["status_counts", "status_text", "info_text"]
+__all__ = ["status_counts", "status_text", "info_text", "verify_text", "StoreView"]
+
+
+class _Var:
+    def __init__(self, dims, values):
+        self.dims, self.values = dims, values
+
+
+class StoreView:
+    """The part of a Dataset that :func:`status_text` reads, straight from a Zarr store (its
+    compact ``done`` mask and ``status`` array; no xarray/dask, so ``tgsweep status`` is quick)."""
+
+    def __init__(self, path):
+        from .store import ZarrStore
+
+        self._store = ZarrStore(path)
+        self._cache: dict = {}
+        self.coords = {n for n, dims in self._store.array_dims().items() if dims == (n,)}
+
+    def __getitem__(self, name):
+        if name not in self._cache:
+            self._cache[name] = _Var(*self._store.read_named(name))
+        return self._cache[name]
 
 
 def status_counts(ds) -> dict:
@@ -66,3 +88,23 @@ def info_text(ds) -> str:
     if "spec" in ds.attrs:
         lines.append("  spec: " + json.dumps(json.loads(ds.attrs["spec"]), sort_keys=True))
     return "\n".join(lines)
+
+
+def verify_text(path) -> tuple[str, bool]:
+    """``tgsweep status --verify``: every shard and coordinate of the store at ``path`` read and
+    checked (:meth:`tgsweep.sweep.storage.ResultStore.verify`); (report, clean)."""
+    from .spec import parse_spec
+    from .store import ZarrStore, shard_plan
+
+    store = ZarrStore(path)
+    spec = parse_spec(json.loads(store.spec_json()))
+    damage = store.verify(spec)
+    plan = shard_plan(spec, store.shard_bytes())
+    if not damage:
+        return (f"verified: {plan.n_shards} shards x {len(store.layout_of(spec)[0])} arrays and "
+                "every coordinate readable, checksums match, done flags consistent"), True
+    lines = [f"damaged: {len(damage)} problem(s)"]
+    lines += ["  " + d.text(plan, spec.dims) for d in damage]
+    lines.append("run `tgsweep run SPEC --out STORE --resume` to recompute what is missing or "
+                 "corrupt")
+    return "\n".join(lines), False

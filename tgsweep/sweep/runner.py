@@ -35,7 +35,7 @@ from .executors import PIN_ENV, LocalWorkers, pin_this_process
 from .faults import fault_point
 from .kernels import CompileWatch
 from .spec import Spec
-from .store import MemoryStore, ResultStore, ZarrStore, provenance, store_layout, summarize
+from .store import MemoryStore, ResultStore, ZarrStore, provenance
 from .tasks import STATUS, compute_chunk
 
 __all__ = ["run_sweep", "execute_task", "RunReport", "StoreExists", "Interrupted", "PIN_ENV",
@@ -115,15 +115,6 @@ class Progress:
         if final and self.tty:
             self.stream.write("\n")
         self.stream.flush()
-
-
-def _stored_spec_matches(store: ResultStore, spec: Spec) -> bool:
-    def strip(d):
-        d = dict(d)
-        d.pop("output", None)
-        return d
-
-    return strip(json.loads(store.spec_json())) == strip(spec.raw)
 
 
 def _is_client(ex) -> bool:
@@ -218,6 +209,10 @@ def run_sweep(spec: Spec, store: ResultStore | str | None = None, executor=None,
         return RunReport(name, total, len(todo), sink.samples, sink.failed, seconds, mode,
                          compile_s, sink.worker_compiled)
     except KeyboardInterrupt:
+        try:
+            store.flush()  # keep what was computed (tasks not yet flushed are recomputed)
+        except BaseException:  # noqa: BLE001 - a second interrupt: resume recomputes
+            pass
         raise Interrupted(name, n_before + (sink.tasks if sink else 0), total) from None
     finally:
         if locked:
@@ -229,20 +224,25 @@ def _open_store(store, spec, resume: bool, extra: dict) -> None:
     if store.exists():
         if not resume:
             raise StoreExists(f"store {getattr(store, 'path', '')} exists; use --resume")
-        if not _stored_spec_matches(store, spec):
+        if not store.spec_matches(spec):
             raise StoreExists("the store was made from a different spec; refusing to resume "
                               "(use a new --out)")
-        store.layout = store_layout(spec)[0]
+        store.layout = store.layout_of(spec)[0]
+        damage = store.verify(spec)  # missing / corrupt shards are recomputed
+        if damage:
+            store.repair(spec, damage)
     else:
         store.create(spec, provenance(spec, extra))
 
 
 def _close_store(store, spec, extra: dict, summary: bool) -> None:
-    """Every task written: final attributes and (optionally) the summary group."""
+    """Every task written: buffered shards flushed, final attributes and (optionally) the
+    summary group (streamed shard by shard)."""
+    store.flush()
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     store.update_attrs({"updated": now, **extra})
     if summary:
-        store.write_summary(summarize(store.to_dataset()).load())
+        store.write_summary(store.summary_dataset(spec))
 
 
 def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:

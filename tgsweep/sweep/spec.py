@@ -10,7 +10,9 @@ A spec is a TOML file (``workflows/*.toml``) with the sections::
     [disorder]    kind = "none" | "uniform" | "gaussian" | ... ; other keys are passed to the
                   disorder generator (tgsweep.models.potentials.make_potential)
     [state]       exactly one of mu (chemical potential, units hbar^2/2m = 1) or n_particles;
-                  twist (boson twist theta, radians, default 0)
+                  twist (boson twist theta, radians, default 0); temperature (T > 0, energy
+                  units, k_B = 1: the exact Gibbs state, tgsweep.thermal_state) with ensemble =
+                  "grand" (needs mu) | "canonical" (needs n_particles), default from which is given
     [grid]        "section.key" = [values...]        product axis, one dimension per key
                   [grid.zip.NAME] "section.key" = [...], ...   zipped group: one dimension NAME
     [sampling]    n_samples, seed, samples_per_task (default 4), self_check (default true)
@@ -37,6 +39,7 @@ import numpy as np
 from ..models.params import ParamError
 from ..models.potentials import DISORDER_KINDS as _DECLARED
 from . import interaction as _interaction
+from . import limits as _limits
 from .errors import SpecError
 from .registry import available, validate_observables
 
@@ -150,23 +153,27 @@ class Spec:
         return s0, min(s0 + self.samples_per_task, self.n_samples)
 
 
-def load_spec(path) -> Spec:
-    """Read and validate a TOML spec file."""
+def load_spec(path, limits: "_limits.Limits | None" = None) -> Spec:
+    """Read and validate a TOML spec file (size ``limits``: :mod:`tgsweep.sweep.limits`)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError("spec", f"cannot read {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError("spec", f"{str(path)!r} is not UTF-8 text (byte "
+                        f"0x{exc.object[exc.start]:02x} at offset {exc.start}); a spec is a TOML "
+                        "file") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError("spec", f"not valid TOML ({exc})") from None
-    spec = parse_spec(raw)
+    spec = parse_spec(raw, limits)
     spec.source = str(path)
     return spec
 
 
-def parse_spec(raw: dict) -> Spec:
+def parse_spec(raw: dict, limits: "_limits.Limits | None" = None) -> Spec:
     """Validate a spec given as a dict (a parsed TOML document); see the module docstring."""
     raw = copy.deepcopy(raw)
     for key in raw:
@@ -210,6 +217,9 @@ def parse_spec(raw: dict) -> Spec:
     spec = Spec(raw=raw, model=model, disorder=disorder, state=state, dims=dims, axes=axes,
                 n_samples=n_samples, seed=seed, samples_per_task=spt, self_check=self_check,
                 observables={}, store=store)
+    problem = _limits.check_early(spec, limits)  # sizes and grid names, before any trial draw
+    if problem:
+        raise SpecError(*problem)
     for p in _corner_points(spec):
         params = spec.point_params(p)
         g = _check_model(params["model"], prefix=_prefix_for(spec, "model"))
@@ -228,6 +238,9 @@ def parse_spec(raw: dict) -> Spec:
     obs = _interaction.check_observables_for(spec.model.get("interaction", "hard_core"), obs,
                                             spec.state)
     spec.observables = validate_observables(obs, spec)
+    problem = _limits.check_late(spec, limits)
+    if problem:
+        raise SpecError(*problem)
     return spec
 
 
@@ -288,8 +301,22 @@ def _geometry_of(model: dict) -> dict:
 
 def _check_state(state: dict, spec: Spec) -> None:
     for key in state:
-        if key not in ("mu", "n_particles", "twist"):
-            raise SpecError(f"state.{key}", "unknown key; allowed: mu, n_particles, twist")
+        if key not in ("mu", "n_particles", "twist", "temperature", "ensemble"):
+            raise SpecError(f"state.{key}", "unknown key; allowed: mu, n_particles, twist, "
+                            "temperature, ensemble")
+    if "ensemble" in state:
+        if "temperature" not in state:
+            raise SpecError("state.ensemble", "only with state.temperature (T > 0)")
+        want = {"grand": "mu", "canonical": "n_particles"}.get(state["ensemble"])
+        if want is None:
+            raise SpecError("state.ensemble", f"must be 'grand' or 'canonical', got "
+                            f"{state['ensemble']!r}")
+        if want not in state:
+            raise SpecError("state.ensemble", f"{state['ensemble']!r} needs state.{want}")
+    if "temperature" in state:
+        _number("state.temperature", state["temperature"], positive=True)
+        if spec.model.get("interaction", "hard_core") != "hard_core":
+            raise SpecError("state.temperature", "only for model.interaction = 'hard_core'")
     _interaction.check_state_for(spec.model.get("interaction", "hard_core"), state)
     if ("mu" in state) == ("n_particles" in state):
         raise SpecError("state", "give exactly one of mu (chemical potential) or n_particles")
@@ -330,6 +357,7 @@ def _check_disorder(disorder: dict, model: dict, spec: Spec) -> None:
 
 #: physical dimension of the griddable model and state fields (disorder: from declarations)
 _FIELD_DIMENSIONS = {"model.hopping": "energy", "state.mu": "energy", "state.twist": "rad",
+                     "state.temperature": "energy",
                      "state.n_particles": "1"}
 
 

@@ -1,0 +1,297 @@
+"""Banded one-particle density matrix of a TG state: gamma(x, x + d) for 0 <= d <= width only.
+
+The band is computed *exactly* (not approximated) by the same bordered-determinant kernel as
+:func:`tgsweep.obdm`, run on windows of the ring: for the rows x0 <= x < x0 + B the entries
+gamma(x, x + d), d <= width, involve only the sites z in [x0, x0 + B + width) (Lenard's formula:
+the string runs strictly between x and y), so the kernel runs on that window with the orbitals
+that *overlap* it.  An orbital beta whose weight |u_beta(z)|^2 is <= ``orbital_cut`` at every
+site of the window is left out: its row and column of the bordered matrix differ from a unit
+vector by at most sqrt(n_window orbital_cut) (n_window sites), and the determinant depends on
+the row *and* the column only through their product, so the change of gamma is second order,
+O(n_window orbital_cut) (docs/references.md §10 "Banded OBDM").  Orbitals entirely inside the
+window are kept (their contribution changes from +1 to -1 as y sweeps past them).
+
+Windows that cross the twisted bond (M-1, 0) use the orbitals continued across it,
+phi(x + L) = e^{i phi} phi(x) (fermion twist phi); the short-way string then gives the boson
+correlation gamma(x, y + L) = e^{i theta} gamma(x, y) (boson twist theta), so the matrix entry
+gamma[x, x + d - M] is that value times e^{-i theta}.
+
+Cost O(M (width + B/2) n_A^2 / 9) for n_A orbitals per window (the grouped kernel), memory
+O(M width + (B + width) n_A).  Conventions as :func:`tgsweep.obdm` (density units).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _band_kernels as BK
+from . import _obdm_kernels as K
+from .obdm import GROUP, TOL_DEN, TOL_EIG, TOL_PIV, obdm_stride
+from .state import State
+
+__all__ = ["obdm_band", "obdm_band_packed", "Band", "PackedOrbitals", "pack_orbitals",
+           "band_certificate", "orbital_arcs", "ORBITAL_CUT"]
+
+#: per-site weight |u(z)|^2 (lattice normalization) below which an orbital counts as absent
+ORBITAL_CUT = 1e-20
+#: per-site weight below which stored (packed) orbital values are dropped (first-order effect)
+PACK_CUT = 1e-32
+
+#: relative roundoff of an OBDM entry (both kernels), the floor of the certificate per entry
+ROUNDOFF = 10 * np.finfo(float).eps
+
+#: width='auto' first probes this many row blocks spread over the ring (when there are more)
+_PROBE_BLOCKS = 16
+
+#: rows per window (4 groups of the grouped kernel)
+_BLOCK = 4 * (GROUP + 1)
+
+
+class Band(NamedTuple):
+    """The band of gamma and what is known about the rest.
+
+    values : (M, width + 1) array, values[x, d] = gamma[x, (x + d) mod M] in density units
+        (the entries of :func:`tgsweep.obdm`'s matrix); real when the orbitals are real.
+    width : the band half-width w (grid points).
+    certificate : estimated max_x sum_{|d| > w} |gamma(x, x + d)| h (the Schur bound on the
+        operator norm of the discarded part of gamma h; dimensionless); inf when refused.
+    reliable : the certificate passed its self-checks (see :func:`band_certificate`).
+    decay_rate : fitted decay rate kappa of the band envelope (per grid point), nan if none.
+    weight : quadrature weight h (continuum) or 1 (lattice): the operator is values * weight.
+    in_band_error : estimate n_window orbital_cut + sqrt(n_window pack_cut) of the error of
+        the in-band entries from left-out orbitals (second order) and from the values dropped
+        in packing (first order), density units; on top of the kernel's roundoff (~1e-14
+        relative, as :func:`tgsweep.obdm`).
+    """
+
+    values: np.ndarray
+    width: int
+    certificate: float
+    reliable: bool
+    decay_rate: float
+    weight: float
+    in_band_error: float
+
+
+class PackedOrbitals(NamedTuple):
+    """Lattice-normalized orbitals stored on their arcs (memory O(sum of arc lengths)).
+
+    Orbital a has the value values[offset[a] + p] at site (start[a] + p) mod M, 0 <= p <
+    length[a], and is taken as zero elsewhere, where |u|^2 <= ``pack_cut`` at every site (this
+    truncation changes gamma at first order, by O(sqrt(n_window pack_cut)): keep it at the
+    roundoff level).  (active_start, active_length) is the shorter arc outside which
+    |u|^2 <= ``cut``: a window that this arc misses leaves the orbital out (second order,
+    O(n_window cut)).  :func:`pack_orbitals` makes one from a dense (M, N) array; a localized
+    eigensolver can produce one directly.
+    """
+
+    n_sites: int
+    start: np.ndarray
+    length: np.ndarray
+    offset: np.ndarray
+    values: np.ndarray
+    active_start: np.ndarray
+    active_length: np.ndarray
+    cut: float
+    pack_cut: float
+
+
+def pack_orbitals(u: np.ndarray, cut: float = ORBITAL_CUT,
+                  pack_cut: float = PACK_CUT) -> PackedOrbitals:
+    """Pack dense lattice-normalized orbitals u (M, N) onto their arcs (:func:`orbital_arcs`)."""
+    u = np.asarray(u)
+    m, n = u.shape
+    start, length = orbital_arcs(u, min(pack_cut, cut))
+    a_start, a_length = orbital_arcs(u, cut)
+    offset = np.zeros(n, dtype=np.int64)
+    if n:
+        offset[1:] = np.cumsum(length)[:-1]
+    dt = np.complex128 if np.iscomplexobj(u) else np.float64
+    values = np.empty(int(length.sum()), dtype=dt)
+    for a in range(n):
+        values[offset[a]:offset[a] + length[a]] = u[(start[a] + np.arange(length[a])) % m, a]
+    return PackedOrbitals(m, start, length, offset, values, a_start, a_length, float(cut),
+                          float(min(pack_cut, cut)))
+
+
+def _band_lattice(po: PackedOrbitals, width: int, phi: float, theta: float, step: int = 1):
+    """Band of <b+_x b_y> for packed orbitals; returns (band, err).
+
+    ``step`` > 1: only every step-th block of rows (the others stay zero), for a cheap probe.
+    """
+    m, n = po.n_sites, po.start.size
+    dt = po.values.dtype
+    band = np.zeros((m, width + 1), dtype=dt)
+    if n == 0:
+        return band, 0.0
+    real = dt == np.float64
+    ph = np.exp(1j * phi)
+    wrap = np.exp(-1j * theta)
+    if real:
+        ph, wrap = float(np.round(ph.real)), float(np.round(wrap.real))
+    start, length = po.active_start, po.active_length
+    blk = max(1, min(_BLOCK, m - width))
+    err = 0.0
+    for x0 in range(0, m, blk * step):
+        nrows = min(blk, m - x0)
+        nwin = nrows + width
+        # orbitals whose arc meets the window arc [x0, x0 + nwin)
+        cols = np.flatnonzero((length > 0) & ((((start - x0) % m) < nwin)
+                                              | (((x0 - start) % m) < length)))
+        err = max(err, nwin * po.cut + np.sqrt(nwin * po.pack_cut))
+        out = np.zeros((nrows, nwin), dtype=dt)
+        if cols.size:
+            sub = np.empty((nwin, cols.size), dtype=dt)
+            BK.gather_window_packed(po.start, po.length, po.offset, po.values, m, x0, nwin,
+                                    cols.astype(np.int64), ph, sub)
+            stride = obdm_stride(nwin, cols.size, sub.itemsize)
+            q = K.prefix_checkpoints(sub, stride)
+            K.obdm_grouped(sub, q, stride, out, 0, 0, nrows, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
+        BK.extract_band(out, x0, nrows, width, m, wrap, band)
+    return band, err
+
+
+def orbital_arcs(u: np.ndarray, cut: float = ORBITAL_CUT):
+    """(start, length): per orbital the shortest arc outside which |u|^2 <= cut at every site."""
+    n = u.shape[1]
+    start = np.zeros(n, dtype=np.int64)
+    length = np.zeros(n, dtype=np.int64)
+    BK.orbital_arcs(u, cut, start, length)
+    return start, length
+
+
+def band_certificate(values: np.ndarray, weight: float = 1.0, decades: float = 3.0,
+                     safety: float = 10.0):  # defaults = _DECADES, _SAFETY used by obdm_band
+    """Estimate max_x sum_{|d| > w} |gamma(x, x + d)| h from the band itself.
+
+    E(d) = max_x |gamma(x, x + d)|, d <= w, and its non-increasing envelope F(d) = max_{d' >= d} E(d').
+    The envelope's decay rate over the outer half of the band, kappa = ln(F(w/2)/F(w)) / (w/2),
+    extrapolates it: |gamma(x, x + d)| <= F(w) e^{-kappa (d - w)}, summed over d > w on both sides
+    of the diagonal (out to the antipode) and multiplied by ``safety``, plus a roundoff floor of
+    ``ROUNDOFF`` max_x gamma(x, x) per discarded entry (no kernel resolves entries below it).
+    A band whose envelope has fallen to that floor (F(w) <= ROUNDOFF max gamma(x, x)) is
+    accepted with the floor alone: nothing beyond it is resolvable by either kernel.  Refused (inf, not
+    reliable) unless the envelope falls by at least ``decades`` powers of ten over the outer half
+    (an exponentially localized gamma; a power law d^-p would need p >= 10, while clean TG rings
+    decay as d^-1/2) and the decay rate is consistent over the two outer quarters (within a factor 3).
+
+    This is an *estimate*, not a bound: its conservativeness is demonstrated in
+    tests/test_band.py against the full kernel (lattice and continuum, several disorder kinds).
+    Returns (certificate, reliable, kappa).
+    """
+    cert, ok, kappa = _envelope(values, weight, decades, safety)[:3]
+    return cert, ok, kappa
+
+
+def _envelope(values, weight, decades, safety):
+    """(certificate, reliable, kappa, decades over the outer half, unchecked certificate,
+    decay rate of the outermost quarter)."""
+    a = np.abs(values)
+    m, wp = a.shape
+    w = wp - 1
+    if w < 8:
+        return float("inf"), False, float("nan"), 0.0, float("inf"), float("nan")
+    e = a.max(axis=0)
+    f = np.maximum.accumulate(e[::-1])[::-1]
+    h2, h3 = w // 2, (3 * w) // 4
+    tiny = 1e-300
+    fw, fh, fq = max(f[w], tiny), max(f[h2], tiny), max(f[h3], tiny)
+    kappa = np.log(fh / fw) / (w - h2)
+    k_in, k_out = np.log(fh / fq) / (h3 - h2), np.log(fq / fw) / (w - h3)
+    dec = float(np.log10(fh / fw))
+    n_out = max(0, (m - 1) // 2 - w)          # distances w < d <= (M-1)/2 on each side
+    noise = ROUNDOFF * a[:, 0].max()          # no computed entry is exact below this
+    if f[w] <= noise:
+        # the envelope has reached the roundoff floor inside the band: nothing beyond it is
+        # resolvable; the discarded entries are counted at the floor
+        cert = float(2.0 * n_out * noise * weight)
+        return cert, True, float(kappa), dec, cert, float(k_out)
+    ok = bool(dec >= decades and k_out > 0 and k_in > 0
+              and max(k_in, k_out) <= 3.0 * min(k_in, k_out))
+    k_use = min(kappa, k_out) if k_out > 0 else kappa
+    if not k_use > 0:
+        return float("inf"), False, float(kappa), dec, float("inf"), float(k_out)
+    q = np.exp(-k_use)
+    tail = fw * q * (1.0 - q**n_out) / (1.0 - q)
+    floor = n_out * noise
+    raw = float(2.0 * (safety * tail + floor) * weight)
+    return (raw if ok else float("inf")), ok, float(kappa), dec, raw, float(k_out)
+
+
+_DECADES, _SAFETY = 3.0, 10.0
+
+
+def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float = ORBITAL_CUT,
+              max_width: int | None = None) -> Band:
+    """The exact entries gamma(x_i, x_{(i + d) mod M}), 0 <= d <= width, of the OBDM of ``state``.
+
+    ``values[x, d]`` equals ``tgsweep.obdm(state)[x, (x + d) % M]`` (density units, boundary
+    gauge; the rest of the band follows by Hermiticity).  ``width``: an int with
+    0 <= width <= (M - 1) // 2 (grid points), or "auto": start at max(24, 8 cells) and
+    grow the width until the certificate (see :func:`band_certificate`) is <= ``tol`` (by the
+    width the fitted envelope says is missing, + 10 %; first on a probe of ~16 row blocks spread
+    over the ring, then on the whole ring, whose certificate decides); if that
+    does not happen below ``max_width`` (default (M - 1) // 2) the widest band is returned with
+    ``reliable=False`` (weakly localized or extended rings: use the full :func:`tgsweep.obdm`).
+
+    Returns a :class:`Band`.  :func:`obdm_band_packed` does the same from orbitals stored on
+    their arcs (no dense (M, N) array).
+    """
+    ring = state.ring
+    po = pack_orbitals(state.lattice_orbitals, orbital_cut)
+    return obdm_band_packed(po, state.fermion_twist, state.twist, width, tol, max_width,
+                            weight=ring.weight, density_units=ring.kind == "continuum",
+                            cell_size=ring.cell_size)
+
+
+def obdm_band_packed(po: PackedOrbitals, fermion_twist: float, twist: float, width="auto",
+                     tol: float = 1e-8, max_width: int | None = None, weight: float = 1.0,
+                     density_units: bool = False, cell_size: int = 1) -> Band:
+    """:func:`obdm_band` from :class:`PackedOrbitals` (lattice-normalized).  ``weight`` = h;
+    ``density_units``: divide by h (continuum); ``cell_size``: grid points per unit cell
+    (sets the smallest automatic width)."""
+    m = po.n_sites
+    wmax = (m - 1) // 2 if max_width is None else int(min(max_width, (m - 1) // 2))
+    scale = 1.0 / weight if density_units else 1.0
+
+    def one(w, step=1):
+        vals, err = _band_lattice(po, w, fermion_twist, twist, step)
+        vals *= scale
+        cert, ok, kappa, dec, raw, k_out = _envelope(vals, weight, _DECADES, _SAFETY)
+        return Band(vals, w, cert, ok, kappa, weight, err * scale), dec, raw, k_out
+
+    if isinstance(width, str):
+        if width != "auto":
+            raise ValueError(f"width: must be a non-negative integer or 'auto', got {width!r}")
+        if not (np.isfinite(tol) and tol > 0):
+            raise ValueError(f"tol: must be a positive number, got {tol!r}")
+        w = min(wmax, max(24, 8 * cell_size))
+        # probe on every step-th block of rows (>= 16 blocks), then the whole ring at the width
+        # the probe found; the whole-ring certificate decides (and grows further if needed)
+        step = max(1, (m // _BLOCK) // _PROBE_BLOCKS)
+        while True:
+            b, dec, raw, k_out = one(w, step)
+            if (b.reliable and b.certificate <= tol) or w >= wmax:
+                if step == 1:
+                    return b
+                step = 1
+                continue
+            w = _grow(w, wmax, tol, b, dec, raw, k_out)
+    w = int(width)
+    if w != width or not 0 <= w <= (m - 1) // 2:
+        raise ValueError(f"width: must be an integer in [0, {(m - 1) // 2}] or 'auto', got {width!r}")
+    return one(w)[0]
+
+
+def _grow(w, wmax, tol, b, dec, raw, k_out):
+    """Next trial width: where the fitted envelope would pass both tests (+ 10 %), at least
+    w + 8 and 1.1 w, at most 3 w; 1.5 w when no decay is seen."""
+    w_new = 1.5 * w
+    rate = max(b.decay_rate, k_out) if np.isfinite(k_out) else b.decay_rate
+    if rate > 0 and np.isfinite(raw):
+        w_tol = w + 1.1 * np.log(max(raw, tol) / tol) / rate
+        w_dec = w * 1.1 * _DECADES / max(dec, 0.25)
+        w_new = max(w + 8, w * 1.1, w_tol, w_dec if not b.reliable else 0.0)
+    return int(min(wmax, 3 * w, np.ceil(w_new)))

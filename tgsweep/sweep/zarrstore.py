@@ -1,0 +1,326 @@
+"""The Zarr v3 back end of :class:`~tgsweep.sweep.storage.ResultStore` (the only module that
+knows Zarr).
+
+* One Zarr chunk per shard (:func:`~tgsweep.sweep.storage.shard_plan`, one file per array);
+  every chunk is Zstd-compressed and carries a CRC32C checksum (codecs ``zstd`` + ``crc32c`` of
+  the Zarr v3 specification), so a flipped byte or a truncated file is an error on read, never
+  a silently wrong number.  Chunks equal to the fill value are written too
+  (``write_empty_chunks``), so a missing file is always damage.
+* Atomic creation: the store is built in a hidden sibling directory and renamed into place, so
+  ``STORE`` either does not exist or is complete.  Zarr's local store writes each file to a
+  temporary name and renames it, so a shard file is either the old or the new one.
+* The summary group is built under a temporary name and renamed to ``summary``.
+* Writes come only from the process running the sweep (single writer; workers never open the
+  store), so read-modify-write of a partially filled shard is safe.
+
+Tested with zarr >= 3.1, < 3.2 (``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .faults import fault_point
+from .lock import RunLock
+from .errors import SpecError
+from .storage import ResultStore, default_shard_bytes, store_layout
+
+__all__ = ["ZarrStore", "open_dataset", "interrupted_creations", "is_disk_full"]
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The one warning filter of the Zarr back end: Zarr warns that variable-length strings
+    and consolidated metadata are not (yet) part of the Zarr v3 specification."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*(Zarr V3 specification|[Cc]onsolidated "
+                                r"metadata|consolidated)")
+        yield
+
+
+def _codecs():
+    from zarr.codecs import Crc32cCodec, ZstdCodec
+
+    return [ZstdCodec(level=3), Crc32cCodec()]
+
+
+def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> None:
+    """Create (empty) the arrays and coordinates ``names`` (default all) of a layout."""
+    for name, a in layout.items():
+        if names is not None and name not in names:
+            continue
+        dt = str if np.dtype(a.dtype).kind == "U" else a.dtype  # variable-length UTF-8
+        arr = group.create_array(name, shape=a.shape, chunks=a.chunks, shards=a.shards, dtype=dt,
+                                 fill_value=a.fill, dimension_names=a.dims,
+                                 compressors=_codecs(), config={"write_empty_chunks": True},
+                                 overwrite=names is not None)
+        arr.attrs.update(a.attrs)
+        if step:
+            fault_point(step)
+    for name, (dims, values, at) in coords.items():
+        if names is not None and name not in names:
+            continue
+        arr = group.create_array(name, shape=values.shape, dtype=values.dtype,
+                                 chunks=values.shape or None, dimension_names=dims,
+                                 fill_value="" if values.dtype.kind == "U" else None,
+                                 compressors=_codecs(), overwrite=names is not None)
+        arr[...] = values
+        arr.attrs.update(at)
+        if step:
+            fault_point(step)
+
+
+def interrupted_creations(path) -> list[Path]:
+    """Leftovers of creations of the store ``path`` that were killed before the final rename."""
+    p = Path(path)
+    return sorted(p.parent.glob(f".{p.name}.creating-*"))
+
+
+class ZarrStore(ResultStore):
+    """Zarr v3 directory store at ``path`` (picklable: holds only the path and layout)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.layout = {}
+        self._lock = RunLock(self.lock_path, self.path)
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file, next to the store (``STORE.lock``), not inside the Zarr hierarchy."""
+        p = Path(self.path)
+        return p.with_name(p.name + ".lock")
+
+    def __getstate__(self):
+        return {"path": self.path, "layout": self.layout}
+
+    def __setstate__(self, state):
+        self.__init__(state["path"])
+        self.layout = state["layout"]
+
+    # ------------------------------------------------------------------ handles
+    def _group(self, mode="r+"):
+        import zarr
+
+        with _quiet():
+            return zarr.open_group(self.path, mode=mode, zarr_format=3, use_consolidated=False)
+
+    def _array(self, name):
+        cache = self.__dict__.setdefault("_handles", {})
+        arr = cache.get(name)
+        if arr is None:
+            with _quiet():
+                arr = cache[name] = self._group()[name].with_config({"write_empty_chunks": True})
+        return arr
+
+    def _check_identity(self) -> None:
+        """Drop cached handles when the store at ``path`` was deleted and re-created (another
+        ``store_id``) since they were opened."""
+        meta = Path(self.path) / "zarr.json"
+        try:
+            st = meta.stat()
+        except FileNotFoundError:
+            self.__dict__.pop("_handles", None)
+            return
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        known = self.__dict__.get("_identity")
+        if known is not None and known[0] == stamp:
+            return
+        try:
+            sid = json.loads(meta.read_text()).get("attributes", {}).get("store_id")
+        except (OSError, ValueError):
+            sid = None
+        if known is not None and known[1] != sid:
+            self.__dict__.pop("_handles", None)
+        self._identity = (stamp, sid)
+
+    # ------------------------------------------------------------------ interface
+    def exists(self):
+        return (Path(self.path) / "zarr.json").exists()
+
+    def check_target(self) -> None:
+        """Refuse (SpecError on ``--out``) a path that is a file or a non-store directory, and a
+        lock path that is a directory."""
+        p = Path(self.path)
+        if p.exists() and not p.is_dir():
+            raise SpecError("--out", f"{p} exists and is a file, not a store; choose another path")
+        if p.is_dir() and not self.exists() and any(p.iterdir()):
+            raise SpecError("--out", f"{p} is a non-empty directory that is not a tgsweep store; "
+                            "choose another path")
+        if self.lock_path.is_dir():
+            raise SpecError("--out", f"the lock path {self.lock_path} is a directory; remove it")
+
+    def acquire_lock(self) -> None:
+        self.check_target()
+        self._lock.acquire()
+
+    def release_lock(self) -> None:
+        self._lock.release()
+
+    def create(self, spec, attrs):
+        import zarr
+
+        final = Path(self.path)
+        attrs = {**attrs, "shard_bytes": attrs.get("shard_bytes") or default_shard_bytes()}
+        self.layout, coords = store_layout(spec, attrs["shard_bytes"])
+        for k in ("_handles", "_done_cache", "_buffers", "_plan_cache", "_identity"):
+            self.__dict__.pop(k, None)
+        for old in interrupted_creations(final):  # killed creations (we hold the lock)
+            shutil.rmtree(old, ignore_errors=True)
+        if final.is_dir() and not any(final.iterdir()):
+            final.rmdir()
+        aside = final.with_name(f".{final.name}.creating-{uuid.uuid4().hex[:12]}")
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fault_point("store_creating")
+            with _quiet():
+                g = zarr.open_group(str(aside), mode="w-", zarr_format=3)
+                _create_arrays(g, self.layout, coords, step="store_array_created")
+                g.attrs.update({**attrs, "store_id": uuid.uuid4().hex})
+                zarr.consolidate_metadata(str(aside))
+            fault_point("store_renaming")
+            os.rename(aside, final)
+        except BaseException:
+            shutil.rmtree(aside, ignore_errors=True)
+            raise
+        fault_point("store_created")
+
+    def attrs(self):
+        return dict(self._group("r").attrs)
+
+    def update_attrs(self, attrs):
+        self._group().attrs.update(attrs)
+
+    def _write_blocks(self, blocks):
+        self._check_identity()
+        with _quiet():
+            for name, region, values in blocks:
+                if name == "error":
+                    values = np.asarray(values, dtype=object)
+                self._array(name)[region] = values
+                fault_point("block_written")
+
+    def _read_block(self, name, region):
+        self._check_identity()
+        with _quiet():
+            v = self._array(name)[region]
+        return np.asarray(v, dtype=object) if name == "error" else v
+
+    def read(self, name):
+        with _quiet():
+            return self._group("r")[name][...]
+
+    def read_named(self, name):
+        """(dimension names, values) of array ``name``."""
+        with _quiet():
+            arr = self._group("r")[name]
+            return tuple(arr.metadata.dimension_names or ()), arr[...]
+
+    def array_dims(self) -> dict[str, tuple[str, ...]]:
+        """Dimension names of every array (metadata only)."""
+        with _quiet():
+            return {n: tuple(a.metadata.dimension_names or ())
+                    for n, a in self._group("r").arrays()}
+
+    def _coord_values(self, name):
+        with _quiet():
+            return np.asarray(self._group("r")[name][...])
+
+    def _array_problem(self, name, a) -> str:
+        meta = Path(self.path) / name / "zarr.json"
+        if not meta.exists():
+            return "missing (no metadata)"
+        try:
+            with _quiet():
+                arr = self._group("r")[name]
+        except Exception as exc:  # noqa: BLE001
+            return f"metadata unreadable ({type(exc).__name__})"
+        if tuple(arr.shape) != tuple(a.shape) or tuple(arr.chunks) != tuple(a.chunks) or (
+                a.shards is not None and tuple(arr.shards or ()) != tuple(a.shards)):
+            return "metadata differs from the spec's layout"
+        return ""
+
+    def _shard_file(self, name, key) -> Path:
+        a = self.layout[name]
+        coords = tuple(key) + (0,) * (len(a.shape) - len(key))
+        arr = self._array(name)
+        return Path(self.path) / name / arr.metadata.chunk_key_encoding.encode_chunk_key(coords)
+
+    def _shard_present(self, name, key) -> bool:
+        return self._shard_file(name, key).exists()
+
+    def verify(self, spec, progress=None):
+        self.layout = self.layout_of(spec)[0]
+        self.__dict__.pop("_handles", None)
+        return super().verify(spec, progress)
+
+    def _repair_arrays(self, spec, names):
+        layout, coords = self.layout_of(spec)
+        root = Path(self.path)
+        for n in names:
+            shutil.rmtree(root / n, ignore_errors=True)
+        self.__dict__.pop("_handles", None)
+        with _quiet():
+            _create_arrays(self._group(), layout, coords, names=set(names))
+
+    def _drop_shards(self, keys):
+        for name, ks in keys.items():
+            for key in ks:
+                with contextlib.suppress(FileNotFoundError):
+                    self._shard_file(name, key).unlink()
+        for part in Path(self.path).rglob("*.partial"):  # left by writes that were killed
+            part.unlink(missing_ok=True)
+
+    def to_dataset(self):
+        return open_dataset(self.path)
+
+    def write_summary(self, summary):
+        """Write the summary group atomically (built as a sibling group, then renamed)."""
+        import zarr
+
+        root = Path(self.path)
+        for old in list(root.glob("summary_tmp_*")) + list(root.glob(".summary-old-*")):
+            shutil.rmtree(old, ignore_errors=True)
+        fault_point("summary_started")
+        tmp = f"summary_tmp_{uuid.uuid4().hex[:12]}"
+        enc = {v: {"compressors": _codecs()} for v in summary.variables}
+        with _quiet():
+            summary.to_zarr(self.path, group=tmp, mode="w", zarr_format=3, consolidated=False,
+                            encoding=enc)
+        fault_point("summary_renaming")
+        if (root / "summary").exists():
+            trash = root / f".summary-old-{uuid.uuid4().hex[:12]}"
+            os.rename(root / "summary", trash)
+            os.rename(root / tmp, root / "summary")
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.rename(root / tmp, root / "summary")
+        fault_point("summary_written")
+        self.consolidate()
+        del zarr
+
+    def consolidate(self):
+        import zarr
+
+        with _quiet():
+            zarr.consolidate_metadata(self.path)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def open_dataset(path, group: str | None = None):
+    """``xr.open_zarr`` of a tgsweep store (raw samples, or ``group="summary"``)."""
+    import xarray as xr
+
+    with _quiet():
+        return xr.open_zarr(path, group=group, consolidated=None)
