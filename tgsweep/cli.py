@@ -242,8 +242,16 @@ def _print_report(a, text_of) -> int:
 
 
 def _cmd_status(a) -> int:
-    from .sweep.report import StoreView, status_text, verify_text
+    from pathlib import Path
 
+    from .sweep.report import StoreView, status_text, verify_text
+    from .sweep.workflow import is_series_dir
+
+    if is_series_dir(a.store) and not a.verify:  # one store per [[series]] member: each
+        for label in sorted(p.stem for p in Path(a.store).glob("*.zarr")):
+            print(f"== {label} ({a.store.rstrip('/')}/{label}.zarr)")
+            print(status_text(StoreView(str(Path(a.store) / f"{label}.zarr"))))
+        return 0
     try:
         _open(a.store, lazy=True)
         if not a.verify:
