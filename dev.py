@@ -4,8 +4,12 @@
     python3 dev.py quickstart   # venv, install, quickstart sweep on a local Dask cluster + figures
     python3 dev.py test [ARGS]  # venv, install, the test suite (pytest ARGS)
     python3 dev.py bench        # the benchmark scripts in benchmarks/
+    python3 dev.py run CMD ...  # any command inside the venv, e.g.
+                                #   python3 dev.py run tgsweep status data/quickstart.zarr
+                                #   python3 dev.py run python my_script.py
 
-The virtual environment lives in .venv (re-installed when pyproject.toml changes).
+The virtual environment lives in .venv (re-installed when pyproject.toml changes); instead of
+`dev.py run` you can activate it in your shell: `. .venv/bin/activate`.
 """
 
 from __future__ import annotations
@@ -39,17 +43,41 @@ def ensure_venv() -> None:
         STAMP.write_text("ok\n")
 
 
-def run(cmd: list[str]) -> int:
-    print("[dev] " + " ".join(cmd), flush=True)
-    return subprocess.call(cmd, cwd=ROOT)
+def venv_env() -> dict:
+    """The environment of an activated .venv: its bin/ first on PATH, VIRTUAL_ENV set."""
+    env = dict(os.environ)
+    env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
+    env["VIRTUAL_ENV"] = str(VENV)
+    env.pop("PYTHONHOME", None)
+    return env
+
+
+def run(cmd: list[str], cwd: Path = ROOT) -> int:
+    print("[dev] " + " ".join(cmd).replace(str(ROOT) + os.sep, ""), flush=True)
+    return subprocess.call(cmd, cwd=cwd, env=venv_env())
+
+
+def run_in_venv(cmd: list[str]) -> int:
+    """``dev.py run CMD ...``: CMD with the venv's bin/ first on PATH, in the current directory."""
+    if not cmd:
+        print("usage: python3 dev.py run CMD [ARGS...]   "
+              "(e.g. tgsweep status data/quickstart.zarr)")
+        return 2
+    exe = shutil.which(cmd[0], path=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+    if exe is None:
+        print(f"[dev] {cmd[0]}: command not found (in {BIN} or on PATH)", file=sys.stderr)
+        return 127
+    return subprocess.call([exe, *cmd[1:]], env=venv_env())
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("quickstart", "test", "bench"):
+    if not argv or argv[0] not in ("quickstart", "test", "bench", "run"):
         print(__doc__)
         return 2
     ensure_venv()
     what, rest = argv[0], argv[1:]
+    if what == "run":
+        return run_in_venv(rest)
     if what == "test":
         return run([str(PY), "-m", "pytest", *rest])
     if what == "bench":
@@ -58,14 +86,22 @@ def main(argv: list[str]) -> int:
             rc |= run([str(PY), str(script)])
         return rc
     store = ROOT / "data" / "quickstart.zarr"
-    if store.exists():  # a default output: start afresh
-        shutil.rmtree(store)
+    figures = ROOT / "data" / "quickstart-figures"  # = tgsweep plot's default for the store
+    for old in (store, figures):
+        if old.exists():  # default outputs: start afresh, and say so
+            print(f"[dev] removing the previous {old.relative_to(ROOT)}", flush=True)
+            shutil.rmtree(old)
     rc = run([str(BIN / "tgsweep"), "run", "workflows/quickstart.toml", "--out", str(store),
               "--workers", "2"])
     if rc:
         return rc
-    return run([str(BIN / "tgsweep"), "plot", str(store), "--outdir",
-                str(ROOT / "data" / "quickstart-figures")])
+    rc = run([str(BIN / "tgsweep"), "plot", str(store), "--outdir", str(figures)])
+    if rc == 0:
+        print(f"[dev] done: store {store.relative_to(ROOT)}, figures in "
+              f"{figures.relative_to(ROOT)}/observables/\n"
+              "[dev] next: `. .venv/bin/activate` (then `tgsweep status data/quickstart.zarr`), "
+              "or `python3 dev.py run tgsweep status data/quickstart.zarr`", flush=True)
+    return rc
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def _ls(n):
     return [{"label": f"L{x}", "model": {"length": x}} for x in n]
 
 
-#: workflow -> overrides (see tgsweep.figures.load_workflow)
+#: workflow -> overrides (see tgsweep.sweep.workflow.load_workflow)
 REFERENCE = {
     "decay_of_correlations": {"model": {"length": 32}, "sampling": {"n_samples": 8}},
     "absence_of_bec": {"sampling": {"n_samples": 4}, "series": [
@@ -78,7 +78,8 @@ REFERENCE = {k: _one_chunk(v) for k, v in REFERENCE.items()}
 
 
 def make(name: str, render_only: bool = False) -> list[str]:
-    from tgsweep.figures import open_workflow, render, run_workflow, workflow_stores
+    from tgsweep.plots.workflows import render
+    from tgsweep.sweep.workflow import open_workflow, run_workflow, workflow_stores
 
     base = REF / f"{name}.zarr"
     wf = ROOT / "workflows" / f"{name}.toml"
@@ -99,7 +100,8 @@ def make(name: str, render_only: bool = False) -> list[str]:
 
 
 def gallery(name: str) -> list[str]:
-    from tgsweep.figures import open_workflow, render, run_workflow
+    from tgsweep.plots.workflows import render
+    from tgsweep.sweep.workflow import open_workflow, run_workflow
 
     wf = ROOT / "workflows" / f"{name}.toml"
     t0 = time.perf_counter()

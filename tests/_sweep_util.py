@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-PIN = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-       "NUMBA_NUM_THREADS": "1"}
+from tgsweep.threads import PIN_ENV as PIN  # one BLAS/OpenMP/numba thread in subprocesses
 
 BASE = {
     "model": {"kind": "lattice", "sites": 12},

@@ -118,12 +118,13 @@ def test_large_workflows_shrunken_run_and_plot(name, tmp_path):
     fallback), and render their figure under their own file name."""
     from pathlib import Path
 
-    from tgsweep import figures
+    from tgsweep.plots import workflows as figures
+    from tgsweep.sweep import workflow
 
     wf = Path(__file__).resolve().parents[1] / "workflows" / f"{name}.toml"
     over = LARGE[name][0]
-    stores = figures.run_workflow(wf, out=str(tmp_path / f"{name}.zarr"), overrides=over)
-    ds = figures.open_workflow(stores if "series" in over else stores[0])
+    stores = workflow.run_workflow(wf, out=str(tmp_path / f"{name}.zarr"), overrides=over)
+    ds = workflow.open_workflow(stores if "series" in over else stores[0])
     for _, d in (ds if isinstance(ds, list) else [("", ds)]):
         assert d.attrs["workflow"] == name and np.all(d["status"].values == 1)
     if name == "absence_of_bec_large":

@@ -1,6 +1,6 @@
 """Import hygiene of the package, read from the source (ast), not by importing it.
 
-The layers run one way, models -> core -> observables -> sweep -> (cli, figures, plot): a
+The layers run one way, threads -> models -> core -> observables -> sweep -> (plots, cli): a
 module-level import never goes up; there is no import cycle; no module imports a ``_private``
 name (or a private kernel module) of another subpackage; and the physics and sweep layers have
 no function-level imports of tgsweep modules (the usual way of hiding a cycle).
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "tgsweep"
-RANK = {"models": 0, "core": 1, "observables": 2, "sweep": 3}
-TOP_RANK = 4  # cli.py, figures.py, plot.py
+RANK = {"threads": -1, "models": 0, "core": 1, "observables": 2, "sweep": 3}
+TOP_RANK = 4  # cli.py, plots/
 NO_LOCAL_IMPORTS = ("models", "core", "observables", "sweep")
 #: modules whose top level needs an optional extra: importing them inside the function that
 #: needs them keeps the rest of tgsweep importable without it (module -> the extra)

@@ -61,8 +61,9 @@ if _why:
 pytest.importorskip("dask_jobqueue")
 xr = pytest.importorskip("xarray")
 
-ENV = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-       "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+from tgsweep.threads import pinned_environ  # noqa: E402
+
+ENV = pinned_environ()  # one BLAS/OpenMP/numba thread in the CLI subprocesses
 
 SPEC = """
 [model]

@@ -155,7 +155,7 @@ def _series_toml(path: Path) -> Path:
 def test_series_one_worker_set_bitwise_and_reported(tmp_path):
     """`tgsweep run` of a [[series]] workflow on local workers (one pool for both members)
     gives the stores of the serial run, and prints samples, failures and time per member."""
-    from tgsweep.figures import run_workflow
+    from tgsweep.sweep.workflow import run_workflow
 
     wf = _series_toml(tmp_path / "wf.toml")
     run_workflow(wf, out=str(tmp_path / "ser"))  # serial, in this process

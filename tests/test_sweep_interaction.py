@@ -196,12 +196,13 @@ def test_interaction_axis_workflow_shrunken_runs_and_renders(tmp_path):
     every member through the sweep and renders its figure (3 panels + colour bar)."""
     from pathlib import Path
 
-    from tgsweep import figures
+    from tgsweep.plots import workflows as figures
+    from tgsweep.sweep import workflow
 
     wf = Path(__file__).resolve().parents[1] / "workflows" / "interaction_axis.toml"
     tiny = {"model": {"sites": 5}, "state": {"n_particles": 2},
             "sampling": {"n_samples": 1, "samples_per_task": 1}}
-    members = figures.load_workflow(wf)
+    members = workflow.load_workflow(wf)
     series = []
     for label, spec in members:
         entry = {"label": label}
@@ -214,9 +215,9 @@ def test_interaction_axis_workflow_shrunken_runs_and_renders(tmp_path):
             entry["state"] = {"n_particles": 5}
             entry["model"]["n_max"] = 2
         series.append(entry)
-    stores = figures.run_workflow(wf, out=str(tmp_path / "ia.zarr"),
-                                  overrides={**tiny, "series": series})
-    ds = figures.open_workflow(stores)
+    stores = workflow.run_workflow(wf, out=str(tmp_path / "ia.zarr"),
+                                   overrides={**tiny, "series": series})
+    ds = workflow.open_workflow(stores)
     for _, d in ds:
         assert np.all(d["status"].values == 1), d["error"].values
     files = figures.render(ds, tmp_path / "fig")

@@ -1,5 +1,5 @@
 """``tgsweep plot`` (generic figures + the workflow's own figures through
-tgsweep.figures.render, guarded) and run provenance (batch allocation, cluster job ids recorded
+tgsweep.plots.render, guarded) and run provenance (batch allocation, cluster job ids recorded
 again after the run so that replacement jobs are kept).
 
 Reference: README "Sweeps: specs, CLI, stores" (CLI ``tgsweep plot STORE``: PNG figures of what the store holds; store
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tgsweep.plot import plot_store
+from tgsweep.plots import plot
 from tgsweep.sweep import ZarrStore, parse_spec, run_sweep
 from tgsweep.sweep import cluster as cluster_mod
 
@@ -32,16 +32,17 @@ def small_store(tmp_path_factory):
 
 def test_plot_generic_only_for_unknown_workflow(small_store, tmp_path):
     out = tmp_path / "figs"
-    files = plot_store(small_store, out)
+    files = plot(small_store, out)
     assert sorted(Path(f).name for f in files) == sorted(
         f"{o}.png" for o in ("energy", "particle_numbers", "density", "condensate"))
+    assert all(Path(f).parent == out / "observables" for f in files)
     assert all(Path(f).stat().st_size > 1000 for f in files)
     res = cli("plot", small_store, "--outdir", tmp_path / "cli")
     assert res.returncode == 0 and res.stdout.count(".png") == 4
 
 
 def test_plot_adds_workflow_figures(small_store, tmp_path, monkeypatch):
-    import tgsweep.figures as figures
+    import tgsweep.plots as plots
 
     seen = {}
 
@@ -51,17 +52,17 @@ def test_plot_adds_workflow_figures(small_store, tmp_path, monkeypatch):
         p.write_bytes(b"png")
         return [p]
 
-    monkeypatch.setattr(figures, "render", fake_render)
-    files = plot_store(small_store, tmp_path)
+    monkeypatch.setattr(plots, "render", fake_render)
+    files = plot(small_store, tmp_path)
     assert str(tmp_path / "workflow.png") in files and len(files) == 5
     assert "energy" in seen["vars"]  # render got the store's raw dataset
 
     def unknown(ds, outdir):
         raise KeyError("no workflow figure")
 
-    monkeypatch.setattr(figures, "render", unknown)
-    assert len(plot_store(small_store, tmp_path / "b")) == 4
-    assert len(plot_store(small_store, tmp_path / "c", workflow=False)) == 4
+    monkeypatch.setattr(plots, "render", unknown)
+    assert len(plot(small_store, tmp_path / "b")) == 4
+    assert len(plot(small_store, tmp_path / "c", workflow=False)) == 4
 
 
 class _InlineExecutor(Executor):

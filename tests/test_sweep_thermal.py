@@ -69,10 +69,10 @@ def test_finite_temperature_workflow_parses_and_a_shrunken_member_runs(tmp_path)
     2 samples runs through the sweep with every sample valid and lambda_0 falling with T."""
     from pathlib import Path
 
-    from tgsweep import figures
+    from tgsweep.sweep.workflow import load_workflow
 
     wf = Path(__file__).resolve().parents[1] / "workflows" / "finite_temperature.toml"
-    members = figures.load_workflow(wf)
+    members = load_workflow(wf)
     assert [m[0] for m in members] == ["L16", "L32", "L64"]
     raw = members[0][1].raw
     raw = {**raw, "sampling": {**raw["sampling"], "n_samples": 2}}

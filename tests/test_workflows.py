@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tgsweep import figures
+from tgsweep.plots import workflows as figures
+from tgsweep.sweep import workflow
+from tgsweep.sweep.workflow import stored_spec
 from tgsweep.sweep import load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +88,7 @@ def test_spec_parses(name):
     raw = tomllib.loads((WF / f"{name}.toml").read_text())
     series = raw.pop("series", None)
     parse_spec(raw)
-    members = figures.load_workflow(WF / f"{name}.toml")
+    members = workflow.load_workflow(WF / f"{name}.toml")
     if series is None:
         assert [m[0] for m in members] == [""]
         assert load_spec(WF / f"{name}.toml").to_json() == members[0][1].to_json()
@@ -100,13 +102,13 @@ def test_spec_parses(name):
 
 def test_series_merge_rules():
     """Dotted keys deep-merge; a model/disorder table with 'kind' and a grid replace the base."""
-    members = dict(figures.load_workflow(WF / "localization_length.toml"))
+    members = dict(workflow.load_workflow(WF / "localization_length.toml"))
     wn = members["white_noise"]
     assert wn.model == {"kind": "continuum", "length": 2048.0, "points_per_unit": 8}
     assert wn.disorder == {"kind": "white_noise", "D": 1.0}
     assert wn.dims == ["disorder_D"]
     assert members["anderson"].disorder["kind"] == "anderson"
-    bec = dict(figures.load_workflow(WF / "absence_of_bec.toml"))
+    bec = dict(workflow.load_workflow(WF / "absence_of_bec.toml"))
     for label, spec in bec.items():
         assert spec.model["length"] == int(label[1:])
         assert spec.state["n_particles"] * 4 == spec.model["length"]  # fixed density 1/4
@@ -117,7 +119,7 @@ def test_series_bad_label():
     from tgsweep.sweep import SpecError
 
     with pytest.raises(SpecError, match="label"):
-        figures.load_workflow(WF / "absence_of_bec.toml",
+        workflow.load_workflow(WF / "absence_of_bec.toml",
                               {"series": [{"model": {"length": 8}}]})
 
 
@@ -125,11 +127,11 @@ def test_series_bad_label():
 def test_shrunken_run_and_plot(name, tmp_path, axes_log):
     """Run the workflow shrunken (2 samples per point, tiny rings) into Zarr stores, reopen
     them, render the figure: every sample ok, the expected panels, a non-empty PNG."""
-    stores = figures.run_workflow(WF / f"{name}.toml", out=str(tmp_path / f"{name}.zarr"),
+    stores = workflow.run_workflow(WF / f"{name}.toml", out=str(tmp_path / f"{name}.zarr"),
                                   overrides=TINY[name])
     for s in stores:
         assert Path(s, "zarr.json").exists()
-    ds = figures.open_workflow(stores if "series" in TINY[name] else stores[0])
+    ds = workflow.open_workflow(stores if "series" in TINY[name] else stores[0])
     for _, d in (ds if isinstance(ds, list) else [("", ds)]):
         assert d.attrs["workflow"] == name
         assert np.all(d["status"].values == 1), d["error"].values
@@ -140,12 +142,12 @@ def test_shrunken_run_and_plot(name, tmp_path, axes_log):
 
 
 def _ref(name):
-    stores = figures.workflow_stores(WF / f"{name}.toml", out=str(REF / f"{name}.zarr"),
+    stores = workflow.workflow_stores(WF / f"{name}.toml", out=str(REF / f"{name}.zarr"),
                                      overrides=_ref_overrides(name))
     missing = [s for s in stores if not Path(s, "zarr.json").exists()]
     assert not missing, f"reference stores missing (run data/make_reference.py): {missing}"
     raw = tomllib.loads((WF / f"{name}.toml").read_text())
-    return figures.open_workflow(stores if "series" in raw else stores[0])
+    return workflow.open_workflow(stores if "series" in raw else stores[0])
 
 
 def _ref_overrides(name):
@@ -170,12 +172,12 @@ def test_plot_reference(name, tmp_path, axes_log):
 def test_open_series_directory(tmp_path, axes_log):
     """A series directory (what `tgsweep plot data/<workflow>` would get) opens as the sorted
     list of its member stores and renders like the explicit list."""
-    ds = figures.open_workflow(REF / "localization_length")
+    ds = workflow.open_workflow(REF / "localization_length")
     assert [label for label, _ in ds] == ["anderson", "aubry_andre", "white_noise"]
     figures.render(ds, tmp_path)
     assert axes_log == [("localization_length", 3)]
     with pytest.raises(FileNotFoundError):
-        figures.open_workflow(tmp_path)
+        workflow.open_workflow(tmp_path)
 
 
 def test_render_unknown_workflow():
@@ -204,7 +206,7 @@ def test_reference_disorder_suppresses_condensate():
     """At the largest reference L, lambda_0 / N of the strongest disorder is below half the
     clean value (the figure's statement: clean grows like sqrt N, disordered stays bounded)."""
     series = _ref("absence_of_bec")
-    ds = max(series, key=lambda m: figures._spec(m[1])["model"]["length"])[1]
+    ds = max(series, key=lambda m: stored_spec(m[1])["model"]["length"])[1]
     lam = ds["lambda0"].where(ds["status"] == 1).mean("sample")
     assert float(lam.isel(disorder_strength=-1)) < 0.5 * float(lam.sel(disorder_strength=0.0))
 
@@ -214,7 +216,7 @@ def test_reference_clean_stiffness():
     the O((k_F h)^2) finite-difference correction (< 5 % at h = 1/4, mu <= 2)."""
     for _, ds in _ref("superfluid_stiffness"):
         clean = ds.sel(disorder_D=0.0).isel(sample=0)
-        length = figures._spec(ds)["model"]["length"]
+        length = stored_spec(ds)["model"]["length"]
         ratio = clean["rho_s0"].values / (clean["N_mu"].values / length)
         np.testing.assert_allclose(ratio, 1.0, atol=0.05)
 
@@ -225,9 +227,9 @@ def test_reference_stiffness_lyapunov_slope():
     curvature from eigenvalues vs products of transfer matrices), within 25 % (few samples,
     O(ln L / L) prefactor corrections)."""
     series = sorted(_ref("superfluid_stiffness"),
-                    key=lambda m: figures._spec(m[1])["model"]["length"])
+                    key=lambda m: stored_spec(m[1])["model"]["length"])
     (_, a), (_, b) = series[-2], series[-1]
-    la, lb = (figures._spec(x)["model"]["length"] for x in (a, b))
+    la, lb = (stored_spec(x)["model"]["length"] for x in (a, b))
     for mu in a["state_mu"].values:
         d = float(a["disorder_D"].values[-1])
         ya = np.log(a["rho_s0"].sel(state_mu=mu, disorder_D=d)).mean("sample")
@@ -241,8 +243,8 @@ def test_reference_clean_domain_wall():
     """Clean lattice ring: N_tr(t) = 4t/pi (two walls, 2t/pi each) before the fronts meet
     (t < L/8), within 0.5 particles (lattice corrections O(1) near the wall)."""
     series = _ref("dynamical_localization")
-    ds = max(series, key=lambda m: figures._spec(m[1])["model"]["sites"])[1]
-    length = figures._spec(ds)["model"]["sites"]
+    ds = max(series, key=lambda m: stored_spec(m[1])["model"]["sites"])[1]
+    length = stored_spec(ds)["model"]["sites"]
     t = ds["time"].values
     ntr = ds["n_transferred"].sel(disorder_W=0.0).isel(sample=0).values
     sel = (t > 0) & (t < length / 8)
@@ -258,7 +260,7 @@ def test_reference_momentum_tail():
 
     ds = _ref("momentum_distribution")
     clean = ds.sel(disorder_strength=0.0).isel(sample=0)
-    n = float(clean["n_particles"]) / figures._spec(ds)["model"]["length"]
+    n = float(clean["n_particles"]) / stored_spec(ds)["model"]["length"]
     kf = math.pi * n
     c = tail_coefficient(clean["k"].values, clean["n_k"].values, 3 * kf, 5 * kf)
     npart = float(clean["n_particles"])

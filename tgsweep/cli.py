@@ -1,5 +1,5 @@
 """Command line: ``tgsweep run|status|info|plot``.  Argument parsing only; the work is done by
-tested functions in :mod:`tgsweep.sweep` and :mod:`tgsweep.plot`.
+tested functions in :mod:`tgsweep.sweep` and :mod:`tgsweep.plots`.
 
 Exit codes: 0 success, 1 run failure, 2 bad input (spec field, missing store, lock held),
 130 interrupted (Ctrl-C: one line saying how to resume).
@@ -16,6 +16,9 @@ __all__ = ["main", "build_parser"]
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tgsweep", description="Disordered Tonks-Girardeau gas "
                                  "ensemble sweeps (units hbar^2/2m = 1).")
+    from . import __version__
+
+    ap.add_argument("--version", action="version", version=f"tgsweep {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run (or resume) the sweep of a spec into a Zarr store")
@@ -57,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("store")
     pl = sub.add_parser("plot", help="PNG figures of what a store holds")
     pl.add_argument("store")
-    pl.add_argument("--outdir", default=None, help="directory for the PNGs (default STORE-figures)")
+    pl.add_argument("--outdir", default=None, help="directory for the PNGs (default: the store "
+                    "path without .zarr, plus -figures; generic figures in OUTDIR/observables/)")
     return ap
 
 
@@ -66,28 +70,17 @@ def _fail(msg: str, code: int = 2) -> int:
     return code
 
 
-def _has_series(path) -> bool:
-    import tomllib
-
-    try:
-        with open(path, "rb") as fh:
-            return "series" in tomllib.load(fh)
-    except (OSError, ValueError):  # TOMLDecodeError, UnicodeDecodeError
-        return False  # load_spec reports it
-
-
 def _members(a):
     """[(label, spec, store path)] of the spec file: one member, or one per [[series]] table."""
     from .sweep import load_spec
+    from .sweep.workflow import has_series, load_workflow, workflow_stores  # [[series]]
 
-    if not _has_series(a.spec):
+    if not has_series(a.spec):
         from .sweep.limits import Limits
 
         spec = load_spec(a.spec, Limits(max_store_gb=a.max_store_gb,
                                         max_sample_gb=a.max_sample_gb))
         return [("", spec, a.out or spec.store)]
-    from .figures import load_workflow, workflow_stores  # the workflow expansion
-
     members = load_workflow(a.spec)
     return [(label, spec, store) for (label, spec), store in
             zip(members, workflow_stores(a.spec, a.out))]
@@ -152,13 +145,14 @@ def _cmd_run(a) -> int:
 
     from .sweep import SpecError, StoreExists, StoreLocked, ZarrStore
     from .sweep.runner import Interrupted, run_sweep
+    from .sweep.workflow import has_series
 
     try:
         members = _members(a)
         _check_run_args(a, members)
     except (SpecError, ValueError) as exc:
         return _fail(str(exc))
-    series = _has_series(a.spec)
+    series = has_series(a.spec)
     close = None
     try:
         executor, close = _executor(a)
@@ -213,11 +207,15 @@ def _open(path, lazy=False):
 
     from .sweep.store import interrupted_creations, open_dataset
 
+    from .sweep.workflow import missing_store_message
+
     if not (Path(path) / "zarr.json").exists():
         if interrupted_creations(path):
             raise FileNotFoundError(f"store: {path} does not exist: its creation was interrupted "
                                     "(nothing computed); run the spec again to create it")
-        raise FileNotFoundError(f"store: {path} is not a tgsweep Zarr store")
+        if not Path(path).exists():
+            raise FileNotFoundError(missing_store_message(path))
+        raise FileNotFoundError(f"store: {path} is not a tgsweep Zarr store (no zarr.json)")
     if lazy:
         return None
     try:
@@ -228,6 +226,13 @@ def _open(path, lazy=False):
 
 
 def _print_report(a, text_of) -> int:
+    from .sweep.workflow import is_series_dir, open_workflow
+
+    if is_series_dir(a.store):  # one store per [[series]] member: report each
+        for label, ds in open_workflow(a.store):
+            print(f"== {label} ({a.store.rstrip('/')}/{label}.zarr)")
+            print(text_of(ds))
+        return 0
     try:
         ds = _open(a.store)
     except FileNotFoundError as exc:
@@ -237,8 +242,16 @@ def _print_report(a, text_of) -> int:
 
 
 def _cmd_status(a) -> int:
-    from .sweep.report import StoreView, status_text, verify_text
+    from pathlib import Path
 
+    from .sweep.report import StoreView, status_text, verify_text
+    from .sweep.workflow import is_series_dir
+
+    if is_series_dir(a.store) and not a.verify:  # one store per [[series]] member: each
+        for label in sorted(p.stem for p in Path(a.store).glob("*.zarr")):
+            print(f"== {label} ({a.store.rstrip('/')}/{label}.zarr)")
+            print(status_text(StoreView(str(Path(a.store) / f"{label}.zarr"))))
+        return 0
     try:
         _open(a.store, lazy=True)
         if not a.verify:
@@ -261,45 +274,32 @@ def _cmd_info(a) -> int:
 
 
 def _cmd_plot(a) -> int:
-    from pathlib import Path
+    from .plots import plot
 
-    from .plot import plot_store
-
-    outdir = a.outdir or str(a.store).rstrip("/") + "-figures"
-    p = Path(a.store)
-    if p.is_dir() and not (p / "zarr.json").exists() and any(p.glob("*.zarr/zarr.json")):
-        # a series directory (one store per [[series]] member): the workflow's figure
-        from .figures import open_workflow, render
-
-        try:
-            files = render(open_workflow(str(p)), outdir)
-        except KeyError as exc:
-            return _fail(f"store: {exc}")
-        for f in files:
-            print(f)
-        return 0
     try:
-        _open(a.store)
+        files = plot(a.store, a.outdir)
     except FileNotFoundError as exc:
         return _fail(str(exc))
-    for f in plot_store(a.store, outdir):
+    except ModuleNotFoundError as exc:
+        if exc.name != "matplotlib":
+            raise
+        return _fail("plot: needs matplotlib, the 'plot' extra: pip install -e '.[plot]' "
+                     "(python3 dev.py installs it)")
+    except KeyError as exc:  # a series directory of no known workflow
+        return _fail(f"store: {exc.args[0]}")
+    for f in files:
         print(f)
     return 0
 
 
-#: one thread for BLAS/OpenMP/numba in this process too (set before numpy loads), so that a
-#: --serial run is bitwise identical to a LocalCluster run; explicit settings win
-_PIN_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "NUMBA_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
-
-
 def main(argv=None) -> int:
-    import os
+    from .threads import pin_env
 
+    # one thread for BLAS/OpenMP/numba in this process too (libraries loaded later), so that a
+    # --serial run is bitwise identical to a LocalCluster run; explicit settings win
+    pin_env()
     import warnings
 
-    for k, v in _PIN_ENV.items():
-        os.environ.setdefault(k, v)
     plain = warnings.formatwarning
     warnings.formatwarning = lambda msg, cat, *rest, **kw: (
         f"tgsweep: warning: {msg}\n" if cat.__name__ == "SpecWarning" else plain(msg, cat, *rest,

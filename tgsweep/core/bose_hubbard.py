@@ -9,9 +9,9 @@ coupling of a *finite* MPS (TeNPy's MPO graph adds it with bond dimension +2).  
 drops that bond (open chain; no twist).  n_max = 1 is exactly hard-core bosons (the XY chain of
 the TG core).
 
-This module imports TeNPy (``physics-tenpy``, the optional ``dmrg`` extra) at module level; it is
-itself imported only when a Bose-Hubbard state is requested
-(:func:`tgsweep.core.interacting.interacting_ground_state`), so tgsweep works without TeNPy.
+TeNPy (``physics-tenpy``, the optional ``dmrg`` extra; heavy to import) is imported only when a
+Bose-Hubbard state is requested (:func:`_tenpy`, :func:`model_class`), so tgsweep imports and
+works without it.
 
 Convergence record (per state, ``state.convergence``)
 -----------------------------------------------------
@@ -32,18 +32,17 @@ leave the process setting alone).
 
 from __future__ import annotations
 
+import functools
+import importlib
+import types
+
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tenpy.algorithms import dmrg
-from tenpy.models.model import CouplingMPOModel
-from tenpy.networks.mps import MPS
-from tenpy.networks.site import BosonSite
-
 from ..models.ring import Ring
-from .interacting import InteractingState
+from .interacting_state import InteractingState
 
-__all__ = ["BoseHubbardRing", "dmrg_ground_state", "DMRG_DEFAULTS"]
+__all__ = ["model_class", "dmrg_ground_state", "DMRG_DEFAULTS"]
 
 #: default DMRG settings (TeNPy option names)
 DMRG_DEFAULTS = {
@@ -56,38 +55,60 @@ DMRG_DEFAULTS = {
 }
 
 
-class BoseHubbardRing(CouplingMPOModel):
-    """TeNPy model of the disordered Bose-Hubbard ring / chain (see module doc).
+@functools.cache
+def _tenpy() -> types.SimpleNamespace:
+    """The TeNPy pieces used here, imported on first use (optional dependency)."""
+    try:
+        return types.SimpleNamespace(
+            dmrg=importlib.import_module("tenpy.algorithms.dmrg"),
+            CouplingMPOModel=importlib.import_module("tenpy.models.model").CouplingMPOModel,
+            MPS=importlib.import_module("tenpy.networks.mps").MPS,
+            BosonSite=importlib.import_module("tenpy.networks.site").BosonSite)
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError("model='bose_hubbard' needs TeNPy: pip install 'tgsweep[dmrg]' "
+                          f"(physics-tenpy): {exc}") from exc
 
-    model_params: L, eps (array), t, U, n_max, theta, bc ("ring" | "chain").
-    """
 
-    default_lattice = "Chain"
-    force_default_lattice = True
+@functools.cache
+def model_class():
+    """The TeNPy model class of the disordered Bose-Hubbard ring / chain (built on first use)."""
+    tp = _tenpy()
+    CouplingMPOModel, BosonSite = tp.CouplingMPOModel, tp.BosonSite
 
-    def init_sites(self, model_params):
-        n_max = model_params.get("n_max", 1)
-        return BosonSite(Nmax=n_max, conserve="N")
+    class BoseHubbardRing(CouplingMPOModel):
+        """TeNPy model of the disordered Bose-Hubbard ring / chain (see module doc).
 
-    def init_terms(self, model_params):
-        eps = np.asarray(model_params.get("eps", None), dtype=float)
-        t = float(model_params.get("t", 1.0))
-        u = float(model_params.get("U", 0.0))
-        theta = float(model_params.get("theta", 0.0))
-        bc = model_params.get("bc", "ring")
-        m = eps.size
-        for i in range(m):
-            self.add_onsite_term(eps[i] - 0.5 * u, i, "N")
-            if u != 0.0:
-                self.add_onsite_term(0.5 * u, i, "NN")
-        for i in range(m - 1):
-            self.add_coupling_term(-t, i, i + 1, "Bd", "B", plus_hc=True)
-        if bc == "ring":
-            # -t e^{i theta} b+_{M-1} b_0 + h.c. = -t e^{-i theta} b+_0 b_{M-1} + h.c.
-            c = -t * np.exp(-1j * theta)
-            if abs(np.sin(theta)) < 1e-15:
-                c = c.real
-            self.add_coupling_term(c, 0, m - 1, "Bd", "B", plus_hc=True)
+        model_params: L, eps (array), t, U, n_max, theta, bc ("ring" | "chain").
+        """
+
+        default_lattice = "Chain"
+        force_default_lattice = True
+
+        def init_sites(self, model_params):
+            n_max = model_params.get("n_max", 1)
+            return BosonSite(Nmax=n_max, conserve="N")
+
+        def init_terms(self, model_params):
+            eps = np.asarray(model_params.get("eps", None), dtype=float)
+            t = float(model_params.get("t", 1.0))
+            u = float(model_params.get("U", 0.0))
+            theta = float(model_params.get("theta", 0.0))
+            bc = model_params.get("bc", "ring")
+            m = eps.size
+            for i in range(m):
+                self.add_onsite_term(eps[i] - 0.5 * u, i, "N")
+                if u != 0.0:
+                    self.add_onsite_term(0.5 * u, i, "NN")
+            for i in range(m - 1):
+                self.add_coupling_term(-t, i, i + 1, "Bd", "B", plus_hc=True)
+            if bc == "ring":
+                # -t e^{i theta} b+_{M-1} b_0 + h.c. = -t e^{-i theta} b+_0 b_{M-1} + h.c.
+                c = -t * np.exp(-1j * theta)
+                if abs(np.sin(theta)) < 1e-15:
+                    c = c.real
+                self.add_coupling_term(c, 0, m - 1, "Bd", "B", plus_hc=True)
+
+    return BoseHubbardRing
 
 
 def _initial_occupations(m: int, n: int) -> list[int]:
@@ -149,13 +170,14 @@ def dmrg_ground_state(ring: Ring, n_particles: int, *, U: float, n_max: int | No
               "n_max": n_max, "theta": float(twist), "bc": bc, "bc_MPS": "finite"}
     limit = threadpool_limits(blas_threads, "blas") if blas_threads else None
     try:
-        model = BoseHubbardRing(params)
+        tp = _tenpy()
+        model = model_class()(params)
         if initial is not None:
             psi = initial.copy()
         else:
             occ = _initial_occupations(m, n)
             dtype = np.float64 if abs(np.sin(twist)) < 1e-15 else np.complex128
-            psi = MPS.from_product_state(model.lat.mps_sites(), [str(o) for o in occ],
+            psi = tp.MPS.from_product_state(model.lat.mps_sites(), [str(o) for o in occ],
                                          bc="finite", dtype=dtype,
                                          unit_cell_width=model.lat.mps_unit_cell_width)
         dopts = {
@@ -169,7 +191,7 @@ def dmrg_ground_state(ring: Ring, n_particles: int, *, U: float, n_max: int | No
         }
         if mixer:
             dopts["mixer_params"] = {"amplitude": 1e-5, "decay": 2.0, "disable_after": 4}
-        eng = dmrg.TwoSiteDMRGEngine(psi, model, dopts)
+        eng = tp.dmrg.TwoSiteDMRGEngine(psi, model, dopts)
         energy, psi = eng.run()
         stats = eng.sweep_stats
         gamma = np.asarray(psi.correlation_function("Bd", "B"))

@@ -31,15 +31,15 @@ a boson twist theta sits on the bond (M-1, 0) as H[M-1, 0] = -t e^{i theta}, bou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..models.ring import Ring
 from .spectrum import eigenpairs
-from .state import State, ground_state
+from . import bose_hubbard
+from .interacting_state import InteractingState
+from .state import ground_state
 
 __all__ = ["InteractingState", "interacting_ground_state", "ideal_ground_state",
            "gross_pitaevskii", "ring_sparse", "MODELS", "GP_TOL"]
@@ -48,51 +48,6 @@ MODELS = ("hard_core", "ideal", "mean_field", "bose_hubbard")
 #: default Newton tolerance of the GP residual, relative to the energy scale ||H||
 GP_TOL = 1e-13
 _EPS = np.finfo(float).eps
-
-
-@dataclass(frozen=True, eq=False)
-class InteractingState:
-    """Ground state of N interacting bosons on a ring (ideal, mean field or Bose-Hubbard).
-
-    Attributes
-    ----------
-    ring : the Ring.
-    model : "ideal" | "mean_field" | "bose_hubbard".
-    n_particles : N.
-    twist : boson twist theta (boundary gauge).
-    energy : ground-state energy (units hbar^2/2m = 1; lattice: units of t).
-    gamma : (M, M) one-particle density matrix, conventions of :func:`tgsweep.obdm`.
-    density_profile : (M,) density gamma(x, x) (per unit length; lattice: per site).
-    condensate_wavefunction : (M,) phi with sum |phi|^2 w = N (ideal, mean field), else None.
-    params : model parameters (g, U, n_max, hopping ...).
-    convergence : solver diagnostics (residual, iterations, bond dimension, truncation error,
-        energy variance, ...); ``convergence["converged"]`` is a bool.
-    extras : further per-state arrays (Bose-Hubbard: ``nn`` = <n_i n_j>).
-    """
-
-    ring: Ring
-    model: str
-    n_particles: int
-    twist: float
-    energy: float
-    gamma: np.ndarray
-    density_profile: np.ndarray
-    condensate_wavefunction: np.ndarray | None = None
-    params: dict = field(default_factory=dict)
-    convergence: dict = field(default_factory=dict)
-    extras: dict = field(default_factory=dict)
-
-    def density(self) -> np.ndarray:
-        """Density rho(x_i) = gamma(x_i, x_i) (per unit length; lattice: per site)."""
-        return self.density_profile.copy()
-
-    def obdm(self) -> np.ndarray:
-        """A copy of gamma (what :func:`tgsweep.obdm` returns for this state)."""
-        return self.gamma.copy()
-
-    @property
-    def converged(self) -> bool:
-        return bool(self.convergence.get("converged", False))
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -340,10 +295,8 @@ def interacting_ground_state(ring: Ring, n_particles: int, *, model: str = "idea
         return gross_pitaevskii(ring, n_particles, g, twist, **solver_options)
     if U is None:
         raise ValueError("U: required for model='bose_hubbard'")
-    # TeNPy is an optional heavy dependency (the 'dmrg' extra): the DMRG module is imported only
-    # when a Bose-Hubbard state is requested, so the rest of tgsweep works without it.
-    from . import bose_hubbard
-
+    # TeNPy (the optional 'dmrg' extra) is imported by bose_hubbard only when a DMRG state is
+    # requested, so the rest of tgsweep works without it.
     return bose_hubbard.dmrg_ground_state(ring, n_particles, U=U, n_max=n_max, twist=twist,
                                           **solver_options)
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _band_kernels as BK
 from . import _obdm_kernels as K
-from .interacting import InteractingState
+from .interacting_state import InteractingState
 from .state import State
 
 __all__ = ["obdm", "obdm_lattice", "obdm_reference", "obdm_stride", "rows_lattice",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Ring", "fermion_twist", "is_real_twist"]
+__all__ = ["Ring", "fermion_twist", "is_real_twist", "real_number"]
 
 
 def fermion_twist(theta: float, n_particles: int) -> float:
@@ -88,7 +88,7 @@ class Ring:
         ppu = int(points_per_unit)
         if ppu != points_per_unit or ppu < 1:
             raise ValueError(f"points_per_unit: must be a positive integer, got {points_per_unit!r}")
-        m_float = float(length) * ppu
+        m_float = real_number(length, "length") * ppu
         m = int(round(m_float))
         if not np.isfinite(m_float) or abs(m - m_float) > 1e-9 * max(1.0, m_float) or m < 3:
             raise ValueError(
@@ -106,16 +106,18 @@ class Ring:
         Parameters
         ----------
         site_potential : array of shape (M,), M >= 3, the on-site energies eps_i.
-        hopping : float, t > 0.
+        hopping : real number t > 0 (int, float, NumPy scalar, mpmath.mpf, Fraction, ...; a
+            complex value only with zero imaginary part), stored as float.
         """
         pot = np.asarray(site_potential, dtype=np.float64)
         if pot.ndim != 1 or pot.size < 3:
             raise ValueError("site_potential: must be a 1-d array with at least 3 sites")
         if not np.all(np.isfinite(pot)):
             raise ValueError("site_potential: must be finite")
-        if not (np.isfinite(hopping) and hopping > 0):
+        t = real_number(hopping, "hopping")
+        if not (np.isfinite(t) and t > 0):
             raise ValueError(f"hopping: must be a positive number, got {hopping!r}")
-        return cls("lattice", pot, float(hopping), 1.0, 1)
+        return cls("lattice", pot, t, 1.0, 1)
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -186,6 +188,26 @@ class Ring:
     def __repr__(self) -> str:
         return (f"Ring.{self.kind}(M={self.n_grid}, L={self.length:g}, h={self.spacing:g}, "
                 f"t={self.hopping:g})")
+
+
+def real_number(value, name: str) -> float:
+    """``value`` as a float if it is a real number (anything with ``float()``: int, float, NumPy
+    scalars, ``fractions.Fraction``, ``decimal.Decimal``, ``mpmath.mpf``; complex types only with
+    imaginary part 0).  Strings, booleans and non-real numbers raise with a message naming
+    ``name``."""
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise TypeError(f"{name}: must be a real number, got {value!r} "
+                        f"({type(value).__name__})")
+    imag = getattr(value, "imag", 0)
+    try:
+        if imag != 0:
+            raise ValueError(f"{name}: must be a real number, got the complex value {value!r}")
+        return float(getattr(value, "real", value))
+    except (TypeError, ValueError) as exc:
+        if str(exc).startswith(name):
+            raise
+        raise TypeError(f"{name}: must be a real number, got {value!r} "
+                        f"({type(value).__name__})") from None
 
 
 def is_real_twist(phi: float) -> bool:

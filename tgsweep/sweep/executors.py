@@ -28,9 +28,7 @@ import threading
 
 __all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG"]
 
-#: environment of worker processes: one thread for BLAS / OpenMP / numba
-PIN_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "NUMBA_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenMP/numba thread
 
 #: dask settings for sweep clusters: per-task costs that a sweep does not need are off
 #: (the statistical profiler samples every worker thread every 10 ms)

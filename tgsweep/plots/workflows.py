@@ -1,176 +1,44 @@
-"""Workflow figures (and the size series behind them): one function per figure type.
+"""Per-workflow figures: one function per workflow of ``workflows/*.toml``, each drawing the
+statement of the seed paper that workflow reproduces (with its closed-form references).
 
-A *workflow* is a spec in ``workflows/*.toml`` that reproduces one statement of the seed.  Some
-statements need parameters that change array shapes (the ring length L, the model kind), which
-cannot be ``[grid]`` axes; such workflows list an array of ``[[series]]`` tables, each merged into
-the base spec and run into its own store ``<store stem>/<label>.zarr``.  Merge rule: dotted keys
-are deep-merged; a ``model`` or ``disorder`` table that contains ``kind`` and a ``grid`` table
-replace the base's table.  :func:`load_workflow` expands a file into validated
-:class:`~tgsweep.sweep.spec.Spec` objects (each checked by :func:`tgsweep.sweep.parse_spec`),
-:func:`run_workflow` runs them, :func:`open_workflow` opens the result.
+(The generic one-figure-per-observable pictures of any store are :mod:`tgsweep.plots.variables`;
+expanding and running workflows is :mod:`tgsweep.sweep.workflow`.)
 
-Every figure function takes what :func:`open_workflow` returns (an ``xarray.Dataset`` as
-``xr.open_zarr`` gives it, or for a series a list of ``(label, Dataset)``) and an output
-directory, and returns the PNG paths.  :func:`render` dispatches on the workflow name stored in
-the store attributes (``workflow``, else the stem of ``spec_source``).  Means and error bars are
-computed here from the raw samples with status 1: error bar = standard error over samples,
-std(ddof=1)/sqrt(n).  Units hbar^2/2m = 1 (continuum lengths in a, energies in
+Every figure function takes what :func:`tgsweep.sweep.workflow.open_workflow` returns (an
+``xarray.Dataset`` as ``xr.open_zarr`` gives it, or for a series a list of ``(label, Dataset)``)
+and an output directory, and returns the PNG paths.  :func:`render` dispatches on the workflow
+name stored in the store attributes (``workflow``, else the stem of ``spec_source``).  Means and
+error bars are computed here from the raw samples with status 1: error bar = standard error over
+samples, std(ddof=1)/sqrt(n).  Units hbar^2/2m = 1 (continuum lengths in a, energies in
 hbar^2/(2 m a^2); lattice: sites and the hopping t).
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import math
-import tomllib
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from .sweep.stats import mean_se
+from ..observables.correlations import fit_ecl, hs_bound
+from ..observables.localization import (aubry_andre_lyapunov, halperin_lyapunov,
+                                    kappus_wegner_lyapunov, thouless_lyapunov)
+from ..sweep.stats import mean_se
+from ..sweep.workflow import stored_spec as _spec
+from ..sweep.workflow import workflow_name
+from .variables import pretty
 
-__all__ = ["load_workflow", "run_workflow", "open_workflow", "workflow_stores", "workflow_name",
-           "render", "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
+__all__ = ["render", "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
            "fig_superfluid_stiffness", "fig_dynamical_localization",
-           "fig_momentum_distribution", "fig_localization_length", "mean_se"]
-
-_REPLACE_IF_KIND = ("model", "disorder")
-
-
-# ================================================================================ workflows
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, val in over.items():
-        if key == "label":
-            continue
-        replace = (key == "grid") or (key in _REPLACE_IF_KIND and isinstance(val, dict)
-                                      and "kind" in val)
-        if isinstance(val, dict) and isinstance(out.get(key), dict) and not replace:
-            out[key] = _merge(out[key], val)
-        else:
-            out[key] = copy.deepcopy(val)
-    return out
-
-
-def _member_store(store: str, label: str) -> str:
-    p = Path(store)
-    stem = p.name[:-5] if p.name.endswith(".zarr") else p.name
-    return str(p.parent / stem / f"{label}.zarr")
-
-
-def load_workflow(path, overrides: dict | None = None):
-    """Expand a workflow TOML into ``[(label, Spec), ...]``.
-
-    Parameters
-    ----------
-    path : workflow file.  Without ``[[series]]`` the result is ``[("", spec)]`` with the spec's
-        own store; with it, one entry per series table (``label`` required, unique).
-    overrides : dict deep-merged into every member after the series (e.g. smaller sizes for
-        tests: ``{"sampling": {"n_samples": 2}}``); ``overrides["series"]``, if given, replaces
-        the series list.
-    """
-    from .sweep.spec import SpecError, parse_spec
-
-    path = Path(path)
-    raw = tomllib.loads(path.read_text())
-    overrides = copy.deepcopy(overrides or {})
-    series = overrides.pop("series", raw.pop("series", None))
-    raw.pop("series", None)
-    members = []
-    if series is None:
-        spec = parse_spec(_merge(raw, overrides))
-        spec.source = str(path)
-        return [("", spec)]
-    if not isinstance(series, list) or not series:
-        raise SpecError("series", "must be an array of tables [[series]] with a label each")
-    labels = set()
-    for i, entry in enumerate(series):
-        label = entry.get("label") if isinstance(entry, dict) else None
-        if not isinstance(label, str) or not label.isidentifier() or label in labels:
-            raise SpecError(f"series[{i}].label", "required: a unique identifier")
-        labels.add(label)
-        member = _merge(_merge(raw, entry), overrides)
-        if "store" in member.get("output", {}):
-            member["output"] = {"store": _member_store(member["output"]["store"], label)}
-        try:
-            spec = parse_spec(member)
-        except SpecError as exc:
-            raise SpecError(f"series[{label}].{exc.field}", str(exc).split(": ", 1)[-1]) from None
-        spec.source = str(path)
-        members.append((label, spec))
-    return members
-
-
-def workflow_stores(path, out: str | None = None, overrides: dict | None = None) -> list[str]:
-    """Store paths of a workflow's members (``out`` replaces the base store path)."""
-    res = []
-    for label, spec in load_workflow(path, overrides):
-        store = spec.store
-        if out is not None:
-            store = _member_store(out, label) if label else out
-        res.append(store)
-    return res
-
-
-def run_workflow(path, out: str | None = None, overrides: dict | None = None, *,
-                 executor=None, resume: bool = False, progress: bool = False,
-                 **run_kwargs) -> list[str]:
-    """Run every member of a workflow with :func:`tgsweep.sweep.runner.run_sweep` on one
-    ``executor`` (None: this process); mark each store with ``workflow`` (file stem) and
-    ``series_label``; return the store paths.  ``run_kwargs`` are passed to run_sweep."""
-    from .sweep.runner import run_sweep
-    from .sweep.store import ZarrStore
-
-    name = Path(path).stem
-    stores = workflow_stores(path, out, overrides)
-    for (label, spec), store in zip(load_workflow(path, overrides), stores):
-        Path(store).parent.mkdir(parents=True, exist_ok=True)
-        run_sweep(spec, store, executor, resume=resume, progress=progress, **run_kwargs)
-        ZarrStore(store).update_attrs({"workflow": name, "series_label": label})
-    return stores
-
-
-def open_workflow(stores):
-    """Open a workflow's output: one store path -> Dataset; several store paths, or a directory
-    holding a series' ``<label>.zarr`` stores (e.g. ``data/absence_of_bec``) ->
-    ``[(label, Dataset), ...]`` (directory members in sorted order)."""
-    from .sweep.store import open_dataset
-
-    if isinstance(stores, (str, Path)):
-        p = Path(stores)
-        if (p / "zarr.json").exists() or not p.is_dir():
-            return open_dataset(stores)
-        stores = sorted(str(q) for q in p.glob("*.zarr") if (q / "zarr.json").exists())
-        if not stores:
-            raise FileNotFoundError(f"{p}: neither a Zarr store nor a directory of stores")
-    out = []
-    for s in stores:
-        ds = open_dataset(s)
-        out.append((ds.attrs.get("series_label") or Path(s).stem, ds))
-    return out
-
-
-def workflow_name(ds) -> str:
-    """Name of the workflow that wrote ``ds`` (Dataset or series list)."""
-    if isinstance(ds, (list, tuple)):
-        ds = ds[0][1]
-    name = ds.attrs.get("workflow")
-    if not name:
-        name = Path(ds.attrs.get("spec_source", "") or "").stem
-    return name
-
+           "fig_momentum_distribution", "fig_localization_length", "fig_interaction_axis",
+           "mean_se"]
 
 # ================================================================================ statistics
 # mean_se: tgsweep.sweep.stats (one implementation for figures and stored summaries)
 def _ok(ds, name):
     """Variable ``name`` as float with samples of status != 1 set to NaN."""
     return ds[name].astype(np.float64).where(ds["status"] == 1)
-
-
-def _spec(ds) -> dict:
-    return json.loads(ds.attrs["spec"])
 
 
 def _grid_values(ds, key: str) -> np.ndarray:
@@ -191,10 +59,25 @@ def _plt():
     return plt
 
 
+def _prettify(fig) -> None:
+    """Plain-text formulas of every label, title and legend entry as Unicode
+    (:func:`tgsweep.plots.variables.pretty`: gamma -> γ, hbar^2 -> ħ², ...)."""
+    sup = getattr(fig, "_suptitle", None)  # matplotlib keeps the suptitle Text there
+    texts = [sup] if sup is not None else []
+    for ax in fig.axes:
+        texts += [ax.xaxis.label, ax.yaxis.label, ax.title]
+        leg = ax.get_legend()
+        if leg is not None:
+            texts += list(leg.get_texts())
+    for t in texts:
+        t.set_text(pretty(t.get_text()))
+
+
 def _save(fig, outdir, name) -> str:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     fn = outdir / f"{name}.png"
+    _prettify(fig)
     fig.tight_layout()
     fig.savefig(fn, dpi=90)
     _plt().close(fig)
@@ -228,8 +111,6 @@ def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0,
     profile (max over the periodic/antiperiodic twists, first window) of the same samples.
     A is not given by the theorem: it is set to the smallest value with bound >= mean at r >= 1.
     Last panel: the ECL profiles and their fits."""
-    from .observables.correlations import fit_ecl, hs_bound
-
     plt = _plt()
     gdim = "disorder_strength"
     strengths = _grid_values(ds, "disorder.strength")
@@ -238,8 +119,13 @@ def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0,
     hs_m, hs_e = mean_se(_ok(ds, "hs_profile"))
     q = _ok(ds, "ecl_q").isel(window=0).max("twist")
     q_m, q_e = mean_se(q)
-    fig, axes = plt.subplots(1, sig.size + 1, figsize=(3.6 * (sig.size + 1), 3.4), squeeze=False)
-    axes = axes[0]
+    n_ax = sig.size + 1
+    ncols = min(3, n_ax)
+    nrows = -(-n_ax // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in grid.ravel()[n_ax:]:  # panels wrapped in rows of three; no empty frames
+        ax.remove()
+    axes = grid.ravel()[:n_ax]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     fits = []
     for j in range(strengths.size):
@@ -351,8 +237,6 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
     sample-mean transfer-matrix exponent at the largest L (same grid), anchored there.
     Plotted: the typical value 10^E[log10 rho_s] with the standard error of log10 rho_s.
     Right panel: sampled Lyapunov exponents at the largest L vs Halperin."""
-    from .observables.localization import halperin_lyapunov
-
     plt = _plt()
     ds0 = series[0][1]
     dkey = [k for k in ("disorder.D", "disorder.strength") if k.replace(".", "_") in ds0.coords]
@@ -505,12 +389,15 @@ def fig_momentum_distribution(ds, outdir) -> list[str]:
     h = 1.0 / spec["model"]["points_per_unit"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     nk = _ok(ds, "n_k")
-    kk = _ok(ds, "k")
+    # k per sample (older stores) or as a fixed coordinate along k_index
+    kk = _ok(ds, "k") if "sample" in ds["k"].dims else ds["k"].astype(np.float64)
     dens = []
     for j, v0 in enumerate(strengths):
         sel = {gdim: j} if gdim in nk.dims else {}
         m, e = mean_se(nk.isel(sel))
-        k = kk.isel(sel).mean("sample").values
+        ksel = {d: i for d, i in sel.items() if d in kk.dims}
+        k = kk.isel(ksel)
+        k = (k.mean("sample") if "sample" in k.dims else k).values
         npart = float(_ok(ds, "n_particles").isel(sel).mean())
         dens.append(npart / length)
         pos = k > 0
@@ -544,9 +431,6 @@ def fig_momentum_distribution(ds, outdir) -> list[str]:
 def fig_localization_length(series, outdir) -> list[str]:
     """gamma(E) per model against its closed form: Anderson (Thouless, Kappus-Wegner at E = 0),
     Aubry-Andre (ln(lam/2) on the spectrum; in gaps gamma is larger), white noise (Halperin)."""
-    from .observables.localization import (aubry_andre_lyapunov, halperin_lyapunov,
-                                        kappus_wegner_lyapunov, thouless_lyapunov)
-
     plt = _plt()
     fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.6), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -714,7 +598,7 @@ def render(ds, outdir) -> list[str]:
     ``ds``: a Dataset (single store) or ``[(label, Dataset), ...]`` (a series, as
     :func:`open_workflow` returns).  A single Dataset of a series workflow is treated as a
     one-member series.  Raises KeyError for a store of no known workflow (the caller may fall
-    back to :func:`tgsweep.plot.plot_store`).
+    back to the generic figures of :mod:`tgsweep.plots.variables`).
     """
     name = workflow_name(ds)
     if name not in FIGURES:
