@@ -2,23 +2,29 @@
 OBDM, lambda_0 from the band, stiffness; fitted exponents; ratio against the full OBDM kernel.
 
 Usage:  NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
-        python benchmarks/bench_large_l.py [--sizes 1000,2000,4000] [--budget SECONDS]
+        python benchmarks/bench_large_l.py [--sizes 1000,3000,10000,30000,100000]
+        [--band-max L] [--budget SECONDS]
 
 Model: Anderson lattice, box W = 3, filling n = N/L = 1/4 (eigensolve and OBDM), stiffness at
 mu = -1.4 (about the same density).  One subprocess per L (so that the peak resident memory is
 per size); kernels warmed up in each before timing.  Stages:
 
-- eigensolve: ``ground_state(ring, n_particles=L // 4)`` (the default eigensolver);
-- band: ``obdm_band(state, "auto", tol=TOL)`` (all tries of the automatic width included);
+- eigensolve: ``ground_state(ring, n_particles=L // 4, method="sliced")`` (the certified
+  spatially sliced solver; orbitals stored on their windows, no (M, N) array; its method —
+  "sliced", or "global" where the ring is too small to slice — is printed), and, for
+  L <= DENSE_REF, the old default ``ground_state(ring, n_particles=L // 4)`` as a baseline;
+- band: ``obdm_band(state, "auto", tol=TOL)`` on those windows (all tries of the automatic
+  width included); only for L <= --band-max (above, band and lambda0 are "not run");
 - lambda0: ``band_condensate(band, 2)`` (Lanczos on the banded operator; error = certificate +
   residual, printed);
 - stiffness: ``stiffness(ring, mu=-1.4, thetas=[0.5])`` (its own eigenvalue sums);
-- full: ``obdm(state)`` (the full O(M^2 N^2) kernel) for L <= FULL_MAX, with the banded entries
+- full: ``obdm(state.to_state())`` (the full O(M^2 N^2) kernel) for L <= FULL_MAX, with the banded entries
   checked against it and the ratio full / band printed.
 
 Peak memory: the child's peak resident set size minus its size after warm-up ("peak+"), MiB.
 Sizes beyond the budget (each size is skipped once the previous one took more than a quarter
-of what is left) are reported as not run.  Exponents: least-squares slope of ln t vs ln L.
+of what is left) are reported as not run.  Exponents: least-squares slope of ln t vs ln L,
+over all sizes and over those where the eigensolver actually sliced.
 """
 
 from __future__ import annotations
@@ -35,13 +41,14 @@ import numpy as np
 
 W, FILL, MU, TOL = 3.0, 0.25, -1.4, 1e-6
 FULL_MAX = 1000
+DENSE_REF = 10000
 
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def one(size: int) -> dict:
+def one(size: int, band_max: int) -> dict:
     import tgsweep as T
     from tgsweep.observables import stiffness
     from tgsweep.observables.correlations import band_condensate
@@ -54,6 +61,8 @@ def one(size: int) -> dict:
     r0 = sample(600, 0)
     s0 = T.ground_state(r0, n_particles=150, method="bisect")
     band_condensate(T.obdm_band(s0, 40), 2)
+    band_condensate(T.obdm_band(T.ground_state(sample(1600, 0), n_particles=400,
+                                               method="sliced"), 40), 2)
     stiffness(r0, mu=MU, thetas=[0.5])
     T.obdm(T.ground_state(sample(60, 0), n_particles=15))
     base = _rss_mib()
@@ -61,24 +70,33 @@ def one(size: int) -> dict:
     ring = sample(size)
     out = {"L": size, "N": int(size * FILL)}
     t0 = time.perf_counter()
-    st = T.ground_state(ring, n_particles=int(size * FILL))
+    st = T.ground_state(ring, n_particles=int(size * FILL), method="sliced")
     out["eigensolve"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    b = T.obdm_band(st, "auto", tol=TOL)
-    out["band"] = time.perf_counter() - t0
-    out.update(width=b.width, certificate=b.certificate, reliable=b.reliable)
-    t0 = time.perf_counter()
-    bc = band_condensate(b, 2)
-    out["lambda0"] = time.perf_counter() - t0
-    out.update(lam0=float(bc.occupations[0]), lam0_err=float(bc.error[0]))
+    lo = st.orbitals
+    out.update(eig_method=lo.method, eig_res=lo.max_residual, eig_ov=lo.max_overlap,
+               eig_count_ok=bool(lo.sturm_count == out["N"]))
+    out["peak_eig_mib"] = _rss_mib() - base
+    if size <= band_max:
+        t0 = time.perf_counter()
+        b = T.obdm_band(st, "auto", tol=TOL)
+        out["band"] = time.perf_counter() - t0
+        out.update(width=b.width, certificate=b.certificate, reliable=b.reliable)
+        t0 = time.perf_counter()
+        bc = band_condensate(b, 2)
+        out["lambda0"] = time.perf_counter() - t0
+        out.update(lam0=float(bc.occupations[0]), lam0_err=float(bc.error[0]))
     t0 = time.perf_counter()
     s = stiffness(ring, mu=MU, thetas=[0.5])
     out["stiffness"] = time.perf_counter() - t0
     out["log10_rho_s"] = float(np.ravel(s.log10_rho_s)[0])
     out["peak_mib"] = _rss_mib() - base
-    if size <= FULL_MAX:
+    if size <= DENSE_REF:
         t0 = time.perf_counter()
-        g = T.obdm(st)
+        T.ground_state(ring, n_particles=int(size * FILL))
+        out["eig_old"] = time.perf_counter() - t0
+    if size <= FULL_MAX and "band" in out:
+        t0 = time.perf_counter()
+        g = T.obdm(st.to_state())
         out["full"] = time.perf_counter() - t0
         x = np.arange(size)[:, None]
         ref = g[x, (x + np.arange(b.width + 1)[None, :]) % size]
@@ -98,12 +116,14 @@ def _fit(ls, ts):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="500,1000,2000,4000")
+    ap.add_argument("--sizes", default="1000,3000,10000,30000,100000")
+    ap.add_argument("--band-max", type=int, default=100000,
+                    help="largest L for which the band and lambda0 are computed")
     ap.add_argument("--budget", type=float, default=600.0, help="total seconds for all sizes")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.one:
-        print(json.dumps(one(a.one)))
+        print(json.dumps(one(a.one, a.band_max)))
         return 0
     sizes = [int(s) for s in a.sizes.split(",")]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
@@ -114,7 +134,8 @@ def main(argv=None) -> int:
             print(f"L = {size}: not run (budget: {left:.0f} s left, the previous size took {last:.0f} s)")
             continue
         t0 = time.perf_counter()
-        p = subprocess.run([sys.executable, __file__, "--one", str(size)], env=env,
+        p = subprocess.run([sys.executable, __file__, "--one", str(size), "--band-max",
+                            str(a.band_max)], env=env,
                            capture_output=True, text=True)
         last = time.perf_counter() - t0
         left -= last
@@ -123,34 +144,47 @@ def main(argv=None) -> int:
             continue
         rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
     stages = ["eigensolve", "band", "lambda0", "stiffness"]
+    nan = float("nan")
     print(f"Anderson lattice W = {W}, n = {FILL}, band tol = {TOL:g}; one thread; seconds")
     print(f"{'L':>7} {'N':>6} " + " ".join(f"{s:>10}" for s in stages)
-          + f" {'total':>8} {'width':>6} {'cert':>8} {'peak+MiB':>9} {'lam0':>8} {'lam0 err':>9}"
-          + f" {'full':>8} {'full/band':>9}")
+          + f" {'lam0 tot':>8} {'eig old':>8} {'width':>6} {'cert':>8} {'peakE MiB':>9}"
+          + f" {'peak MiB':>9} {'lam0':>8} {'lam0 err':>9} {'full':>8} {'full/band':>9}")
     for r in rows:
-        tot = r["eigensolve"] + r["band"] + r["lambda0"]
+        tot = r["eigensolve"] + r.get("band", nan) + r.get("lambda0", nan)
         full = r.get("full")
-        print(f"{r['L']:>7} {r['N']:>6} " + " ".join(f"{r[s]:>10.3f}" for s in stages)
-              + f" {tot:>8.2f} {r['width']:>6} {r['certificate']:>8.1e} {r['peak_mib']:>9.1f}"
-              + f" {r['lam0']:>8.4f} {r['lam0_err']:>9.1e}"
+        print(f"{r['L']:>7} {r['N']:>6} " + " ".join(f"{r.get(s, nan):>10.3f}" for s in stages)
+              + f" {tot:>8.2f} {r.get('eig_old', nan):>8.2f} {r.get('width', '-'):>6}"
+              + f" {r.get('certificate', nan):>8.1e} {r['peak_eig_mib']:>9.1f} {r['peak_mib']:>9.1f}"
+              + f" {r.get('lam0', nan):>8.4f} {r.get('lam0_err', nan):>9.1e}"
               + (f" {full:>8.2f} {full / r['band']:>9.1f}" if full else f" {'-':>8} {'-':>9}"))
+        print(f"        eigensolver: {r['eig_method']}, max residual {r['eig_res']:.1e}, "
+              f"max overlap {r['eig_ov']:.1e}, Sturm count = N: {r['eig_count_ok']}")
         if full:
             print(f"        band vs full kernel: max |diff| = {r['band_vs_full']:.1e}; "
                   f"|lam0 - LAPACK lam0| = {r['lam0_vs_full']:.1e} (stated error {r['lam0_err']:.1e})")
-    ls = [r["L"] for r in rows]
-    print("fitted exponent t ~ L^p:  " + ", ".join(
-        f"{s} {_fit(ls, [r[s] for r in rows]):.2f}" for s in stages + ["peak_mib"])
-        + f", lambda0 incl. eigensolve {_fit(ls, [r['eigensolve'] + r['band'] + r['lambda0'] for r in rows]):.2f}")
-    if rows:
-        r = rows[-1]
-        tot = r["eigensolve"] + r["band"] + r["lambda0"]
-        p = _fit(ls, [x["eigensolve"] + x["band"] + x["lambda0"] for x in rows])
-        pb = _fit(ls, [x["band"] + x["lambda0"] for x in rows])
-        scale = (1e5 / r["L"])
-        p, pb = max(p, 1.0), max(pb, 1.0)  # never extrapolate below linear
-        print(f"extrapolated to L = 1e5 from L = {r['L']}: lambda0 incl. eigensolve "
-              f"~ {tot * scale ** p:.0f} s (exponent {p:.2f}); band + lambda0 alone "
-              f"~ {(r['band'] + r['lambda0']) * scale ** pb:.0f} s (exponent {pb:.2f}); goal < 60 s")
+
+    def fit(key, sel):
+        sel = [r for r in sel if key(r) == key(r)]
+        return _fit([r["L"] for r in sel], [key(r) for r in sel])
+
+    lam_tot = lambda r: r["eigensolve"] + r.get("band", nan) + r.get("lambda0", nan)  # noqa: E731
+    sliced = [r for r in rows if r["eig_method"] == "sliced"]
+    for label, sel in (("all sizes", rows), ("sliced sizes only", sliced)):
+        print(f"fitted exponent t ~ L^p ({label}, where the stage ran):  " + ", ".join(
+            f"{s} {fit(lambda r, s=s: r.get(s, nan), sel):.2f}" for s in stages)
+            + f", lambda0 incl. eigensolve {fit(lam_tot, sel):.2f}"
+            + f", old eigensolve {fit(lambda r: r.get('eig_old', nan), sel):.2f}"
+            + f", peak MiB {fit(lambda r: r['peak_mib'], sel):.2f}")
+    done = [r for r in rows if "band" in r]
+    if done:
+        r = done[-1]
+        if r["L"] >= 1e5:
+            print(f"lambda0 of the L = {r['L']} ring incl. eigensolve: {lam_tot(r):.1f} s "
+                  f"(goal < 60 s)")
+        else:
+            p = max(fit(lam_tot, rows), 1.0)  # never extrapolate below linear
+            print(f"extrapolated to L = 1e5 from L = {r['L']}: lambda0 incl. eigensolve "
+                  f"~ {lam_tot(r) * (1e5 / r['L']) ** p:.0f} s (exponent {p:.2f}); goal < 60 s")
     return 0
 
 

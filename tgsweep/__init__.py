@@ -15,7 +15,7 @@ if _missing:  # e.g. `python3 -c "import tgsweep"` outside the project's virtual
         "`python3 dev.py run python -c 'import tgsweep'`); or `pip install -e .` in the "
         "checkout.", name=_missing[0])
 from .models.ring import Ring
-from .core.state import State, ground_state, excited_state, particle_numbers
+from .core.state import State, LocalizedState, ground_state, excited_state, particle_numbers
 from .core.obdm import obdm
 from .core.band import obdm_band
 from .core.thermal import ThermalState, thermal_evolve, thermal_state
@@ -26,6 +26,6 @@ threads.apply_default()  # one BLAS thread per process by default: see tgsweep.t
 
 __version__ = "0.1.0"
 
-__all__ = ["Ring", "State", "ground_state", "excited_state", "particle_numbers", "obdm", "obdm_band",
+__all__ = ["Ring", "State", "LocalizedState", "ground_state", "excited_state", "particle_numbers", "obdm", "obdm_band",
            "ThermalState", "thermal_state", "thermal_evolve",
            "InteractingState", "interacting_ground_state", "threads", "__version__"]

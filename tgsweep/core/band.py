@@ -29,9 +29,11 @@ import numpy as np
 from . import _band_kernels as BK
 from . import _obdm_kernels as K
 from .obdm import GROUP, TOL_DEN, TOL_EIG, TOL_PIV, obdm_stride
-from .state import State
+from .spectrum import LocalizedOrbitals
+from .state import LocalizedState, State
 
 __all__ = ["obdm_band", "obdm_band_packed", "Band", "PackedOrbitals", "pack_orbitals",
+           "pack_localized",
            "band_certificate", "orbital_arcs", "ORBITAL_CUT"]
 
 #: per-site weight |u(z)|^2 (lattice normalization) below which an orbital counts as absent
@@ -114,6 +116,34 @@ def pack_orbitals(u: np.ndarray, cut: float = ORBITAL_CUT,
         values[offset[a]:offset[a] + length[a]] = u[(start[a] + np.arange(length[a])) % m, a]
     return PackedOrbitals(m, start, length, offset, values, a_start, a_length, float(cut),
                           float(min(pack_cut, cut)))
+
+
+def pack_localized(lo: LocalizedOrbitals, cut: float = ORBITAL_CUT,
+                   pack_cut: float = PACK_CUT) -> PackedOrbitals:
+    """:class:`PackedOrbitals` from a :class:`~tgsweep.core.spectrum.LocalizedOrbitals` (the
+    sliced eigensolver's windows; same lattice normalization and ring gauge), without an (M, N)
+    array.  The stored windows end where |u| <= 1e-17; beyond them the solver's vectors are
+    zero, and they differ from the exact eigenvectors by O(residual / gap), a first-order change
+    of gamma like packing: ``pack_cut`` becomes max(pack_cut, max_residual^2) so that
+    ``Band.in_band_error`` carries it.  A "global" result (one window = the ring) is packed
+    from its dense matrix."""
+    pc = float(max(min(pack_cut, cut), lo.max_residual ** 2))
+    if lo.method != "sliced":
+        po = pack_orbitals(lo.dense(), cut, pack_cut)
+        return po._replace(pack_cut=max(po.pack_cut, pc))
+    n, m = lo.energies.size, lo.n_grid
+    offset = lo.offsets
+    a_start = np.zeros(n, dtype=np.int64)
+    a_length = np.zeros(n, dtype=np.int64)
+    w2 = np.abs(lo.values) ** 2
+    for a in range(n):
+        nz = np.flatnonzero(w2[offset[a]:offset[a] + lo.lengths[a]] > cut)
+        if nz.size:
+            a_start[a] = (lo.starts[a] + nz[0]) % m
+            a_length[a] = nz[-1] - nz[0] + 1
+    return PackedOrbitals(m, np.asarray(lo.starts, dtype=np.int64),
+                          np.asarray(lo.lengths, dtype=np.int64), offset,
+                          np.ascontiguousarray(lo.values), a_start, a_length, float(cut), pc)
 
 
 def _band_lattice(po: PackedOrbitals, width: int, phi: float, theta: float, step: int = 1):
@@ -223,7 +253,7 @@ def _envelope(values, weight, decades, safety):
 _DECADES, _SAFETY = 3.0, 10.0
 
 
-def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float = ORBITAL_CUT,
+def obdm_band(state: State | LocalizedState, width="auto", tol: float = 1e-8, orbital_cut: float = ORBITAL_CUT,
               max_width: int | None = None) -> Band:
     """The exact entries gamma(x_i, x_{(i + d) mod M}), 0 <= d <= width, of the OBDM of ``state``.
 
@@ -237,10 +267,14 @@ def obdm_band(state: State, width="auto", tol: float = 1e-8, orbital_cut: float 
     ``reliable=False`` (weakly localized or extended rings: use the full :func:`tgsweep.obdm`).
 
     Returns a :class:`Band`.  :func:`obdm_band_packed` does the same from orbitals stored on
-    their arcs (no dense (M, N) array).
+    their arcs; a :class:`~tgsweep.core.state.LocalizedState` (``ground_state(...,
+    method="sliced")``) goes that way (:func:`pack_localized`), with no dense (M, N) array.
     """
     ring = state.ring
-    po = pack_orbitals(state.lattice_orbitals, orbital_cut)
+    if isinstance(state, LocalizedState):
+        po = pack_localized(state.orbitals, orbital_cut)
+    else:
+        po = pack_orbitals(state.lattice_orbitals, orbital_cut)
     return obdm_band_packed(po, state.fermion_twist, state.twist, width, tol, max_width,
                             weight=ring.weight, density_units=ring.kind == "continuum",
                             cell_size=ring.cell_size)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..models.ring import Ring, fermion_twist
-from .spectrum import count_at_most, eigenpairs
+from .spectrum import LocalizedOrbitals, count_at_most, eigenpairs, lowest_eigenpairs
 
-__all__ = ["State", "ground_state", "excited_state", "particle_numbers"]
+__all__ = ["State", "LocalizedState", "ground_state", "excited_state", "particle_numbers"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +53,49 @@ class State:
         return np.sum(np.abs(self.orbitals) ** 2, axis=1)
 
 
+@dataclass(frozen=True, eq=False)
+class LocalizedState:
+    """A TG ground state whose N orbitals are stored only on their windows (no (M, N) array):
+    what ``ground_state(..., method="sliced")`` returns, for large localized rings.
+
+    Attributes as :class:`State`, except ``orbitals``: a
+    :class:`~tgsweep.core.spectrum.LocalizedOrbitals` (lattice-normalized, ring gauge; its
+    certificate: ``method``, ``max_residual``, ``max_overlap``, ``sturm_count``).
+    :func:`tgsweep.obdm_band` takes it directly; :meth:`to_state` makes the dense
+    :class:`State` (small rings, tests).
+    """
+
+    ring: Ring
+    orbitals: LocalizedOrbitals
+    energies: np.ndarray
+    indices: np.ndarray
+    twist: float
+    fermion_twist: float
+
+    @property
+    def n_particles(self) -> int:
+        return int(self.energies.size)
+
+    @property
+    def energy(self) -> float:
+        """Total energy sum_alpha E_alpha."""
+        return float(np.sum(self.energies))
+
+    def density(self) -> np.ndarray:
+        """rho(x_i) = sum_alpha |phi_alpha(x_i)|^2 (per unit length), O(sum of window lengths)."""
+        lo = self.orbitals
+        rho = np.zeros(lo.n_grid)
+        sites = np.concatenate([lo.orbital(j)[0] for j in range(lo.energies.size)]) \
+            if lo.energies.size else np.zeros(0, dtype=np.int64)
+        np.add.at(rho, sites, np.abs(lo.values) ** 2)
+        return rho / self.ring.weight
+
+    def to_state(self) -> State:
+        """The same state with dense (M, N) orbitals."""
+        orb = self.orbitals.dense() / np.sqrt(self.ring.weight)
+        return State(self.ring, orb, self.energies, self.indices, self.twist, self.fermion_twist)
+
+
 def particle_numbers(ring: Ring, mu: float) -> tuple[int, int, int]:
     """(N_mu, N+_mu, N-_mu): N^{+/-} count eigenvalues <= mu for periodic / antiperiodic bc,
     N_mu = min(N+, N-) (Seiringer-Warzel)."""
@@ -74,9 +117,15 @@ def _make_state(ring, idx, twist, method):
 
 
 def ground_state(ring: Ring, n_particles: int | None = None, mu: float | None = None,
-                 twist: float = 0.0, method: str = "auto") -> State:
+                 twist: float = 0.0, method: str = "auto"):
     """TG ground state with N particles, or with N_mu = min(N+_mu, N-_mu) particles at chemical
-    potential ``mu``; boson twist ``twist`` (theta).  Exactly one of n_particles, mu."""
+    potential ``mu``; boson twist ``twist`` (theta).  Exactly one of n_particles, mu.
+
+    ``method``: the eigensolver of :func:`~tgsweep.core.spectrum.eigenpairs` ("auto", "dense",
+    "bisect"), returning a :class:`State`; or "sliced": the certified spatially sliced solver
+    :func:`~tgsweep.core.spectrum.lowest_eigenpairs` (O(M window) on localized rings, its
+    global path otherwise), returning a :class:`LocalizedState` (orbitals on their windows;
+    use it with :func:`tgsweep.obdm_band`)."""
     if (n_particles is None) == (mu is None):
         raise ValueError("ground_state: give exactly one of n_particles, mu")
     if mu is not None:
@@ -86,7 +135,13 @@ def ground_state(ring: Ring, n_particles: int | None = None, mu: float | None = 
     n = int(n_particles)
     if n != n_particles or n < 0 or n > ring.n_grid:
         raise ValueError(f"n_particles: must be an integer in [0, {ring.n_grid}], got {n_particles!r}")
-    return _make_state(ring, np.arange(n), twist, method)
+    if method not in ("auto", "dense", "bisect", "sliced"):
+        raise ValueError(f"method: must be 'auto', 'dense', 'bisect' or 'sliced', got {method!r}")
+    if method == "sliced" and n > 0:
+        phi = fermion_twist(twist, n)
+        lo = lowest_eigenpairs(ring, phi, n)
+        return LocalizedState(ring, lo, lo.energies, np.arange(n), float(twist), phi)
+    return _make_state(ring, np.arange(n), twist, "auto" if method == "sliced" else method)
 
 
 def excited_state(ring: Ring, indices, twist: float = 0.0, method: str = "auto") -> State:
