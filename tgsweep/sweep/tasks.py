@@ -19,6 +19,7 @@ from ..models.potentials import make_potential
 from ..models.ring import Ring
 from ..observables.declaration import SampleContext
 from . import registry
+from .faults import fault_point
 from .kernels import compiled_count
 from .interaction import make_state
 
@@ -149,6 +150,7 @@ def compute_chunk(spec, p: int, c: int) -> ChunkResult:
             data[var][i] = arr
         status[i] = code
         errors[i] = err[:ERROR_WIDTH]
+    fault_point("task_computed")  # where a worker is killed in the fault tests (computed, unsent)
     return ChunkResult(p, c, s0, data, status, errors, compiled_count() - n_compiled)
 
 
