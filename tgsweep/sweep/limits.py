@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import registry
+from .tasks import draw_potential, sample_rng
 
 __all__ = ["Limits", "SpecWarning", "check_early", "check_late", "estimate", "RESERVED",
            "MAX_TASKS", "ORBITAL_COPIES", "OBDM_COPIES"]
@@ -185,8 +186,6 @@ def check_late(spec, limits: Limits | None = None) -> tuple[str, str] | None:
 
 
 def _warn_empty(spec) -> None:
-    from .tasks import draw_potential, sample_rng
-
     geom = spec.geometry()
     for p in sorted({0, spec.n_points - 1}):
         st = spec.point_params(p)["state"]

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 
+from .spec import parse_spec
+from .store import ZarrStore, shard_plan
 from .tasks import STATUS
 
 __all__ = ["status_counts", "status_text", "info_text", "verify_text", "StoreView"]
@@ -21,8 +23,6 @@ class StoreView:
     compact ``done`` mask and ``status`` array; no xarray/dask, so ``tgsweep status`` is quick)."""
 
     def __init__(self, path):
-        from .store import ZarrStore
-
         self._store = ZarrStore(path)
         self._cache: dict = {}
         self.coords = {n for n, dims in self._store.array_dims().items() if dims == (n,)}
@@ -93,9 +93,6 @@ def info_text(ds) -> str:
 def verify_text(path) -> tuple[str, bool]:
     """``tgsweep status --verify``: every shard and coordinate of the store at ``path`` read and
     checked (:meth:`tgsweep.sweep.storage.ResultStore.verify`); (report, clean)."""
-    from .spec import parse_spec
-    from .store import ZarrStore, shard_plan
-
     store = ZarrStore(path)
     spec = parse_spec(json.loads(store.spec_json()))
     damage = store.verify(spec)

@@ -54,7 +54,8 @@ import numpy as np
 
 from .. import __version__
 from ..models.units import UNIT_SYSTEM, unit_attrs
-from . import registry, stats
+from . import registry
+from . import stats
 from .faults import fault_point
 from .spec import grid_dimension
 from .tasks import ERROR_WIDTH, STATUS, ChunkResult
