@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 
 import pytest
 
-from tgsweep.sweep import ZarrStore, parse_spec, run_sweep
+from tgsweep.sweep import faults, parse_spec, run_sweep
 
 from _sweep_util import PIN, arrays, assert_stores_equal, cli, spec_dict, write_spec
 
@@ -77,8 +76,10 @@ SLOW = dict(model={"kind": "lattice", "sites": 48}, grid={"disorder.W": [1.0, 2.
 
 
 @pytest.mark.slow
-def test_kill_worker_mid_run(tmp_path, cluster_factory):
-    """kill -9 of one worker process mid-run: the run completes with identical data."""
+def test_kill_worker_mid_run(tmp_path, cluster_factory, monkeypatch):
+    """kill -9 of one worker process mid-run: the run completes with identical data.  The client
+    is held after its 3rd accepted task (fault hook ``task_written:3:PAUSE``) while the worker is
+    killed, so the kill always falls inside the run, on a fast or a loaded machine."""
     from distributed import Client
 
     spec = parse_spec(spec_dict(**SLOW))
@@ -89,27 +90,25 @@ def test_kill_worker_mid_run(tmp_path, cluster_factory):
         out = tmp_path / "killed.zarr"
         pids = list(client.run(os.getpid).values())
         result = {}
+        fault_dir = tmp_path / "faults"
+        fault_dir.mkdir()
+        monkeypatch.setenv("TGSWEEP_FAULT", "task_written:3:PAUSE")  # read by this process only
+        monkeypatch.setenv("TGSWEEP_FAULT_DIR", str(fault_dir))
+        faults.reset_counts()  # the reference run above counted its own arrivals
 
         def go():
             result["rep"] = run_sweep(spec, out, client, progress=False)
 
         th = threading.Thread(target=go)
         th.start()
-        store = ZarrStore(out)
-        t0 = time.time()
-        while time.time() - t0 < 60:
-            if store.exists():
-                try:
-                    if store.done().sum() >= 3:
-                        break
-                except Exception:  # noqa: BLE001 - store being created
-                    pass
-            time.sleep(0.01)
-        n_done_at_kill = int(store.done().sum())
+        while not (fault_dir / "task_written.paused").exists():
+            assert th.is_alive(), "run ended before it paused at its 3rd task"
+            th.join(0.02)  # waits for the announced event, not a guessed delay
         os.kill(pids[0], signal.SIGKILL)
+        (fault_dir / "task_written.resume").touch()
         th.join(180)
         assert not th.is_alive()
-        assert n_done_at_kill < spec.n_points * spec.n_chunks, "run finished before the kill"
+        assert faults.fault_steps()["task_written"] == 40  # the kill fell inside the run
         assert result["rep"].tasks_run == 40
         assert_stores_equal(arrays(ref), arrays(out))
 

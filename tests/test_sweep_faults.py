@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from tgsweep.sweep import ZarrStore
+from tgsweep.sweep import ZarrStore, faults
 
 from _sweep_util import PIN, arrays, assert_stores_equal, cli, spec_dict, write_spec
 
@@ -147,3 +147,17 @@ def test_resume_with_different_spec_refused(tmp_path):
     assert res.returncode == 2 and "different spec" in res.stderr
     res = cli("run", spec, "--out", out, "--resume", "--serial", "--no-progress", check=True)
     assert "ran 0/4 tasks" in res.stdout
+
+
+def test_fault_hook_pause_needs_its_folder_and_unknown_actions_refused(monkeypatch):
+    """The hook itself: PAUSE without TGSWEEP_FAULT_DIR and an unknown action are refused with a
+    message naming the variable (never a silent no-op that would let a fault test pass)."""
+    faults.reset_counts()
+    monkeypatch.delenv("TGSWEEP_FAULT_DIR", raising=False)
+    monkeypatch.setenv("TGSWEEP_FAULT", "hook_probe:1:PAUSE")
+    with pytest.raises(ValueError, match="TGSWEEP_FAULT_DIR"):
+        faults.fault_point("hook_probe")
+    monkeypatch.setenv("TGSWEEP_FAULT", "hook_probe:1:SLEEP")
+    with pytest.raises(ValueError, match="TGSWEEP_FAULT: action must be one of"):
+        faults.fault_point("hook_probe")
+    faults.reset_counts()
