@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 import tgsweep  # noqa: E402
 from tgsweep.core import _obdm_kernels as OK  # noqa: E402
-from tgsweep.core.obdm import GROUP, TOL_DEN, TOL_EIG, TOL_PIV, _stride  # noqa: E402
+from tgsweep.core.obdm import GROUP, TOL_DEN, TOL_EIG, TOL_PIV, obdm_stride  # noqa: E402
 
 
 def _median_time(fn, repeat):
@@ -40,7 +40,7 @@ def _median_time(fn, repeat):
 
 def _kernel(u):
     m, n = u.shape
-    stride = _stride(m, n, u.itemsize)
+    stride = obdm_stride(m, n, u.itemsize)
     q = OK.prefix_checkpoints(u, stride)
     out = np.zeros((m, m), dtype=u.dtype)
     counts = OK.obdm_grouped(u, q, stride, out, 0, 0, m, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)

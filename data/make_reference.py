@@ -82,7 +82,8 @@ def make(name: str, render_only: bool = False) -> list[str]:
     from tgsweep.sweep.workflow import open_workflow, run_workflow, workflow_stores
 
     base = REF / f"{name}.zarr"
-    wf = ROOT / "workflows" / f"{name}.toml"
+    os.chdir(ROOT)  # spec_source is then stored relative to the repository ("workflows/...")
+    wf = Path("workflows") / f"{name}.toml"
     t0 = time.perf_counter()
     if render_only:
         stores = workflow_stores(wf, out=str(base), overrides=REFERENCE[name])

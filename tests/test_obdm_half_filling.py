@@ -18,7 +18,7 @@ import pytest
 import tgsweep
 from tgsweep import Ring
 from tgsweep.core import _obdm_kernels as OK
-from tgsweep.core.obdm import (GROUP, TOL_DEN, TOL_EIG, TOL_PIV, _stride, obdm_lattice,
+from tgsweep.core.obdm import (GROUP, TOL_DEN, TOL_EIG, TOL_PIV, obdm_stride, obdm_lattice,
                                obdm_reference)
 
 from _ed import hcb_ground_state, hcb_obdm
@@ -27,7 +27,7 @@ from _ed import hcb_ground_state, hcb_obdm
 def _grouped(u, g=GROUP, tol_den=TOL_DEN, tol_eig=TOL_EIG, tol_piv=TOL_PIV, stride=None,
              pmax=4):
     m, n = u.shape
-    stride = stride or _stride(m, n, u.itemsize)
+    stride = stride or obdm_stride(m, n, u.itemsize)
     q = OK.prefix_checkpoints(u, stride)
     out = np.zeros((m, m), dtype=u.dtype)
     counts = OK.obdm_grouped(u, q, stride, out, 0, 0, m, g, tol_den, tol_eig, tol_piv, pmax)

@@ -91,6 +91,9 @@ def test_empty_state_warns_in_one_line(tmp_path, capsys, state, field):
 def test_unreachable_scheduler_one_line(tmp_path, capsys):
     """A --scheduler nobody listens on: one line naming --scheduler, exit 2, no traceback."""
     import dask
+    import distributed  # noqa: F401 - load its config defaults first: leaving dask.config.set
+    # removes every key it created, so setting a key of a not-yet-loaded "distributed" section
+    # would drop the whole section for the rest of the session (later computes then fail)
 
     with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
         code, err, out = _run(tmp_path, spec_dict(), "--scheduler", "tcp://127.0.0.1:9",

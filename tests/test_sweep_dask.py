@@ -8,13 +8,10 @@ and 4 must give bitwise identical arrays, identical to a serial run in one proce
 from __future__ import annotations
 
 import os
-import signal
-import threading
-import time
 
 import pytest
 
-from tgsweep.sweep import ZarrStore, parse_spec, run_sweep
+from tgsweep.sweep import parse_spec, run_sweep
 
 from _sweep_util import PIN, arrays, assert_stores_equal, cli, spec_dict, write_spec
 

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from tgsweep.sweep import ZarrStore
+from tgsweep.sweep import ZarrStore, faults
 
 from _sweep_util import PIN, arrays, assert_stores_equal, cli, spec_dict, write_spec
 
@@ -25,10 +25,12 @@ SLOW = dict(model={"kind": "lattice", "sites": 48}, grid={"disorder.W": [1.0, 2.
             observables={"energy": {}, "condensate": {}, "density": {}})
 
 
-def _start(spec, out, *extra, fault=None):
+def _start(spec, out, *extra, fault=None, fault_dir=None):
     env = {**os.environ, **PIN}
     if fault:
         env["TGSWEEP_FAULT"] = fault
+    if fault_dir:
+        env["TGSWEEP_FAULT_DIR"] = str(fault_dir)
     return subprocess.Popen([sys.executable, "-m", "tgsweep.cli", "run", str(spec), "--out",
                              str(out), "--no-progress", *extra], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -62,9 +64,50 @@ def test_kill_client_then_resume_bitwise_identical(tmp_path, mode):
     assert not (tmp_path / "out.zarr.lock").exists()
 
 
+def _wait_paused(fault_dir, step, proc):
+    """Block until ``proc`` announces it is held at ``step`` (fault action PAUSE); its pid."""
+    marker = fault_dir / f"{step}.paused"
+    while not marker.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended (rc {proc.returncode}) before pausing at {step}: "
+                                 + proc.stderr.read())
+        try:
+            proc.wait(0.02)  # the only wait: for the announced event, not for a guessed delay
+        except subprocess.TimeoutExpired:
+            pass
+    return int(marker.read_text())
+
+
 def test_second_run_refused_while_active(tmp_path):
+    """A second run on a store that a live run is writing is refused in one line naming the
+    first run's pid; the first run is unaffected and completes.  The first run is held after its
+    first stored task by the fault hook (``task_written:1:PAUSE``), so the second run always
+    meets an active run, on a fast or a loaded machine (so the small spec suffices)."""
+    spec = write_spec(tmp_path / "s.toml", spec_dict())
+    out = tmp_path / "out.zarr"
+    fault_dir = tmp_path / "faults"
+    fault_dir.mkdir()
+    proc = _start(spec, out, "--serial", fault="task_written:1:PAUSE", fault_dir=fault_dir)
+    try:
+        assert _wait_paused(fault_dir, "task_written", proc) == proc.pid
+        res = cli("run", spec, "--out", out, "--resume", "--serial")
+        (fault_dir / "task_written.resume").touch()
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert res.returncode == 2
+    msg = res.stderr.strip()
+    assert "in use by pid" in msg and str(proc.pid) in msg and len(msg.splitlines()) == 1
+    assert proc.returncode == 0, err
+    assert ZarrStore(out).done().all()
+    assert not (tmp_path / "out.zarr.lock").exists()
+
+
+def test_second_run_refused_while_lock_held(tmp_path):
     """While a run holds the store's lock, a second run is refused in one line naming the holder
-    (the holder here is this test process, deterministic: no race with a finishing run)."""
+    (the holder here is this test process) and creates nothing."""
     spec = write_spec(tmp_path / "s.toml", spec_dict())
     out = tmp_path / "out.zarr"
     holder = ZarrStore(out)
@@ -104,3 +147,17 @@ def test_resume_with_different_spec_refused(tmp_path):
     assert res.returncode == 2 and "different spec" in res.stderr
     res = cli("run", spec, "--out", out, "--resume", "--serial", "--no-progress", check=True)
     assert "ran 0/4 tasks" in res.stdout
+
+
+def test_fault_hook_pause_needs_its_folder_and_unknown_actions_refused(monkeypatch):
+    """The hook itself: PAUSE without TGSWEEP_FAULT_DIR and an unknown action are refused with a
+    message naming the variable (never a silent no-op that would let a fault test pass)."""
+    faults.reset_counts()
+    monkeypatch.delenv("TGSWEEP_FAULT_DIR", raising=False)
+    monkeypatch.setenv("TGSWEEP_FAULT", "hook_probe:1:PAUSE")
+    with pytest.raises(ValueError, match="TGSWEEP_FAULT_DIR"):
+        faults.fault_point("hook_probe")
+    monkeypatch.setenv("TGSWEEP_FAULT", "hook_probe:1:SLEEP")
+    with pytest.raises(ValueError, match="TGSWEEP_FAULT: action must be one of"):
+        faults.fault_point("hook_probe")
+    faults.reset_counts()

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -110,10 +109,13 @@ DMRG = {"model": {"kind": "lattice", "sites": 5, "interaction": "bose_hubbard", 
         "observables": {"energy": {}, "condensate": {"n_modes": 2}, "luttinger": {}}}
 
 
-def _start(spec, out, *extra):
+def _start(spec, out, *extra, fault=None):
+    env = {**os.environ, **PIN}
+    if fault:
+        env["TGSWEEP_FAULT"] = fault
     return subprocess.Popen([sys.executable, "-W", "ignore", "-m", "tgsweep.cli", "run",
                              str(spec), "--out", str(out), "--no-progress", *extra],
-                            env={**os.environ, **PIN}, stdout=subprocess.PIPE,
+                            env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -140,20 +142,15 @@ def test_dmrg_workflow_progress_kill_resume_bitwise(tmp_path):
     assert ds.energy.values[1, 2] == pytest.approx(st.energy, abs=1e-10)
 
     out = tmp_path / "out.zarr"
-    proc = _start(spec, out, "--serial")
-    store = ZarrStore(out)
-    t0 = time.time()
-    while time.time() - t0 < 120:  # wait for the first written task (no sleep-then-kill)
-        try:
-            if store.exists() and store.done().sum() >= 1:
-                break
-        except Exception:  # noqa: BLE001 - store being created
-            pass
-        if proc.poll() is not None:
-            raise AssertionError("run ended before it could be interrupted")
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # SIGKILL of the client right after its first shard reached the disk (fault hook: the same
+    # logical moment on a fast or a loaded machine)
+    proc = _start(spec, out, "--serial", fault="shard_written:1:SIGKILL")
+    proc.wait(300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # anything left of its process group
+    except ProcessLookupError:
+        pass
     n_done = int(ZarrStore(out).done().sum())
     assert 1 <= n_done < 6
     res = cli("run", spec, "--out", out, "--resume", "--serial", "--no-progress", check=True)

@@ -30,14 +30,12 @@ def obdm_stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
     return stride
 
 
-_stride = obdm_stride
-
 
 def row_checkpoints(u: np.ndarray) -> tuple[np.ndarray, int]:
     """Prefix checkpoints (q, stride) of lattice-normalized orbitals u (M, N), N >= 1, to pass to
     :func:`upper_rows_lattice` when streaming many row blocks of the same state."""
     m, n = u.shape
-    stride = _stride(m, n, u.itemsize)
+    stride = obdm_stride(m, n, u.itemsize)
     return K.prefix_checkpoints(u, stride), stride
 
 
@@ -53,7 +51,7 @@ def upper_rows_lattice(u: np.ndarray, x0: int, x1: int, q=None, stride=None) -> 
     if n == 0:
         return out
     if q is None:
-        stride = _stride(m, n, u.itemsize)
+        stride = obdm_stride(m, n, u.itemsize)
         q = K.prefix_checkpoints(u, stride)
     K.obdm_grouped(u, q, stride, out, x0, x0, x1, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
     return out
@@ -68,7 +66,7 @@ def obdm_lattice(u: np.ndarray) -> np.ndarray:
     out = np.zeros((m, m), dtype=u.dtype)
     if n == 0:
         return out
-    stride = _stride(m, n, u.itemsize)
+    stride = obdm_stride(m, n, u.itemsize)
     q = K.prefix_checkpoints(u, stride)
     K.obdm_grouped(u, q, stride, out, 0, 0, m, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
     K.mirror_lower(out)

@@ -41,8 +41,6 @@ def spectral_bounds(ring: Ring) -> tuple[float, float]:
     return float(d.min() - 2 * t), float(d.max() + 2 * t)
 
 
-_bounds = spectral_bounds
-
 
 def _pivmin(ring: Ring) -> float:
     return float(np.finfo(float).tiny / _EPS + _EPS**2 * max(ring.hopping**2, 1.0))
@@ -66,7 +64,7 @@ def eigenvalues(ring: Ring, phi: float, i0: int, i1: int) -> np.ndarray:
         raise ValueError(f"index range [{i0}, {i1}) outside [0, {m}]")
     if i1 == i0:
         return np.empty(0)
-    lo, hi = _bounds(ring)
+    lo, hi = spectral_bounds(ring)
     hnorm = max(abs(lo), abs(hi))
     abstol = 2 * _EPS * hnorm
     return K.ring_bisect(ring.diag, ring.hopping, _corner(ring, phi), i0, i1, lo, hi, abstol,
@@ -105,7 +103,7 @@ def eigenpairs(ring: Ring, phi: float, i0: int, i1: int, method: str = "auto",
     rows = np.zeros((w.size, ring.n_grid), dtype=np.float64 if real else np.complex128)
     res = 0.0
     if w.size:
-        lo, hi = _bounds(ring)
+        lo, hi = spectral_bounds(ring)
         hnorm = max(abs(lo), abs(hi))
         res = K.ring_inverse_iteration(ring.diag, ring.hopping, _corner(ring, phi), w, hnorm,
                                        rows, 12345 + i0)
@@ -186,7 +184,7 @@ class LocalizedOrbitals:
 def _level_brackets(ring: Ring, phi: float, i0: int, i1: int, rtol: float = 1e-3):
     """Sturm brackets [a_j, b_j] (count(a_j) <= j < count(b_j)) of levels i0..i1-1, refined
     until each width is below rtol times the gap to its neighbours in the set (or 2 eps ||H||)."""
-    lo, hi = _bounds(ring)
+    lo, hi = spectral_bounds(ring)
     abstol = 2 * _EPS * max(abs(lo), abs(hi))
     k = i1 - i0
     a = np.full(k, lo - abstol)
@@ -214,7 +212,7 @@ def _sliced(ring: Ring, phi: float, n: int, e_cut: float, core: int, margin: int
     m = ring.n_grid
     t = float(ring.hopping)
     d = ring.diag
-    lo, hi = _bounds(ring)
+    lo, hi = spectral_bounds(ring)
     hnorm = max(abs(lo), abs(hi))
     real = is_real_twist(phi)
     phase = np.cos(phi) if real else np.exp(-1j * phi)
@@ -302,7 +300,7 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
     m = ring.n_grid
     if not 0 < n <= m:
         raise ValueError(f"n: must be an integer in [1, {m}], got {n!r}")
-    lo, hi = _bounds(ring)
+    lo, hi = spectral_bounds(ring)
     hnorm = max(abs(lo), abs(hi))
     if n < m:
         a, b = _level_brackets(ring, phi, n - 1, n + 1)

@@ -54,7 +54,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit
 
-from ..models.ring import Ring, fermion_twist
+from ..models.ring import Ring, fermion_twist, is_real_twist
 from . import _thermal_kernels as TK
 from .obdm import upper_rows_lattice
 from .spectrum import count_at_most, eigenpairs, eigenvalues
@@ -250,11 +250,6 @@ class ThermalState:
         return np.triu(g) + np.triu(g, 1).conj().T
 
 
-def _is_real_twist(phi: float) -> bool:
-    """Orbitals of H_phi are real for phi in {0, pi} (the convention of Ring.matrix)."""
-    return abs(np.sin(phi)) < 1e-15
-
-
 def _sector(ring: Ring, phi: float, e_cut: float, method: str, k_min: int = 0):
     k = min(ring.n_grid, max(count_at_most(ring, phi, e_cut), k_min))
     w, v = eigenpairs(ring, phi, 0, k, method=method) if k else (np.zeros(0),
@@ -326,7 +321,7 @@ def _grand(ring, t, mu, twist, tol, method):
         raise FloatingPointError("grand partition function not positive: cancellation")
     terms = tuple(_Term(p.u, p.energies, p.phi, p.a, p.c, p.shift, r[6] / ztil, p.lenard)
                   for r, p in zip(raw, proto))
-    real = all(_is_real_twist(s[0]) for s in sectors)
+    real = all(is_real_twist(s[0]) for s in sectors)
     mean_n = float(np.real(sum(tt.weight * np.sum(tt.q()) for tt in terms)))
     energy = float(np.real(sum(tt.weight * np.sum(tt.energies * tt.q()) for tt in terms)))
     canc = sum(np.exp(s[5] - l0) for s in sectors) / ztil
@@ -352,7 +347,7 @@ def _canonical(ring, t, n, twist, tol, method, pair=True):
     beta = 1.0 / t
     m = ring.n_grid
     phi = fermion_twist(twist, n) if n else float(twist)
-    real_u = _is_real_twist(phi)
+    real_u = is_real_twist(phi)
     pair = pair and real_u  # o(conj z) = conj o(z) for real orbitals: half the DFT points
     if n == 0:
         return ThermalState(ring, t, "canonical", -np.inf, twist, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0,

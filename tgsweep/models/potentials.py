@@ -63,8 +63,6 @@ def _check_rng(rng) -> np.random.Generator:
     return rng
 
 
-_check_int = check_int
-
 
 def _check_real(name: str, value, minimum: float | None = None, strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
@@ -172,8 +170,8 @@ def uniform_cells(rng: np.random.Generator, n_grid: int, cell_size: int, width: 
     (M,) float64 array.
     """
     _check_rng(rng)
-    n_grid = _check_int("n_grid", n_grid, 1)
-    cell_size = _check_int("cell_size", cell_size, 1)
+    n_grid = check_int("n_grid", n_grid, 1)
+    cell_size = check_int("cell_size", cell_size, 1)
     width = _check_real("width", width, 0.0)
     mean = _check_real("mean", mean)
     vals = mean + width * (rng.random(_n_cells(n_grid, cell_size)) - 0.5)
@@ -194,8 +192,8 @@ def gaussian_cells(rng: np.random.Generator, n_grid: int, cell_size: int, sigma:
     Parameters as :func:`uniform_cells`, with the standard deviation ``sigma`` >= 0.
     """
     _check_rng(rng)
-    n_grid = _check_int("n_grid", n_grid, 1)
-    cell_size = _check_int("cell_size", cell_size, 1)
+    n_grid = check_int("n_grid", n_grid, 1)
+    cell_size = check_int("cell_size", cell_size, 1)
     sigma = _check_real("sigma", sigma, 0.0)
     mean = _check_real("mean", mean)
     vals = mean + sigma * rng.standard_normal(_n_cells(n_grid, cell_size))
@@ -217,8 +215,8 @@ def bernoulli_cells(rng: np.random.Generator, n_grid: int, cell_size: int, a: fl
     :func:`uniform_cells`.
     """
     _check_rng(rng)
-    n_grid = _check_int("n_grid", n_grid, 1)
-    cell_size = _check_int("cell_size", cell_size, 1)
+    n_grid = check_int("n_grid", n_grid, 1)
+    cell_size = check_int("cell_size", cell_size, 1)
     a = _check_real("a", a)
     b = _check_real("b", b)
     p = _check_real("p", p, 0.0)
@@ -241,7 +239,7 @@ def anderson(rng: np.random.Generator, n_sites: int, W: float) -> np.ndarray:
 
     Same draws as ``uniform_cells(rng, n_sites, 1, W)``.
     """
-    return uniform_cells(rng, _check_int("n_sites", n_sites, 1), 1, _check_real("W", W, 0.0))
+    return uniform_cells(rng, check_int("n_sites", n_sites, 1), 1, _check_real("W", W, 0.0))
 
 
 declare_kind(DisorderKind(
@@ -261,7 +259,7 @@ def lloyd(rng: np.random.Generator, n_sites: int, W: float) -> np.ndarray:
     Draws ``n_sites`` variates of ``rng.standard_cauchy``.
     """
     _check_rng(rng)
-    n_sites = _check_int("n_sites", n_sites, 1)
+    n_sites = check_int("n_sites", n_sites, 1)
     W = _check_real("W", W, 0.0)
     return W * rng.standard_cauchy(n_sites)
 
@@ -317,7 +315,7 @@ def poisson_obstacles(rng: np.random.Generator, n_grid: int, spacing: float, den
     (M,) float64 array, V >= 0.
     """
     _check_rng(rng)
-    n_grid = _check_int("n_grid", n_grid, 1)
+    n_grid = check_int("n_grid", n_grid, 1)
     h = _check_spacing(spacing)
     density = _check_real("density", density, 0.0)
     height = _check_real("height", height, 0.0)
@@ -387,7 +385,7 @@ def speckle(rng: np.random.Generator, n_grid: int, spacing: float, strength: flo
     (M,) float64 array.
     """
     _check_rng(rng)
-    n_grid = _check_int("n_grid", n_grid, 1)
+    n_grid = check_int("n_grid", n_grid, 1)
     h = _check_spacing(spacing)
     strength = _check_real("strength", strength)
     corr_length = _check_real("corr_length", corr_length, 0.0, strict=True)
@@ -443,7 +441,7 @@ def white_noise(rng: np.random.Generator, n_grid: int, spacing: float, D: float)
     results (docs/references.md §3) are stated for this normalization (there D is called sigma).
     """
     _check_rng(rng)
-    n_grid = _check_int("n_grid", n_grid, 1)
+    n_grid = check_int("n_grid", n_grid, 1)
     h = _check_spacing(spacing)
     D = _check_real("D", D, 0.0)
     return math.sqrt(D / h) * rng.standard_normal(n_grid)
@@ -466,7 +464,7 @@ def aubry_andre(rng: np.random.Generator, n_sites: int, lam: float, beta: float 
     integer (use a Fibonacci approximant beta = F_{k-1}/F_k with L = F_k for that).
     """
     _check_rng(rng)
-    n_sites = _check_int("n_sites", n_sites, 1)
+    n_sites = check_int("n_sites", n_sites, 1)
     lam = _check_real("lam", lam)
     beta = _check_real("beta", beta)
     if phase is None:

@@ -216,8 +216,6 @@ def is_real_twist(phi: float) -> bool:
     return abs(s) < 1e-15
 
 
-_is_real_twist = is_real_twist  # old private name, kept only so that unmerged branches still run
-
 
 def _potential_array(potential, m: int) -> np.ndarray:
     if potential is None:
