@@ -262,17 +262,20 @@ def test_series_directory_figures(tmp_path):
 
 
 def test_k_as_a_coordinate_is_the_axis(tmp_path):
-    """The same figures when k is stored as a fixed coordinate along k_index rather than per
-    sample (both layouts give n(k) against k; the workflow figure draws too)."""
+    """The same figures when k is a coordinate along k_index and when it is the fixed variable
+    (no sample dimension) the store writes: both give n(k) against k; the workflow figure draws
+    too."""
     from tgsweep.plots.workflows import render
     from tgsweep.sweep.workflow import open_workflow
 
     ds = open_workflow(ROOT / "data" / "reference" / "momentum_distribution.zarr")
-    k = ds["k"].isel(sample=0, disorder_strength=0).drop_vars(
-        ["sample", "disorder_strength"], errors="ignore")
-    ds2 = ds.drop_vars("k").assign_coords(k=k)
-    figs = _capture(ds2, tmp_path / "obs")
-    nk = _panels(figs["momentum_distribution"], "n_k")[0]
-    assert "momentum k" in nk.get_xlabel()
-    assert np.allclose(nk.lines[0].get_xdata(), k.values)
-    assert len(render(ds2, tmp_path)) == 1
+    k = ds["k"]
+    extra = [d for d in k.dims if d != "k_index"]
+    k = k.isel({d: 0 for d in extra}).drop_vars(extra, errors="ignore")
+    fixed = ds.drop_vars("k").assign_coords(k=k)
+    for i, ds2 in enumerate((fixed, ds)):  # k as a coordinate, and as the store writes it
+        figs = _capture(ds2, tmp_path / f"obs{i}")
+        nk = _panels(figs["momentum_distribution"], "n_k")[0]
+        assert "momentum k" in nk.get_xlabel()
+        assert np.allclose(nk.lines[0].get_xdata(), k.values)
+        assert len(render(ds2, tmp_path / f"wf{i}")) == 1

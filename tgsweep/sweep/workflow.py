@@ -56,7 +56,7 @@ def has_series(path) -> bool:
     try:
         with open(path, "rb") as fh:
             return "series" in tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False
 
 
