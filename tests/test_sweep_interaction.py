@@ -113,6 +113,7 @@ def _start(spec, out, *extra, fault=None):
     env = {**os.environ, **PIN}
     if fault:
         env["TGSWEEP_FAULT"] = fault
+        env["TGSWEEP_SHARD_BYTES"] = "1"  # one task per shard: a shard on disk is a task done
     return subprocess.Popen([sys.executable, "-W", "ignore", "-m", "tgsweep.cli", "run",
                              str(spec), "--out", str(out), "--no-progress", *extra],
                             env=env, stdout=subprocess.PIPE,
