@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
             print(f"[dev] removing the previous {old.relative_to(ROOT)}", flush=True)
             shutil.rmtree(old)
     rc = run([str(BIN / "tgsweep"), "run", "workflows/quickstart.toml", "--out", str(store),
-              "--workers", "2"])
+              "--dask", "--workers", "2"])
     if rc:
         return rc
     rc = run([str(BIN / "tgsweep"), "plot", str(store), "--outdir", str(figures)])
