@@ -24,7 +24,7 @@ from itertools import combinations
 
 import numpy as np
 
-__all__ = ["hcb_basis", "hcb_hamiltonian", "hcb_ground_state", "hcb_obdm", "hcb_density",
+__all__ = ["hcb_basis", "hop_table", "hcb_hamiltonian", "hcb_ground_state", "hcb_obdm", "hcb_density",
            "hcb_evolve", "hcb_spectrum"]
 
 L_MAX = 12
@@ -103,7 +103,7 @@ def hcb_ground_state(eps, N: int, t: float = 1.0, theta: float = 0.0):
 
 
 @lru_cache(maxsize=64)
-def _hop_table(L: int, N: int):
+def hop_table(L: int, N: int):
     """All nonvanishing b+_x b_y |s> = |s'> (x != y) as flat arrays (x, y, index of s, of s')."""
     basis = hcb_basis(L, N)
     idx = _index(basis, L)
@@ -135,7 +135,7 @@ def hcb_obdm(psi, L: int, N: int) -> np.ndarray:
     (x != y), s' = s with the particle moved from y to x; gamma[x, x] = <n_x>.
     """
     psi = np.asarray(psi)
-    xs, ys, src, dst = _hop_table(L, N)
+    xs, ys, src, dst = hop_table(L, N)
     g = np.zeros((L, L), dtype=np.complex128)
     np.add.at(g, (xs, ys), np.conj(psi[dst]) * psi[src])
     g[np.arange(L), np.arange(L)] = hcb_density(psi, L, N)

@@ -14,27 +14,9 @@ import numpy as np
 from scipy.special import logsumexp
 
 from _ed import hcb_basis, hcb_hamiltonian
+from _ed import hop_table as hop_pairs  # one table of b+_x b_y matrix elements
 
 __all__ = ["ed_canonical", "ed_canonical_quench", "ed_grand", "ed_grand_quench", "hop_pairs"]
-
-
-def hop_pairs(L: int, N: int):
-    """(x, y, index of s, index of s') for all b+_x b_y |s> = |s'> != 0 (x != y)."""
-    basis = hcb_basis(L, N)
-    lookup = {int(s): i for i, s in enumerate(basis)}
-    xs, ys, src, dst = [], [], [], []
-    for a, s in enumerate(basis):
-        s = int(s)
-        for y in range(L):
-            if not (s >> y) & 1:
-                continue
-            for x in range(L):
-                if x != y and not (s >> x) & 1:
-                    xs.append(x)
-                    ys.append(y)
-                    src.append(a)
-                    dst.append(lookup[(s & ~(1 << y)) | (1 << x)])
-    return tuple(np.array(v, dtype=np.int64) for v in (xs, ys, src, dst))
 
 
 def _block(eps, N, t, theta, beta):
