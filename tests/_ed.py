@@ -24,8 +24,8 @@ from itertools import combinations
 
 import numpy as np
 
-__all__ = ["hcb_basis", "hop_table", "hcb_hamiltonian", "hcb_ground_state", "hcb_obdm", "hcb_density",
-           "hcb_evolve", "hcb_spectrum"]
+__all__ = ["hcb_basis", "hop_table", "hcb_hamiltonian", "hcb_ground_state", "hcb_obdm",
+           "hcb_density", "hcb_evolve", "hcb_spectrum"]
 
 L_MAX = 12
 
