@@ -52,7 +52,7 @@ def test_temperature_grid_axis_stored_equals_direct_call(ensemble, state):
 
 
 @pytest.mark.parametrize("state,obs,field", [
-    ({"mu": 0.0, "temperature": 0.5}, {"energy": {}}, "observables.energy"),
+    ({"mu": 0.0, "temperature": 0.5}, {"particle_numbers": {}}, "observables.particle_numbers"),
     ({"mu": 0.0, "temperature": -1.0}, {"density": {}}, "state.temperature"),
     ({"mu": 0.0, "temperature": 0.5, "ensemble": "micro"}, {"density": {}}, "state.ensemble"),
     ({"mu": 0.0, "temperature": 0.5, "ensemble": "canonical"}, {"density": {}}, "state.ensemble"),

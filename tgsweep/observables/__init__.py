@@ -34,8 +34,8 @@ from .interacting import (InteractingStiffness, interacting_stiffness, leggett_f
 
 #: every declared observable, by name (the sweep registry is built from this)
 OBSERVABLES: dict[str, Observable] = {
-    o.name: o for mod in (basic, correlations, localization, superfluid, dynamics, entanglement,
-                          interacting)
+    o.name: o for mod in (basic, correlations, localization, superfluid, thermal, dynamics,
+                          entanglement, interacting)
     for o in mod.OBSERVABLES}
 
 

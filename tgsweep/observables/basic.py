@@ -1,27 +1,49 @@
-"""The ground state itself as observables: energy, particle numbers at mu, density profile."""
+"""The state itself as observables: energy, particle numbers at mu, density profile.
+
+At T > 0 (a :class:`~tgsweep.core.thermal.ThermalState`) ``energy`` is the thermal energy
+<H> = Tr(rho H) of the Gibbs state, with the fixed N (canonical) or the mean <N> (grand
+canonical) -- exact, from the kept levels (tgsweep.core.thermal)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..core.state import particle_numbers
-from .declaration import Coord, Observable, Variable
+from .declaration import ENSEMBLE_OPTION, Coord, Observable, Variable
 
 __all__ = ["ENERGY", "PARTICLE_NUMBERS", "DENSITY", "OBSERVABLES"]
 
 
 def _energy_layout(geom, opts):
-    return ({"energy": Variable((), (), "energy",
-                                "ground-state energy E = sum of occupied orbital energies"),
-             "n_particles": Variable((), (), "1", "number of particles N", "int64")}, {})
+    ens = opts.get("ensemble", "ground")
+    if ens == "ground":
+        return ({"energy": Variable((), (), "energy",
+                                    "ground-state energy E = sum of occupied orbital energies"),
+                 "n_particles": Variable((), (), "1", "number of particles N", "int64")}, {})
+    energy = Variable((), (), "energy", f"thermal energy <H> ({ens} canonical ensemble)"
+                      if ens == "grand" else "thermal energy <H> (canonical ensemble, N fixed)")
+    if ens == "grand":
+        return ({"energy": energy,
+                 "mean_n": Variable((), (), "1", "mean particle number <N> (grand canonical)")},
+                {})
+    return ({"energy": energy, "n_particles": Variable((), (), "1", "number of particles N",
+                                                       "int64")}, {})
 
 
 def _energy_compute(ctx, opts):
-    return {"energy": np.float64(ctx.state.energy), "n_particles": np.int64(ctx.state.n_particles)}
+    st = ctx.state
+    ens = opts.get("ensemble", "ground")
+    if getattr(st, "ensemble", "ground") != ens:
+        raise ValueError(f"ensemble: the state is {getattr(st, 'ensemble', 'ground')!r}, "
+                         f"the observable was set up for {ens!r}")
+    if ens == "grand":
+        return {"energy": np.float64(st.energy), "mean_n": np.float64(st.mean_n)}
+    return {"energy": np.float64(st.energy), "n_particles": np.int64(st.n_particles)}
 
 
-ENERGY = Observable("energy", _energy_layout, _energy_compute,
-                    description="ground-state energy and particle number")
+ENERGY = Observable("energy", _energy_layout, _energy_compute, options=(ENSEMBLE_OPTION,),
+                    description="ground-state energy and particle number; at T > 0 the thermal "
+                    "energy <H> and N (canonical) or <N> (grand)", thermal=True)
 
 
 def _pn_layout(geom, opts):

@@ -12,7 +12,12 @@ An :class:`Observable` declares, before anything runs,
   point's parameters) and the validated options in, a dict of NumPy arrays out;
 * ``requires``: state fields it needs ("mu": a chemical potential);
 * ``thermal``: whether it accepts a thermal state (``[state] temperature``); the sweep refuses
-  the others at T > 0 with a one-line error.
+  the others at T > 0 with a one-line error.  ``thermal_requires`` (if not None) replaces
+  ``requires`` at T > 0.  An observable whose stored variables depend on the ensemble declares
+  the option :data:`ENSEMBLE_OPTION` ("ensemble": "ground" at T = 0, "grand" or "canonical"
+  at T > 0); the sweep fills it in from ``[state]`` (users leave it out), :meth:`evaluate` from
+  the state;
+* ``check(options)``: an optional check across options (raises :class:`ParamError`).
 
 ``geometry`` is the dict of :meth:`tgsweep.sweep.spec.Spec.geometry` (kind, n_grid, spacing,
 length, points_per_unit); a variable declares its physical *dimension* ("energy", "1/length",
@@ -31,6 +36,7 @@ import numpy as np
 from ..core.band import obdm_band
 from ..core.obdm import obdm
 from ..core.state import State
+from ..core.thermal import ThermalState
 from ..models.params import REQUIRED, ParamError
 from ..models.units import DIMENSIONS
 
@@ -40,7 +46,8 @@ def _check_dimension(d: str) -> None:
         raise ValueError(f"dimension: must be one of {', '.join(DIMENSIONS)}, got {d!r}")
 
 __all__ = ["Variable", "Coord", "Option", "Observable", "SampleContext",
-           "n_cells", "integer_at_least", "real_list", "boolean", "one_of", "REQUIRED"]
+           "n_cells", "integer_at_least", "real_list", "boolean", "one_of", "REQUIRED",
+           "ENSEMBLE_OPTION", "ensemble_of"]
 
 
 @dataclass(frozen=True)
@@ -100,17 +107,32 @@ class Observable:
     description: str = ""
     #: accepts a thermal state (``[state] temperature``, :func:`tgsweep.thermal_state`)
     thermal: bool = False
+    #: state fields needed at T > 0 (None: the same as ``requires``)
+    thermal_requires: tuple[str, ...] | None = None
+    #: check(resolved options) across options; raises ParamError naming the option
+    check: Callable[[dict], None] | None = None
 
     @property
     def defaults(self) -> dict:
         return {o.name: (None if o.default is REQUIRED else o.default) for o in self.options}
+
+    @property
+    def ensemble_aware(self) -> bool:
+        """Its variables depend on the ensemble (it declares :data:`ENSEMBLE_OPTION`)."""
+        return any(o.name == ENSEMBLE_OPTION.name for o in self.options)
+
+    def requires_at(self, thermal: bool) -> tuple[str, ...]:
+        """State fields needed at T = 0 (``thermal`` False) or at T > 0."""
+        return self.requires if not thermal or self.thermal_requires is None \
+            else self.thermal_requires
 
     def resolve(self, options: dict) -> dict:
         """Options with defaults filled in, each checked; :class:`ParamError` names the bad one."""
         known = {o.name: o for o in self.options}
         for key in options:
             if key not in known:
-                raise ParamError(key, "unknown option; allowed: " + (", ".join(known) or "none"))
+                shown = [k for k in known if k != ENSEMBLE_OPTION.name]  # set by the sweep
+                raise ParamError(key, "unknown option; allowed: " + (", ".join(shown) or "none"))
         out = {}
         for o in self.options:
             if o.name not in options and o.default is REQUIRED:
@@ -118,17 +140,32 @@ class Observable:
                                                                          if o.doc else ""))
             v = options.get(o.name, o.default)
             out[o.name] = o.check(v) if o.check is not None else v
+        if self.check is not None:
+            self.check(out)
         return out
 
     def evaluate(self, state: State, mu: float | None = None, **options) -> dict:
         """Run on one state as a sweep sample does: options validated, then ``compute`` ->
         {variable: array}.  ``mu`` is needed by observables that require it."""
+        thermal = isinstance(state, ThermalState)
+        if self.ensemble_aware and ENSEMBLE_OPTION.name not in options:
+            options = {**options, ENSEMBLE_OPTION.name: ensemble_of(state)}
         opts = self.resolve(options)
         st = {"twist": float(state.twist)}
+        if thermal:
+            st["temperature"] = float(state.temperature)
+            st["ensemble"] = state.ensemble
+            if state.ensemble == "grand":
+                st["mu"] = float(state.mu)
+            else:
+                st["n_particles"] = int(state.n_particles)
         if mu is not None:
             st["mu"] = float(mu)
-        elif "mu" in self.requires:
+        elif "mu" in self.requires_at(thermal) and "mu" not in st:
             raise ParamError("mu", f"observable {self.name!r} needs a chemical potential")
+        if "temperature" in self.requires_at(thermal) and not thermal:
+            raise ParamError("temperature", f"observable {self.name!r} needs a thermal state "
+                             "(tgsweep.thermal_state, T > 0)")
         ctx = SampleContext(state.ring, state, {"model": {}, "disorder": {}, "state": st})
         return self.compute(ctx, opts)
 
@@ -232,3 +269,16 @@ def one_of(name: str, *allowed) -> Callable:
             raise ParamError(name, f"allowed: {', '.join(map(str, allowed))}, got {v!r}")
         return v
     return check
+
+
+#: the ensemble of the sample's state, as an option of ensemble-aware observables: set by the
+#: sweep from ``[state]`` (temperature, ensemble) and by :meth:`Observable.evaluate` from the
+#: state; "ground" = the T = 0 ground state
+ENSEMBLE_OPTION = Option("ensemble", "ground",
+                         one_of("ensemble", "ground", "grand", "canonical"),
+                         "set from [state]: 'ground' (T = 0), 'grand' or 'canonical' (T > 0)")
+
+
+def ensemble_of(state) -> str:
+    """'grand' / 'canonical' for a :class:`~tgsweep.core.thermal.ThermalState`, else 'ground'."""
+    return state.ensemble if isinstance(state, ThermalState) else "ground"

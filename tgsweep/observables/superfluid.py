@@ -94,7 +94,9 @@ from ..core import kernels as K
 from ..core.spectrum import (DENSE_MAX, count_at_most, count_below, eigenpairs, eigenvalues,
                              spectral_bounds)
 from ..models.ring import Ring, fermion_twist
-from .declaration import Coord, Observable, Option, Variable, real_list
+from ..models.params import ParamError
+from .declaration import ENSEMBLE_OPTION, Coord, Observable, Option, Variable, real_list
+from .thermal import thermal_stiffness
 
 __all__ = ["Stiffness", "stiffness", "STIFFNESS", "OBSERVABLES"]
 
@@ -789,10 +791,41 @@ def stiffness(ring: Ring, mu: float | None = None, thetas=None, *,
 
 
 # ------------------------------------------------------------------------------ declaration
+# One observable, "stiffness", at every temperature: rho_s(theta) = L (F(theta) - F(0)) / theta^2
+# with F the ground-state energy E_L(N_mu, theta) at T = 0 (:func:`stiffness`, needs mu), the free
+# energy -T ln Z_N at fixed N (canonical) or the grand potential -T ln Xi at fixed mu (grand) at
+# T > 0 (:func:`tgsweep.observables.thermal.thermal_stiffness`, in the ensemble of [state]).
+# The stored variables depend on the ensemble (option "ensemble", set by the sweep):
+#   T = 0: rho_s, rho_s0, log10_rho_s, log10_rho_s0, stiffness_energy0, stiffness_reliable,
+#          stiffness_ambiguous;
+#   T > 0: rho_s, rho_s_error (stated absolute error), rho_s_direct (the plain difference of
+#          free energies, floored by roundoff), stiffness_free_energy0, stiffness_reliable
+#          (every theta resolved: series converged and |rho_s| > 100 rho_s_error).  There is no
+#          theta -> 0 curvature at T > 0 (thetas must be nonzero) and no N_mu ambiguity.
 def _stiff_layout(geom, opts):
     inv = "1/length"
     log_inv = "log10(1/length)"
     th = np.asarray(opts["thetas"], float)
+    coords = {"theta": Coord(th, "rad", "boson twist theta")}
+    ens = opts.get("ensemble", "ground")
+    if ens != "ground":
+        f = "Omega" if ens == "grand" else "F"
+        fixed = "fixed mu, grand canonical" if ens == "grand" else "fixed N, canonical"
+        return ({"rho_s": Variable(("theta",), (th.size,), inv,
+                                   f"thermal stiffness L ({f}(theta) - {f}(0)) / theta^2 "
+                                   f"({fixed})"),
+                 "rho_s_error": Variable(("theta",), (th.size,), inv,
+                                         "stated absolute error of rho_s (Matsubara series)"),
+                 "rho_s_direct": Variable(("theta",), (th.size,), inv,
+                                          f"plain difference L ({f}(theta) - {f}(0)) / theta^2 "
+                                          "(floored by roundoff; for comparison)"),
+                 "stiffness_free_energy0": Variable((), (), "energy",
+                                                    f"{f}(0) = -T ln "
+                                                    + ("Xi" if ens == "grand" else "Z_N")
+                                                    + " at theta = 0"),
+                 "stiffness_reliable": Variable((), (), "1", "1 if rho_s is resolved at every "
+                                                "theta (|rho_s| > 100 rho_s_error)", "int64")},
+                coords)
     return ({"rho_s": Variable(("theta",), (th.size,), inv,
                                "stiffness L (E(N_mu, theta) - E(N_mu, 0)) / theta^2"),
              "rho_s0": Variable((), (), inv, "stiffness curvature at theta -> 0"),
@@ -806,11 +839,24 @@ def _stiff_layout(geom, opts):
                                             "its cancellation/error checks", "int64"),
              "stiffness_ambiguous": Variable((), (), "1", "1 if a level lies within roundoff "
                                              "of mu (N_mu ambiguous)", "int64")},
-            {"theta": Coord(th, "rad", "boson twist theta")})
+            coords)
 
 
 def _stiff_compute(ctx, opts):
-    r = stiffness(ctx.ring, ctx.mu, np.asarray(opts["thetas"], float))
+    ens = opts.get("ensemble", "ground")
+    thetas = np.asarray(opts["thetas"], float)
+    if ens != "ground":
+        st = ctx.state
+        if getattr(st, "ensemble", "ground") != ens:
+            raise ValueError(f"ensemble: the state is {getattr(st, 'ensemble', 'ground')!r}, "
+                             f"the observable was set up for {ens!r}")
+        kw = {"mu": float(st.mu)} if ens == "grand" else {"n_particles": int(st.n_particles)}
+        r = thermal_stiffness(ctx.ring, float(st.temperature), thetas, ensemble=ens, **kw)
+        return {"rho_s": np.asarray(r.rho_s, float), "rho_s_error": np.asarray(r.error, float),
+                "rho_s_direct": np.asarray(r.direct, float),
+                "stiffness_free_energy0": np.float64(r.f0),
+                "stiffness_reliable": np.int64(bool(np.all(r.resolved)))}
+    r = stiffness(ctx.ring, ctx.mu, thetas)
     return {"rho_s": np.asarray(r.rho_s, float), "rho_s0": np.float64(r.rho_s0),
             "log10_rho_s": np.asarray(r.log10_rho_s, float),
             "log10_rho_s0": np.float64(r.log10_rho_s0),
@@ -819,10 +865,19 @@ def _stiff_compute(ctx, opts):
             "stiffness_ambiguous": np.int64(bool(r.ambiguous))}
 
 
+def _stiff_check(opts):
+    if opts.get("ensemble", "ground") != "ground" and np.any(
+            np.sin(0.5 * np.asarray(opts["thetas"], float)) == 0.0):
+        raise ParamError("thetas", "must be nonzero at T > 0 (the theta -> 0 curvature is "
+                         "computed at T = 0 only)")
+
+
 STIFFNESS = Observable(
     "stiffness", _stiff_layout, _stiff_compute,
-    options=(Option("thetas", [0.5], real_list("thetas", -np.pi, np.pi), "boson twists theta"),),
-    requires=("mu",),
-    description="superfluid stiffness rho_s(theta) at chemical potential mu")
+    options=(Option("thetas", [0.5], real_list("thetas", -np.pi, np.pi), "boson twists theta"),
+             ENSEMBLE_OPTION),
+    requires=("mu",), thermal=True, thermal_requires=(), check=_stiff_check,
+    description="superfluid stiffness rho_s(theta) at chemical potential mu; at T > 0 from the "
+    "free energy (canonical, fixed N) or the grand potential (grand, fixed mu)")
 
 OBSERVABLES = (STIFFNESS,)

@@ -33,8 +33,10 @@ from scipy.special import expit
 from ..core.spectrum import count_at_most, eigenvalues
 from ..core.thermal import ENSEMBLES, log_char_poly, poisson_binomial, saddle_mu
 from ..models.ring import Ring, fermion_twist
+from .declaration import ENSEMBLE_OPTION, Observable, Variable
 
-__all__ = ["free_energy", "thermal_stiffness", "ThermalStiffness", "tg_contact"]
+__all__ = ["free_energy", "thermal_stiffness", "ThermalStiffness", "tg_contact", "FREE_ENERGY",
+           "OBSERVABLES"]
 
 _EPS = np.finfo(float).eps
 
@@ -272,3 +274,32 @@ def tg_contact(n_mean: float, kinetic_energy: float, length: float) -> float:
     docs/references.md, §8: Tan's relation in the 1/c -> 0 limit; T = 0 gives
     (4 pi^2/3) n^4 of Olshanii & Dunjko, PRL 91, 090401 (2003))."""
     return 4.0 * (n_mean / length) * (kinetic_energy / length)
+
+
+# ------------------------------------------------------------------------------ declaration
+# The thermal stiffness is the T > 0 branch of the observable "stiffness"
+# (tgsweep.observables.superfluid); the thermal energy <H> that of "energy" (basic).
+def _free_energy_layout(geom, opts):
+    ens = opts.get("ensemble", "ground")
+    name = ("grand potential Omega = -T ln Xi (grand canonical, fixed mu)" if ens == "grand"
+            else "free energy F = -T ln Z_N (canonical, fixed N)")
+    return ({"free_energy": Variable((), (), "energy", name + " at the state's twist")}, {})
+
+
+def _free_energy_compute(ctx, opts):
+    st = ctx.state
+    ens = opts.get("ensemble", "ground")
+    if getattr(st, "ensemble", "ground") != ens or ens == "ground":
+        raise ValueError(f"ensemble: the state is {getattr(st, 'ensemble', 'ground')!r}, "
+                         f"the observable was set up for {ens!r} (needs T > 0)")
+    kw = {"mu": float(st.mu)} if ens == "grand" else {"n_particles": int(st.n_particles)}
+    return {"free_energy": np.float64(free_energy(ctx.ring, float(st.temperature),
+                                                  ensemble=ens, twist=float(st.twist), **kw))}
+
+
+FREE_ENERGY = Observable(
+    "free_energy", _free_energy_layout, _free_energy_compute, options=(ENSEMBLE_OPTION,),
+    requires=("temperature",), thermal=True,
+    description="F = -T ln Z_N (canonical) or Omega = -T ln Xi (grand) at T > 0")
+
+OBSERVABLES = (FREE_ENERGY,)

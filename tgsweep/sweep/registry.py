@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from ..models.params import ParamError
 from ..observables import OBSERVABLES
-from ..observables.declaration import Observable
+from ..observables.declaration import ENSEMBLE_OPTION, Observable
 from .errors import SpecError
 
-__all__ = ["register", "available", "get", "validate_observables"]
+__all__ = ["register", "available", "get", "validate_observables", "spec_ensemble"]
 
 _REGISTRY: dict[str, Observable] = dict(OBSERVABLES)
 
@@ -39,11 +39,22 @@ def _has_state_field(spec, key: str) -> bool:
     return key in spec.state or any(f"state.{key}" in ax for ax in spec.axes.values())
 
 
+def spec_ensemble(spec) -> str:
+    """The ensemble of the spec's states: 'ground' (T = 0), else state.ensemble, whose default
+    is 'grand' with state.mu and 'canonical' with state.n_particles (as
+    :func:`tgsweep.sweep.interaction.make_state`)."""
+    if not _has_state_field(spec, "temperature"):
+        return "ground"
+    return spec.state.get("ensemble", "grand" if _has_state_field(spec, "mu") else "canonical")
+
+
 def validate_observables(obs: dict, spec) -> dict[str, dict]:
     """Check names and options; return name -> options with defaults filled in."""
     if not isinstance(obs, dict):
         raise SpecError("observables", "must be a table of [observables.NAME] tables")
     out = {}
+    ensemble = spec_ensemble(spec)
+    thermal = ensemble != "ground"
     for name, opts in obs.items():
         if name not in _REGISTRY:
             raise SpecError(f"observables.{name}", f"unknown observable; allowed: "
@@ -51,14 +62,20 @@ def validate_observables(obs: dict, spec) -> dict[str, dict]:
         if not isinstance(opts, dict):
             raise SpecError(f"observables.{name}", "must be a table of options")
         entry = _REGISTRY[name]
-        for key in entry.requires:
-            if not _has_state_field(spec, key):
-                raise SpecError(f"observables.{name}", f"needs state.{key}"
-                                + (" (a chemical potential)" if key == "mu" else ""))
-        if _has_state_field(spec, "temperature") and not entry.thermal:
+        if thermal and not entry.thermal:
             raise SpecError(f"observables.{name}", "does not support state.temperature (T > 0); "
                             "thermal observables: " + ", ".join(
                                 n for n in available() if _REGISTRY[n].thermal))
+        for key in entry.requires_at(thermal):
+            if not _has_state_field(spec, key):
+                raise SpecError(f"observables.{name}", f"needs state.{key}" + {
+                    "mu": " (a chemical potential)",
+                    "temperature": " (T > 0: a thermal observable)"}.get(key, ""))
+        if entry.ensemble_aware:
+            if ENSEMBLE_OPTION.name in opts:
+                raise SpecError(f"observables.{name}.{ENSEMBLE_OPTION.name}", "is set from "
+                                "[state] (temperature, ensemble); leave it out")
+            opts = {**opts, ENSEMBLE_OPTION.name: ensemble}
         try:
             out[name] = entry.resolve(opts)
         except ParamError as exc:
