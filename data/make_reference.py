@@ -62,6 +62,17 @@ REFERENCE = {
                                  "grid": {"disorder.D": [1.0, 4.0]},
                                  "observables": {"lyapunov": {"energies": [
                                      -1.0, 0.0, 1.0, 2.0, 4.0, 6.0]}}}]},
+    # series members carry their own grid and observables (workflows/finite_temperature.toml)
+    "finite_temperature": {"sampling": {"n_samples": 2}, "series": [
+        *[{"label": f"L{x}", "model": {"sites": x},
+           "grid": {"disorder.W": [0.0, 3.0], "state.temperature": [0.05, 0.15, 0.5]},
+           "observables": {"condensate": {"n_modes": 2}, "energy": {}}} for x in (16, 32)],
+        {"label": "xi", "model": {"sites": 120}, "sampling": {"n_samples": 1},
+         "grid": {"state.temperature": [0.25, 0.5, 1.0]},
+         "observables": {"hs_profile": {"sigmas": [1.0]}}},
+        {"label": "stiffness", "model": {"sites": 40},
+         "grid": {"disorder.W": [0.0, 3.0], "state.temperature": [0.05, 0.2, 1.0, 3.0]},
+         "observables": {"stiffness": {"thetas": [1.0]}, "energy": {}, "free_energy": {}}}]},
 }
 
 

@@ -73,7 +73,7 @@ def test_finite_temperature_workflow_parses_and_a_shrunken_member_runs(tmp_path)
 
     wf = Path(__file__).resolve().parents[1] / "workflows" / "finite_temperature.toml"
     members = load_workflow(wf)
-    assert [m[0] for m in members] == ["L16", "L32", "L64"]
+    assert [m[0] for m in members] == ["L16", "L32", "L64", "L128", "xi", "stiffness"]
     raw = members[0][1].raw
     raw = {**raw, "sampling": {**raw["sampling"], "n_samples": 2}}
     raw.pop("output", None)

@@ -27,7 +27,8 @@ from .dynamics import (DynamicsSample, dynamics_sample, front_profile_continuum,
 from .localization import (KAPPUS_WEGNER_RATIO, aubry_andre_lyapunov, halperin_lyapunov,
                            kappus_wegner_lyapunov, lyapunov, lyapunov_chain, thouless_lyapunov)
 from .superfluid import Stiffness, stiffness
-from .thermal import ThermalStiffness, free_energy, tg_contact, thermal_stiffness
+from .thermal import (ThermalStiffness, free_energy, iiks_correlation_length, tg_contact,
+                      thermal_stiffness)
 from .interacting import (InteractingStiffness, interacting_stiffness, leggett_fraction,
                           leggett_stiffness, luttinger_parameter, mu_for_particles,
                           structure_factor)
@@ -54,6 +55,7 @@ __all__ = ["band_condensate", "band_hs_profile", "BandCondensate", "hs_blocks", 
            "front_profile_lattice", "front_profile_continuum", "entanglement_entropy",
            "OBSERVABLES", "Observable",
            "Option", "Variable", "Coord", "SampleContext", "evaluate", "free_energy",
-           "thermal_stiffness", "ThermalStiffness", "tg_contact", "InteractingStiffness",
+           "thermal_stiffness", "ThermalStiffness", "tg_contact", "iiks_correlation_length",
+           "InteractingStiffness",
            "interacting_stiffness", "leggett_fraction", "leggett_stiffness",
            "luttinger_parameter", "mu_for_particles", "structure_factor"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from scipy.integrate import quad
 from scipy.special import expit
 
 from ..core.spectrum import count_at_most, eigenvalues
@@ -35,8 +36,8 @@ from ..core.thermal import ENSEMBLES, log_char_poly, poisson_binomial, saddle_mu
 from ..models.ring import Ring, fermion_twist
 from .declaration import ENSEMBLE_OPTION, Observable, Variable
 
-__all__ = ["free_energy", "thermal_stiffness", "ThermalStiffness", "tg_contact", "FREE_ENERGY",
-           "OBSERVABLES"]
+__all__ = ["free_energy", "thermal_stiffness", "ThermalStiffness", "tg_contact",
+           "iiks_correlation_length", "FREE_ENERGY", "OBSERVABLES"]
 
 _EPS = np.finfo(float).eps
 
@@ -274,6 +275,38 @@ def tg_contact(n_mean: float, kinetic_energy: float, length: float) -> float:
     docs/references.md, §8: Tan's relation in the 1/c -> 0 limit; T = 0 gives
     (4 pi^2/3) n^4 of Olshanii & Dunjko, PRL 91, 090401 (2003))."""
     return 4.0 * (n_mean / length) * (kinetic_energy / length)
+
+
+def iiks_correlation_length(temperature: float, mu: float, *, hopping: float = 1.0,
+                            spacing: float | None = None) -> float:
+    """Exact thermal correlation length xi of the impenetrable Bose gas / XX chain, grand
+    canonical, clean, L = infinity: |gamma(0, x)| ~ e^{-x / xi} with
+
+        1 / xi = -(1 / 2 pi) int dk ln|tanh((eps(k) - mu) / (2 T))|
+
+    (Its, Izergin, Korepin & Slavnov, Phys. Rev. Lett. 64, 1575 (1990); Its, Izergin, Korepin &
+    Varzugin, Physica D 54, 351 (1992); docs/references.md, §8).  ``spacing=None``: the lattice,
+    eps(k) = -2 t cos k, xi in sites; ``spacing=h``: the continuum grid, eps(k) =
+    (2/h^2)(1 - cos kh) (``hopping`` ignored), xi in units of length.  Low T: 1/xi ->
+    pi T / (2 v_F) (the Luttinger liquid with K = 1)."""
+    t = float(temperature)
+    if not (np.isfinite(t) and t > 0):
+        raise ValueError(f"temperature: must be a finite number > 0, got {temperature!r}")
+    if spacing is None:
+        hop, shift, h = float(hopping), 0.0, 1.0
+    else:
+        h = float(spacing)
+        hop = 1.0 / h**2
+        shift = 2.0 * hop
+    c = (shift - mu) / (2 * hop)  # eps(q) = mu at cos q = c (q = k h per site)
+    pts = [-np.arccos(c), np.arccos(c)] if abs(c) < 1 else None
+
+    def f(q):
+        x = (shift - 2 * hop * np.cos(q) - mu) / (2 * t)
+        return -np.log(np.abs(np.tanh(x))) if x != 0 else 0.0
+
+    rate = quad(f, -np.pi, np.pi, points=pts, limit=400)[0] / (2 * np.pi)  # per site
+    return h / rate
 
 
 # ------------------------------------------------------------------------------ declaration

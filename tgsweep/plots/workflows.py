@@ -21,9 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..observables.correlations import fit_ecl, hs_bound
+from ..core.state import ground_state
+from ..models.ring import Ring
+from ..observables.correlations import condensate, fit_ecl, hs_bound
 from ..observables.localization import (aubry_andre_lyapunov, halperin_lyapunov,
                                     kappus_wegner_lyapunov, thouless_lyapunov)
+from ..observables.thermal import iiks_correlation_length
 from ..sweep.stats import mean_se
 from ..sweep.workflow import stored_spec as _spec
 from ..sweep.workflow import workflow_name
@@ -32,7 +35,7 @@ from .variables import pretty
 __all__ = ["render", "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
            "fig_superfluid_stiffness", "fig_dynamical_localization",
            "fig_momentum_distribution", "fig_localization_length", "fig_interaction_axis",
-           "mean_se"]
+           "fig_finite_temperature", "mean_se"]
 
 # ================================================================================ statistics
 # mean_se: tgsweep.sweep.stats (one implementation for figures and stored summaries)
@@ -574,8 +577,182 @@ def fig_interaction_axis(series, outdir) -> list[str]:
     return [_save(fig, outdir, "interaction_axis")]
 
 
+def _plain_log_ticks(axis) -> None:
+    """Plain numbers (0.2, 3, 40) instead of 2x10^-1 on a log axis spanning < 3 decades."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax = axis.axes
+    lo, hi = sorted(ax.get_xlim() if axis is ax.xaxis else ax.get_ylim())  # autoscaled now
+    if lo > 0 and hi / lo < 1e3:
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _fit_xi(r, prof, xi):
+    """Decay length of |gamma(0, r)| fitted over 3 xi < r < min(L/2 - 5, 25 xi) (xi: the IIKS
+    guess that places the window); None when fewer than 4 points fall in it."""
+    sel = (r > 3 * xi) & (r < min(r.max() - 5, 25 * xi)) & (prof > 0)
+    if sel.sum() < 4:
+        return None
+    return -1.0 / np.polyfit(r[sel], np.log(prof[sel]), 1)[0]
+
+
+def fig_finite_temperature(series, outdir) -> list[str]:
+    """The thermal TG gas in the grand-canonical ensemble (lattice, mu from the specs).
+
+    (a) lambda_0 vs L at each T, clean (solid) and disordered (dashed), with the clean T = 0
+        ground state (computed here: no T = 0 store) for comparison: the quasi-condensate
+        saturates at T > 0; legend: the IIKS length xi(T).
+    (b) the thermal correlation length vs T: the exact IIKS xi (Its, Izergin, Korepin & Slavnov,
+        PRL 64, 1575 (1990); tgsweep.observables.iiks_correlation_length, computed here from the
+        stored T and mu) and the decay length fitted to the stored hs_profile (sigma = 1 on a
+        clean lattice ring: |gamma(0, r)|).
+    (c) the thermal stiffness rho_s(T) (stored ``rho_s``, the Matsubara series) clean and per
+        disordered sample with the geometric mean, and the stored plain difference of Omega
+        (``rho_s_direct``) with its roundoff floor eps |Omega(0)| L / theta^2.
+    Members are recognized by their variables (lambda0; hs_profile only; rho_s).  Error bars:
+    standard error over samples; the stated per-sample errors of rho_s are listed, not drawn
+    (they are below 1e-9 relative).
+    """
+    plt = _plt()
+    lam_members, xi_member, st_member = [], None, None
+    for _, ds in series:
+        if "lambda0" in ds:
+            lam_members.append(ds)
+        elif "rho_s" in ds:
+            st_member = ds
+        elif "hs_profile" in ds:
+            xi_member = ds
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.3))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    mu = float(_spec((lam_members or [xi_member or st_member])[0])["state"]["mu"])
+
+    # (a) lambda_0 vs L
+    ax = axes[0]
+    if lam_members:
+        lengths = np.array([_spec(d)["model"]["sites"] for d in lam_members], float)
+        order = np.argsort(lengths)
+        d0 = lam_members[0]
+        temps = _grid_values(d0, "state.temperature")
+        ws = _grid_values(d0, "disorder.W")
+        lam0 = [condensate(ground_state(Ring.lattice(np.zeros(int(x))), mu=mu), 1)[0]
+                for x in lengths[order]]
+        ax.plot(lengths[order], lam0, "k-o", ms=4, label="T = 0, clean (ground state, N_mu)")
+        for i, t in enumerate(temps):
+            xi = iiks_correlation_length(float(t), mu)
+            for j, w in enumerate(ws):
+                ms, es = [], []
+                for k in order:
+                    lam = _ok(lam_members[k], "lambda0")
+                    sel = {d: v for d, v in (("state_temperature", i), ("disorder_W", j))
+                           if d in lam.dims}
+                    m, e = mean_se(lam.isel(sel))
+                    ms.append(float(m))
+                    es.append(float(e))
+                lab = (f"T = {t:g} (xi = {xi:.1f} sites)" if w == 0 else
+                       f"T = {t:g}, W = {w:g}")
+                ax.errorbar(lengths[order], ms, yerr=np.nan_to_num(es),
+                            fmt="-o" if w == 0 else "--s", ms=4, capsize=2,
+                            color=colors[(i + 1) % len(colors)], label=lab)
+        _length_ticks(ax, lengths)
+        ax.set_yscale("log")
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi * (hi / lo) ** 0.6)  # room for the legend above the curves
+        _plain_log_ticks(ax.yaxis)
+        ax.legend(fontsize=6, ncol=2, loc="upper left")
+    ax.set_xlabel("ring length L [sites]")
+    ax.set_ylabel("lambda_0 (largest natural occupation) [1]")
+    ax.set_title(f"(a) quasi-condensate vs L, mu = {mu:g} t (dashed: Anderson)", fontsize=9)
+
+    # (b) correlation length vs T
+    ax = axes[1]
+    if xi_member is not None:
+        temps = _grid_values(xi_member, "state.temperature")
+        mu_b = float(_spec(xi_member)["state"]["mu"])
+        tt = np.geomspace(temps.min() / 1.3, temps.max() * 1.3, 60)
+        ax.plot(tt, [iiks_correlation_length(float(t), mu_b) for t in tt], "k-",
+                label="IIKS (exact, L = inf)")
+        prof = _ok(xi_member, "hs_profile").sel(sigma=1.0, method="nearest")
+        r = xi_member["r"].values.astype(float)
+        fits, dev = [], []
+        for i, t in enumerate(temps):
+            sel = {"state_temperature": i} if "state_temperature" in prof.dims else {}
+            y = prof.isel(sel).mean("sample").values
+            xi = iiks_correlation_length(float(t), mu_b)
+            f = _fit_xi(r, y, xi)
+            fits.append(np.nan if f is None else f)
+            if f is not None:
+                dev.append(abs(f / xi - 1))
+        n_sites = _spec(xi_member)["model"]["sites"]
+        worst = f", max |fit/IIKS - 1| = {100 * max(dev):.2g} %" if dev else ""
+        ax.plot(temps, fits, "o", color="C3", label=f"fit to |gamma(0, r)|, L = {n_sites}"
+                + worst)
+        ax.set_title(f"(b) thermal correlation length, mu = {mu_b:g} t", fontsize=9)
+        ax.legend(fontsize=7)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _plain_log_ticks(ax.xaxis)
+    _plain_log_ticks(ax.yaxis)
+    ax.set_xlabel("temperature T [t]")
+    ax.set_ylabel("correlation length xi [sites]")
+
+    # (c) thermal stiffness
+    ax = axes[2]
+    if st_member is not None:
+        ds = st_member
+        temps = _grid_values(ds, "state.temperature")
+        ws = _grid_values(ds, "disorder.W")
+        theta = float(ds["theta"].values[0])
+        n_sites = _spec(ds)["model"]["sites"]
+        rho = _ok(ds, "rho_s").isel(theta=0)
+        err = _ok(ds, "rho_s_error").isel(theta=0)
+        direct = _ok(ds, "rho_s_direct").isel(theta=0)
+        f0 = _ok(ds, "stiffness_free_energy0")
+        rel = _ok(ds, "stiffness_reliable")
+        for j, w in enumerate(ws):
+            sel = {"disorder_W": j} if "disorder_W" in rho.dims else {}
+            rj = rho.isel(sel).transpose("state_temperature", "sample").values
+            if w == 0:
+                ax.plot(temps, rj[:, 0], "k-o", ms=4, label="clean (Matsubara series)")
+                dj = direct.isel(sel).transpose("state_temperature", "sample").values[:, 0]
+                ax.plot(temps, np.abs(dj), "x", color="0.45", ms=5,
+                        label="clean, plain difference L |ΔΩ| / theta^2")
+                floor = (np.finfo(float).eps * np.abs(f0.isel(sel).mean("sample").values)
+                         * n_sites / theta**2)
+                ax.plot(temps, floor, ":", color="0.45", lw=1,
+                        label="its roundoff eps |Ω(0)| L / theta^2")
+            else:
+                for s in range(rj.shape[1]):
+                    ax.plot(temps, rj[:, s], "-", color="C1", lw=0.5, alpha=0.35,
+                            label=f"W = {w:g}, each sample" if s == 0 else None)
+                lg = np.log10(rho.isel(sel).where(rho.isel(sel) > 0))
+                m, e = mean_se(lg)
+                mv = m.transpose("state_temperature").values
+                ev = np.nan_to_num(e.transpose("state_temperature").values)
+                ax.errorbar(temps, 10.0 ** mv, yerr=[10.0 ** mv - 10.0 ** (mv - ev),
+                                                       10.0 ** (mv + ev) - 10.0 ** mv],
+                            fmt="s-", color="C3", ms=4, capsize=2,
+                            label=f"W = {w:g}, geometric mean ({rj.shape[1]} samples)")
+        rel_err = float(np.nanmax((err / np.abs(rho)).values))
+        n_bad = int((rel == 0).sum())
+        ax.set_title(f"(c) thermal stiffness, L = {n_sites}, theta = {theta:g}: stated error "
+                     f"<= {rel_err:.0e} rel.{'' if not n_bad else f', {n_bad} unresolved'}",
+                     fontsize=8)
+        ax.legend(fontsize=6)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _plain_log_ticks(ax.xaxis)
+    ax.set_xlabel("temperature T [t]")
+    ax.set_ylabel("rho_s(T) = L (Ω(theta) - Ω(0)) / theta^2 [1/site]")
+    fig.suptitle("Finite temperature: exact grand-canonical Gibbs states of hard-core bosons on "
+                 "lattice rings (error bars: standard error over samples)", fontsize=9)
+    return [_save(fig, outdir, "finite_temperature")]
+
+
 FIGURES = {
     "interaction_axis": fig_interaction_axis,
+    "finite_temperature": fig_finite_temperature,
     "decay_of_correlations": fig_decay_of_correlations,
     "absence_of_bec": fig_absence_of_bec,
     "superfluid_stiffness": fig_superfluid_stiffness,
@@ -589,7 +766,8 @@ FIGURES = {
 }
 #: figure types that need a series (list of (label, Dataset)) rather than one Dataset
 SERIES = ("absence_of_bec", "superfluid_stiffness", "dynamical_localization",
-          "localization_length", "interaction_axis", "absence_of_bec_large")
+          "localization_length", "interaction_axis", "absence_of_bec_large",
+          "finite_temperature")
 
 
 def render(ds, outdir) -> list[str]:
