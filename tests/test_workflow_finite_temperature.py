@@ -4,10 +4,10 @@ reference store (data/reference/finite_temperature, made by data/make_reference.
 reference data reproduce the closed forms the figure overlays.
 
 References: the thermal correlation length of the impenetrable Bose gas / XX chain,
-1/xi = -(1/2 pi) int dk ln|tanh((eps(k) - mu)/2T)| (Its, Izergin, Korepin & Slavnov, PRL 64,
-1575 (1990); Its, Izergin, Korepin & Varzugin, Physica D 54, 351 (1992)), its low-T limit
-pi T / (2 v_F) (a Luttinger liquid with K = 1: g1 ~ [sinh(pi T x / v_F)]^{-1/2}, Giamarchi,
-"Quantum Physics in One Dimension" (2004), eq. (3.120) with the TG value K = 1) and its high-T
+1/xi = -(1/2 pi) int dk ln|tanh((eps(k) - mu)/2T)| (Its, Izergin, Korepin & Slavnov, Nucl. Phys. B
+340, 752 (1990); Its, Izergin, Korepin & Varzugin, Physica D 54, 351 (1992)), its low-T limit
+pi T / (2 v_F) (the finite-T Luttinger-liquid form g1 ~ [sinh(pi T x / v_F)]^{-1/(2K)} with the
+TG value K = 1; e.g. Giamarchi, "Quantum Physics in One Dimension" (Oxford, 2004), ch. 3) and its high-T
 limit ln(2T) at mu = 0 (tanh x -> x, (1/2 pi) int ln|2 cos k| dk = 0); docs/references.md §8.
 """
 

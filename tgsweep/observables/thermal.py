@@ -284,7 +284,7 @@ def iiks_correlation_length(temperature: float, mu: float, *, hopping: float = 1
 
         1 / xi = -(1 / 2 pi) int dk ln|tanh((eps(k) - mu) / (2 T))|
 
-    (Its, Izergin, Korepin & Slavnov, Phys. Rev. Lett. 64, 1575 (1990); Its, Izergin, Korepin &
+    (Its, Izergin, Korepin & Slavnov, Nucl. Phys. B 340, 752 (1990); Its, Izergin, Korepin &
     Varzugin, Physica D 54, 351 (1992); docs/references.md, §8).  ``spacing=None``: the lattice,
     eps(k) = -2 t cos k, xi in sites; ``spacing=h``: the continuum grid, eps(k) =
     (2/h^2)(1 - cos kh) (``hopping`` ignored), xi in units of length.  Low T: 1/xi ->
@@ -299,13 +299,21 @@ def iiks_correlation_length(temperature: float, mu: float, *, hopping: float = 1
         hop = 1.0 / h**2
         shift = 2.0 * hop
     c = (shift - mu) / (2 * hop)  # eps(q) = mu at cos q = c (q = k h per site)
-    pts = [-np.arccos(c), np.arccos(c)] if abs(c) < 1 else None
+    cuts = {0.0, np.pi}
+    if abs(c) < 1:
+        # the log singularity at the Fermi point q_F has width ~ T / v_F: break there and at
+        # q_F +- (1, 10, 100) widths, so the adaptive rule sees it at any T
+        qf = float(np.arccos(c))
+        width = 2 * t / max(2 * hop * np.sin(qf), 1e-300)
+        cuts |= {qf} | {qf + s * w * width for s in (-1, 1) for w in (1.0, 10.0, 100.0)}
+    cuts = sorted(x for x in cuts if 0.0 <= x <= np.pi)
 
     def f(q):
         x = (shift - 2 * hop * np.cos(q) - mu) / (2 * t)
         return -np.log(np.abs(np.tanh(x))) if x != 0 else 0.0
 
-    rate = quad(f, -np.pi, np.pi, points=pts, limit=400)[0] / (2 * np.pi)  # per site
+    # eps(q) is even: twice the integral over [0, pi]
+    rate = sum(quad(f, a, b, limit=200)[0] for a, b in zip(cuts[:-1], cuts[1:])) / np.pi
     return h / rate
 
 

@@ -605,7 +605,7 @@ def fig_finite_temperature(series, outdir) -> list[str]:
         ground state (computed here: no T = 0 store) for comparison: the quasi-condensate
         saturates at T > 0; legend: the IIKS length xi(T).
     (b) the thermal correlation length vs T: the exact IIKS xi (Its, Izergin, Korepin & Slavnov,
-        PRL 64, 1575 (1990); tgsweep.observables.iiks_correlation_length, computed here from the
+        Nucl. Phys. B 340, 752 (1990); tgsweep.observables.iiks_correlation_length, computed here from the
         stored T and mu) and the decay length fitted to the stored hs_profile (sigma = 1 on a
         clean lattice ring: |gamma(0, r)|).
     (c) the thermal stiffness rho_s(T) (stored ``rho_s``, the Matsubara series) clean and per
