@@ -216,3 +216,18 @@ def test_canonical_stiffness_needs_no_mu_at_finite_temperature():
     spec = parse_spec(spec_dict(state={"n_particles": 3, "temperature": 0.5}, grid=None,
                                 observables={"stiffness": {}}))
     assert spec.observables["stiffness"]["ensemble"] == "canonical"
+
+
+@pytest.mark.parametrize("T", [0.3, 1.0])
+def test_grand_stiffness_with_a_level_exactly_at_mu(T):
+    """Clean ring L = 12, mu = -1 = -2 cos(2 pi 2 / 12): a periodic level sits at mu, so
+    det(1 - W_P(0)) = 0 and its Matsubara ratio is 0/0; the term is then taken from the twisted
+    levels. rho_s equals the 60-digit four-term closed form to 1e-9 within its stated error."""
+    mp.mp.dps = 60
+    L, mu, th = 12, -1.0, 1.0
+    r = thermal_stiffness(tgsweep.Ring.lattice(np.zeros(L)), T, [th], mu=mu, ensemble="grand")
+    want = float(L * (_closed_form_f("grand", L, T, th, mu=mu)
+                      - _closed_form_f("grand", L, T, 0.0, mu=mu)) / th**2)
+    assert np.isfinite(r.rho_s[0]) and r.resolved[0]
+    assert abs(r.rho_s[0] / want - 1) < 1e-9, (r.rho_s[0], want)
+    assert abs(r.rho_s[0] - want) <= r.error[0]

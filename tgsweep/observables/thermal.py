@@ -178,19 +178,38 @@ def _grand_delta(ring, T, mu, theta, tol):
         sm = float(np.prod(np.sign(th)))
         sf, ok1 = _matsubara_sum(ring, phi0, kappa, mu, np.pi * T, 2 * np.pi * T, width)
         sb, ok2 = _matsubara_sum(ring, phi0, kappa, mu, 2 * np.pi * T, 2 * np.pi * T, width)
-        r0 = 1.0 - kappa * np.exp(-log_char_poly(ring, phi0, mu)[0])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            r0 = 1.0 - kappa * np.exp(-log_char_poly(ring, phi0, mu)[0])
         conv &= ok1 and ok2
         logs += [lp, lm]
         signs += [1.0, sgn * sm]
-        ratios += [(1.0, 2 * sf.real), (float(np.sign(r0.real)), np.log(abs(r0.real)) + 2 * sb.real)]
+        if np.isfinite(lm) and np.isfinite(r0) and abs(r0) < 1e8:
+            bos = (float(np.sign(r0.real)), np.log(abs(r0.real)) + 2 * sb.real)
+        else:
+            # a level (nearly) at mu: det(1 - W_0) ~ 0 and its ratio is 0/0-like; then
+            # det(1 - W_theta) >> det(1 - W_0) and the term is taken directly from the
+            # levels at twist theta (no cancellation: it dominates the difference)
+            lev_t = eigenvalues(ring, phi_t, 0, m) if m <= 4000 else _levels(
+                ring, phi_t, mu + T * np.log(m / tol))
+            x_t = beta * (lev_t - mu)
+            th_t = np.tanh(x_t / 2)
+            lm_t = float(np.sum(np.logaddexp(0.0, -x_t))) + float(np.sum(np.log(np.abs(th_t))))
+            bos = ("direct", sgn * float(np.prod(np.sign(th_t))), lm_t)
+        ratios += [(1.0, 2 * sf.real), bos]
     logs = np.array(logs)
     top = logs.max()
     mag = np.exp(logs - top)
     xi0 = float(np.sum(np.array(signs) * mag)) / 2
-    dxi = 0.0
-    for s0, mg, (sr, dl) in zip(signs, mag, ratios):
+    dxi, direct_err = 0.0, 0.0
+    for s0, mg, rat in zip(signs, mag, ratios):
+        if rat[0] == "direct":
+            v = rat[1] * np.exp(rat[2] - top)
+            dxi += (v - s0 * mg) / 2
+            direct_err += 8 * _EPS * m * (abs(v) + mg) / 2
+            continue
+        sr, dl = rat
         dxi += s0 * mg * (np.expm1(dl) if sr > 0 else -(np.exp(dl) + 1.0)) / 2
-    return -T * np.log1p(dxi / xi0), conv, 0.0
+    return -T * np.log1p(dxi / xi0), conv, T * direct_err / abs(xi0)
 
 
 def _canonical_delta(ring, T, n, theta, tol):
