@@ -196,7 +196,14 @@ def test_format_and_pretty_helpers():
     assert V.pretty_units("a (unit length)") == "a" and V.pretty_units("1") == ""
     assert V.axis_label({"long_name": "int over {x in K: dist(x, K^c) > d} of rho_0",
                          "units": "1"}).replace("\n", " ") == \
-        "int over {x in K: dist(x, K^c) > d} of ρ₀"  # never cut inside the braces
+        "int over {x in K: dist(x, Kᶜ) > d} of ρ₀"  # never cut inside the braces
+    # short letter subscripts of one-letter symbols, arrows, norms; variable names untouched
+    assert V.pretty("N_tr(t -> inf), sup_t |N_n(t) - N_n(0)|, rho_s0, ||T||") == \
+        "Nₜᵣ(t → ∞), supₜ |Nₙ(t) − Nₙ(0)|, ρₛ₀, ‖T‖"
+    assert V.pretty("log10 rho_s, stiffness_energy0 = energy, n_transferred") == \
+        "log₁₀ ρₛ, stiffness_energy0 = energy, n_transferred"
+    assert V.pretty(r"mean $\Vert\gamma\Vert_2^\sigma$ of lambda_0") == \
+        r"mean $\Vert\gamma\Vert_2^\sigma$ of λ₀"  # mathtext left alone
 
 
 def test_output_convention_no_collision(tmp_path):

@@ -33,7 +33,7 @@ NAMES = ["decay_of_correlations", "absence_of_bec", "superfluid_stiffness",
          "dynamical_localization", "momentum_distribution", "localization_length"]
 #: axes each figure must have
 AXES = {"decay_of_correlations": 5, "absence_of_bec": 2, "superfluid_stiffness": 2,
-        "dynamical_localization": 3, "momentum_distribution": 2, "localization_length": 3}
+        "dynamical_localization": 3, "momentum_distribution": 3, "localization_length": 3}
 
 _S = {"sampling": {"n_samples": 2, "samples_per_task": 2}}
 TINY = {

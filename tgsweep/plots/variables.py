@@ -63,16 +63,45 @@ _GREEK = {"lambda": "λ", "sigma": "σ", "rho": "ρ", "mu": "μ", "theta": "θ",
           "lam": "λ"}
 _SUP = str.maketrans("0123456789-+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+#: letters with a Unicode subscript form (all in DejaVu Sans, matplotlib's default font)
+_SUB_LETTERS = dict(zip("aehijklmnoprstuvx", "ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
+_SUB_ALL = {**{str(d): "₀₁₂₃₄₅₆₇₈₉"[d] for d in range(10)}, **_SUB_LETTERS}
+# a one-letter symbol (or sup/inf/max/min) with a short subscript: N_tr, rho_s0, sup_t, x_j;
+# never inside a variable name (no letter, digit or underscore right before or after)
+_SYMBOL_SUB = re.compile(r"(?<![A-Za-z0-9_])(sup|inf|max|min|[A-Za-zα-ωΑ-Ωħ])_([a-z0-9]{1,3})"
+                         r"(?![A-Za-z0-9_])")
+
+
+def _symbol_sub(m) -> str:
+    sub = m.group(2)
+    if all(c in _SUB_ALL for c in sub):
+        return m.group(1) + "".join(_SUB_ALL[c] for c in sub)
+    return m.group(0)
 
 
 def pretty(text: str) -> str:
     """Plain-text formulas of long names -> Unicode: Greek names, ^2 and _0 as super/subscripts,
-    ``<=`` as ≤.  Words that merely contain a Greek name are left alone."""
-    s = str(text)
+    short letter subscripts of one-letter symbols (N_tr -> Nₜᵣ, rho_s -> ρₛ, sup_t -> supₜ),
+    K^c -> Kᶜ, ``log10`` -> log₁₀, ``->`` -> →, ``inf`` -> ∞, ``||`` -> ‖, `` - `` -> −,
+    ``<=`` as ≤.  Words that merely contain a Greek name are left alone, and so are variable
+    names (``log10_rho_s``: nothing but the Greek name changes).  Matplotlib mathtext between
+    ``$`` signs is left as it is."""
+    parts = str(text).split("$")
+    if len(parts) > 2 and len(parts) % 2:  # "...$math$...": only the text outside the $ pairs
+        return "$".join(p if i % 2 else _pretty_text(p) for i, p in enumerate(parts))
+    return _pretty_text(str(text))
+
+
+def _pretty_text(s: str) -> str:
     for name, ch in _GREEK.items():
         s = re.sub(rf"(?<![A-Za-z]){name}(?![A-Za-z])", ch, s)
     s = re.sub(r"\^(-?\d+)", lambda m: m.group(1).translate(_SUP), s)
+    s = re.sub(r"\^c(?![A-Za-z0-9])", "ᶜ", s)
+    s = re.sub(r"(?<![A-Za-z0-9_])log10(?![A-Za-z0-9_])", "log₁₀", s)
+    s = _SYMBOL_SUB.sub(_symbol_sub, s)
     s = re.sub(r"_(\d)(?!\d)", lambda m: m.group(1).translate(_SUB), s)
+    s = re.sub(r"(?<![A-Za-z_])inf(?![A-Za-z0-9_])", "∞", s)
+    s = s.replace("->", "→").replace("||", "‖").replace(" - ", " − ")
     return s.replace("<=", "≤").replace(">=", "≥")
 
 
