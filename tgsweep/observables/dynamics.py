@@ -284,11 +284,11 @@ def _dyn_layout(geom, opts):
          "cell_counts_inf": Variable(("cell",), (nc,), "1",
                                      "cell particle number N_n(t -> inf); "
                                      "int_{I_n} of the infinite-time average density"),
-         "sup_outside": Variable(("depth",), (nd,), "1", "particles farther than d outside K, "
-                                 "largest over t; sup_t int over {x not in K: dist(x, K) > d} "
+         "sup_outside": Variable(("depth",), (nd,), "1", "particles farther than d outside K "
+                                 "(largest over t); sup_t int over {x not in K: dist(x, K) > d} "
                                  "of rho_t"),
-         "sup_inside": Variable(("depth",), (nd,), "1", "particles deeper than d inside K, "
-                                "largest over t; sup_t int over {x in K: dist(x, K^c) > d} "
+         "sup_inside": Variable(("depth",), (nd,), "1", "particles deeper than d inside K "
+                                "(largest over t); sup_t int over {x in K: dist(x, K^c) > d} "
                                 "of rho_t"),
          "inside0": Variable(("depth",), (nd,), "1", "initial particles deeper than d inside "
                              "K; int over {x in K: dist(x, K^c) > d} of rho_0"),

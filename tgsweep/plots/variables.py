@@ -53,7 +53,8 @@ DECADES_RATIO = 30.0  # positive data with max/min above this (1.5 decades) get 
 #: extra panels derived from a variable and its axis: name -> (label, units of the axis -> units,
 #: f(x, y) -> y', mask(x), what the mask keeps)
 DERIVED = {
-    "n_k": ("k^4 n(k)", lambda u: f"({u})^4" if u not in ("", "1") else "1",
+    "n_k": ("k^4 n(k)", lambda u: "1" if u in ("", "1") else (
+        f"{u[:-3]}^-4" if u.endswith("^-1") else f"({u})^4"),
             lambda x, y: x ** 4 * y, lambda x: x > 0, "k > 0"),
 }
 
@@ -601,7 +602,8 @@ def _family_figure(ds, summ, fam, names, notes, plan, outdir) -> str | None:
     if legend_src is not None and len(series) > 1:
         legend_src[0].legend(*legend_src[1:], title=ltitle, fontsize=7, title_fontsize=7)
     if notes:
-        fig.supxlabel("\n".join(textwrap.fill(pretty(t), 150) for t in notes), fontsize=7,
+        # variable names stay as stored; the long names in the notes are pretty already
+        fig.supxlabel("\n".join(textwrap.fill(t, 150) for t in notes), fontsize=7,
                       ha="left", x=0.01)
     outdir.mkdir(parents=True, exist_ok=True)
     fn = outdir / f"{fam}.png"
