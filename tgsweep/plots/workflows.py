@@ -335,9 +335,12 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
                          label=f"transfer matrix, D = {d:g}, L = {lengths[order[-1]]:g}")
         ee = np.linspace(min(e.min(), 0.1), e.max(), 200)
         axes[1].plot(ee, halperin_lyapunov(ee, d), "k-", lw=1,
-                     label=f"Halperin (continuum, h -> 0), D={d:g}")
+                     label=f"Halperin (continuum, h -> 0), D = {d:g}")
+    h = 1.0 / _spec(ds)["model"]["points_per_unit"]
+    axes[1].set_title(f"grid h = 1/{1 / h:g}: white-noise variance D/h per grid point",
+                      fontsize=8)
     axes[1].set_xlabel(axis_label(ds["energy_grid"]))
-    axes[1].set_ylabel("Lyapunov exponent gamma [a⁻¹]")
+    axes[1].set_ylabel(f"Lyapunov exponent gamma [{pretty_units(unit_of(ds['lyapunov']))}]")
     axes[1].legend(fontsize=7)
     fig.suptitle("Superfluid stiffness vs L (E[log10 rho_s], error bars: standard error of "
                  "log10 rho_s)", fontsize=9)
@@ -388,7 +391,7 @@ def fig_dynamical_localization(series, outdir) -> list[str]:
     lmax = lengths[order[-1]]
     tt = np.linspace(0, min(t.max(), lmax / 8), 100)
     axes[0].plot(tt, 4 * tt / np.pi, "k--", lw=1.5, zorder=5,
-                 label="clean: 2 walls x 2t/pi (t < L/8)")
+                 label="clean: 2 walls × 2t/pi (t < L/8)")
     axes[0].set_xlabel(axis_label(big["time"]))
     axes[0].set_ylabel(axis_label(big["n_transferred"]))
     axes[0].set_title(f"L = {lmax:g} sites, N = {lmax / 2:g}", fontsize=9)
@@ -398,7 +401,9 @@ def fig_dynamical_localization(series, outdir) -> list[str]:
     axes[1].set_xlabel("ring length L [site] (N = L/2)")
     axes[1].plot(lengths[order], lengths[order] / 4, "k--", lw=1, label="L/4 (clean, t = inf)")
     axes[1].set_ylabel(f"transferred particles (sup over t <= {t.max():g})")
-    axes[1].legend(fontsize=6, ncol=2)
+    lo, hi = axes[1].get_ylim()
+    axes[1].set_ylim(lo, hi * (hi / lo) ** 0.6)  # head room: the legend sits above the data
+    axes[1].legend(fontsize=6, ncol=2, loc="upper left")
     axes[2].set_yscale("log")
     axes[2].set_xlabel("depth d outside K [site]")
     axes[2].set_ylabel("particles farther than d outside K,\nlargest over t ≤ " f"{t.max():g}")
