@@ -20,7 +20,8 @@ against their longest continuous dimension; the other small dimensions (``sigma`
 ``window``) make separate panels.  Categorical values (windows, modes, two twists) get markers
 only, never joining lines.  Axis labels come from ``long_name`` and ``units``; an axis is
 logarithmic when its positive values span more than 1.5 decades (and none is a rounding zero;
-all panels of one variable alike);
+all panels of one variable alike; :func:`tidy_log_axes` writes plain numbers such as 0.2 and 5
+on log axes spanning less than 2.5 decades);
 angles in rad that are multiples of pi/4 are written with pi.  Panels are wrapped in a grid of
 at most :data:`NCOLS` columns.  ``n_k`` gets a second panel k^4 n(k) against k > 0 (the clean
 tail is (4 pi^2/3) n^4, Olshanii & Dunjko, PRL 91, 090401 (2003)).
@@ -42,6 +43,7 @@ import numpy as np
 from ..sweep.store import open_dataset, summarize
 
 __all__ = ["plot_variables", "classify", "pretty", "pretty_units", "unit_of", "axis_label", "format_value",
+           "tidy_log_axes",
            "MAX_SERIES", "NCOLS", "DERIVED"]
 
 MAX_SERIES = 8   # grid points (or combinations) drawn per panel
@@ -371,6 +373,34 @@ def _set_pi_ticks(axis, vals, units):
         axis.set_ticklabels([format_value(v, "rad") for v in vals])
 
 
+def _plain(v, _pos=None) -> str:
+    return f"{v:g}"
+
+
+def tidy_log_axes(fig) -> None:
+    """Readable log axes: where an axis spans less than 2.5 decades within [1e-3, 1e4], plain
+    numbers ("0.2", "5") instead of 2×10⁻¹, with minor labels at 2 and 5 (more below 1.3
+    decades); elsewhere the default powers of ten without minor labels.  Axes with fixed ticks
+    (ring lengths) are left alone."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    for ax in fig.axes:
+        for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if axis.get_scale() != "log" or isinstance(axis.get_major_locator(), FixedLocator):
+                continue
+            lo, hi = sorted(lim)
+            if not (lo > 0 and np.isfinite(hi)):
+                continue
+            span = math.log10(hi / lo)
+            if span < 2.5 and lo >= 1e-3 and hi <= 1e4:
+                axis.set_major_formatter(FuncFormatter(_plain))
+                digits = "23456789" if span < 0.7 else ("235" if span < 1.3 else "25")
+                axis.set_minor_formatter(FuncFormatter(
+                    lambda v, _p, d=digits: _plain(v) if f"{v:.0e}"[0] in d else ""))
+            else:
+                axis.set_minor_formatter(NullFormatter())
+
+
 # ================================================================================ panels
 @dataclass
 class Panel:
@@ -582,7 +612,7 @@ def _family_figure(ds, summ, fam, names, notes, plan, outdir) -> str | None:
                             np.max(pos) + 0.5 * max(np.ptp(pos) / max(len(pos) - 1, 1), 1e-9))
         ax.set_xlabel(pan.xlabel, fontsize=8)
         ax.set_ylabel(pan.ylabel, fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(which="both", labelsize=7)
         if pan.title:
             ax.set_title(pan.title, fontsize=8)
         handles, labels = ax.get_legend_handles_labels()
@@ -605,6 +635,7 @@ def _family_figure(ds, summ, fam, names, notes, plan, outdir) -> str | None:
         # variable names stay as stored; the long names in the notes are pretty already
         fig.supxlabel("\n".join(textwrap.fill(t, 150) for t in notes), fontsize=7,
                       ha="left", x=0.01)
+    tidy_log_axes(fig)
     outdir.mkdir(parents=True, exist_ok=True)
     fn = outdir / f"{fam}.png"
     fig.savefig(fn, dpi=100)

@@ -28,7 +28,7 @@ from ..observables.thermal import tg_contact
 from ..sweep.stats import mean_se
 from ..sweep.workflow import stored_spec as _spec
 from ..sweep.workflow import workflow_name
-from .variables import axis_label, pretty, pretty_units, unit_of
+from .variables import axis_label, pretty, pretty_units, tidy_log_axes, unit_of
 
 __all__ = ["render", "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
            "fig_superfluid_stiffness", "fig_dynamical_localization",
@@ -83,34 +83,6 @@ def _save(fig, outdir, name) -> str:
     fig.savefig(fn, dpi=90)
     _plt().close(fig)
     return str(fn)
-
-
-def _plain(v, _pos=None) -> str:
-    return f"{v:g}"
-
-
-def _tidy_log_axes(fig) -> None:
-    """Readable log axes: where an axis spans less than 2.5 decades within [1e-3, 1e4], plain
-    numbers ("0.2", "5") instead of 2×10⁻¹, with minor labels at 2 and 5 (more below 1.3
-    decades); elsewhere the default powers of ten without minor labels.  Axes with fixed ticks
-    (ring lengths) are left alone."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-
-    for ax in fig.axes:
-        for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-            if axis.get_scale() != "log" or isinstance(axis.get_major_locator(), FixedLocator):
-                continue
-            lo, hi = sorted(lim)
-            if not (lo > 0 and np.isfinite(hi)):
-                continue
-            span = math.log10(hi / lo)
-            if span < 2.5 and lo >= 1e-3 and hi <= 1e4:
-                axis.set_major_formatter(FuncFormatter(_plain))
-                digits = "23456789" if span < 0.7 else ("235" if span < 1.3 else "25")
-                axis.set_minor_formatter(FuncFormatter(
-                    lambda v, _p, d=digits: _plain(v) if f"{v:.0e}"[0] in d else ""))
-            else:
-                axis.set_minor_formatter(NullFormatter())
 
 
 def _length_ticks(ax, lengths) -> None:
@@ -195,7 +167,7 @@ def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0,
             ax.legend(fontsize=6)
     fig.suptitle(f"Decay of correlations, speckle, mu = {_spec(ds)['state'].get('mu')} "
                  f"(error bars: standard error over samples)", fontsize=9)
-    _tidy_log_axes(fig)
+    tidy_log_axes(fig)
     return [_save(fig, outdir, name)]
 
 
@@ -257,7 +229,7 @@ def fig_absence_of_bec(series, outdir, name: str = "absence_of_bec") -> list[str
     dens = ns[-1] / ll[-1] if len(ll) else float("nan")
     fig.suptitle(f"Absence of BEC at density n = {dens:g}/a (error bars: standard error)",
                  fontsize=9)
-    _tidy_log_axes(fig)
+    tidy_log_axes(fig)
     return [_save(fig, outdir, name)]
 
 
@@ -410,7 +382,7 @@ def fig_dynamical_localization(series, outdir) -> list[str]:
     axes[2].legend(fontsize=7)
     fig.suptitle("Dynamical localization: domain-wall release on the lattice ring (Anderson "
                  "eps in [-W/2, W/2]; error bars: standard error)", fontsize=9)
-    _tidy_log_axes(fig)
+    tidy_log_axes(fig)
     return [_save(fig, outdir, "dynamical_localization")]
 
 
@@ -531,7 +503,7 @@ def fig_momentum_distribution(ds, outdir) -> list[str]:
     axes[1].legend(fontsize=7)
     fig.suptitle(f"Momentum distribution, n = N/L = {n:g}/a, L = {length:g}, h = 1/{1 / h:g} "
                  "(error bars: standard error over samples)", fontsize=9)
-    _tidy_log_axes(fig)
+    tidy_log_axes(fig)
     return [_save(fig, outdir, "momentum_distribution")]
 
 
@@ -578,7 +550,7 @@ def fig_localization_length(series, outdir) -> list[str]:
         ax.legend(fontsize=7)
     fig.suptitle("Localization length: transfer-matrix Lyapunov exponents vs closed forms "
                  "(error bars: standard error)", fontsize=9)
-    _tidy_log_axes(fig)
+    tidy_log_axes(fig)
     return [_save(fig, outdir, "localization_length")]
 
 
@@ -651,7 +623,7 @@ def fig_interaction_axis(series, outdir) -> list[str]:
         ax.set_xticklabels(["0"] + [f"{u:g}" for u in ticks[1:-1]] + ["inf"])
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("U [t]  (mean field: g = U)")
-    axes[0].set_ylabel("lambda_0 / N [1]")
+    axes[0].set_ylabel("lambda_0 / N")
     axes[0].set_ylim(0, 1.05)
     axes[1].set_yscale("log")
     axes[1].set_ylabel("rho_s(theta = 0.5) [1/site]  (geometric mean)")
