@@ -146,7 +146,8 @@ def test_figure_draws_the_ring_contact(tmp_path, monkeypatch):
     ax_nk, ax_k4, ax_tail = fig.axes
     assert ax_nk.get_ylabel() == "momentum distribution n(k)"
     assert "[1]" not in ax_nk.get_ylabel() + ax_k4.get_ylabel() + ax_tail.get_ylabel()
-    assert ax_nk.get_xlabel() == "momentum k [a⁻¹]" and ax_k4.get_ylabel() == "k⁴ n(k) [a⁻⁴]"
+    assert ax_nk.get_xlabel() == "momentum k [a⁻¹]"
+    assert ax_k4.get_ylabel() == "k⁴ n(k) [a⁻⁴]"
     c_ring = _c_ring(8, 16)
     flat = [ln for ln in ax_k4.lines if len(set(np.asarray(ln.get_ydata(), float))) == 1]
     assert len(flat) == 1 and float(flat[0].get_ydata()[0]) == pytest.approx(c_ring, rel=1e-3)

@@ -228,7 +228,8 @@ def _ts_layout(geom, opts):
                                          "estimated absolute error of the twist stiffness"),
            "twist_reliable": Variable(d, s, "1", "1 if the error is < 1% of rho_s", "int64")}
     if opts["model"] in ("ideal", "hard_core"):  # resolved far below the double range
-        out["twist_log10_rho_s"] = Variable(d, s, "log10(1/length)", "log10 of the twist stiffness rho_s(theta)")
+        out["twist_log10_rho_s"] = Variable(d, s, "log10(1/length)",
+                                            "log10 of the twist stiffness rho_s(theta)")
     if opts["model"] == "mean_field":
         out["leggett_rho_s"] = Variable((), (), "1/length",
                                         "L / sum_bonds 1/(t w sqrt(n_i n_i+1)): the theta -> 0 "

@@ -799,7 +799,8 @@ def _stiff_layout(geom, opts):
              "rho_s0": Variable((), (), inv, "superfluid stiffness rho_s0, the curvature at "
                                 "theta -> 0"),
              "log10_rho_s": Variable(("theta",), (th.size,), log_inv,
-                                     "log10 rho_s(theta), the stiffness resolved below float underflow"),
+                                     "log10 rho_s(theta), the stiffness resolved below "
+                                     "float underflow"),
              "log10_rho_s0": Variable((), (), log_inv,
                                       "log10 rho_s0, the curvature at theta -> 0 resolved "
                                       "below float underflow"),

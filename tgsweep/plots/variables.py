@@ -85,7 +85,8 @@ def _symbol_sub(m) -> str:
 def pretty(text: str) -> str:
     """Plain-text formulas of long names -> Unicode: Greek names, ^2 and _0 as super/subscripts,
     short letter subscripts of one-letter symbols (N_tr -> Nₜᵣ, rho_s -> ρₛ, sup_t -> supₜ),
-    K^c -> Kᶜ, ``log10`` -> log₁₀, ``->`` -> →, ``inf`` -> ∞, ``||`` -> ‖, `` - `` -> −,
+    K^c -> Kᶜ, N+ / N- -> N⁺ / N⁻, ``log10`` -> log₁₀, ``->`` -> →, ``inf`` -> ∞, ``||`` -> ‖,
+    `` - `` -> −,
     ``<=`` as ≤.  Words that merely contain a Greek name are left alone, and so are variable
     names (``log10_rho_s``: nothing but the Greek name changes).  Matplotlib mathtext between
     ``$`` signs is left as it is."""
@@ -100,6 +101,8 @@ def _pretty_text(s: str) -> str:
         s = re.sub(rf"(?<![A-Za-z]){name}(?![A-Za-z])", ch, s)
     s = re.sub(r"\^(-?\d+)", lambda m: m.group(1).translate(_SUP), s)
     s = re.sub(r"\^c(?![A-Za-z0-9])", "ᶜ", s)
+    s = re.sub(r"(?<![A-Za-z0-9_])([A-Z])([+-])(?=[:,;)\s]|$)",  # N+, N- -> N⁺, N⁻
+               lambda m: m.group(1) + ("⁺" if m.group(2) == "+" else "⁻"), s)
     s = re.sub(r"(?<![A-Za-z0-9_])log10(?![A-Za-z0-9_])", "log₁₀", s)
     s = _SYMBOL_SUB.sub(_symbol_sub, s)
     s = re.sub(r"_(\d)(?!\d)", lambda m: m.group(1).translate(_SUB), s)
