@@ -24,7 +24,8 @@ all panels of one variable alike; :func:`tidy_log_axes` writes plain numbers suc
 on log axes spanning less than 2.5 decades);
 angles in rad that are multiples of pi/4 are written with pi.  Panels are wrapped in a grid of
 at most :data:`NCOLS` columns.  ``n_k`` gets a second panel k^4 n(k) against k > 0 (the clean
-tail is (4 pi^2/3) n^4, Olshanii & Dunjko, PRL 91, 090401 (2003)).
+tail tends to 4 n e_kin = (4 pi^2/3) n^4 (1 - 1/N^2) on a ring of N, Olshanii & Dunjko, PRL 91,
+090401 (2003), approached slowly: see :func:`tgsweep.plots.workflows.fig_momentum_distribution`).
 
 Means and errors come from the store's ``summary`` group when it holds them, else from
 :func:`tgsweep.sweep.store.summarize`.
