@@ -196,7 +196,14 @@ def test_format_and_pretty_helpers():
     assert V.pretty_units("a (unit length)") == "a" and V.pretty_units("1") == ""
     assert V.axis_label({"long_name": "int over {x in K: dist(x, K^c) > d} of rho_0",
                          "units": "1"}).replace("\n", " ") == \
-        "int over {x in K: dist(x, K^c) > d} of ρ₀"  # never cut inside the braces
+        "int over {x in K: dist(x, Kᶜ) > d} of ρ₀"  # never cut inside the braces
+    # short letter subscripts of one-letter symbols, arrows, norms; variable names untouched
+    assert V.pretty("N_tr(t -> inf), sup_t |N_n(t) - N_n(0)|, rho_s0, ||T||") == \
+        "Nₜᵣ(t → ∞), supₜ |Nₙ(t) − Nₙ(0)|, ρₛ₀, ‖T‖"
+    assert V.pretty("log10 rho_s, stiffness_energy0 = energy, n_transferred") == \
+        "log₁₀ ρₛ, stiffness_energy0 = energy, n_transferred"
+    assert V.pretty(r"mean $\Vert\gamma\Vert_2^\sigma$ of lambda_0") == \
+        r"mean $\Vert\gamma\Vert_2^\sigma$ of λ₀"  # mathtext left alone
 
 
 def test_output_convention_no_collision(tmp_path):
@@ -279,3 +286,28 @@ def test_k_as_a_coordinate_is_the_axis(tmp_path):
         assert "momentum k" in nk.get_xlabel()
         assert np.allclose(nk.lines[0].get_xdata(), k.values)
         assert len(render(ds2, tmp_path / f"wf{i}")) == 1
+
+
+def test_plot_of_a_store_lacking_a_workflow_variable(tmp_path, capsys):
+    """A store of a known workflow whose spec dropped a variable the workflow figure needs
+    (here ecl_q of decay_of_correlations): the generic figures are written and one stderr line
+    names the missing variable; no traceback, no misleading error."""
+    from tgsweep.sweep import open_dataset
+
+    ds = open_dataset(ROOT / "data" / "reference" / "decay_of_correlations.zarr")
+    keep = [v for v in ds.data_vars if not v.startswith("ecl_")]
+    ds[keep].load().to_zarr(tmp_path / "d.zarr", mode="w", consolidated=False)
+    files = plot(tmp_path / "d.zarr", tmp_path / "out")
+    assert files and all(f"/{GENERIC_SUBDIR}/" in f for f in files)
+    err = capsys.readouterr().err
+    assert "decay_of_correlations" in err and "ecl_q" in err and len(err.splitlines()) == 1
+
+
+def test_plot_of_a_directory_of_several_workflows(tmp_path):
+    """A directory holding stores of different workflows is not a series: a one-line error."""
+    import shutil
+
+    for name in ("decay_of_correlations", "momentum_distribution"):
+        shutil.copytree(ROOT / "data" / "reference" / f"{name}.zarr", tmp_path / f"{name}.zarr")
+    with pytest.raises(FileNotFoundError, match="several workflows"):
+        plot(tmp_path)

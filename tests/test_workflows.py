@@ -33,7 +33,7 @@ NAMES = ["decay_of_correlations", "absence_of_bec", "superfluid_stiffness",
          "dynamical_localization", "momentum_distribution", "localization_length"]
 #: axes each figure must have
 AXES = {"decay_of_correlations": 5, "absence_of_bec": 2, "superfluid_stiffness": 2,
-        "dynamical_localization": 3, "momentum_distribution": 2, "localization_length": 3}
+        "dynamical_localization": 3, "momentum_distribution": 3, "localization_length": 3}
 
 _S = {"sampling": {"n_samples": 2, "samples_per_task": 2}}
 TINY = {
@@ -304,3 +304,25 @@ def test_cli_runs_and_plots_a_series_workflow(tmp_path):
     assert main(["plot", str(out), "--outdir", str(figs)]) == 0
     png = figs / "localization_length.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_decay_figures_wrap_into_rows_of_three(tmp_path, monkeypatch):
+    """decay_of_correlations and its _large variant (same renderer): the 4 sigma panels and the
+    ECL panel in a grid of at most three columns (two rows), never five in one row."""
+    seen = {}
+    orig = figures._save
+
+    def spy(fig, outdir, name):
+        seen[name] = fig
+        return orig(fig, outdir, name)
+
+    monkeypatch.setattr(figures, "_save", spy)
+    ds = _ref("decay_of_correlations")
+    for name in ("decay_of_correlations", "decay_of_correlations_large"):
+        figures.FIGURES[name](ds, tmp_path)
+        boxes = [ax.get_position() for ax in seen[name].axes]
+        assert len(boxes) == 5
+        assert len({round(b.x0, 3) for b in boxes}) == 3
+        assert len({round(b.y0, 3) for b in boxes}) == 2
+        w, h = seen[name].get_size_inches()
+        assert w / h < 2.0, (name, w, h)

@@ -48,8 +48,10 @@ ENERGY = Observable("energy", _energy_layout, _energy_compute, options=(ENSEMBLE
 
 def _pn_layout(geom, opts):
     return ({"N_mu": Variable((), (), "1", "N_mu = min(N+, N-) (Seiringer-Warzel)", "int64"),
-             "N_plus": Variable((), (), "1", "N+: eigenvalues <= mu, periodic bc", "int64"),
-             "N_minus": Variable((), (), "1", "N-: eigenvalues <= mu, antiperiodic bc", "int64")},
+             "N_plus": Variable((), (), "1", "number N+ of eigenvalues <= mu, periodic bc",
+                                "int64"),
+             "N_minus": Variable((), (), "1", "number N- of eigenvalues <= mu, antiperiodic bc",
+                                 "int64")},
             {})
 
 

@@ -272,24 +272,31 @@ def _dyn_layout(geom, opts):
     lu = "length"
     v = {"n_transferred": Variable(("time",), (nt,), "1", "transferred particle number N_tr(t) "
                                    "= int_{K^c} rho_t - int_{K^c} rho_0 (both walls)"),
-         "n_transferred_inf": Variable((), (), "1", "N_tr of the infinite-time "
-                                       "(diagonal-ensemble) average density"),
-         "sup_cell_change": Variable(("cell",), (nc,), "1", "sup_t |int_{I_n} rho_t - "
-                                     "int_{I_n} rho_0| over the time grid, per unit cell I_n"),
+         "n_transferred_inf": Variable((), (), "1", "transferred particle number "
+                                       "N_tr(t -> inf); the infinite-time (diagonal-ensemble) "
+                                       "average density"),
+         "sup_cell_change": Variable(("cell",), (nc,), "1", "change of the cell particle "
+                                     "number sup_t |N_n(t) - N_n(0)|; N_n(t) = int_{I_n} rho_t, "
+                                     "sup over the time grid"),
          "sup_cell_counts": Variable(("cell",), (nc,), "1",
-                                     "sup_t int_{I_n} rho_t over the time grid"),
+                                     "largest cell particle number sup_t N_n(t); "
+                                     "N_n(t) = int_{I_n} rho_t, sup over the time grid"),
          "cell_counts_inf": Variable(("cell",), (nc,), "1",
+                                     "cell particle number N_n(t -> inf); "
                                      "int_{I_n} of the infinite-time average density"),
-         "sup_outside": Variable(("depth",), (nd,), "1", "sup_t int over {x not in K: "
-                                 "dist(x, K) > d} of rho_t"),
-         "sup_inside": Variable(("depth",), (nd,), "1", "sup_t int over {x in K: "
-                                "dist(x, K^c) > d} of rho_t"),
-         "inside0": Variable(("depth",), (nd,), "1", "int over {x in K: dist(x, K^c) > d} "
-                             "of rho_0"),
+         "sup_outside": Variable(("depth",), (nd,), "1", "particles farther than d outside K "
+                                 "(largest over t); sup_t int over {x not in K: dist(x, K) > d} "
+                                 "of rho_t"),
+         "sup_inside": Variable(("depth",), (nd,), "1", "particles deeper than d inside K "
+                                "(largest over t); sup_t int over {x in K: dist(x, K^c) > d} "
+                                "of rho_t"),
+         "inside0": Variable(("depth",), (nd,), "1", "initial particles deeper than d inside "
+                             "K; int over {x in K: dist(x, K^c) > d} of rho_0"),
          "dyn_n_particles": Variable((), (), "1", "particles N of the released initial state",
                                      "int64")}
     if opts["cell_counts"]:
         v["cell_counts"] = Variable(("time", "cell"), (nt, nc), "1",
+                                    "cell particle number N_n(t); "
                                     "int_{I_n} rho_t per unit cell and time")
     return v, {"time": Coord(t, "time", "time after release"),
                "cell_distance": Coord(cell_distance(_geometry_ring(geom), _region(opts)), lu,

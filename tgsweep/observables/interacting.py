@@ -222,12 +222,14 @@ _MODEL_OPT = Option("model", "hard_core", one_of("model", "hard_core", "ideal", 
 def _ts_layout(geom, opts):
     th = np.asarray(opts["thetas"], dtype=float)
     d, s = ("twist_theta",), (th.size,)
-    out = {"twist_rho_s": Variable(d, s, "1/length", "L (E_0(theta) - E_0(0)) / theta^2"),
+    out = {"twist_rho_s": Variable(d, s, "1/length", "twist stiffness rho_s(theta) = "
+                                   "L (E_0(theta) - E_0(0)) / theta^2"),
            "twist_rho_s_error": Variable(d, s, "1/length",
-                                         "estimated absolute error of twist_rho_s"),
+                                         "estimated absolute error of the twist stiffness"),
            "twist_reliable": Variable(d, s, "1", "1 if the error is < 1% of rho_s", "int64")}
     if opts["model"] in ("ideal", "hard_core"):  # resolved far below the double range
-        out["twist_log10_rho_s"] = Variable(d, s, "log10(1/length)", "log10 of twist_rho_s")
+        out["twist_log10_rho_s"] = Variable(d, s, "log10(1/length)",
+                                            "log10 of the twist stiffness rho_s(theta)")
     if opts["model"] == "mean_field":
         out["leggett_rho_s"] = Variable((), (), "1/length",
                                         "L / sum_bonds 1/(t w sqrt(n_i n_i+1)): the theta -> 0 "
@@ -258,7 +260,8 @@ def _ts_compute(ctx, opts):
 
 def _lutt_layout(geom, opts):
     m = geom["n_grid"]
-    return ({"luttinger_K": Variable((), (), "1", "K_L = L S(2 pi / L) (structure-factor slope)"),
+    return ({"luttinger_K": Variable((), (), "1", "Luttinger parameter K_L = "
+                                         "L S(2 pi / L) (structure-factor slope)"),
              "structure_factor": Variable(("q",), (m,), "1", "density structure factor S(q)")},
             {"q": Coord(2 * np.pi * np.arange(m) / m, "1/length", "momentum q = 2 pi j / L")})
 

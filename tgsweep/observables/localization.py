@@ -146,7 +146,8 @@ def halperin_lyapunov(energy, strength: float):
 def _lyap_layout(geom, opts):
     e = np.asarray(opts["energies"], float)
     return ({"lyapunov": Variable(("energy_grid",), (e.size,), "1/length",
-                                  "finite-ring Lyapunov exponent (1/L) ln ||T_L(E)||")},
+                                  "Lyapunov exponent gamma(E) = (1/L) ln ||T_L(E)|| of "
+                                  "the finite ring")},
             {"energy_grid": Coord(e, "energy", "energy E")})
 
 

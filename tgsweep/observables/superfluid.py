@@ -827,12 +827,16 @@ def _stiff_layout(geom, opts):
                                                 "theta (|rho_s| > 100 rho_s_error)", "int64")},
                 coords)
     return ({"rho_s": Variable(("theta",), (th.size,), inv,
-                               "stiffness L (E(N_mu, theta) - E(N_mu, 0)) / theta^2"),
-             "rho_s0": Variable((), (), inv, "stiffness curvature at theta -> 0"),
+                               "superfluid stiffness rho_s(theta) = "
+                               "L (E(N_mu, theta) - E(N_mu, 0)) / theta^2"),
+             "rho_s0": Variable((), (), inv, "superfluid stiffness rho_s0, the curvature at "
+                                "theta -> 0"),
              "log10_rho_s": Variable(("theta",), (th.size,), log_inv,
-                                     "log10 of the stiffness (resolved below float underflow)"),
+                                     "log10 rho_s(theta), the stiffness resolved below "
+                                     "float underflow"),
              "log10_rho_s0": Variable((), (), log_inv,
-                                      "log10 of the curvature at theta -> 0"),
+                                      "log10 rho_s0, the curvature at theta -> 0 resolved "
+                                      "below float underflow"),
              "stiffness_energy0": Variable((), (), "energy",
                                            "E_L(N_mu, 0), sum of the N_mu lowest levels"),
              "stiffness_reliable": Variable((), (), "1", "1 if the stiffness evaluation passed "

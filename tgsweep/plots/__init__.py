@@ -17,11 +17,12 @@ two never collide.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from ..sweep.workflow import is_series_dir, missing_store_message, open_workflow
+from ..sweep.workflow import is_series_dir, missing_store_message, open_workflow, workflow_name
 from .variables import plot_variables
-from .workflows import render
+from .workflows import FIGURES, render
 
 __all__ = ["plot", "default_outdir", "plot_variables", "render", "GENERIC_SUBDIR"]
 
@@ -52,6 +53,11 @@ def plot(store, outdir=None, *, generic: bool = True, workflow: bool = True) -> 
     outdir = Path(outdir) if outdir is not None else default_outdir(store)
     if is_series_dir(p):
         series = open_workflow(str(p))
+        names = sorted({workflow_name(ds) or "?" for _, ds in series})
+        if len(names) > 1:
+            raise FileNotFoundError(
+                f"store: {store} holds the stores of several workflows ({', '.join(names)}), "
+                "not one series: plot each store (or series directory) by itself")
         files = []
         if generic:
             for label, ds in series:
@@ -65,9 +71,11 @@ def plot(store, outdir=None, *, generic: bool = True, workflow: bool = True) -> 
     files = []
     if generic:
         files += plot_variables(ds, outdir / GENERIC_SUBDIR)
-    if workflow:
+    if workflow and workflow_name(ds) in FIGURES:  # else: the generic figures only
         try:
             files += [str(f) for f in render(ds, outdir)]
-        except (KeyError, NotImplementedError):
-            pass  # a store of no known workflow: the generic figures only
+        except KeyError as exc:  # e.g. a modified spec that dropped a variable the figure needs
+            print(f"tgsweep plot: no {workflow_name(ds)} figure for {store}: the store lacks "
+                  f"{exc.args[0] if exc.args else exc} (generic figures written)",
+                  file=sys.stderr)
     return files

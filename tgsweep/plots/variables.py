@@ -20,10 +20,12 @@ against their longest continuous dimension; the other small dimensions (``sigma`
 ``window``) make separate panels.  Categorical values (windows, modes, two twists) get markers
 only, never joining lines.  Axis labels come from ``long_name`` and ``units``; an axis is
 logarithmic when its positive values span more than 1.5 decades (and none is a rounding zero;
-all panels of one variable alike);
+all panels of one variable alike; :func:`tidy_log_axes` writes plain numbers such as 0.2 and 5
+on log axes spanning less than 2.5 decades);
 angles in rad that are multiples of pi/4 are written with pi.  Panels are wrapped in a grid of
 at most :data:`NCOLS` columns.  ``n_k`` gets a second panel k^4 n(k) against k > 0 (the clean
-tail is (4 pi^2/3) n^4, Olshanii & Dunjko, PRL 91, 090401 (2003)).
+tail tends to 4 n e_kin = (4 pi^2/3) n^4 (1 - 1/N^2) on a ring of N, Olshanii & Dunjko, PRL 91,
+090401 (2003), approached slowly: see :func:`tgsweep.plots.workflows.fig_momentum_distribution`).
 
 Means and errors come from the store's ``summary`` group when it holds them, else from
 :func:`tgsweep.sweep.store.summarize`.
@@ -42,6 +44,7 @@ import numpy as np
 from ..sweep.store import open_dataset, summarize
 
 __all__ = ["plot_variables", "classify", "pretty", "pretty_units", "unit_of", "axis_label", "format_value",
+           "tidy_log_axes",
            "MAX_SERIES", "NCOLS", "DERIVED"]
 
 MAX_SERIES = 8   # grid points (or combinations) drawn per panel
@@ -53,7 +56,8 @@ DECADES_RATIO = 30.0  # positive data with max/min above this (1.5 decades) get 
 #: extra panels derived from a variable and its axis: name -> (label, units of the axis -> units,
 #: f(x, y) -> y', mask(x), what the mask keeps)
 DERIVED = {
-    "n_k": ("k^4 n(k)", lambda u: f"({u})^4" if u not in ("", "1") else "1",
+    "n_k": ("k^4 n(k)", lambda u: "1" if u in ("", "1") else (
+        f"{u[:-3]}^-4" if u.endswith("^-1") else f"({u})^4"),
             lambda x, y: x ** 4 * y, lambda x: x > 0, "k > 0"),
 }
 
@@ -63,16 +67,48 @@ _GREEK = {"lambda": "λ", "sigma": "σ", "rho": "ρ", "mu": "μ", "theta": "θ",
           "lam": "λ"}
 _SUP = str.maketrans("0123456789-+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+#: letters with a Unicode subscript form (all in DejaVu Sans, matplotlib's default font)
+_SUB_LETTERS = dict(zip("aehijklmnoprstuvx", "ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
+_SUB_ALL = {**{str(d): "₀₁₂₃₄₅₆₇₈₉"[d] for d in range(10)}, **_SUB_LETTERS}
+# a one-letter symbol (or sup/inf/max/min) with a short subscript: N_tr, rho_s0, sup_t, x_j;
+# never inside a variable name (no letter, digit or underscore right before or after)
+_SYMBOL_SUB = re.compile(r"(?<![A-Za-z0-9_])(sup|inf|max|min|[A-Za-zα-ωΑ-Ωħ])_([a-z0-9]{1,3})"
+                         r"(?![A-Za-z0-9_])")
+
+
+def _symbol_sub(m) -> str:
+    sub = m.group(2)
+    if all(c in _SUB_ALL for c in sub):
+        return m.group(1) + "".join(_SUB_ALL[c] for c in sub)
+    return m.group(0)
 
 
 def pretty(text: str) -> str:
     """Plain-text formulas of long names -> Unicode: Greek names, ^2 and _0 as super/subscripts,
-    ``<=`` as ≤.  Words that merely contain a Greek name are left alone."""
-    s = str(text)
+    short letter subscripts of one-letter symbols (N_tr -> Nₜᵣ, rho_s -> ρₛ, sup_t -> supₜ),
+    K^c -> Kᶜ, N+ / N- -> N⁺ / N⁻, ``log10`` -> log₁₀, ``->`` -> →, ``inf`` -> ∞, ``||`` -> ‖,
+    `` - `` -> −,
+    ``<=`` as ≤.  Words that merely contain a Greek name are left alone, and so are variable
+    names (``log10_rho_s``: nothing but the Greek name changes).  Matplotlib mathtext between
+    ``$`` signs is left as it is."""
+    parts = str(text).split("$")
+    if len(parts) > 2 and len(parts) % 2:  # "...$math$...": only the text outside the $ pairs
+        return "$".join(p if i % 2 else _pretty_text(p) for i, p in enumerate(parts))
+    return _pretty_text(str(text))
+
+
+def _pretty_text(s: str) -> str:
     for name, ch in _GREEK.items():
         s = re.sub(rf"(?<![A-Za-z]){name}(?![A-Za-z])", ch, s)
     s = re.sub(r"\^(-?\d+)", lambda m: m.group(1).translate(_SUP), s)
+    s = re.sub(r"\^c(?![A-Za-z0-9])", "ᶜ", s)
+    s = re.sub(r"(?<![A-Za-z0-9_])([A-Z])([+-])(?=[:,;)\s]|$)",  # N+, N- -> N⁺, N⁻
+               lambda m: m.group(1) + ("⁺" if m.group(2) == "+" else "⁻"), s)
+    s = re.sub(r"(?<![A-Za-z0-9_])log10(?![A-Za-z0-9_])", "log₁₀", s)
+    s = _SYMBOL_SUB.sub(_symbol_sub, s)
     s = re.sub(r"_(\d)(?!\d)", lambda m: m.group(1).translate(_SUB), s)
+    s = re.sub(r"(?<![A-Za-z_])inf(?![A-Za-z0-9_])", "∞", s)
+    s = s.replace("->", "→").replace("||", "‖").replace(" - ", " − ")
     return s.replace("<=", "≤").replace(">=", "≥")
 
 
@@ -341,6 +377,34 @@ def _set_pi_ticks(axis, vals, units):
         axis.set_ticklabels([format_value(v, "rad") for v in vals])
 
 
+def _plain(v, _pos=None) -> str:
+    return f"{v:g}"
+
+
+def tidy_log_axes(fig) -> None:
+    """Readable log axes: where an axis spans less than 2.5 decades within [1e-3, 1e4], plain
+    numbers ("0.2", "5") instead of 2×10⁻¹, with minor labels at 2 and 5 (more below 1.3
+    decades); elsewhere the default powers of ten without minor labels.  Axes with fixed ticks
+    (ring lengths) are left alone."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    for ax in fig.axes:
+        for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if axis.get_scale() != "log" or isinstance(axis.get_major_locator(), FixedLocator):
+                continue
+            lo, hi = sorted(lim)
+            if not (lo > 0 and np.isfinite(hi)):
+                continue
+            span = math.log10(hi / lo)
+            if span < 2.5 and lo >= 1e-3 and hi <= 1e4:
+                axis.set_major_formatter(FuncFormatter(_plain))
+                digits = "23456789" if span < 0.7 else ("235" if span < 1.3 else "25")
+                axis.set_minor_formatter(FuncFormatter(
+                    lambda v, _p, d=digits: _plain(v) if f"{v:.0e}"[0] in d else ""))
+            else:
+                axis.set_minor_formatter(NullFormatter())
+
+
 # ================================================================================ panels
 @dataclass
 class Panel:
@@ -552,7 +616,7 @@ def _family_figure(ds, summ, fam, names, notes, plan, outdir) -> str | None:
                             np.max(pos) + 0.5 * max(np.ptp(pos) / max(len(pos) - 1, 1), 1e-9))
         ax.set_xlabel(pan.xlabel, fontsize=8)
         ax.set_ylabel(pan.ylabel, fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(which="both", labelsize=7)
         if pan.title:
             ax.set_title(pan.title, fontsize=8)
         handles, labels = ax.get_legend_handles_labels()
@@ -572,8 +636,10 @@ def _family_figure(ds, summ, fam, names, notes, plan, outdir) -> str | None:
     if legend_src is not None and len(series) > 1:
         legend_src[0].legend(*legend_src[1:], title=ltitle, fontsize=7, title_fontsize=7)
     if notes:
-        fig.supxlabel("\n".join(textwrap.fill(pretty(t), 150) for t in notes), fontsize=7,
+        # variable names stay as stored; the long names in the notes are pretty already
+        fig.supxlabel("\n".join(textwrap.fill(t, 150) for t in notes), fontsize=7,
                       ha="left", x=0.01)
+    tidy_log_axes(fig)
     outdir.mkdir(parents=True, exist_ok=True)
     fn = outdir / f"{fam}.png"
     fig.savefig(fn, dpi=100)

@@ -26,11 +26,11 @@ from ..models.ring import Ring
 from ..observables.correlations import condensate, fit_ecl, hs_bound
 from ..observables.localization import (aubry_andre_lyapunov, halperin_lyapunov,
                                     kappus_wegner_lyapunov, thouless_lyapunov)
-from ..observables.thermal import iiks_correlation_length
+from ..observables.thermal import iiks_correlation_length, tg_contact
 from ..sweep.stats import mean_se
 from ..sweep.workflow import stored_spec as _spec
 from ..sweep.workflow import workflow_name
-from .variables import pretty
+from .variables import axis_label, pretty, pretty_units, tidy_log_axes, unit_of
 
 __all__ = ["render", "FIGURES", "fig_decay_of_correlations", "fig_absence_of_bec",
            "fig_superfluid_stiffness", "fig_dynamical_localization",
@@ -97,12 +97,8 @@ def _length_ticks(ax, lengths) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def _eu(ds) -> str:
-    return "hbar^2/(2m a^2)" if _spec(ds)["model"]["kind"] == "continuum" else "t"
-
-
 def _lu(ds) -> str:
-    return "a" if _spec(ds)["model"]["kind"] == "continuum" else "sites"
+    return "a" if _spec(ds)["model"]["kind"] == "continuum" else "sites"  # "L = 64 sites"
 
 
 # ================================================================================ figures
@@ -141,14 +137,14 @@ def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0,
         fits.append(f)
         c = colors[j % len(colors)]
         axes[-1].errorbar(r, qm, yerr=np.nan_to_num(q_e.isel(sel).values), fmt="o", ms=3,
-                          color=c, capsize=2, label=f"V0={strengths[j]:g}")
+                          color=c, capsize=2, label=f"V_0 = {strengths[j]:g}")
         if f is not None:
             rr = np.linspace(0, r.max(), 200)
             axes[-1].plot(rr, f.amplitude * np.exp(-(rr / f.ell) ** f.xi), "-", color=c, lw=1,
-                          label=f"fit ell={f.ell:.2f}, xi={f.xi:.2f}")
+                          label=f"fit: ell = {f.ell:.2f}, xi = {f.xi:.2f}")
     axes[-1].set_yscale("log")
-    axes[-1].set_xlabel("cell distance r [a]")
-    axes[-1].set_ylabel("ECL profile E q(r) [1]")
+    axes[-1].set_xlabel(axis_label(ds["r"]))
+    axes[-1].set_ylabel("mean " + axis_label(ds["ecl_q"]))
     axes[-1].set_title("ECL, J = window 0, max over twists", fontsize=9)
     axes[-1].legend(fontsize=6)
     for i, s in enumerate(sig):
@@ -158,7 +154,7 @@ def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0,
             m, e = hs_m.isel(sel).values, hs_e.isel(sel).values
             c = colors[j % len(colors)]
             ax.errorbar(r, m, yerr=np.nan_to_num(e), fmt="o", ms=3, color=c, capsize=2,
-                        label=f"V0={strengths[j]:g}")
+                        label=f"V_0 = {strengths[j]:g}")
             f = fits[j]
             if f is not None:
                 shape = hs_bound(r, float(s), 1.0, f.ell, f.xi)
@@ -166,13 +162,14 @@ def fig_decay_of_correlations(ds, outdir, r_min: float = 1.0,
                 amp = float(np.max(m[use] / shape[use])) if np.any(use) else np.nan
                 ax.plot(r, hs_bound(r, float(s), amp, f.ell, f.xi), "--", color=c, lw=1)
         ax.set_yscale("log")
-        ax.set_xlabel("cell distance r [a]")
-        ax.set_ylabel("E ||1_In gamma 1_In+r||_2^sigma [1]")
+        ax.set_xlabel(axis_label(ds["r"]))
+        ax.set_ylabel(r"mean HS norm $E\,\Vert 1_{I_n}\gamma\, 1_{I_{n+r}}\Vert_2^{\,\sigma}$")
         ax.set_title(f"sigma = {s:g} (dashed: bound)", fontsize=9)
         if i == 0:
             ax.legend(fontsize=6)
     fig.suptitle(f"Decay of correlations, speckle, mu = {_spec(ds)['state'].get('mu')} "
                  f"(error bars: standard error over samples)", fontsize=9)
+    tidy_log_axes(fig)
     return [_save(fig, outdir, name)]
 
 
@@ -211,7 +208,7 @@ def fig_absence_of_bec(series, outdir, name: str = "absence_of_bec") -> list[str
             rs.append(float(rm))
             res.append(float(re))
             ns.append(n)
-        lab = "clean" if v0 == 0 else f"speckle V0={v0:g}"
+        lab = "clean" if v0 == 0 else f"speckle V_0 = {v0:g}"
         axes[0].errorbar(lengths[order], ms, yerr=np.nan_to_num(es), fmt="o-", ms=4, capsize=3,
                          label=lab)
         axes[1].errorbar(lengths[order], rs, yerr=np.nan_to_num(res), fmt="o-", ms=4, capsize=3,
@@ -219,18 +216,22 @@ def fig_absence_of_bec(series, outdir, name: str = "absence_of_bec") -> list[str
     n_ref = np.asarray(ns)
     ll = lengths[order]
     axes[0].plot(ll, 1.5427 * np.sqrt(n_ref) - 0.57, "k--", lw=1,
-                 label="1.5427 sqrt(N) - 0.57 (Forrester)")
+                 label="1.5427 √N − 0.57 (clean, Forrester et al.)")
     axes[1].plot(ll, (1.5427 * np.sqrt(n_ref) - 0.57) / n_ref, "k--", lw=1)
     for ax in axes:
         _length_ticks(ax, lengths)
         ax.set_yscale("log")
         ax.set_xlabel("ring length L [a]")
-    axes[0].set_ylabel("lambda_0 (largest natural occupation) [1]")
-    axes[1].set_ylabel("lambda_0 / N [1]")
+    axes[0].set_ylabel(axis_label(series[0][1]["lambda0"]))
+    axes[1].set_ylabel("lambda_0 / N")
+    if n_ref.size >= 2:  # a 1/N guide through the last point of the strongest disorder
+        axes[1].plot(ll, rs[-1] * n_ref[-1] / n_ref, ":", color="0.5", lw=1, label="∝ 1/N")
+        axes[1].legend(fontsize=7)
     axes[0].legend(fontsize=7)
     dens = ns[-1] / ll[-1] if len(ll) else float("nan")
     fig.suptitle(f"Absence of BEC at density n = {dens:g}/a (error bars: standard error)",
                  fontsize=9)
+    tidy_log_axes(fig)
     return [_save(fig, outdir, name)]
 
 
@@ -269,7 +270,7 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
                 lm.append(float(m))
                 le.append(float(e))
             lm, le = np.asarray(lm), np.asarray(le)
-            lab = f"mu={mu:g}, " + ("clean" if d == 0 else f"D={d:g}")
+            lab = f"mu = {mu:g}, " + ("clean" if d == 0 else f"D = {d:g}")
             # log10 on a linear axis: values below the double-precision range stay visible
             axes[0].errorbar(lengths[order], lm, yerr=np.nan_to_num(le), fmt="o-" if d else "s:",
                              ms=4, color=c, capsize=3, label=lab)
@@ -288,8 +289,8 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
                 axes[0].plot(ll, anchor - g * (ll - ll[-1]) / math.log(10), "--",
                              color=c, lw=1)
     axes[0].set_xlabel("ring length L [a]")
-    axes[0].set_ylabel("log10 of the superfluid stiffness rho_s [1/a]")
-    axes[0].set_title("thin: sqrt(mu)/pi; dashed: slope -gamma(mu) (transfer matrix, "
+    axes[0].set_ylabel("log10 rho_s (superfluid stiffness, rho_s in 1/a)")
+    axes[0].set_title("thin: √mu/pi (clean); dashed: slope −gamma(mu) (transfer matrix, "
                       "largest L)", fontsize=8)
     axes[0].legend(fontsize=6, ncol=2)
     # Lyapunov exponents at the largest L
@@ -305,12 +306,15 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
         v = v.stack(all_s=["sample", *rest]) if rest else v.rename(sample="all_s")
         m, se = mean_se(v, "all_s")
         axes[1].errorbar(e, m.values, yerr=np.nan_to_num(se.values), fmt="o", capsize=3,
-                         label=f"transfer matrix, D={d:g}, L={lengths[order[-1]]:g}")
+                         label=f"transfer matrix, D = {d:g}, L = {lengths[order[-1]]:g}")
         ee = np.linspace(min(e.min(), 0.1), e.max(), 200)
         axes[1].plot(ee, halperin_lyapunov(ee, d), "k-", lw=1,
-                     label=f"Halperin (continuum, h -> 0), D={d:g}")
-    axes[1].set_xlabel("energy E [hbar^2/(2m a^2)]")
-    axes[1].set_ylabel("Lyapunov exponent gamma [1/a]")
+                     label=f"Halperin (continuum, h -> 0), D = {d:g}")
+    h = 1.0 / _spec(ds)["model"]["points_per_unit"]
+    axes[1].set_title(f"grid h = 1/{1 / h:g}: white-noise variance D/h per grid point",
+                      fontsize=8)
+    axes[1].set_xlabel(axis_label(ds["energy_grid"]))
+    axes[1].set_ylabel(f"Lyapunov exponent gamma [{pretty_units(unit_of(ds['lyapunov']))}]")
     axes[1].legend(fontsize=7)
     fig.suptitle("Superfluid stiffness vs L (E[log10 rho_s], error bars: standard error of "
                  "log10 rho_s)", fontsize=9)
@@ -336,7 +340,7 @@ def fig_dynamical_localization(series, outdir) -> list[str]:
         c = colors[j % len(colors)]
         sel = {gdim: j} if gdim in big["n_transferred"].dims else {}
         m, e = mean_se(_ok(big, "n_transferred").isel(sel))
-        lab = "clean" if w == 0 else f"W={w:g}"
+        lab = "clean" if w == 0 else f"W = {w:g}"
         axes[0].errorbar(t, m.values, yerr=np.nan_to_num(e.values), fmt="o-", ms=3, color=c,
                          capsize=2, label=lab)
         sup_tr, sup_tr_e, inf_m, inf_e = [], [], [], []
@@ -361,41 +365,79 @@ def fig_dynamical_localization(series, outdir) -> list[str]:
     lmax = lengths[order[-1]]
     tt = np.linspace(0, min(t.max(), lmax / 8), 100)
     axes[0].plot(tt, 4 * tt / np.pi, "k--", lw=1.5, zorder=5,
-                 label="clean: 2 walls x 2t/pi (t < L/8)")
-    axes[0].set_xlabel("time t [hbar/t_hop]")
-    axes[0].set_ylabel("transferred particles N_tr(t) [1]")
+                 label="clean: 2 walls × 2t/pi (t < L/8)")
+    axes[0].set_xlabel(axis_label(big["time"]))
+    axes[0].set_ylabel(axis_label(big["n_transferred"]))
     axes[0].set_title(f"L = {lmax:g} sites, N = {lmax / 2:g}", fontsize=9)
     axes[0].legend(fontsize=7)
     _length_ticks(axes[1], lengths)
     axes[1].set_yscale("log")
-    axes[1].set_xlabel("ring length L [sites] (N = L/2)")
+    axes[1].set_xlabel("ring length L [site] (N = L/2)")
     axes[1].plot(lengths[order], lengths[order] / 4, "k--", lw=1, label="L/4 (clean, t = inf)")
-    axes[1].set_ylabel(f"transferred particles (sup over t <= {t.max():g}) [1]")
-    axes[1].legend(fontsize=6)
+    axes[1].set_ylabel(f"transferred particles (sup over t <= {t.max():g})")
+    lo, hi = axes[1].get_ylim()
+    axes[1].set_ylim(lo, hi * (hi / lo) ** 0.6)  # head room: the legend sits above the data
+    axes[1].legend(fontsize=6, ncol=2, loc="upper left")
     axes[2].set_yscale("log")
-    axes[2].set_xlabel("depth d outside K [sites]")
-    axes[2].set_ylabel("sup_t N(dist(x, K) > d) [1]")
+    axes[2].set_xlabel("depth d outside K [site]")
+    axes[2].set_ylabel("particles farther than d outside K,\nlargest over t ≤ " f"{t.max():g}")
     axes[2].legend(fontsize=7)
     fig.suptitle("Dynamical localization: domain-wall release on the lattice ring (Anderson "
                  "eps in [-W/2, W/2]; error bars: standard error)", fontsize=9)
+    tidy_log_axes(fig)
     return [_save(fig, outdir, "dynamical_localization")]
 
 
+#: next order of the clean continuum tail, k^4 n(k) = C (1 + NEXT_ORDER (k_F/k)^2 + ...): from the
+#: |x|^5 term of the TG short-distance expansion gamma(x)/n = 1 - u^2/6 + |u|^3/(9 pi) - u^4/120
+#: - 11 |u|^5/(1350 pi) + ..., u = k_F x (Jimbo, Miwa, Mori & Sato, Physica D 1, 80 (1980)):
+#: (11/(1350 pi)) 240 / (12/(9 pi)) = 22/15 (docs/references.md, section 2)
+NEXT_ORDER = 22.0 / 15.0
+
+
+def grid_tail_factor(k, h):
+    """[(kh/2)/sin(kh/2)]^4 = k^4 / eps(k)^2 with eps(k) = (4/h^2) sin^2(kh/2) the grid
+    dispersion: on the grid the tail is n(k) ~ C / eps(k)^2 (docs/references.md, section 2)."""
+    x = 0.5 * np.asarray(k, float) * h
+    return (x / np.sin(x)) ** 4
+
+
+def clean_contact(n_particles: float, length: float, energy: float | None = None) -> float:
+    """The clean TG ring's tail coefficient C = lim k^4 n(k) = 4 n e_kin
+    (:func:`tgsweep.observables.thermal.tg_contact`) with e_kin the stored clean ground-state
+    energy per length; without it the closed form (4 pi^2/3) n^4 (1 - 1/N^2) (Olshanii & Dunjko,
+    PRL 91, 090401 (2003), on a ring of N particles; docs/references.md, section 2)."""
+    if energy is not None and np.isfinite(energy):
+        return tg_contact(n_particles, energy, length)
+    n = n_particles / length
+    return 4 * np.pi**2 / 3 * n**4 * (1 - 1 / n_particles**2)
+
+
+def _k_units(ds) -> str:
+    return pretty_units(unit_of(ds["k"]))
+
+
 def fig_momentum_distribution(ds, outdir) -> list[str]:
-    """n(k) for each disorder strength (log-log, k > 0) and n(k) k^4, with the clean TG tail
-    (4 pi^2/3) n^4 (Olshanii & Dunjko, PRL 91, 090401 (2003)), n = N/L."""
+    """n(k) of each disorder strength (log-log, k > 0); k^4 n(k) of each; and the clean ring's
+    k^4 n(k) / C against k/k_F with its references: the k -> infinity limit C = 4 n e_kin =
+    (4 pi^2/3) n^4 (1 - 1/N^2) (Olshanii & Dunjko, PRL 91, 090401 (2003), finite ring), the
+    next order C (1 + (22/15) (k_F/k)^2) (Jimbo et al. 1980) and that times the grid factor
+    [(kh/2)/sin(kh/2)]^4 (:func:`grid_tail_factor`), which the data follow."""
     plt = _plt()
     gdim = "disorder_strength"
     strengths = _grid_values(ds, "disorder.strength")
     spec = _spec(ds)
     length = spec["model"]["length"]
     h = 1.0 / spec["model"]["points_per_unit"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.0))
     nk = _ok(ds, "n_k")
     # k per sample (older stores) or as a fixed coordinate along k_index
     kk = _ok(ds, "k") if "sample" in ds["k"].dims else ds["k"].astype(np.float64)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    clean = None
     dens = []
     for j, v0 in enumerate(strengths):
+        c = colors[j % len(colors)]
         sel = {gdim: j} if gdim in nk.dims else {}
         m, e = mean_se(nk.isel(sel))
         ksel = {d: i for d, i in sel.items() if d in kk.dims}
@@ -404,30 +446,67 @@ def fig_momentum_distribution(ds, outdir) -> list[str]:
         npart = float(_ok(ds, "n_particles").isel(sel).mean())
         dens.append(npart / length)
         pos = k > 0
-        lab = "clean" if v0 == 0 else f"speckle V0={v0:g}"
+        lab = "clean" if v0 == 0 else f"speckle V_0 = {v0:g}"
         axes[0].errorbar(k[pos], m.values[pos], yerr=np.nan_to_num(e.values[pos]), fmt=".-",
-                         ms=3, capsize=1, label=lab)
+                         ms=3, capsize=1, color=c, label=lab)
         axes[1].errorbar(k[pos], m.values[pos] * k[pos] ** 4,
                          yerr=np.nan_to_num(e.values[pos] * k[pos] ** 4), fmt=".-", ms=3,
-                         capsize=1, label=lab)
+                         capsize=1, color=c, label=lab)
+        if v0 == 0 and clean is None:
+            energy = float(_ok(ds, "energy").isel(sel).mean()) if "energy" in ds else None
+            clean = (k[pos], m.values[pos], e.values[pos], npart, energy, c)
     n = dens[0]
-    c = 4 * np.pi**2 / 3 * n**4
+    kf = np.pi * n
     kmax = np.pi / h
-    kr = np.linspace(2 * np.pi * n, kmax, 100)
-    axes[0].plot(kr, c / kr**4, "k--", lw=1, label="(4 pi^2/3) n^4 / k^4")
-    axes[1].axhline(c, color="k", ls="--", lw=1, label=f"(4 pi^2/3) n^4 = {c:.3g}")
+    ku = _k_units(ds)
+    k_label = axis_label(ds["k"])
+    if clean is not None:
+        k, m, e, npart, energy, c = clean
+        cc = clean_contact(npart, length, energy)
+        kr = np.geomspace(2 * kf, kmax, 100)
+        axes[0].plot(kr, cc / kr**4, "k--", lw=1, label=f"C/k^4, C = {cc:.4g} (clean, k -> inf)")
+        axes[1].axhline(cc, color="k", ls="--", lw=1, label=f"C = 4 n e_kin = {cc:.4g}")
+        # the clean tail against its references
+        q = k / kf
+        keep = (q >= 1.5) & (k * h <= 1.25)
+        axes[2].errorbar(q[keep], m[keep] * k[keep] ** 4 / cc,
+                         yerr=np.nan_to_num(e[keep] * k[keep] ** 4 / cc), fmt="o", ms=3,
+                         color=c, capsize=1, label=f"clean, N = {npart:g}, h = 1/{1 / h:g}")
+        qq = np.linspace(2.0, q[keep].max() if keep.any() else 10.0, 200)
+        axes[2].axhline(1.0, color="k", ls="--", lw=1,
+                        label="k -> inf: C = (4 pi^2/3) n^4 (1 - 1/N^2)")
+        axes[2].plot(qq, 1 + NEXT_ORDER / qq**2, "k:", lw=1.2,
+                     label="continuum: 1 + (22/15) (k_F/k)^2")
+        axes[2].plot(qq, (1 + NEXT_ORDER / qq**2) * grid_tail_factor(qq * kf, h), "-",
+                     color="0.4", lw=1, label="× [(kh/2)/sin(kh/2)]^4 (grid dispersion)")
+        axes[2].set_ylim(0.9, max(1.6, float(np.nanmax((1 + NEXT_ORDER / qq**2)
+                                                       * grid_tail_factor(qq * kf, h))) + 0.05))
+        axes[2].set_xlabel("k / k_F  (k_F = pi n)")
+        axes[2].set_ylabel("k^4 n(k) / C")
+        axes[2].set_title(f"clean tail, k h <= {q[keep].max() * kf * h if keep.any() else 0:.2g}",
+                          fontsize=8)
+        axes[2].legend(fontsize=7)
+    axes[0].axvline(1 / h, color="0.6", ls=":", lw=1)
+    axes[0].text(1 / h, axes[0].get_ylim()[1], " k h = 1", fontsize=7, va="top", color="0.4")
     axes[0].set_xscale("log")
     axes[0].set_yscale("log")
-    axes[0].set_xlabel("k [1/a]")
-    axes[0].set_ylabel("n(k) [1]")
+    axes[0].set_xlabel(k_label)
+    axes[0].set_ylabel(axis_label(ds["n_k"]))
     axes[0].legend(fontsize=7)
-    axes[1].set_xlim(0, min(0.5 * kmax, 8 * np.pi * n))
-    axes[1].set_xlabel("k [1/a]")
-    axes[1].set_ylabel("n(k) k^4 [1/a^4]")
-    axes[1].set_title(f"k h <= {min(0.5 * kmax, 8 * np.pi * n) * h:.2g} shown", fontsize=8)
+    kshow = min(0.5 * kmax, 8 * kf)
+    axes[1].set_xlim(0, kshow)
+    axes[1].set_yscale("log")
+    if clean is not None:  # the tail, not the k -> 0 side of k^4 n(k)
+        axes[1].set_ylim(bottom=0.5 * cc)
+    axes[1].set_xlabel(k_label)
+    k4u = f"{ku[:-2]}⁻⁴" if ku.endswith("⁻¹") else (f"({ku})^4" if ku else "")
+    k4 = "k^4 n(k)" + (f" [{k4u}]" if k4u else "")
+    axes[1].set_ylabel(k4)
+    axes[1].set_title(f"k h <= {kshow * h:.2g} shown", fontsize=8)
     axes[1].legend(fontsize=7)
-    fig.suptitle(f"Momentum distribution, N/L = {n:g}/a, L = {length:g} (error bars: standard "
-                 "error)", fontsize=9)
+    fig.suptitle(f"Momentum distribution, n = N/L = {n:g}/a, L = {length:g}, h = 1/{1 / h:g} "
+                 "(error bars: standard error over samples)", fontsize=9)
+    tidy_log_axes(fig)
     return [_save(fig, outdir, "momentum_distribution")]
 
 
@@ -452,7 +531,7 @@ def fig_localization_length(series, outdir) -> list[str]:
             sel = {pdim: j} if pdim in ly.dims else {}
             m, se = mean_se(ly.isel(sel))
             ax.errorbar(e, m.values, yerr=np.nan_to_num(se.values), fmt="o", ms=4, color=c,
-                        capsize=2, label=f"{pkey.split('.')[1]}={p:g}")
+                        capsize=2, label=f"{pkey.split('.')[1]} = {p:g}")
             if kind == "anderson":
                 ax.plot(ee, thouless_lyapunov(ee, p), "-", color=c, lw=1)
                 ax.plot([0.0], [kappus_wegner_lyapunov(p)], "x", color="k", ms=8)
@@ -460,18 +539,21 @@ def fig_localization_length(series, outdir) -> list[str]:
                 ax.axhline(aubry_andre_lyapunov(p), color=c, ls="--", lw=1)
             elif kind == "white_noise":
                 ax.plot(ee, halperin_lyapunov(ee, p), "-", color=c, lw=1)
-        ref = {"anderson": "lines: Thouless W^2/(96(1-E^2/4)); x: Kappus-Wegner",
+        ref = {"anderson": "lines: Thouless W^2/(96(1 − E^2/4)); ×: Kappus-Wegner",
                "aubry_andre": "dashed: ln(lam/2) (on the spectrum)",
                "white_noise": "lines: Halperin (exact)"}.get(kind, "")
         size = spec["model"].get("sites") or spec["model"].get("length")
-        ax.set_title(f"{kind}, L={size:g}\n{ref}", fontsize=8)
-        ax.set_xlabel(f"energy E [{_eu(ds)}]")
-        ax.set_ylabel(f"Lyapunov exponent gamma [1/{_lu(ds)}]")
+        title = {"anderson": "Anderson", "aubry_andre": "Aubry-André",
+                 "white_noise": "white noise"}.get(kind, kind)
+        ax.set_title(f"{title}, L = {size:g} {_lu(ds)}\n{ref}", fontsize=8)
+        ax.set_xlabel(axis_label(ds["energy_grid"]))
+        ax.set_ylabel(f"Lyapunov exponent gamma [{pretty_units(unit_of(ds['lyapunov']))}]")
         if kind in ("anderson", "white_noise"):
             ax.set_yscale("log")
         ax.legend(fontsize=7)
     fig.suptitle("Localization length: transfer-matrix Lyapunov exponents vs closed forms "
                  "(error bars: standard error)", fontsize=9)
+    tidy_log_axes(fig)
     return [_save(fig, outdir, "localization_length")]
 
 
@@ -544,7 +626,7 @@ def fig_interaction_axis(series, outdir) -> list[str]:
         ax.set_xticklabels(["0"] + [f"{u:g}" for u in ticks[1:-1]] + ["inf"])
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("U [t]  (mean field: g = U)")
-    axes[0].set_ylabel("lambda_0 / N [1]")
+    axes[0].set_ylabel("lambda_0 / N")
     axes[0].set_ylim(0, 1.05)
     axes[1].set_yscale("log")
     axes[1].set_ylabel("rho_s(theta = 0.5) [1/site]  (geometric mean)")
