@@ -79,7 +79,8 @@ def info_text(ds) -> str:
     lines = ["dimensions: " + ", ".join(f"{d}={n}" for d, n in ds.sizes.items())]
     lines.append("variables:")
     for name, v in ds.data_vars.items():
-        lines.append(f"  {name}({', '.join(v.dims)}) {v.dtype}  [{v.attrs.get('units', '')}]  "
+        unit = v.attrs.get("natural_units", v.attrs.get("units", ""))
+        lines.append(f"  {name}({', '.join(v.dims)}) {v.dtype}  [{unit}]  "
                      f"{v.attrs.get('long_name', '')}")
     lines.append("provenance:")
     for key in ("tgsweep_version", "git_commit", "versions", "host", "created", "updated", "seed",
