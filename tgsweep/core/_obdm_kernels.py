@@ -654,3 +654,362 @@ def obdm_grouped(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, 
         deferred += r3
         x0 = zmin - 1
     return restarts, deferred
+
+
+# --------------------------------------------------------------------------------------------
+# Blocked grouped sweep: the master sweep's rank-1 steps as level-3 BLAS (blocked Woodbury)
+# --------------------------------------------------------------------------------------------
+#
+# The grouped sweep spends its time in two level-2 operations per column: the rank-1 update of
+# B and the matrix-vector product B u(y + 1).  Over a block of k columns y0 .. y0 + k - 1 with
+# base inverse B0 = K(y0)^{-1}, everything the column values need is an inner product in the
+# B0 metric of X = [u(y0) .. u(y0 + k - 1), z_0 .. z_g]:
+#     W = B0 U_blk (one GEMM),  E0 = X^H W (one GEMM),
+# and the sequential Sherman-Morrison steps act on the small (k + g + 1)-dimensional space only
+# (E_j = E0 + sum_{i<j} c_i e_i e_i^H, e_i the committed column of E; the same deferral of
+# near-singular steps as :func:`group_sweep`).  At the end of the block B is advanced by one
+# rank-k update B0 + sum_i c_i p_i p_i^H with p_i = W r_i (two GEMMs; r_i the coefficients of
+# p_i in the columns of W, carried in the small space).  B is stored as conj(B) = B^T so that
+# W = U_blk conj(B) holds the rows (B0 u)^T of C-contiguous arrays.
+
+
+@njit(cache=True)
+def _group_values(tm, tv, gg, pref, out, orow, y, aw, zv, mat, tol_piv):
+    """out[orow - r, y] = pref * det [[A[:r, :r], t[:r]], [A[r, :r], t[r]]], A = I - 2 tm,
+    t = tv (r = 0 .. gg - 1), by elimination without pivoting; rows after a pivot below
+    ``tol_piv`` from exact small determinants (LU with partial pivoting).  Returns 1 if that
+    fallback was used, else 0.  (The regular branch of :func:`group_sweep`.)"""
+    for k in range(gg):
+        for l in range(gg):
+            aw[k, l] = -2.0 * tm[k, l]
+        aw[k, k] += 1.0
+        zv[k] = tv[k]
+    deta = 1.0 + 0.0 * tv[0]
+    rfail = gg
+    for r in range(gg):
+        out[orow - r, y] = pref * deta * zv[r]
+        if r == gg - 1:
+            break
+        piv = aw[r, r]
+        if abs(piv) < tol_piv:
+            rfail = r + 1
+            break
+        deta *= piv
+        for i in range(r + 1, gg):
+            lf = aw[i, r] / piv
+            for j in range(r + 1, gg):
+                aw[i, j] -= lf * aw[r, j]
+            zv[i] -= lf * zv[r]
+    if rfail == gg:
+        return 0
+    for r in range(rfail, gg):
+        for k in range(r + 1):
+            for l in range(r):
+                mat[k, l] = -2.0 * tm[k, l]
+            if k < r:
+                mat[k, k] += 1.0
+            mat[k, r] = tv[k]
+        out[orow - r, y] = pref * _det_lu(mat, r + 1)
+    return 1
+
+
+@njit(cache=True)
+def _pending_values_small(pp, pz, tp, tm, tz, npend, gg, pref, out, orow, y, af, tf, mat):
+    """:func:`_pending_values` from inner products in the base metric: pp[i, j] = p_i^H B p_j,
+    pz[i, k] = p_i^H B z_k, tp[i] = p_i^H B u(y), tz[k] = z_k^H B u(y), tm = Z^H B Z (p_i the
+    pending columns u(y_i))."""
+    for i in range(npend):
+        tf[i] = tp[i]
+        for j in range(npend):
+            af[i, j] = -2.0 * pp[i, j]
+        af[i, i] += 1.0
+        for k in range(gg):
+            s = pz[i, k]
+            af[i, npend + k] = -2.0 * s
+            af[npend + k, i] = -2.0 * np.conj(s)
+    for k in range(gg):
+        tf[npend + k] = tz[k]
+        for l in range(gg):
+            af[npend + k, npend + l] = -2.0 * tm[k, l]
+        af[npend + k, npend + k] += 1.0
+    for r in range(gg):
+        q = npend + r
+        for i in range(q + 1):
+            for j in range(q):
+                mat[i, j] = af[i, j]
+            mat[i, q] = tf[i]
+        out[orow - r, y] = pref * _det_lu(mat, q + 1)
+
+
+@njit(cache=True)
+def _exact_state(u, q, stride, qx, y, uz, uzc, bc, tm, tol_eig):
+    """Exact O^T = I - 2 (Q(y + 1) - Q(x0 + 1)) from the checkpoints (columns up to y
+    included); if min |eig| > tol_eig set bc = conj(O^T)^{-1}, tm = Z^H B Z and return
+    (True, log|det|, sign, O^T); else (False, 0, 1, O^T)."""
+    n = u.shape[1]
+    qcur = _prefix_at(u, q, stride, y + 1)
+    ot = np.empty((n, n), dtype=u.dtype)
+    for al in range(n):
+        for be in range(n):
+            ot[al, be] = -2.0 * (qcur[al, be] - qx[al, be])
+        ot[al, al] += 1.0
+    lam, vv = np.linalg.eigh(ot)
+    vv = np.ascontiguousarray(vv)
+    if np.min(np.abs(lam)) > tol_eig:
+        logdet, sgn = _inverse_from_eig(lam, vv, bc)
+        for al in range(n):
+            for be in range(n):
+                bc[al, be] = np.conj(bc[al, be])
+        wz = np.dot(uz, bc)
+        tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
+        return True, logdet, sgn, ot
+    return False, 0.0, 1.0, ot
+
+
+@njit(cache=True)
+def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=4,
+                        kb=32):
+    """:func:`group_sweep` with the master sweep blocked over ``kb`` columns (level-3 BLAS):
+    same values, same safeguards (deferred near-singular steps committed as rank-p Woodbury
+    updates, exact rebuild every ``stride`` sites or when ``pmax`` deferred steps do not
+    recover, per-pair determinants while O^T is singular).  Needs kb >= pmax + 2.
+
+    Returns (exact rebuilds, pivot fallbacks, deferred steps)."""
+    m, n = u.shape
+    if x0 >= m - 1:
+        return 0, 0, 0
+    gg = g + 1
+    pm = max(pmax, 1)
+    kmax = max(kb, pm + 2)
+    nx = kmax + gg
+    uz = np.empty((gg, n), dtype=u.dtype)
+    for r in range(gg):
+        uz[r] = u[x0 - r]
+    uzc = np.conj(uz)
+    bc = np.eye(n).astype(u.dtype)                      # conj(B) = B^T
+    tm = np.dot(uzc, np.ascontiguousarray(uz.T))       # Z^H B Z with B = I
+    ev = np.zeros((kmax, nx), dtype=u.dtype)           # committed columns of E (rows)
+    cv = np.zeros(kmax)                                 # their coefficients
+    rv = np.zeros((kmax, kmax), dtype=u.dtype)         # p_i = sum_l rv[i, l] W[l]
+    e = np.zeros(nx, dtype=u.dtype)
+    re = np.zeros(kmax, dtype=u.dtype)
+    pidx = np.zeros(pm, dtype=np.int64)
+    pe = np.zeros((pm, nx), dtype=u.dtype)
+    pr = np.zeros((pm, kmax), dtype=u.dtype)
+    pp = np.zeros((pm, pm), dtype=u.dtype)
+    pz = np.zeros((pm, gg), dtype=u.dtype)
+    tp = np.zeros(pm, dtype=u.dtype)
+    app = np.zeros((pm, pm), dtype=u.dtype)
+    na = pm + gg
+    af = np.empty((na, na), dtype=u.dtype)
+    tf = np.empty(na, dtype=u.dtype)
+    mat = np.empty((na + 1, na + 1), dtype=u.dtype)
+    aw = np.empty((gg, gg), dtype=u.dtype)
+    zv = np.empty(gg, dtype=u.dtype)
+    qx = _prefix_at(u, q, stride, x0 + 1)
+    qcur = qx.copy()
+    ot = np.eye(n).astype(u.dtype)
+    logdet = 0.0
+    sgn = 1.0
+    regular = True
+    restarts = 0
+    fallbacks = 0
+    deferred = 0
+    orow = x0 - row0
+    y = x0 + 1
+    while y < m:
+        if not regular:
+            # O^T singular: per-pair bordered determinants, exact state one column further
+            uy = u[y]
+            otr = ot.copy()
+            for r in range(gg):
+                if r > 0:
+                    _outer_acc(otr, uz[r - 1], -2.0)
+                out[orow - r, y] = _pair_det(otr, uz[r], uy)
+            if y == m - 1:
+                break
+            restarts += 1
+            _outer_acc(qcur, uy, 1.0)
+            for al in range(n):
+                for be in range(n):
+                    ot[al, be] = -2.0 * (qcur[al, be] - qx[al, be])
+                ot[al, al] += 1.0
+            lam, vv = np.linalg.eigh(ot)
+            vv = np.ascontiguousarray(vv)
+            if np.min(np.abs(lam)) > tol_eig:
+                regular = True
+                logdet, sgn = _inverse_from_eig(lam, vv, bc)
+                for al in range(n):
+                    for be in range(n):
+                        bc[al, be] = np.conj(bc[al, be])
+                wz = np.dot(uz, bc)
+                tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
+            y += 1
+            continue
+        # ---- one block of columns y .. y + ke - 1, never past a checkpoint column
+        ke = min(kmax, m - y)
+        rem = stride - 1 - (y % stride)
+        if rem + 1 < ke:
+            ke = rem + 1
+        ub = u[y:y + ke]
+        w = np.dot(ub, bc)                              # w[j] = (B0 u(y + j))^T
+        wt = np.ascontiguousarray(w.T)
+        eu = np.dot(np.conj(ub), wt)                    # eu[l, j] = u_l^H B0 u_j
+        ez = np.dot(uzc, wt)                            # ez[r, j] = z_r^H B0 u_j
+        ncom = 0
+        npend = 0
+        jstop = -1
+        last = False
+        for j in range(ke):
+            yy = y + j
+            lo = pidx[0] if npend > 0 else j
+            for l in range(lo, ke):
+                e[l] = eu[l, j]
+            for r in range(gg):
+                e[ke + r] = ez[r, j]
+            for i in range(ncom):
+                f = cv[i] * np.conj(ev[i, j])
+                evi = ev[i]
+                for l in range(lo, ke + gg):
+                    e[l] += f * evi[l]
+            tz = e[ke:ke + gg]
+            pref = sgn * np.exp(logdet)
+            if npend > 0:
+                for i in range(npend):
+                    tp[i] = e[pidx[i]]
+                _pending_values_small(pp, pz, tp, tm, tz, npend, gg, pref, out, orow, yy,
+                                      af, tf, mat)
+            else:
+                fallbacks += _group_values(tm, tz, gg, pref, out, orow, yy, aw, zv, mat,
+                                           tol_piv)
+            if yy == m - 1:
+                last = True
+                break
+            if (yy + 1) % stride == 0:
+                jstop = j
+                break
+            if npend >= pmax:
+                jstop = j
+                break
+            s = e[j].real
+            den = 1.0 - 2.0 * s
+            if npend == 0 and abs(den) < tol_den and pmax <= 0:
+                jstop = j
+                break
+            # W-space coefficients of B_cur u(yy)
+            for l in range(j + 1):
+                re[l] = 0.0
+            re[j] = 1.0
+            for i in range(ncom):
+                f = cv[i] * np.conj(ev[i, j])
+                for l in range(j):
+                    re[l] += f * rv[i, l]
+            if npend == 0 and abs(den) >= tol_den:
+                c = 2.0 / den
+                for l in range(j, ke + gg):
+                    ev[ncom, l] = e[l]
+                for l in range(j + 1):
+                    rv[ncom, l] = re[l]
+                for l in range(j + 1, ke):
+                    rv[ncom, l] = 0.0
+                cv[ncom] = c
+                ncom += 1
+                for k in range(gg):
+                    f = c * tz[k]
+                    for l in range(gg):
+                        tm[k, l] += f * np.conj(tz[l])
+                logdet += np.log(abs(den))
+                if den < 0:
+                    sgn = -sgn
+                continue
+            # defer column j
+            deferred += 1
+            pidx[npend] = j
+            for l in range(lo, ke + gg):
+                pe[npend, l] = e[l]
+            for l in range(j + 1):
+                pr[npend, l] = re[l]
+            for l in range(j + 1, ke):
+                pr[npend, l] = 0.0
+            npend += 1
+            for i in range(npend):
+                for i2 in range(npend):
+                    pp[i, i2] = pe[i2, pidx[i]]
+                for k in range(gg):
+                    pz[i, k] = np.conj(pe[i, ke + k])
+            if npend == 1:
+                continue
+            for i in range(npend):
+                for i2 in range(npend):
+                    app[i, i2] = -2.0 * pp[i, i2]
+                app[i, i] += 1.0
+            lam, qv = np.linalg.eigh(app[:npend, :npend])
+            if np.min(np.abs(lam)) < tol_den:
+                continue
+            # commit the pending steps: B += 2 (B P) app^{-1} (B P)^H in eigen-form
+            for kk in range(npend):
+                for l in range(j + 1, ke + gg):
+                    acc = 0.0 * e[0]
+                    for i in range(npend):
+                        acc += qv[i, kk] * pe[i, l]
+                    ev[ncom, l] = acc
+                for l in range(ke):
+                    acc = 0.0 * e[0]
+                    for i in range(npend):
+                        acc += qv[i, kk] * pr[i, l]
+                    rv[ncom, l] = acc
+                c = 2.0 / lam[kk]
+                cv[ncom] = c
+                ncom += 1
+                for k in range(gg):
+                    f = c * ev[ncom - 1, ke + k]
+                    for l in range(gg):
+                        tm[k, l] += f * np.conj(ev[ncom - 1, ke + l])
+                logdet += np.log(abs(lam[kk]))
+                if lam[kk] < 0:
+                    sgn = -sgn
+            npend = 0
+        if last:
+            break
+        if jstop < 0 and npend > 0 and pidx[0] == 0:
+            jstop = ke - 1            # no progress possible: rebuild (cannot happen, kb > pmax)
+        if jstop >= 0:
+            restarts += 1
+            yy = y + jstop
+            regular, ld, sg, ot = _exact_state(u, q, stride, qx, yy, uz, uzc, bc, tm, tol_eig)
+            if regular:
+                logdet = ld
+                sgn = sg
+            else:
+                qcur = _prefix_at(u, q, stride, yy + 1)
+            y = yy + 1
+            continue
+        if ncom > 0:
+            # B <- B0 + sum_i c_i p_i p_i^H, p_i^T = rv[i] W: conj(B) += conj(P)^T (c P)
+            pm_ = np.dot(np.ascontiguousarray(rv[:ncom, :ke]), w)
+            cp = np.empty_like(pm_)
+            for i in range(ncom):
+                for al in range(n):
+                    cp[i, al] = cv[i] * pm_[i, al]
+            bc += np.dot(np.ascontiguousarray(np.conj(pm_).T), cp)
+        y += pidx[0] if npend > 0 else ke
+    return restarts, fallbacks, deferred
+
+
+@njit(cache=True)
+def obdm_blocked(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, pmax=4, kb=32):
+    """:func:`obdm_grouped` with the blocked master sweep (:func:`group_sweep_blocked`).
+
+    Returns (exact rebuilds of O^T, deferred steps) summed over the groups."""
+    restarts = 0
+    deferred = 0
+    x0 = xb - 1
+    while x0 >= xa:
+        zmin = max(xa, x0 - g)
+        group_head(u, x0, zmin, out, row0)
+        r1, r2, r3 = group_sweep_blocked(u, q, stride, x0, x0 - zmin, out, row0, tol_den,
+                                         tol_eig, tol_piv, pmax, kb)
+        restarts += r1
+        deferred += r3
+        x0 = zmin - 1
+    return restarts, deferred
