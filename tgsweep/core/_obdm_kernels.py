@@ -713,6 +713,95 @@ def _group_values(tm, tv, gg, pref, out, orow, y, aw, zv, mat, tol_piv):
     return 1
 
 
+@njit(cache=True, fastmath=True)
+def _ldl_factor(tm, gg, ld, dd, tol_piv):
+    """A = I - 2 tm = L D L^H (L unit lower, stored below the diagonal of ``ld``; D in ``dd``)
+    without pivoting.  Returns False (factors unusable) if a pivot d_i, i < gg - 1, is below
+    ``tol_piv`` in modulus."""
+    for i in range(gg):
+        for j in range(i + 1):
+            ld[i, j] = -2.0 * tm[i, j]
+        ld[i, i] += 1.0
+    for c in range(gg):
+        d = ld[c, c].real
+        dd[c] = d
+        if c == gg - 1:
+            break
+        if abs(d) < tol_piv:
+            return False
+        inv = 1.0 / d
+        for i in range(c + 1, gg):
+            ld[i, c] *= inv
+        for j in range(c + 1, gg):
+            f = d * np.conj(ld[j, c])
+            for i in range(j, gg):
+                ld[i, j] -= ld[i, c] * f
+    return True
+
+
+@njit(cache=True, fastmath=True)
+def _ldl_update(ld, dd, gg, alpha, v, wv, tol_piv):
+    """L D L^H <- L D L^H + alpha v v^H in O(gg^2) (Gill, Golub, Murray & Saunders, Math. Comp.
+    28, 505 (1974), method C1, Hermitian form).  Returns False if a new pivot d_i, i < gg - 1,
+    falls below ``tol_piv`` in modulus (then the factors must be rebuilt)."""
+    for i in range(gg):
+        wv[i] = v[i]
+    a = alpha
+    for j in range(gg):
+        p = wv[j]
+        dn = dd[j] + a * (p.real * p.real + p.imag * p.imag)
+        if j == gg - 1:
+            dd[j] = dn
+            break
+        if abs(dn) < tol_piv:
+            return False
+        beta = a * np.conj(p) / dn
+        a = a * dd[j] / dn
+        dd[j] = dn
+        for r in range(j + 1, gg):
+            wv[r] -= p * ld[r, j]
+            ld[r, j] += beta * wv[r]
+    return True
+
+
+@njit(cache=True, fastmath=True)
+def _ldl_values(ld, dd, tv, gg, pref, out, orow, y, zv):
+    """out[orow - r, y] = pref * det A[:r, :r] * (L^{-1} t)_r = pref * det [[A[:r, :r], t[:r]],
+    [A[r, :r], t[r]]] for A = L D L^H (the values of :func:`_group_values`)."""
+    deta = pref
+    for r in range(gg):
+        acc = tv[r]
+        for i in range(r):
+            acc -= ld[r, i] * zv[i]
+        zv[r] = acc
+        out[orow - r, y] = deta * acc
+        deta *= dd[r]
+
+
+@njit(cache=True)
+def _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg):
+    """tmc += sum_{ntm <= i < ncom} cv[i] ev[i, Z] ev[i, Z]^H (Z = ke .. ke + gg - 1): the
+    group's Z^H B Z brought up to the committed steps (a small GEMM when there are many)."""
+    nc = ncom - ntm
+    if nc <= 0:
+        return
+    if nc < 4:
+        for i in range(ntm, ncom):
+            for k in range(gg):
+                f = cv[i] * ev[i, ke + k]
+                for l in range(gg):
+                    tmc[k, l] += f * np.conj(ev[i, ke + l])
+        return
+    a = np.empty((gg, nc), dtype=ev.dtype)
+    ac = np.empty((nc, gg), dtype=ev.dtype)
+    for i in range(nc):
+        for k in range(gg):
+            v = ev[ntm + i, ke + k]
+            a[k, i] = cv[ntm + i] * v
+            ac[i, k] = np.conj(v)
+    tmc += np.dot(a, ac)
+
+
 @njit(cache=True)
 def _pending_values_small(pp, pz, tp, tm, tz, npend, gg, pref, out, orow, y, af, tf, mat):
     """:func:`_pending_values` from inner products in the base metric: pp[i, j] = p_i^H B p_j,
@@ -790,6 +879,8 @@ def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_pi
     tm = np.dot(uzc, np.ascontiguousarray(uz.T))       # Z^H B Z with B = I
     ev = np.zeros((kmax, nx), dtype=u.dtype)           # committed columns of E (rows)
     cv = np.zeros(kmax)                                 # their coefficients
+    rend = np.zeros(kmax, dtype=np.int64)               # rv[i, l] = 0 for l >= rend[i]
+    tmc = np.empty((gg, gg), dtype=u.dtype)            # Z^H B Z after the committed steps
     rv = np.zeros((kmax, kmax), dtype=u.dtype)         # p_i = sum_l rv[i, l] W[l]
     e = np.zeros(nx, dtype=u.dtype)
     re = np.zeros(kmax, dtype=u.dtype)
@@ -806,6 +897,9 @@ def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_pi
     mat = np.empty((na + 1, na + 1), dtype=u.dtype)
     aw = np.empty((gg, gg), dtype=u.dtype)
     zv = np.empty(gg, dtype=u.dtype)
+    ld = np.zeros((gg, gg), dtype=u.dtype)             # LDL^H of A = I - 2 tm
+    dd = np.zeros(gg)
+    wv = np.empty(gg, dtype=u.dtype)
     qx = _prefix_at(u, q, stride, x0 + 1)
     qcur = qx.copy()
     ot = np.eye(n).astype(u.dtype)
@@ -860,6 +954,9 @@ def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_pi
         npend = 0
         jstop = -1
         last = False
+        tmc[:, :] = tm
+        ntm = 0
+        clean = _ldl_factor(tmc, gg, ld, dd, tol_piv)
         for j in range(ke):
             yy = y + j
             lo = pidx[0] if npend > 0 else j
@@ -877,11 +974,20 @@ def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_pi
             if npend > 0:
                 for i in range(npend):
                     tp[i] = e[pidx[i]]
-                _pending_values_small(pp, pz, tp, tm, tz, npend, gg, pref, out, orow, yy,
+                _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+                ntm = ncom
+                _pending_values_small(pp, pz, tp, tmc, tz, npend, gg, pref, out, orow, yy,
                                       af, tf, mat)
             else:
-                fallbacks += _group_values(tm, tz, gg, pref, out, orow, yy, aw, zv, mat,
-                                           tol_piv)
+                if not clean:
+                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+                    ntm = ncom
+                    clean = _ldl_factor(tmc, gg, ld, dd, tol_piv)
+                if clean:
+                    _ldl_values(ld, dd, tz, gg, pref, out, orow, yy, zv)
+                else:
+                    fallbacks += _group_values(tmc, tz, gg, pref, out, orow, yy, aw, zv, mat,
+                                               tol_piv)
             if yy == m - 1:
                 last = True
                 break
@@ -902,22 +1008,20 @@ def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_pi
             re[j] = 1.0
             for i in range(ncom):
                 f = cv[i] * np.conj(ev[i, j])
-                for l in range(j):
-                    re[l] += f * rv[i, l]
+                ri = rv[i]
+                for l in range(rend[i]):
+                    re[l] += f * ri[l]
             if npend == 0 and abs(den) >= tol_den:
                 c = 2.0 / den
                 for l in range(j, ke + gg):
                     ev[ncom, l] = e[l]
                 for l in range(j + 1):
                     rv[ncom, l] = re[l]
-                for l in range(j + 1, ke):
-                    rv[ncom, l] = 0.0
                 cv[ncom] = c
+                rend[ncom] = j + 1
                 ncom += 1
-                for k in range(gg):
-                    f = c * tz[k]
-                    for l in range(gg):
-                        tm[k, l] += f * np.conj(tz[l])
+                if clean:
+                    clean = _ldl_update(ld, dd, gg, -2.0 * c, tz, wv, tol_piv)
                 logdet += np.log(abs(den))
                 if den < 0:
                     sgn = -sgn
@@ -958,17 +1062,14 @@ def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_pi
                     for i in range(npend):
                         acc += qv[i, kk] * pr[i, l]
                     rv[ncom, l] = acc
-                c = 2.0 / lam[kk]
-                cv[ncom] = c
+                cv[ncom] = 2.0 / lam[kk]
+                rend[ncom] = j + 1
                 ncom += 1
-                for k in range(gg):
-                    f = c * ev[ncom - 1, ke + k]
-                    for l in range(gg):
-                        tm[k, l] += f * np.conj(ev[ncom - 1, ke + l])
                 logdet += np.log(abs(lam[kk]))
                 if lam[kk] < 0:
                     sgn = -sgn
             npend = 0
+            clean = False
         if last:
             break
         if jstop < 0 and npend > 0 and pidx[0] == 0:
@@ -976,17 +1077,23 @@ def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_pi
         if jstop >= 0:
             restarts += 1
             yy = y + jstop
-            regular, ld, sg, ot = _exact_state(u, q, stride, qx, yy, uz, uzc, bc, tm, tol_eig)
+            regular, ldet, sg, ot = _exact_state(u, q, stride, qx, yy, uz, uzc, bc, tm, tol_eig)
             if regular:
-                logdet = ld
+                logdet = ldet
                 sgn = sg
             else:
                 qcur = _prefix_at(u, q, stride, yy + 1)
             y = yy + 1
             continue
+        _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+        tm[:, :] = tmc
         if ncom > 0:
             # B <- B0 + sum_i c_i p_i p_i^H, p_i^T = rv[i] W: conj(B) += conj(P)^T (c P)
-            pm_ = np.dot(np.ascontiguousarray(rv[:ncom, :ke]), w)
+            rr = np.zeros((ncom, ke), dtype=u.dtype)
+            for i in range(ncom):
+                for l in range(rend[i]):
+                    rr[i, l] = rv[i, l]
+            pm_ = np.dot(rr, w)
             cp = np.empty_like(pm_)
             for i in range(ncom):
                 for al in range(n):
