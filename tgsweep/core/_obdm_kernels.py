@@ -831,10 +831,30 @@ def _pending_values_small(pp, pz, tp, tm, tz, npend, gg, pref, out, orow, y, af,
 
 
 @njit(cache=True)
+def _inverse_gemm(lam, vv, b):
+    """b = V diag(1/lam) V^H by one GEMM; returns (log|det|, sign(det))."""
+    n = lam.size
+    logdet = 0.0
+    sgn = 1.0
+    vl = np.empty_like(vv)
+    for k in range(n):
+        logdet += np.log(abs(lam[k]))
+        if lam[k] < 0:
+            sgn = -sgn
+    for al in range(n):
+        for k in range(n):
+            vl[al, k] = vv[al, k] / lam[k]
+    b[:, :] = np.dot(vl, np.ascontiguousarray(np.conj(vv).T))
+    return logdet, sgn
+
+
+@njit(cache=True)
 def _exact_state(u, q, stride, qx, y, uz, uzc, bc, tm, tol_eig):
     """Exact O^T = I - 2 (Q(y + 1) - Q(x0 + 1)) from the checkpoints (columns up to y
-    included); if min |eig| > tol_eig set bc = conj(O^T)^{-1}, tm = Z^H B Z and return
-    (True, log|det|, sign, O^T); else (False, 0, 1, O^T)."""
+    included).  If min |eig O^T| > tol_eig: bc = conj(O^T)^{-1}, tm = Z^H B Z, return
+    (True, log|det|, sign, O^T); else (False, 0, 1, O^T).  The inverse and determinant come
+    from LU (LAPACK) when ||(O^T)^{-1}||_F < 1/tol_eig (which implies min |eig| > tol_eig);
+    otherwise the eigendecomposition decides, as in :func:`group_sweep`."""
     n = u.shape[1]
     qcur = _prefix_at(u, q, stride, y + 1)
     ot = np.empty((n, n), dtype=u.dtype)
@@ -842,26 +862,42 @@ def _exact_state(u, q, stride, qx, y, uz, uzc, bc, tm, tol_eig):
         for be in range(n):
             ot[al, be] = -2.0 * (qcur[al, be] - qx[al, be])
         ot[al, al] += 1.0
-    lam, vv = np.linalg.eigh(ot)
-    vv = np.ascontiguousarray(vv)
-    if np.min(np.abs(lam)) > tol_eig:
-        logdet, sgn = _inverse_from_eig(lam, vv, bc)
+    sg, logdet = np.linalg.slogdet(ot)
+    ok = False
+    if abs(sg) > 0.5 and np.isfinite(logdet):
+        b = np.linalg.inv(ot)
+        fro = 0.0
+        for al in range(n):
+            for be in range(n):
+                v = b[al, be]
+                fro += v.real * v.real + v.imag * v.imag
+        if fro * tol_eig * tol_eig < 1.0:
+            ok = True
+            sgn = 1.0 if sg.real > 0 else -1.0
+            for al in range(n):
+                for be in range(n):
+                    bc[al, be] = 0.5 * (np.conj(b[al, be]) + b[be, al])
+    if not ok:
+        lam, vv = np.linalg.eigh(ot)
+        vv = np.ascontiguousarray(vv)
+        if np.min(np.abs(lam)) <= tol_eig:
+            return False, 0.0, 1.0, ot
+        logdet, sgn = _inverse_gemm(lam, vv, bc)
         for al in range(n):
             for be in range(n):
                 bc[al, be] = np.conj(bc[al, be])
-        wz = np.dot(uz, bc)
-        tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
-        return True, logdet, sgn, ot
-    return False, 0.0, 1.0, ot
+    wz = np.dot(uz, bc)
+    tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
+    return True, logdet, sgn, ot
 
 
 @njit(cache=True)
-def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=4,
+def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=4,
                         kb=32):
     """:func:`group_sweep` with the master sweep blocked over ``kb`` columns (level-3 BLAS):
     same values, same safeguards (deferred near-singular steps committed as rank-p Woodbury
     updates, exact rebuild every ``stride`` sites or when ``pmax`` deferred steps do not
-    recover, per-pair determinants while O^T is singular).  Needs kb >= pmax + 2.
+    recover, per-pair determinants while O^T is singular); qx = sum_{z <= x0} u(z) u(z)^H.
 
     Returns (exact rebuilds, pivot fallbacks, deferred steps)."""
     m, n = u.shape
@@ -900,7 +936,6 @@ def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_pi
     ld = np.zeros((gg, gg), dtype=u.dtype)             # LDL^H of A = I - 2 tm
     dd = np.zeros(gg)
     wv = np.empty(gg, dtype=u.dtype)
-    qx = _prefix_at(u, q, stride, x0 + 1)
     qcur = qx.copy()
     ot = np.eye(n).astype(u.dtype)
     logdet = 0.0
@@ -932,7 +967,7 @@ def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_pi
             vv = np.ascontiguousarray(vv)
             if np.min(np.abs(lam)) > tol_eig:
                 regular = True
-                logdet, sgn = _inverse_from_eig(lam, vv, bc)
+                logdet, sgn = _inverse_gemm(lam, vv, bc)
                 for al in range(n):
                     for be in range(n):
                         bc[al, be] = np.conj(bc[al, be])
@@ -1106,16 +1141,25 @@ def group_sweep_blocked(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_pi
 @njit(cache=True)
 def obdm_blocked(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, pmax=4, kb=32):
     """:func:`obdm_grouped` with the blocked master sweep (:func:`group_sweep_blocked`).
+    Q(x0 + 1) of successive groups is downdated by the group's g + 1 outer products (reset at
+    every checkpoint), not summed up from the checkpoint below (O(stride N^2) per group).
 
     Returns (exact rebuilds of O^T, deferred steps) summed over the groups."""
     restarts = 0
     deferred = 0
     x0 = xb - 1
+    qx = _prefix_at(u, q, stride, x0 + 1)
     while x0 >= xa:
         zmin = max(xa, x0 - g)
         group_head(u, x0, zmin, out, row0)
-        r1, r2, r3 = group_sweep_blocked(u, q, stride, x0, x0 - zmin, out, row0, tol_den,
+        r1, r2, r3 = group_sweep_blocked(u, q, stride, qx, x0, x0 - zmin, out, row0, tol_den,
                                          tol_eig, tol_piv, pmax, kb)
+        # Q(zmin) for the next group: from the checkpoint when zmin is one, else downdated
+        if zmin % stride == 0:
+            qx[:, :] = q[zmin // stride]
+        else:
+            for z in range(zmin, x0 + 1):
+                _outer_acc(qx, u[z], -1.0)
         restarts += r1
         deferred += r3
         x0 = zmin - 1
