@@ -1134,7 +1134,11 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 for al in range(n):
                     cp[i, al] = cv[i] * pm_[i, al]
             bc += np.dot(np.ascontiguousarray(np.conj(pm_).T), cp)
-        y += pidx[0] if npend > 0 else ke
+        if npend > 0:
+            deferred -= npend         # carried into the next block, counted again there
+            y += pidx[0]
+        else:
+            y += ke
     return restarts, fallbacks, deferred
 
 

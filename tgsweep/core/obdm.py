@@ -23,7 +23,7 @@ TOL_PIV = 1e-2
 #: rows sharing one master sweep in the blocked kernel (``_obdm_kernels.obdm_blocked``)
 BLOCK_GROUP = 16
 #: columns per level-3 block of the blocked kernel's master sweep
-BLOCK_COLS = 16
+BLOCK_COLS = 24
 #: the blocked kernel is used from this many orbitals on (measured crossover,
 #: ``benchmarks/bench_obdm.py --case crossover``); below it the grouped kernel is faster
 BLOCKED_MIN_N = 16
