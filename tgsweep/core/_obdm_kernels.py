@@ -673,46 +673,6 @@ def obdm_grouped(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, 
 # W = U_blk conj(B) holds the rows (B0 u)^T of C-contiguous arrays.
 
 
-@njit(cache=True)
-def _group_values(tm, tv, gg, pref, out, orow, y, aw, zv, mat, tol_piv):
-    """out[orow - r, y] = pref * det [[A[:r, :r], t[:r]], [A[r, :r], t[r]]], A = I - 2 tm,
-    t = tv (r = 0 .. gg - 1), by elimination without pivoting; rows after a pivot below
-    ``tol_piv`` from exact small determinants (LU with partial pivoting).  Returns 1 if that
-    fallback was used, else 0.  (The regular branch of :func:`group_sweep`.)"""
-    for k in range(gg):
-        for l in range(gg):
-            aw[k, l] = -2.0 * tm[k, l]
-        aw[k, k] += 1.0
-        zv[k] = tv[k]
-    deta = 1.0 + 0.0 * tv[0]
-    rfail = gg
-    for r in range(gg):
-        out[orow - r, y] = pref * deta * zv[r]
-        if r == gg - 1:
-            break
-        piv = aw[r, r]
-        if abs(piv) < tol_piv:
-            rfail = r + 1
-            break
-        deta *= piv
-        for i in range(r + 1, gg):
-            lf = aw[i, r] / piv
-            for j in range(r + 1, gg):
-                aw[i, j] -= lf * aw[r, j]
-            zv[i] -= lf * zv[r]
-    if rfail == gg:
-        return 0
-    for r in range(rfail, gg):
-        for k in range(r + 1):
-            for l in range(r):
-                mat[k, l] = -2.0 * tm[k, l]
-            if k < r:
-                mat[k, k] += 1.0
-            mat[k, r] = tv[k]
-        out[orow - r, y] = pref * _det_lu(mat, r + 1)
-    return 1
-
-
 @njit(cache=True, fastmath=True)
 def _ldl_factor(tm, gg, ld, dd, tol_piv):
     """A = I - 2 tm = L D L^H (L unit lower, stored below the diagonal of ``ld``; D in ``dd``)
@@ -767,7 +727,7 @@ def _ldl_update(ld, dd, gg, alpha, v, wv, tol_piv):
 @njit(cache=True, fastmath=True)
 def _ldl_values(ld, dd, tv, gg, pref, out, orow, y, zv):
     """out[orow - r, y] = pref * det A[:r, :r] * (L^{-1} t)_r = pref * det [[A[:r, :r], t[:r]],
-    [A[r, :r], t[r]]] for A = L D L^H (the values of :func:`_group_values`)."""
+    [A[r, :r], t[r]]] for A = L D L^H = I - 2 Z^H B Z, t = Z^H B u(y)."""
     deta = pref
     for r in range(gg):
         acc = tv[r]
@@ -776,6 +736,145 @@ def _ldl_values(ld, dd, tv, gg, pref, out, orow, y, zv):
         zv[r] = acc
         out[orow - r, y] = deta * acc
         deta *= dd[r]
+
+
+@njit(cache=True, fastmath=True)
+def _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, y, gw, cm, mat):
+    """Column y while npend deferred steps are pending (pp[i, j] = p_i^H B p_j, pz[i, k] =
+    p_i^H B z_k, tp[i] = p_i^H B u(y), tz[k] = z_k^H B u(y); the bordered determinants of
+    :func:`_pending_values`) from the LDL^H factors of A = I - 2 Z^H B Z
+    (L D L^H, all pivots usable) in O(gg^2 npend): with G = L^{-1} [F_ZP, t_Z]
+    (F_ZP = -2 Z^H B P), eliminating Z_{<r} first leaves the (npend + 1)-dimensional Schur
+    complement [[F_PP - G_r^H D_r^{-1} G_r, t_P - G_r^H D_r^{-1} g_r], [G[r, :npend], G[r, npend]]],
+    whose determinant times prod_{i<r} d_i is the bordered determinant of row r."""
+    npc = npend + 1
+    for r in range(gg):
+        for b in range(npend):
+            gw[r, b] = -2.0 * np.conj(pz[b, r])
+        gw[r, npend] = tz[r]
+        for i in range(r):
+            f = ld[r, i]
+            for b in range(npc):
+                gw[r, b] -= f * gw[i, b]
+    for a in range(npend):
+        for b in range(npend):
+            cm[a, b] = -2.0 * pp[a, b]
+        cm[a, a] += 1.0
+        cm[a, npend] = tp[a]
+    deta = pref
+    for r in range(gg):
+        for a in range(npend):
+            for b in range(npc):
+                mat[a, b] = cm[a, b]
+        for b in range(npc):
+            mat[npend, b] = gw[r, b]
+        out[orow - r, y] = deta * _det_lu(mat, npc)
+        if r == gg - 1:
+            break
+        inv = 1.0 / dd[r]
+        for a in range(npend):
+            f = np.conj(gw[r, a]) * inv
+            for b in range(npc):
+                cm[a, b] -= f * gw[r, b]
+        deta *= dd[r]
+
+
+@njit(cache=True)
+def _small_det(sm, rows, nr, cols, mat):
+    """det of sm[rows[:nr]][:, cols[:nr]] (LU with partial pivoting, in ``mat``)."""
+    for i in range(nr):
+        for j in range(nr):
+            mat[i, j] = sm[rows[i], cols[j]]
+    return _det_lu(mat, nr)
+
+
+@njit(cache=True)
+def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, rows, cols,
+                    mat, tol_piv):
+    """Column y of the group from Z^H B Z (tm) and, if npend > 0, the pending vectors (pp, pz,
+    tp as in :func:`_pending_values_ldl`), by Gaussian elimination of the Z block in its natural
+    order with 1 x 1 pivots, or 2 x 2 pivots (r, r + 1) where |pivot| < tol_piv.  Before
+    eliminating Z_r the value of row r is (det of the eliminated block) times the determinant of
+    the (npend + 1)-dimensional Schur complement on rows {P, z_r}, columns {P, t}; inside a 2 x 2
+    pivot the value of row r + 1 uses rows {P, z_r, z_{r+1}}, columns {P, z_r, t}.  At half
+    filling of a clean ring every other leading minor vanishes (Lieb, Schultz & Mattis 1961),
+    which 1 x 1 elimination cannot pass but 2 x 2 pivots do.  Rows after a 2 x 2 pivot with
+    |det| < tol_piv come from exact small determinants of the whole bordered matrix.  Returns 1 if
+    that fallback was used, else 0.  sm, s0: (gg + npend, gg + npend + 1) work arrays."""
+    nt = gg + npend
+    for i in range(gg):
+        for j in range(gg):
+            sm[i, j] = -2.0 * tm[i, j]
+        sm[i, i] += 1.0
+        sm[i, nt] = tz[i]
+        for b in range(npend):
+            sm[i, gg + b] = -2.0 * np.conj(pz[b, i])
+            sm[gg + b, i] = -2.0 * pz[b, i]
+    for a in range(npend):
+        for b in range(npend):
+            sm[gg + a, gg + b] = -2.0 * pp[a, b]
+        sm[gg + a, gg + a] += 1.0
+        sm[gg + a, nt] = tp[a]
+    for i in range(nt):
+        for j in range(nt + 1):
+            s0[i, j] = sm[i, j]
+    for a in range(npend):
+        rows[a] = gg + a
+        cols[a] = gg + a
+    deta = pref
+    r = 0
+    while r < gg:
+        rows[npend] = r
+        cols[npend] = nt
+        out[orow - r, y] = deta * _small_det(sm, rows, npend + 1, cols, mat)
+        if r == gg - 1:
+            return 0
+        piv = sm[r, r]
+        if abs(piv) >= tol_piv:
+            inv = 1.0 / piv
+            for i in range(r + 1, nt):
+                f = sm[i, r] * inv
+                if f != 0.0:
+                    for j in range(r + 1, nt + 1):
+                        sm[i, j] -= f * sm[r, j]
+            deta *= piv
+            r += 1
+            continue
+        # 2 x 2 pivot on (r, r + 1)
+        rows[npend] = r
+        rows[npend + 1] = r + 1
+        cols[npend] = r
+        cols[npend + 1] = nt
+        out[orow - r - 1, y] = deta * _small_det(sm, rows, npend + 2, cols, mat)
+        if r + 1 == gg - 1:
+            return 0
+        a00 = sm[r, r]
+        a01 = sm[r, r + 1]
+        a10 = sm[r + 1, r]
+        a11 = sm[r + 1, r + 1]
+        d2 = a00 * a11 - a01 * a10
+        if abs(d2) < tol_piv:
+            break
+        i00 = a11 / d2
+        i01 = -a01 / d2
+        i10 = -a10 / d2
+        i11 = a00 / d2
+        for i in range(r + 2, nt):
+            f0 = sm[i, r] * i00 + sm[i, r + 1] * i10
+            f1 = sm[i, r] * i01 + sm[i, r + 1] * i11
+            for j in range(r + 2, nt + 1):
+                sm[i, j] -= f0 * sm[r, j] + f1 * sm[r + 1, j]
+        deta *= d2
+        r += 2
+    # exact small determinants of the bordered matrix for rows r + 2 .. gg - 1
+    for rr in range(r + 2, gg):
+        for k in range(rr):
+            rows[npend + k] = k
+            cols[npend + k] = k
+        rows[npend + rr] = rr
+        cols[npend + rr] = nt
+        out[orow - rr, y] = pref * _small_det(s0, rows, npend + rr + 1, cols, mat)
+    return 1
 
 
 @njit(cache=True)
@@ -800,34 +899,6 @@ def _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg):
             a[k, i] = cv[ntm + i] * v
             ac[i, k] = np.conj(v)
     tmc += np.dot(a, ac)
-
-
-@njit(cache=True)
-def _pending_values_small(pp, pz, tp, tm, tz, npend, gg, pref, out, orow, y, af, tf, mat):
-    """:func:`_pending_values` from inner products in the base metric: pp[i, j] = p_i^H B p_j,
-    pz[i, k] = p_i^H B z_k, tp[i] = p_i^H B u(y), tz[k] = z_k^H B u(y), tm = Z^H B Z (p_i the
-    pending columns u(y_i))."""
-    for i in range(npend):
-        tf[i] = tp[i]
-        for j in range(npend):
-            af[i, j] = -2.0 * pp[i, j]
-        af[i, i] += 1.0
-        for k in range(gg):
-            s = pz[i, k]
-            af[i, npend + k] = -2.0 * s
-            af[npend + k, i] = -2.0 * np.conj(s)
-    for k in range(gg):
-        tf[npend + k] = tz[k]
-        for l in range(gg):
-            af[npend + k, npend + l] = -2.0 * tm[k, l]
-        af[npend + k, npend + k] += 1.0
-    for r in range(gg):
-        q = npend + r
-        for i in range(q + 1):
-            for j in range(q):
-                mat[i, j] = af[i, j]
-            mat[i, q] = tf[i]
-        out[orow - r, y] = pref * _det_lu(mat, q + 1)
 
 
 @njit(cache=True)
@@ -928,14 +999,17 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     tp = np.zeros(pm, dtype=u.dtype)
     app = np.zeros((pm, pm), dtype=u.dtype)
     na = pm + gg
-    af = np.empty((na, na), dtype=u.dtype)
-    tf = np.empty(na, dtype=u.dtype)
     mat = np.empty((na + 1, na + 1), dtype=u.dtype)
-    aw = np.empty((gg, gg), dtype=u.dtype)
     zv = np.empty(gg, dtype=u.dtype)
     ld = np.zeros((gg, gg), dtype=u.dtype)             # LDL^H of A = I - 2 tm
     dd = np.zeros(gg)
     wv = np.empty(gg, dtype=u.dtype)
+    gw = np.empty((gg, pm + 1), dtype=u.dtype)
+    sm = np.empty((gg + pm, gg + pm + 1), dtype=u.dtype)
+    s0 = np.empty((gg + pm, gg + pm + 1), dtype=u.dtype)
+    rws = np.empty(gg + pm + 1, dtype=np.int64)
+    cls = np.empty(gg + pm + 1, dtype=np.int64)
+    cm = np.empty((pm, pm + 1), dtype=u.dtype)
     qcur = qx.copy()
     ot = np.eye(n).astype(u.dtype)
     logdet = 0.0
@@ -1009,10 +1083,14 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             if npend > 0:
                 for i in range(npend):
                     tp[i] = e[pidx[i]]
-                _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
-                ntm = ncom
-                _pending_values_small(pp, pz, tp, tmc, tz, npend, gg, pref, out, orow, yy,
-                                      af, tf, mat)
+                if clean:
+                    _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, yy,
+                                        gw, cm, mat)
+                else:
+                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+                    ntm = ncom
+                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, npend, gg, pref, out,
+                                                 orow, yy, sm, s0, rws, cls, mat, tol_piv)
             else:
                 if not clean:
                     _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
@@ -1021,8 +1099,8 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 if clean:
                     _ldl_values(ld, dd, tz, gg, pref, out, orow, yy, zv)
                 else:
-                    fallbacks += _group_values(tmc, tz, gg, pref, out, orow, yy, aw, zv, mat,
-                                               tol_piv)
+                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, 0, gg, pref, out, orow,
+                                                 yy, sm, s0, rws, cls, mat, tol_piv)
             if yy == m - 1:
                 last = True
                 break
@@ -1100,11 +1178,13 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 cv[ncom] = 2.0 / lam[kk]
                 rend[ncom] = j + 1
                 ncom += 1
+                if clean:
+                    clean = _ldl_update(ld, dd, gg, -2.0 * cv[ncom - 1], ev[ncom - 1, ke:ke + gg],
+                                        wv, tol_piv)
                 logdet += np.log(abs(lam[kk]))
                 if lam[kk] < 0:
                     sgn = -sgn
             npend = 0
-            clean = False
         if last:
             break
         if jstop < 0 and npend > 0 and pidx[0] == 0:

@@ -26,7 +26,7 @@ BLOCK_GROUP = 16
 BLOCK_COLS = 24
 #: the blocked kernel is used from this many orbitals on (measured crossover,
 #: ``benchmarks/bench_obdm.py --case crossover``); below it the grouped kernel is faster
-BLOCKED_MIN_N = 16
+BLOCKED_MIN_N = 32
 #: deferred steps the sweeps may carry before an exact rebuild
 PMAX = 4
 
