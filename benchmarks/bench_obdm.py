@@ -20,6 +20,8 @@ Threads are pinned to 1 (BLAS and numba); ratios are within one run.
 
 Run:  python benchmarks/bench_obdm.py --case half [--repeat 5]
       python benchmarks/bench_obdm.py --case headroom [--full]   (--full: M up to 4096, N = 256)
+      python benchmarks/bench_obdm.py --case breakdown   (GEMM floor vs the rest, per column)
+      python benchmarks/bench_obdm.py --case crossover   (grouped vs blocked at small N)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
 
 import tgsweep  # noqa: E402
 from tgsweep.core import _obdm_kernels as OK  # noqa: E402
@@ -147,6 +150,68 @@ def headroom(full, repeat):
           "count; ratio* = blocked time / count of its own grouping (g = BLOCK_GROUP)")
 
 
+@njit(cache=True)
+def _gemm_replay(u, g, kb, scale):
+    """Only the level-3 part of the blocked kernel (the same GEMM shapes and temporaries per
+    block: W = U conj(B), U^H W, Z^H W, P = R W and conj(B) += conj(P)^T (c P)), for the same
+    groups and blocks; ``scale`` keeps B bounded.  Measures the floor the GEMMs set."""
+    m, n = u.shape
+    x0 = m - 1
+    acc = 0.0
+    while x0 >= 0:
+        zmin = max(0, x0 - g)
+        gg = x0 - zmin + 1
+        uzc = np.conj(u[zmin:x0 + 1][::-1].copy())
+        bc = np.eye(n).astype(u.dtype)
+        y = x0 + 1
+        while y < m:
+            ke = min(kb, m - y)
+            ub = u[y:y + ke]
+            w = np.dot(ub, bc)
+            wt = np.ascontiguousarray(w.T)
+            eu = np.dot(np.conj(ub), wt)
+            ez = np.dot(uzc, wt)
+            rr = np.zeros((ke, ke), dtype=u.dtype)
+            for i in range(ke):
+                for l in range(i + 1):
+                    rr[i, l] = eu[i, l] * scale
+            pm = np.dot(rr, w)
+            cp = pm * scale
+            bc += np.dot(np.ascontiguousarray(np.conj(pm).T), cp)
+            acc += abs(ez[0, 0])
+            y += ke
+        x0 = zmin - 1
+        if gg == 0:
+            break
+    return acc
+
+
+def breakdown(repeat):
+    """Where the blocked kernel's time goes: the GEMM floor (same calls, nothing else) and the
+    rest (small-space Woodbury steps, LDL updates and values, group heads, rebuilds)."""
+    print(f"case breakdown: blocked kernel (g = BLOCK_GROUP = {BLOCK_GROUP}, BLOCK_COLS = "
+          f"{BLOCK_COLS}) vs its GEMMs alone; ns per master-sweep column; CPU time")
+    print(f"{'M':>5} {'N':>4} {'dtype':>7} {'count':>7} {'blocked':>8} {'GEMMs':>7} {'rest':>7} "
+          f"{'GEMMs/count':>11} {'blocked/count':>13}")
+    rng = np.random.default_rng(13)
+    for m, n, theta in ((2048, 64, 0.0), (2048, 64, 0.5), (1024, 256, 0.0)):
+        ring = tgsweep.Ring.lattice(0.3 * rng.uniform(-1, 1, m))
+        u = np.ascontiguousarray(tgsweep.ground_state(ring, n_particles=n, twist=theta)
+                                 .lattice_orbitals)
+        cx = u.dtype == np.complex128
+        r = _gemm_rate(u.dtype.type)
+        cols = _sweep_columns(m, BLOCK_GROUP)
+        t_new, _ = _median_time(lambda: _fill(u, True), repeat)
+        _gemm_replay(u[:64], BLOCK_GROUP, BLOCK_COLS, 1e-3)
+        t_gemm, _ = _median_time(lambda: _gemm_replay(u, BLOCK_GROUP, BLOCK_COLS, 1e-3), repeat)
+        r = max(r, _gemm_rate(u.dtype.type))
+        cnt = (8 if cx else 2) * n * n / r * 1e9
+        tn, tg = t_new / cols * 1e9, t_gemm / cols * 1e9
+        print(f"{m:>5} {n:>4} {'complex' if cx else 'real':>7} {cnt:>7.0f} {tn:>8.0f} {tg:>7.0f} "
+              f"{tn - tg:>7.0f} {tg / cnt:>11.1f} {tn / cnt:>13.1f}")
+    print("count: one rank-1 update (2 N^2 real flops, 8 N^2 complex) at the measured GEMM rate")
+
+
 def crossover(repeat):
     """obdm_lattice's choice against both kernels at small sizes (where block overheads show)."""
     print("case crossover: grouped vs blocked kernel, CPU seconds (median); obdm_lattice uses "
@@ -164,7 +229,8 @@ def crossover(repeat):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", choices=["half", "headroom", "crossover"], default="half")
+    ap.add_argument("--case", choices=["half", "headroom", "crossover", "breakdown"],
+                    default="half")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--full", action="store_true", help="headroom: add M = 4096 and N = 256")
     args = ap.parse_args(argv)
@@ -178,6 +244,8 @@ def main(argv=None):
         half_filling(args.repeat)
     elif args.case == "headroom":
         headroom(args.full, args.repeat)
+    elif args.case == "breakdown":
+        breakdown(args.repeat)
     else:
         crossover(args.repeat)
 
