@@ -654,3 +654,597 @@ def obdm_grouped(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, 
         deferred += r3
         x0 = zmin - 1
     return restarts, deferred
+
+
+# --------------------------------------------------------------------------------------------
+# Blocked grouped sweep: the master sweep's rank-1 steps as level-3 BLAS (blocked Woodbury)
+# --------------------------------------------------------------------------------------------
+#
+# The grouped sweep spends its time in two level-2 operations per column: the rank-1 update of
+# B and the matrix-vector product B u(y + 1).  Over a block of k columns y0 .. y0 + k - 1 with
+# base inverse B0 = K(y0)^{-1}, everything the column values need is an inner product in the
+# B0 metric of X = [u(y0) .. u(y0 + k - 1), z_0 .. z_g]:
+#     W = B0 U_blk (one GEMM),  E0 = X^H W (one GEMM),
+# and the sequential Sherman-Morrison steps act on the small (k + g + 1)-dimensional space only
+# (E_j = E0 + sum_{i<j} c_i e_i e_i^H, e_i the committed column of E; the same deferral of
+# near-singular steps as :func:`group_sweep`).  At the end of the block B is advanced by one
+# rank-k update B0 + sum_i c_i p_i p_i^H with p_i = W r_i (two GEMMs; r_i the coefficients of
+# p_i in the columns of W, carried in the small space).  B is stored as conj(B) = B^T so that
+# W = U_blk conj(B) holds the rows (B0 u)^T of C-contiguous arrays.
+
+
+@njit(cache=True, fastmath=True)
+def _ldl_factor(tm, gg, ld, dd, tol_piv):
+    """A = I - 2 tm = L D L^H (L unit lower, stored below the diagonal of ``ld``; D in ``dd``)
+    without pivoting.  Returns False (factors unusable) if a pivot d_i, i < gg - 1, is below
+    ``tol_piv`` in modulus."""
+    for i in range(gg):
+        for j in range(i + 1):
+            ld[i, j] = -2.0 * tm[i, j]
+        ld[i, i] += 1.0
+    for c in range(gg):
+        d = ld[c, c].real
+        dd[c] = d
+        if c == gg - 1:
+            break
+        if abs(d) < tol_piv:
+            return False
+        inv = 1.0 / d
+        for i in range(c + 1, gg):
+            ld[i, c] *= inv
+        for j in range(c + 1, gg):
+            f = d * np.conj(ld[j, c])
+            for i in range(j, gg):
+                ld[i, j] -= ld[i, c] * f
+    return True
+
+
+@njit(cache=True, fastmath=True)
+def _ldl_update(ld, dd, gg, alpha, v, wv, tol_piv):
+    """L D L^H <- L D L^H + alpha v v^H in O(gg^2) (Gill, Golub, Murray & Saunders, Math. Comp.
+    28, 505 (1974), method C1, Hermitian form).  Returns False if a new pivot d_i, i < gg - 1,
+    falls below ``tol_piv`` in modulus (then the factors must be rebuilt)."""
+    for i in range(gg):
+        wv[i] = v[i]
+    a = alpha
+    for j in range(gg):
+        p = wv[j]
+        dn = dd[j] + a * (p.real * p.real + p.imag * p.imag)
+        if j == gg - 1:
+            dd[j] = dn
+            break
+        if abs(dn) < tol_piv:
+            return False
+        beta = a * np.conj(p) / dn
+        a = a * dd[j] / dn
+        dd[j] = dn
+        for r in range(j + 1, gg):
+            wv[r] -= p * ld[r, j]
+            ld[r, j] += beta * wv[r]
+    return True
+
+
+@njit(cache=True, fastmath=True)
+def _ldl_values(ld, dd, tv, gg, pref, out, orow, y, zv):
+    """out[orow - r, y] = pref * det A[:r, :r] * (L^{-1} t)_r = pref * det [[A[:r, :r], t[:r]],
+    [A[r, :r], t[r]]] for A = L D L^H = I - 2 Z^H B Z, t = Z^H B u(y)."""
+    deta = pref
+    for r in range(gg):
+        acc = tv[r]
+        for i in range(r):
+            acc -= ld[r, i] * zv[i]
+        zv[r] = acc
+        out[orow - r, y] = deta * acc
+        deta *= dd[r]
+
+
+@njit(cache=True, fastmath=True)
+def _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, y, gw, cm, mat):
+    """Column y while npend deferred steps are pending (pp[i, j] = p_i^H B p_j, pz[i, k] =
+    p_i^H B z_k, tp[i] = p_i^H B u(y), tz[k] = z_k^H B u(y); the bordered determinants of
+    :func:`_pending_values`) from the LDL^H factors of A = I - 2 Z^H B Z
+    (L D L^H, all pivots usable) in O(gg^2 npend): with G = L^{-1} [F_ZP, t_Z]
+    (F_ZP = -2 Z^H B P), eliminating Z_{<r} first leaves the (npend + 1)-dimensional Schur
+    complement [[F_PP - G_r^H D_r^{-1} G_r, t_P - G_r^H D_r^{-1} g_r], [G[r, :npend], G[r, npend]]],
+    whose determinant times prod_{i<r} d_i is the bordered determinant of row r."""
+    npc = npend + 1
+    for r in range(gg):
+        for b in range(npend):
+            gw[r, b] = -2.0 * np.conj(pz[b, r])
+        gw[r, npend] = tz[r]
+        for i in range(r):
+            f = ld[r, i]
+            for b in range(npc):
+                gw[r, b] -= f * gw[i, b]
+    for a in range(npend):
+        for b in range(npend):
+            cm[a, b] = -2.0 * pp[a, b]
+        cm[a, a] += 1.0
+        cm[a, npend] = tp[a]
+    deta = pref
+    for r in range(gg):
+        for a in range(npend):
+            for b in range(npc):
+                mat[a, b] = cm[a, b]
+        for b in range(npc):
+            mat[npend, b] = gw[r, b]
+        out[orow - r, y] = deta * _det_lu(mat, npc)
+        if r == gg - 1:
+            break
+        inv = 1.0 / dd[r]
+        for a in range(npend):
+            f = np.conj(gw[r, a]) * inv
+            for b in range(npc):
+                cm[a, b] -= f * gw[r, b]
+        deta *= dd[r]
+
+
+@njit(cache=True)
+def _small_det(sm, rows, nr, cols, mat):
+    """det of sm[rows[:nr]][:, cols[:nr]] (LU with partial pivoting, in ``mat``)."""
+    for i in range(nr):
+        for j in range(nr):
+            mat[i, j] = sm[rows[i], cols[j]]
+    return _det_lu(mat, nr)
+
+
+@njit(cache=True)
+def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, rows, cols,
+                    mat, tol_piv):
+    """Column y of the group from Z^H B Z (tm) and, if npend > 0, the pending vectors (pp, pz,
+    tp as in :func:`_pending_values_ldl`), by Gaussian elimination of the Z block in its natural
+    order with 1 x 1 pivots, or 2 x 2 pivots (r, r + 1) where |pivot| < tol_piv.  Before
+    eliminating Z_r the value of row r is (det of the eliminated block) times the determinant of
+    the (npend + 1)-dimensional Schur complement on rows {P, z_r}, columns {P, t}; inside a 2 x 2
+    pivot the value of row r + 1 uses rows {P, z_r, z_{r+1}}, columns {P, z_r, t}.  At half
+    filling of a clean ring every other leading minor vanishes (Lieb, Schultz & Mattis 1961),
+    which 1 x 1 elimination cannot pass but 2 x 2 pivots do.  Rows after a 2 x 2 pivot with
+    |det| < tol_piv come from exact small determinants of the whole bordered matrix.  Returns 1 if
+    that fallback was used, else 0.  sm, s0: (gg + npend, gg + npend + 1) work arrays."""
+    nt = gg + npend
+    for i in range(gg):
+        for j in range(gg):
+            sm[i, j] = -2.0 * tm[i, j]
+        sm[i, i] += 1.0
+        sm[i, nt] = tz[i]
+        for b in range(npend):
+            sm[i, gg + b] = -2.0 * np.conj(pz[b, i])
+            sm[gg + b, i] = -2.0 * pz[b, i]
+    for a in range(npend):
+        for b in range(npend):
+            sm[gg + a, gg + b] = -2.0 * pp[a, b]
+        sm[gg + a, gg + a] += 1.0
+        sm[gg + a, nt] = tp[a]
+    for i in range(nt):
+        for j in range(nt + 1):
+            s0[i, j] = sm[i, j]
+    for a in range(npend):
+        rows[a] = gg + a
+        cols[a] = gg + a
+    deta = pref
+    r = 0
+    while r < gg:
+        rows[npend] = r
+        cols[npend] = nt
+        out[orow - r, y] = deta * _small_det(sm, rows, npend + 1, cols, mat)
+        if r == gg - 1:
+            return 0
+        piv = sm[r, r]
+        if abs(piv) >= tol_piv:
+            inv = 1.0 / piv
+            for i in range(r + 1, nt):
+                f = sm[i, r] * inv
+                if f != 0.0:
+                    for j in range(r + 1, nt + 1):
+                        sm[i, j] -= f * sm[r, j]
+            deta *= piv
+            r += 1
+            continue
+        # 2 x 2 pivot on (r, r + 1)
+        rows[npend] = r
+        rows[npend + 1] = r + 1
+        cols[npend] = r
+        cols[npend + 1] = nt
+        out[orow - r - 1, y] = deta * _small_det(sm, rows, npend + 2, cols, mat)
+        if r + 1 == gg - 1:
+            return 0
+        a00 = sm[r, r]
+        a01 = sm[r, r + 1]
+        a10 = sm[r + 1, r]
+        a11 = sm[r + 1, r + 1]
+        d2 = a00 * a11 - a01 * a10
+        if abs(d2) < tol_piv:
+            break
+        i00 = a11 / d2
+        i01 = -a01 / d2
+        i10 = -a10 / d2
+        i11 = a00 / d2
+        for i in range(r + 2, nt):
+            f0 = sm[i, r] * i00 + sm[i, r + 1] * i10
+            f1 = sm[i, r] * i01 + sm[i, r + 1] * i11
+            for j in range(r + 2, nt + 1):
+                sm[i, j] -= f0 * sm[r, j] + f1 * sm[r + 1, j]
+        deta *= d2
+        r += 2
+    # exact small determinants of the bordered matrix for rows r + 2 .. gg - 1
+    for rr in range(r + 2, gg):
+        for k in range(rr):
+            rows[npend + k] = k
+            cols[npend + k] = k
+        rows[npend + rr] = rr
+        cols[npend + rr] = nt
+        out[orow - rr, y] = pref * _small_det(s0, rows, npend + rr + 1, cols, mat)
+    return 1
+
+
+@njit(cache=True)
+def _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg):
+    """tmc += sum_{ntm <= i < ncom} cv[i] ev[i, Z] ev[i, Z]^H (Z = ke .. ke + gg - 1): the
+    group's Z^H B Z brought up to the committed steps (a small GEMM when there are many)."""
+    nc = ncom - ntm
+    if nc <= 0:
+        return
+    if nc < 4:
+        for i in range(ntm, ncom):
+            for k in range(gg):
+                f = cv[i] * ev[i, ke + k]
+                for l in range(gg):
+                    tmc[k, l] += f * np.conj(ev[i, ke + l])
+        return
+    a = np.empty((gg, nc), dtype=ev.dtype)
+    ac = np.empty((nc, gg), dtype=ev.dtype)
+    for i in range(nc):
+        for k in range(gg):
+            v = ev[ntm + i, ke + k]
+            a[k, i] = cv[ntm + i] * v
+            ac[i, k] = np.conj(v)
+    tmc += np.dot(a, ac)
+
+
+@njit(cache=True)
+def _inverse_gemm(lam, vv, b):
+    """b = V diag(1/lam) V^H by one GEMM; returns (log|det|, sign(det))."""
+    n = lam.size
+    logdet = 0.0
+    sgn = 1.0
+    vl = np.empty_like(vv)
+    for k in range(n):
+        logdet += np.log(abs(lam[k]))
+        if lam[k] < 0:
+            sgn = -sgn
+    for al in range(n):
+        for k in range(n):
+            vl[al, k] = vv[al, k] / lam[k]
+    b[:, :] = np.dot(vl, np.ascontiguousarray(np.conj(vv).T))
+    return logdet, sgn
+
+
+@njit(cache=True)
+def _exact_state(u, q, stride, qx, y, uz, uzc, bc, tm, tol_eig):
+    """Exact O^T = I - 2 (Q(y + 1) - Q(x0 + 1)) from the checkpoints (columns up to y
+    included).  If min |eig O^T| > tol_eig: bc = conj(O^T)^{-1}, tm = Z^H B Z, return
+    (True, log|det|, sign, O^T); else (False, 0, 1, O^T).  The inverse and determinant come
+    from LU (LAPACK) when ||(O^T)^{-1}||_F < 1/tol_eig (which implies min |eig| > tol_eig);
+    otherwise the eigendecomposition decides, as in :func:`group_sweep`."""
+    n = u.shape[1]
+    qcur = _prefix_at(u, q, stride, y + 1)
+    ot = np.empty((n, n), dtype=u.dtype)
+    for al in range(n):
+        for be in range(n):
+            ot[al, be] = -2.0 * (qcur[al, be] - qx[al, be])
+        ot[al, al] += 1.0
+    sg, logdet = np.linalg.slogdet(ot)
+    ok = False
+    if abs(sg) > 0.5 and np.isfinite(logdet):
+        b = np.linalg.inv(ot)
+        fro = 0.0
+        for al in range(n):
+            for be in range(n):
+                v = b[al, be]
+                fro += v.real * v.real + v.imag * v.imag
+        if fro * tol_eig * tol_eig < 1.0:
+            ok = True
+            sgn = 1.0 if sg.real > 0 else -1.0
+            for al in range(n):
+                for be in range(n):
+                    bc[al, be] = 0.5 * (np.conj(b[al, be]) + b[be, al])
+    if not ok:
+        lam, vv = np.linalg.eigh(ot)
+        vv = np.ascontiguousarray(vv)
+        if np.min(np.abs(lam)) <= tol_eig:
+            return False, 0.0, 1.0, ot
+        logdet, sgn = _inverse_gemm(lam, vv, bc)
+        for al in range(n):
+            for be in range(n):
+                bc[al, be] = np.conj(bc[al, be])
+    wz = np.dot(uz, bc)
+    tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
+    return True, logdet, sgn, ot
+
+
+@njit(cache=True)
+def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=4,
+                        kb=32):
+    """:func:`group_sweep` with the master sweep blocked over ``kb`` columns (level-3 BLAS):
+    same values, same safeguards (deferred near-singular steps committed as rank-p Woodbury
+    updates, exact rebuild every ``stride`` sites or when ``pmax`` deferred steps do not
+    recover, per-pair determinants while O^T is singular); qx = sum_{z <= x0} u(z) u(z)^H.
+
+    Returns (exact rebuilds, pivot fallbacks, deferred steps)."""
+    m, n = u.shape
+    if x0 >= m - 1:
+        return 0, 0, 0
+    gg = g + 1
+    pm = max(pmax, 1)
+    kmax = max(kb, pm + 2)
+    nx = kmax + gg
+    uz = np.empty((gg, n), dtype=u.dtype)
+    for r in range(gg):
+        uz[r] = u[x0 - r]
+    uzc = np.conj(uz)
+    bc = np.eye(n).astype(u.dtype)                      # conj(B) = B^T
+    tm = np.dot(uzc, np.ascontiguousarray(uz.T))       # Z^H B Z with B = I
+    ev = np.zeros((kmax, nx), dtype=u.dtype)           # committed columns of E (rows)
+    cv = np.zeros(kmax)                                 # their coefficients
+    rend = np.zeros(kmax, dtype=np.int64)               # rv[i, l] = 0 for l >= rend[i]
+    tmc = np.empty((gg, gg), dtype=u.dtype)            # Z^H B Z after the committed steps
+    rv = np.zeros((kmax, kmax), dtype=u.dtype)         # p_i = sum_l rv[i, l] W[l]
+    e = np.zeros(nx, dtype=u.dtype)
+    re = np.zeros(kmax, dtype=u.dtype)
+    pidx = np.zeros(pm, dtype=np.int64)
+    pe = np.zeros((pm, nx), dtype=u.dtype)
+    pr = np.zeros((pm, kmax), dtype=u.dtype)
+    pp = np.zeros((pm, pm), dtype=u.dtype)
+    pz = np.zeros((pm, gg), dtype=u.dtype)
+    tp = np.zeros(pm, dtype=u.dtype)
+    app = np.zeros((pm, pm), dtype=u.dtype)
+    na = pm + gg
+    mat = np.empty((na + 1, na + 1), dtype=u.dtype)
+    zv = np.empty(gg, dtype=u.dtype)
+    ld = np.zeros((gg, gg), dtype=u.dtype)             # LDL^H of A = I - 2 tm
+    dd = np.zeros(gg)
+    wv = np.empty(gg, dtype=u.dtype)
+    gw = np.empty((gg, pm + 1), dtype=u.dtype)
+    sm = np.empty((gg + pm, gg + pm + 1), dtype=u.dtype)
+    s0 = np.empty((gg + pm, gg + pm + 1), dtype=u.dtype)
+    rws = np.empty(gg + pm + 1, dtype=np.int64)
+    cls = np.empty(gg + pm + 1, dtype=np.int64)
+    cm = np.empty((pm, pm + 1), dtype=u.dtype)
+    qcur = qx.copy()
+    ot = np.eye(n).astype(u.dtype)
+    logdet = 0.0
+    sgn = 1.0
+    regular = True
+    restarts = 0
+    fallbacks = 0
+    deferred = 0
+    orow = x0 - row0
+    y = x0 + 1
+    while y < m:
+        if not regular:
+            # O^T singular: per-pair bordered determinants, exact state one column further
+            uy = u[y]
+            otr = ot.copy()
+            for r in range(gg):
+                if r > 0:
+                    _outer_acc(otr, uz[r - 1], -2.0)
+                out[orow - r, y] = _pair_det(otr, uz[r], uy)
+            if y == m - 1:
+                break
+            restarts += 1
+            _outer_acc(qcur, uy, 1.0)
+            for al in range(n):
+                for be in range(n):
+                    ot[al, be] = -2.0 * (qcur[al, be] - qx[al, be])
+                ot[al, al] += 1.0
+            lam, vv = np.linalg.eigh(ot)
+            vv = np.ascontiguousarray(vv)
+            if np.min(np.abs(lam)) > tol_eig:
+                regular = True
+                logdet, sgn = _inverse_gemm(lam, vv, bc)
+                for al in range(n):
+                    for be in range(n):
+                        bc[al, be] = np.conj(bc[al, be])
+                wz = np.dot(uz, bc)
+                tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
+            y += 1
+            continue
+        # ---- one block of columns y .. y + ke - 1, never past a checkpoint column
+        ke = min(kmax, m - y)
+        rem = stride - 1 - (y % stride)
+        if rem + 1 < ke:
+            ke = rem + 1
+        ub = u[y:y + ke]
+        w = np.dot(ub, bc)                              # w[j] = (B0 u(y + j))^T
+        wt = np.ascontiguousarray(w.T)
+        eu = np.dot(np.conj(ub), wt)                    # eu[l, j] = u_l^H B0 u_j
+        ez = np.dot(uzc, wt)                            # ez[r, j] = z_r^H B0 u_j
+        ncom = 0
+        npend = 0
+        jstop = -1
+        last = False
+        tmc[:, :] = tm
+        ntm = 0
+        clean = _ldl_factor(tmc, gg, ld, dd, tol_piv)
+        for j in range(ke):
+            yy = y + j
+            lo = pidx[0] if npend > 0 else j
+            for l in range(lo, ke):
+                e[l] = eu[l, j]
+            for r in range(gg):
+                e[ke + r] = ez[r, j]
+            for i in range(ncom):
+                f = cv[i] * np.conj(ev[i, j])
+                evi = ev[i]
+                for l in range(lo, ke + gg):
+                    e[l] += f * evi[l]
+            tz = e[ke:ke + gg]
+            pref = sgn * np.exp(logdet)
+            if npend > 0:
+                for i in range(npend):
+                    tp[i] = e[pidx[i]]
+                if clean:
+                    _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, yy,
+                                        gw, cm, mat)
+                else:
+                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+                    ntm = ncom
+                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, npend, gg, pref, out,
+                                                 orow, yy, sm, s0, rws, cls, mat, tol_piv)
+            else:
+                if not clean:
+                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+                    ntm = ncom
+                    clean = _ldl_factor(tmc, gg, ld, dd, tol_piv)
+                if clean:
+                    _ldl_values(ld, dd, tz, gg, pref, out, orow, yy, zv)
+                else:
+                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, 0, gg, pref, out, orow,
+                                                 yy, sm, s0, rws, cls, mat, tol_piv)
+            if yy == m - 1:
+                last = True
+                break
+            if (yy + 1) % stride == 0:
+                jstop = j
+                break
+            if npend >= pmax:
+                jstop = j
+                break
+            s = e[j].real
+            den = 1.0 - 2.0 * s
+            if npend == 0 and abs(den) < tol_den and pmax <= 0:
+                jstop = j
+                break
+            # W-space coefficients of B_cur u(yy)
+            for l in range(j + 1):
+                re[l] = 0.0
+            re[j] = 1.0
+            for i in range(ncom):
+                f = cv[i] * np.conj(ev[i, j])
+                ri = rv[i]
+                for l in range(rend[i]):
+                    re[l] += f * ri[l]
+            if npend == 0 and abs(den) >= tol_den:
+                c = 2.0 / den
+                for l in range(j, ke + gg):
+                    ev[ncom, l] = e[l]
+                for l in range(j + 1):
+                    rv[ncom, l] = re[l]
+                cv[ncom] = c
+                rend[ncom] = j + 1
+                ncom += 1
+                if clean:
+                    clean = _ldl_update(ld, dd, gg, -2.0 * c, tz, wv, tol_piv)
+                logdet += np.log(abs(den))
+                if den < 0:
+                    sgn = -sgn
+                continue
+            # defer column j
+            deferred += 1
+            pidx[npend] = j
+            for l in range(lo, ke + gg):
+                pe[npend, l] = e[l]
+            for l in range(j + 1):
+                pr[npend, l] = re[l]
+            for l in range(j + 1, ke):
+                pr[npend, l] = 0.0
+            npend += 1
+            for i in range(npend):
+                for i2 in range(npend):
+                    pp[i, i2] = pe[i2, pidx[i]]
+                for k in range(gg):
+                    pz[i, k] = np.conj(pe[i, ke + k])
+            if npend == 1:
+                continue
+            for i in range(npend):
+                for i2 in range(npend):
+                    app[i, i2] = -2.0 * pp[i, i2]
+                app[i, i] += 1.0
+            lam, qv = np.linalg.eigh(app[:npend, :npend])
+            if np.min(np.abs(lam)) < tol_den:
+                continue
+            # commit the pending steps: B += 2 (B P) app^{-1} (B P)^H in eigen-form
+            for kk in range(npend):
+                for l in range(j + 1, ke + gg):
+                    acc = 0.0 * e[0]
+                    for i in range(npend):
+                        acc += qv[i, kk] * pe[i, l]
+                    ev[ncom, l] = acc
+                for l in range(ke):
+                    acc = 0.0 * e[0]
+                    for i in range(npend):
+                        acc += qv[i, kk] * pr[i, l]
+                    rv[ncom, l] = acc
+                cv[ncom] = 2.0 / lam[kk]
+                rend[ncom] = j + 1
+                ncom += 1
+                if clean:
+                    clean = _ldl_update(ld, dd, gg, -2.0 * cv[ncom - 1], ev[ncom - 1, ke:ke + gg],
+                                        wv, tol_piv)
+                logdet += np.log(abs(lam[kk]))
+                if lam[kk] < 0:
+                    sgn = -sgn
+            npend = 0
+        if last:
+            break
+        if jstop < 0 and npend > 0 and pidx[0] == 0:
+            jstop = ke - 1            # no progress possible: rebuild (cannot happen, kb > pmax)
+        if jstop >= 0:
+            restarts += 1
+            yy = y + jstop
+            regular, ldet, sg, ot = _exact_state(u, q, stride, qx, yy, uz, uzc, bc, tm, tol_eig)
+            if regular:
+                logdet = ldet
+                sgn = sg
+            else:
+                qcur = _prefix_at(u, q, stride, yy + 1)
+            y = yy + 1
+            continue
+        _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+        tm[:, :] = tmc
+        if ncom > 0:
+            # B <- B0 + sum_i c_i p_i p_i^H, p_i^T = rv[i] W: conj(B) += conj(P)^T (c P)
+            rr = np.zeros((ncom, ke), dtype=u.dtype)
+            for i in range(ncom):
+                for l in range(rend[i]):
+                    rr[i, l] = rv[i, l]
+            pm_ = np.dot(rr, w)
+            cp = np.empty_like(pm_)
+            for i in range(ncom):
+                for al in range(n):
+                    cp[i, al] = cv[i] * pm_[i, al]
+            bc += np.dot(np.ascontiguousarray(np.conj(pm_).T), cp)
+        if npend > 0:
+            deferred -= npend         # carried into the next block, counted again there
+            y += pidx[0]
+        else:
+            y += ke
+    return restarts, fallbacks, deferred
+
+
+@njit(cache=True)
+def obdm_blocked(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, pmax=4, kb=32):
+    """:func:`obdm_grouped` with the blocked master sweep (:func:`group_sweep_blocked`).
+    Q(x0 + 1) of successive groups is downdated by the group's g + 1 outer products (reset at
+    every checkpoint), not summed up from the checkpoint below (O(stride N^2) per group).
+
+    Returns (exact rebuilds of O^T, deferred steps) summed over the groups."""
+    restarts = 0
+    deferred = 0
+    x0 = xb - 1
+    qx = _prefix_at(u, q, stride, x0 + 1)
+    while x0 >= xa:
+        zmin = max(xa, x0 - g)
+        group_head(u, x0, zmin, out, row0)
+        r1, r2, r3 = group_sweep_blocked(u, q, stride, qx, x0, x0 - zmin, out, row0, tol_den,
+                                         tol_eig, tol_piv, pmax, kb)
+        # Q(zmin) for the next group: from the checkpoint when zmin is one, else downdated
+        if zmin % stride == 0:
+            qx[:, :] = q[zmin // stride]
+        else:
+            for z in range(zmin, x0 + 1):
+                _outer_acc(qx, u[z], -1.0)
+        restarts += r1
+        deferred += r3
+        x0 = zmin - 1
+    return restarts, deferred

@@ -10,7 +10,7 @@ from .interacting_state import InteractingState
 from .state import State
 
 __all__ = ["obdm", "obdm_lattice", "obdm_reference", "obdm_stride", "rows_lattice",
-           "upper_rows_lattice", "row_checkpoints"]
+           "upper_rows_lattice", "row_checkpoints", "fill_upper_rows"]
 
 #: determinant-ratio threshold below which the sweep rebuilds O^T exactly
 TOL_DEN = 1e-3
@@ -20,6 +20,15 @@ TOL_EIG = 1e-3
 GROUP = 8
 #: smallest elimination pivot of the group's small system before exact small determinants
 TOL_PIV = 1e-2
+#: rows sharing one master sweep in the blocked kernel (``_obdm_kernels.obdm_blocked``)
+BLOCK_GROUP = 16
+#: columns per level-3 block of the blocked kernel's master sweep
+BLOCK_COLS = 24
+#: the blocked kernel is used from this many orbitals on (measured crossover,
+#: ``benchmarks/bench_obdm.py --case crossover``); below it the grouped kernel is faster
+BLOCKED_MIN_N = 32
+#: deferred steps the sweeps may carry before an exact rebuild
+PMAX = 4
 
 
 def obdm_stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
@@ -29,6 +38,23 @@ def obdm_stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
         stride *= 2
     return stride
 
+
+
+def fill_upper_rows(u: np.ndarray, q: np.ndarray, stride: int, out: np.ndarray, row0: int,
+                    xa: int, xb: int, kernel: str = "auto"):
+    """out[x - row0, y] = <b+_x b_y> for xa <= x < xb, y >= x (upper triangle), for orbitals
+    u (M, N) (any N x N Gram: the formula does not assume orthonormal columns) and their prefix
+    checkpoints (q, stride).  ``kernel``: "grouped" (level-2 sweeps, g = GROUP), "blocked"
+    (the same sweeps as level-3 BLAS, g = BLOCK_GROUP, BLOCK_COLS columns per block) or "auto"
+    (blocked from N >= BLOCKED_MIN_N on).  Returns (exact rebuilds, deferred steps)."""
+    n = u.shape[1]
+    if kernel not in ("auto", "grouped", "blocked"):
+        raise ValueError(f"kernel: must be 'auto', 'grouped' or 'blocked', got {kernel!r}")
+    if kernel == "blocked" or (kernel == "auto" and n >= BLOCKED_MIN_N):
+        return K.obdm_blocked(u, q, stride, out, row0, xa, xb, BLOCK_GROUP, TOL_DEN, TOL_EIG,
+                              TOL_PIV, PMAX, BLOCK_COLS)
+    return K.obdm_grouped(u, q, stride, out, row0, xa, xb, GROUP, TOL_DEN, TOL_EIG, TOL_PIV,
+                          PMAX)
 
 
 def row_checkpoints(u: np.ndarray) -> tuple[np.ndarray, int]:
@@ -53,7 +79,7 @@ def upper_rows_lattice(u: np.ndarray, x0: int, x1: int, q=None, stride=None) -> 
     if q is None:
         stride = obdm_stride(m, n, u.itemsize)
         q = K.prefix_checkpoints(u, stride)
-    K.obdm_grouped(u, q, stride, out, x0, x0, x1, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
+    fill_upper_rows(u, q, stride, out, x0, x0, x1)
     return out
 
 
@@ -68,7 +94,7 @@ def obdm_lattice(u: np.ndarray) -> np.ndarray:
         return out
     stride = obdm_stride(m, n, u.itemsize)
     q = K.prefix_checkpoints(u, stride)
-    K.obdm_grouped(u, q, stride, out, 0, 0, m, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
+    fill_upper_rows(u, q, stride, out, 0, 0, m)
     K.mirror_lower(out)
     return out
 
@@ -113,7 +139,7 @@ def rows_lattice(u: np.ndarray, rows, phi: float, theta: float) -> np.ndarray:
         BK.gather_window(u, x0, m, np.arange(n, dtype=np.int64), ph, sub)
         q = K.prefix_checkpoints(sub, stride)
         buf = np.zeros((k, m), dtype=u.dtype)
-        K.obdm_grouped(sub, q, stride, buf, 0, 0, k, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
+        fill_upper_rows(sub, q, stride, buf, 0, 0, k)
         j = np.arange(m)
         for i in range(k):
             # rotated upper entries -> matrix entries gamma[x0 + i, (x0 + j) mod M], j >= i

@@ -1,0 +1,218 @@
+"""The blocked OBDM kernel (level-3 BLAS master sweep) against independent references.
+
+``_obdm_kernels.obdm_blocked`` computes the same Lenard/Rigol-Muramatsu determinant formula as
+the grouped kernel (docs/references.md, section 1) with the rank-1 Sherman-Morrison steps of the
+master sweep gathered into blocks of columns (Woodbury in the block's small space, one rank-k
+GEMM update of the inverse per block).  References: the per-pair bordered determinant
+gamma = -det [[0, u(x)^H], [u(y), O^T]] (``obdm_reference``, the plain NumPy twin; no inverse,
+no sweep), brute-force exact diagonalization of hard-core bosons (tests/_ed.py, no
+Jordan-Wigner), and the grouped kernel it accelerates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tgsweep
+from tgsweep import Ring
+from tgsweep.core import _obdm_kernels as OK
+from tgsweep.core.obdm import (BLOCKED_MIN_N, TOL_DEN, TOL_EIG, TOL_PIV, fill_upper_rows,
+                               obdm_lattice, obdm_reference, obdm_stride, upper_rows_lattice)
+
+from _ed import hcb_ground_state, hcb_obdm
+from _tolerances import ROUNDOFF, ROUNDOFF_SUM
+
+
+def _blocked(u, g=16, kb=16, tol_den=TOL_DEN, tol_eig=TOL_EIG, tol_piv=TOL_PIV, stride=None,
+             pmax=4):
+    m, n = u.shape
+    stride = stride or obdm_stride(m, n, u.itemsize)
+    q = OK.prefix_checkpoints(u, stride)
+    out = np.zeros((m, m), dtype=u.dtype)
+    counts = OK.obdm_blocked(u, q, stride, out, 0, 0, m, g, tol_den, tol_eig, tol_piv, pmax, kb)
+    OK.mirror_lower(out)
+    return out, counts
+
+
+def _grouped(u, g=8, tol_den=TOL_DEN, tol_eig=TOL_EIG, tol_piv=TOL_PIV, stride=None, pmax=4):
+    m, n = u.shape
+    stride = stride or obdm_stride(m, n, u.itemsize)
+    q = OK.prefix_checkpoints(u, stride)
+    out = np.zeros((m, m), dtype=u.dtype)
+    counts = OK.obdm_grouped(u, q, stride, out, 0, 0, m, g, tol_den, tol_eig, tol_piv, pmax)
+    OK.mirror_lower(out)
+    return out, counts
+
+
+def _orbitals(kind, M, N, W, theta, seed=3):
+    rng = np.random.default_rng(seed)
+    if kind == "lattice":
+        ring = Ring.lattice(W * rng.uniform(-1, 1, M))
+    else:
+        ring = Ring.continuum(M / 8.0, 8, W * rng.uniform(-1, 1, M))
+    return np.ascontiguousarray(tgsweep.ground_state(ring, n_particles=N, twist=theta)
+                                .lattice_orbitals)
+
+
+@pytest.mark.parametrize("kind,M,N,W,theta", [
+    ("lattice", 56, 13, 1.0, 0.0), ("lattice", 56, 14, 1.0, 0.7), ("lattice", 48, 24, 0.0, 0.0),
+    ("lattice", 50, 25, 0.0, 0.4), ("lattice", 46, 23, 0.0, 0.0), ("lattice", 40, 20, 1e-3, 0.0),
+    ("lattice", 44, 21, 0.0, 0.0), ("continuum", 48, 9, 4.0, 0.0),
+    ("continuum", 48, 10, 4.0, 1.1), ("continuum", 40, 7, 0.0, np.pi)])
+def test_blocked_matches_reference_and_grouped(kind, M, N, W, theta):
+    """Blocked kernel = per-pair bordered determinant (obdm_reference) and = the grouped kernel
+    to 1e-12, lattice and continuum, real and complex twists, N odd and even, clean and
+    disordered, half filling (O^T exactly singular at every other column: Lieb, Schultz &
+    Mattis, Ann. Phys. 16, 407 (1961)); block sizes small enough that every row crosses many
+    block boundaries, checkpoints (stride 16) and pending-step carry-overs."""
+    u = _orbitals(kind, M, N, W, theta)
+    ref = obdm_reference(u)
+    old, (rb_old, df_old) = _grouped(u)
+    np.testing.assert_allclose(old, ref, rtol=0, atol=ROUNDOFF_SUM)
+    for g, kb, stride in [(16, 16, None), (5, 6, 16), (0, 7, 1024), (11, 32, 16)]:
+        out, _ = _blocked(u, g=g, kb=kb, stride=stride)
+        np.testing.assert_allclose(out, ref, rtol=0, atol=ROUNDOFF_SUM)
+        np.testing.assert_allclose(out, old, rtol=0, atol=ROUNDOFF_SUM)
+    # the same deferral logic as the grouped kernel: at equal grouping, equal counters
+    assert _blocked(u, g=8, kb=32)[1] == (rb_old, df_old)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.37])
+@pytest.mark.parametrize("N", [5, 6])
+def test_blocked_matches_brute_force_ed(theta, N):
+    """Clean and disordered L = 12 rings, N = 5 and N = 6 (half filling), real and complex
+    twist: the blocked kernel equals <b+_x b_y> of the many-body ground state from brute-force
+    ED of hard-core bosons (tests/_ed.py) to 1e-10 (the ED eigensolver's accuracy)."""
+    L = 12
+    for eps in (np.zeros(L), np.random.default_rng(N).uniform(-1, 1, L)):
+        _, psi = hcb_ground_state(eps, N, 1.0, theta)
+        st = tgsweep.ground_state(Ring.lattice(eps), n_particles=N, twist=theta)
+        u = np.ascontiguousarray(st.lattice_orbitals)
+        q = OK.prefix_checkpoints(u, 4)
+        out = np.zeros((L, L), dtype=u.dtype)
+        fill_upper_rows(u, q, 4, out, 0, 0, L, kernel="blocked")
+        OK.mirror_lower(out)
+        np.testing.assert_allclose(out, tgsweep.obdm(st), rtol=0, atol=ROUNDOFF_SUM)
+        np.testing.assert_allclose(out, hcb_obdm(psi, L, N), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+def test_blocked_singular_branches(complex_):
+    """Random orthonormal orbitals (not eigenvectors), thresholds that force every safeguard:
+    deferrals and rank-p commits (tol_den = 0.9 .. 0.999), overflow of pmax into exact
+    rebuilds (pmax = 0, 1), the per-pair mode while O^T is singular (tol_eig = 0.5, 0.95),
+    the small-determinant fallback and unusable LDL factors (tol_piv = 0.9, 2), frequent
+    checkpoints (stride 7): all equal the per-pair bordered determinant to 1e-12."""
+    rng = np.random.default_rng(21)
+    M, N = 50, 7
+    a = rng.normal(size=(M, N)) + (1j * rng.normal(size=(M, N)) if complex_ else 0)
+    u = np.ascontiguousarray(np.linalg.qr(a)[0])
+    ref = obdm_reference(u)
+    for g, kb, pmax, tol_den, tol_eig, tol_piv, stride in [
+            (5, 8, 0, 0.9, 0.5, 1e-2, 16), (8, 6, 1, 0.9, 0.5, 0.9, 7),
+            (12, 16, 2, 0.97, 0.5, 2.0, 1024), (3, 9, 4, 0.999, 0.95, 1e-2, 16),
+            (16, 32, 4, 1e-3, 1e-3, 2.0, 7)]:
+        out, (rebuilds, deferred) = _blocked(u, g=g, kb=kb, tol_den=tol_den, tol_eig=tol_eig,
+                                             tol_piv=tol_piv, stride=stride, pmax=pmax)
+        np.testing.assert_allclose(out, ref, rtol=0, atol=ROUNDOFF_SUM)
+        if tol_den > 0.5:
+            assert rebuilds > 0 and (deferred > 0) == (pmax > 0)
+
+
+def test_blocked_exact_singularity():
+    """O^T exactly zero at the pair (2, 5) (two orbitals on sites 2..5 with sum_S u u^T = I/2
+    for S = {3, 4}): the per-pair mode must be exact there (reference: obdm_reference)."""
+    M = 16
+    e = np.zeros((M, 2))
+    e[[2, 3, 4, 5], 0] = 0.5
+    e[[2, 3], 1] = 0.5
+    e[[4, 5], 1] = -0.5
+    u = np.ascontiguousarray(e)
+    assert np.allclose(np.eye(2) - 2 * (u[3:5].T @ u[3:5]), 0)
+    for g, kb in [(0, 6), (2, 6), (16, 16)]:
+        out, _ = _blocked(u, g=g, kb=kb)
+        np.testing.assert_allclose(out, obdm_reference(u), rtol=0, atol=ROUNDOFF)
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+def test_non_orthonormal_orbitals_rows(complex_):
+    """upper_rows_lattice on non-orthonormal orbitals (columns weighted by sqrt(f), f in
+    (0, 1), as a thermal caller passes them): the formula never assumes orthonormality, so
+    both kernels equal the bordered determinant of the same u, for every row block; the
+    automatic choice (blocked from BLOCKED_MIN_N orbitals) is exercised at N >= BLOCKED_MIN_N."""
+    rng = np.random.default_rng(9)
+    M, N = 48, max(BLOCKED_MIN_N, 17)
+    ring = Ring.lattice(rng.uniform(-1.5, 1.5, M))
+    st = tgsweep.ground_state(ring, n_particles=N, twist=0.6 if complex_ else 0.0)
+    f = rng.uniform(0.05, 0.95, N)
+    u = np.ascontiguousarray(st.lattice_orbitals * np.sqrt(f))
+    ref = obdm_reference(u)
+    q, stride = OK.prefix_checkpoints(u, 16), 16
+    for x0, x1 in [(0, 48), (5, 22), (30, 31), (40, 48)]:
+        blk = upper_rows_lattice(u, x0, x1)
+        np.testing.assert_allclose(np.triu(blk, x0), np.triu(ref[x0:x1], x0), rtol=0,
+                                   atol=ROUNDOFF_SUM)
+        assert not np.tril(blk, x0 - 1).any()
+        for kernel in ("grouped", "blocked"):
+            out = np.zeros((x1 - x0, M), dtype=u.dtype)
+            fill_upper_rows(u, q, stride, out, x0, x0, x1, kernel=kernel)
+            np.testing.assert_allclose(np.triu(out, x0), np.triu(ref[x0:x1], x0), rtol=0,
+                                       atol=ROUNDOFF_SUM)
+    np.testing.assert_allclose(obdm_lattice(u), ref, rtol=0, atol=ROUNDOFF_SUM)
+
+
+def test_half_filling_no_rebuilds_blocked():
+    """Clean M = 300 ring at half filling (N = 150) and one particle away (N = 149): the
+    blocked kernel, like the grouped one, passes the singular columns by deferred rank-2 steps
+    and needs no exact O(N^3) rebuild at all (stride > M), which is what keeps half filling
+    within ~2x of N - 1 in time (benchmarks/bench_obdm.py --case half); values checked against
+    the bordered determinant on sampled pairs."""
+    for n in (149, 150):
+        u = np.ascontiguousarray(tgsweep.ground_state(Ring.lattice(np.zeros(300)), n_particles=n)
+                                 .lattice_orbitals)
+        out, (rebuilds, deferred) = _blocked(u)
+        pairs = np.random.default_rng(n).integers(0, 300, (30, 2))
+        np.testing.assert_allclose(out[pairs[:, 0], pairs[:, 1]], obdm_reference(u, pairs),
+                                   rtol=0, atol=ROUNDOFF_SUM)
+        assert rebuilds == 0
+        assert (deferred > 1000) == (n == 150)
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+def test_ldl_helpers_against_numpy(complex_):
+    """The small-space helpers against plain NumPy: the LDL^H factors of A = I - 2 tm
+    reproduce A, the rank-1 update (Gill, Golub, Murray & Saunders, Math. Comp. 28, 505
+    (1974)) reproduces A + alpha v v^H, and the values are the bordered leading minors
+    det [[A[:r, :r], t[:r]], [A[r, :r], t[r]]] (numpy.linalg.det)."""
+    rng = np.random.default_rng(4)
+    gg = 9
+    x = rng.normal(size=(gg, gg)) + (1j * rng.normal(size=(gg, gg)) if complex_ else 0)
+    tm = x @ x.conj().T / 30
+    dt = tm.dtype
+    ld, dd = np.zeros((gg, gg), dt), np.zeros(gg)
+    assert OK._ldl_factor(tm, gg, ld, dd, 1e-2)
+    lo = np.tril(ld, -1) + np.eye(gg)
+    a = np.eye(gg) - 2 * tm
+    np.testing.assert_allclose(lo @ np.diag(dd) @ lo.conj().T, a, rtol=0, atol=ROUNDOFF)
+    v = 0.3 * (rng.normal(size=gg) + (1j * rng.normal(size=gg) if complex_ else 0))
+    assert OK._ldl_update(ld, dd, gg, -0.7, v.astype(dt), np.zeros(gg, dt), 1e-8)
+    lo = np.tril(ld, -1) + np.eye(gg)
+    a = a - 0.7 * np.outer(v, v.conj())
+    np.testing.assert_allclose(lo @ np.diag(dd) @ lo.conj().T, a, rtol=0, atol=10 * ROUNDOFF)
+    t = (rng.normal(size=gg) + (1j * rng.normal(size=gg) if complex_ else 0)).astype(dt)
+    out = np.zeros((gg, 1), dt)
+    OK._ldl_values(ld, dd, t, gg, 1.0, out, gg - 1, 0, np.zeros(gg, dt))
+    ref = [np.linalg.det(np.block([[a[:r, :r], t[:r, None]], [a[r:r + 1, :r], t[r:r + 1, None]]]))
+           for r in range(gg)]
+    np.testing.assert_allclose(out[::-1, 0], ref, rtol=0, atol=10 * ROUNDOFF)
+    # a pivot below tol_piv is reported, not used
+    assert not OK._ldl_factor(np.full((gg, gg), 0.5, dtype=dt), gg, ld, dd, 1e-2)
+
+
+def test_fill_upper_rows_rejects_unknown_kernel():
+    """Bad input: one clear line naming the field and the allowed values."""
+    u = np.ascontiguousarray(np.linalg.qr(np.random.default_rng(0).normal(size=(10, 3)))[0])
+    with pytest.raises(ValueError, match="kernel: must be"):
+        fill_upper_rows(u, OK.prefix_checkpoints(u, 1024), 1024, np.zeros((10, 10)), 0, 0, 10,
+                        kernel="fast")
