@@ -264,3 +264,458 @@ def log_char_poly_reference(h_phi0, t, es):
         sign, lab = np.linalg.slogdet(h_phi0 - e * np.eye(m))
         out.append(np.log(sign) + lab - m * np.log(t))
     return np.array(out)
+
+
+# ------------------------------------------------------------------------------------------
+# Grouped sweep for a general diagonal: O = Phi - 2 sum_{x<z<y} v(z) v(z)^H (any complex Phi)
+# ------------------------------------------------------------------------------------------
+#
+# Every string trace (2) of thermal.py is, after an exact rescaling (:func:`general_form`),
+#     T(x, y) exp(-shift) = P * g(x, y),   g(x, y) = -det [[0, v(x)^H], [v(y), O(x, y)]],
+#     O(x, y) = Phi - 2 sum_{x<z<y} v(z) v(z)^H,
+# with v = u sqrt(|c| / max(|a|, |c|)) (columns scaled, |v| <= |u|), Phi_n = (a_n / c_n) |c_n| /
+# max(|a_n|, |c_n|) (|Phi_n| <= 1) and P = exp(-shift) prod_n (c_n / |c_n|) max(|a_n|, |c_n|):
+# factor diag(c) out of the rows of R, transpose, and conjugate by diag(sqrt(|c|/max)).  Phi = I
+# is the T = 0 Lenard kernel.  For rows z_r = x0 - r (r = 0..g) and columns y > x0 the string
+# sets are nested, and with K = O(x0, y), B = K^{-1} (not Hermitian in general),
+# T_kl = v(z_k)^H B v(z_l), t_k = v(z_k)^H B v(y), Woodbury and the determinant lemma give
+#     g(z_r, y) = det K * det [[I - 2 T_{<r,<r}, t_{<r}], [-2 T_{r,<r}, t_r]]
+# (the identity of the T = 0 grouped kernel; Hermiticity is not used).  The master sweep keeps
+# B, log|det K| and its phase, bz_k = B^H v(z_k) and T; per column it costs one pass over B
+# (rank-one update + the next products B v, B^H v), O(g k) for t and O(g^3) for the values.
+# mode: 0 general; 1 v real (O complex symmetric: B^H v = conj(B v)); 2 Phi real (O Hermitian:
+# B^H v = B v) -- one product per pass instead of two.  A step with |1 - 2 v^H B v| < tol_den,
+# and every ``refresh`` steps, rebuilds K exactly from prefix sums; if cond_1(K) > cond_max the
+# values are per-pair bordered determinants (exact, O(g k^3) per column) until K is regular.
+# The group's own triangle uses the Gram matrix G = V^H Phi^{-1} V (S-complement of Phi) when
+# min |Phi| >= phi_min, else bordered determinants.  Values are P * g with log|P| = lpref and
+# phase ppref passed in (the product is O(1); det K alone may over- or underflow).
+
+
+@njit(cache=True)
+def _outer_h(q, v, c):
+    """q += c v v^H."""
+    n = v.size
+    for i in range(n):
+        vi = c * v[i]
+        for j in range(n):
+            q[i, j] += vi * np.conj(v[j])
+
+
+@njit(cache=True)
+def general_prefix(v, stride):
+    """P[k // stride] = sum_{z < k} v(z) v(z)^H for k = 0, stride, 2 stride, ... (<= M)."""
+    m, n = v.shape
+    q = np.zeros((m // stride + 1, n, n), dtype=v.dtype)
+    acc = np.zeros((n, n), dtype=v.dtype)
+    for z in range(m):
+        if z % stride == 0:
+            q[z // stride] = acc
+        _outer_h(acc, v[z], 1.0)
+    if m % stride == 0:
+        q[m // stride] = acc
+    return q
+
+
+@njit(cache=True)
+def _kmat(v, phi, q, stride, x0, y, kmat):
+    """kmat = Phi - 2 sum_{x0 < z < y} v(z) v(z)^H from the checkpoints."""
+    n = v.shape[1]
+    c0 = (x0 + 1) // stride
+    c1 = y // stride
+    for i in range(n):
+        for j in range(n):
+            kmat[i, j] = -2.0 * (q[c1, i, j] - q[c0, i, j])
+        kmat[i, i] += phi[i]
+    for z in range(c1 * stride, y):
+        _outer_h(kmat, v[z], -2.0)
+    for z in range(c0 * stride, x0 + 1):
+        _outer_h(kmat, v[z], 2.0)
+
+
+@njit(cache=True)
+def _ginv(kmat, b, cond_max):
+    """b = K^{-1} if cond_1(K) <= cond_max; returns (ok, log|det K|, phase of det K)."""
+    sign, lab = np.linalg.slogdet(kmat)
+    if sign == 0 or not np.isfinite(lab):
+        return False, 0.0, sign
+    inv = np.linalg.inv(kmat)
+    if _norm1(kmat) * _norm1(inv) > cond_max:
+        return False, lab, sign
+    b[:, :] = inv
+    return True, lab, sign
+
+
+@njit(cache=True)
+def _bordered_log(o, vx, vy, lpref):
+    """-det [[0, vx^H], [vy, O]] * exp(lpref), via slogdet."""
+    k = vx.size
+    big = np.zeros((k + 1, k + 1), dtype=o.dtype)
+    for n in range(k):
+        big[0, n + 1] = np.conj(vx[n])
+        big[n + 1, 0] = vy[n]
+        for mm in range(k):
+            big[n + 1, mm + 1] = o[n, mm]
+    sign, lab = np.linalg.slogdet(big)
+    if sign == 0:
+        return 0.0 * sign
+    return -sign * np.exp(lab + lpref)
+
+
+@njit(cache=True)
+def _gcdot(x, y):
+    """x^H y."""
+    acc = 0.0 * x[0] * y[0]
+    for i in range(x.size):
+        acc += np.conj(x[i]) * y[i]
+    return acc
+
+
+@njit(cache=True)
+def _gdet_lu(a, k):
+    """det of the leading k x k block of a (overwritten), LU with partial pivoting."""
+    det = 1.0 + 0.0 * a[0, 0]
+    for c in range(k):
+        piv = c
+        big = abs(a[c, c])
+        for i in range(c + 1, k):
+            if abs(a[i, c]) > big:
+                big = abs(a[i, c])
+                piv = i
+        if big == 0.0:
+            return 0.0 * det
+        if piv != c:
+            for j in range(c, k):
+                tmp = a[c, j]
+                a[c, j] = a[piv, j]
+                a[piv, j] = tmp
+            det = -det
+        d = a[c, c]
+        det *= d
+        for i in range(c + 1, k):
+            f = a[i, c] / d
+            for j in range(c + 1, k):
+                a[i, j] -= f * a[c, j]
+    return det
+
+
+@njit(cache=True, fastmath=True)
+def _gpass(b, p, qv, cc, w, pn, qn, mode):
+    """B += cc p qv^H, then pn = B w and qn = B^H w (mode 0) in one pass over B; mode 1:
+    qn = conj(pn) (B complex symmetric, w real); mode 2: qn = pn (B Hermitian)."""
+    n = p.size
+    if mode == 0:
+        for j in range(n):
+            qn[j] = 0.0 * qn[j]
+    for i in range(n):
+        cpi = cc * p[i]
+        row = b[i]
+        acc = 0.0 * row[0]
+        wi = w[i]
+        for j in range(n):
+            val = row[j] + cpi * np.conj(qv[j])
+            row[j] = val
+            acc += val * w[j]
+        pn[i] = acc
+        if mode == 0:
+            for j in range(n):
+                qn[j] += np.conj(row[j]) * wi
+    if mode == 1:
+        for j in range(n):
+            qn[j] = np.conj(pn[j])
+    elif mode == 2:
+        for j in range(n):
+            qn[j] = pn[j]
+
+
+@njit(cache=True)
+def _gproducts(b, w, pn, qn):
+    """pn = B w, qn = B^H w (plain)."""
+    n = w.size
+    for i in range(n):
+        acc = 0.0 * b[0, 0]
+        for j in range(n):
+            acc += b[i, j] * w[j]
+        pn[i] = acc
+    for j in range(n):
+        acc = 0.0 * b[0, 0]
+        for i in range(n):
+            acc += np.conj(b[i, j]) * w[i]
+        qn[j] = acc
+
+
+@njit(cache=True)
+def general_head(v, phi, lpref, ppref, x0, zmin, out, row0, phi_min):
+    """The group's own triangle out[x - row0, y], zmin <= x <= y <= x0: with G = V^H Phi^{-1} V
+    over the group's rows and S = {x+1..y-1},
+        g(x, y) = det Phi * det [[I - 2 G[S, S], G[S, y]], [-2 G[x, S], G[x, y]]]
+    (Schur complement of Phi), or per-pair bordered determinants if min |Phi| < phi_min."""
+    k = v.shape[1]
+    gg = x0 - zmin + 1
+    dt = out.dtype
+    pmin = 1.0
+    for n in range(k):
+        pmin = min(pmin, abs(phi[n]))
+    if pmin >= phi_min:
+        ldet = lpref
+        ph = ppref
+        for n in range(k):
+            ldet += np.log(abs(phi[n]))
+            ph *= phi[n] / abs(phi[n])
+        scale = ph * np.exp(ldet)
+        gm = np.empty((gg, gg), dtype=dt)
+        for i in range(gg):
+            vi = v[zmin + i]
+            for j in range(gg):
+                vj = v[zmin + j]
+                acc = 0.0 * gm[0, 0]
+                for n in range(k):
+                    acc += np.conj(vi[n]) * vj[n] / phi[n]
+                gm[i, j] = acc
+        for i in range(gg):
+            out[zmin + i - row0, zmin + i] = scale * gm[i, i]
+            for j in range(i + 1, gg):
+                s = j - i - 1
+                mat = np.empty((s + 1, s + 1), dtype=dt)
+                for aa in range(s):
+                    for cc in range(s):
+                        mat[aa, cc] = -2.0 * gm[i + 1 + aa, i + 1 + cc]
+                    mat[aa, aa] += 1.0
+                    mat[aa, s] = gm[i + 1 + aa, j]
+                    mat[s, aa] = -2.0 * gm[i, i + 1 + aa]
+                mat[s, s] = gm[i, j]
+                out[zmin + i - row0, zmin + j] = scale * _gdet_lu(mat, s + 1)
+        return
+    o = np.empty((k, k), dtype=dt)
+    for i in range(gg):
+        x = zmin + i
+        for j in range(i, gg):
+            y = zmin + j
+            o[:, :] = 0.0
+            for n in range(k):
+                o[n, n] = phi[n]
+            for z in range(x + 1, y):
+                _outer_h(o, v[z], -2.0)
+            out[x - row0, y] = ppref * _bordered_log(o, v[x], v[y], lpref)
+
+
+@njit(cache=True)
+def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, tol_piv,
+                  cond_max, phi_min, refresh, mode):
+    """out[x0 - r - row0, y] = P g(x0 - r, y) for r = 0..g, x0 < y < M (master sweep of one
+    group).  Returns (exact rebuilds, columns by bordered determinants, pivot fallbacks)."""
+    m, k = v.shape
+    if x0 >= m - 1:
+        return 0, 0, 0
+    dt = out.dtype
+    gg = g + 1
+    uz = np.empty((gg, k), dtype=v.dtype)
+    for r in range(gg):
+        uz[r] = v[x0 - r]
+    b = np.zeros((k, k), dtype=dt)
+    kmat = np.zeros((k, k), dtype=dt)
+    bz = np.zeros((gg, k), dtype=dt)
+    tm = np.zeros((gg, gg), dtype=dt)
+    p = np.zeros(k, dtype=dt)
+    qv = np.zeros(k, dtype=dt)
+    pn = np.zeros(k, dtype=dt)
+    qn = np.zeros(k, dtype=dt)
+    tv = np.zeros(gg, dtype=dt)
+    sl = np.zeros(gg, dtype=dt)
+    aw = np.zeros((gg, gg), dtype=dt)
+    zv = np.zeros(gg, dtype=dt)
+    mat = np.zeros((gg + 1, gg + 1), dtype=dt)
+    otr = np.zeros((k, k), dtype=dt)
+    rebuilds = 0
+    n_bord = 0
+    fallbacks = 0
+    logdet = 0.0
+    ph = 1.0 + 0.0 * ppref
+    pmin = 1.0
+    for n in range(k):
+        pmin = min(pmin, abs(phi[n]))
+    y = x0 + 1
+    if pmin >= phi_min:
+        regular = True
+        for n in range(k):
+            b[n, n] = 1.0 / phi[n]
+            logdet += np.log(abs(phi[n]))
+            ph *= phi[n] / abs(phi[n])
+    else:
+        rebuilds += 1
+        _kmat(v, phi, q, stride, x0, y, kmat)
+        regular, logdet, ph = _ginv(kmat, b, cond_max)
+    if regular:
+        for r in range(gg):
+            _gproducts(b, uz[r], pn, bz[r])
+        for r in range(gg):
+            for l in range(gg):
+                tm[r, l] = _gcdot(bz[r], uz[l])
+        _gproducts(b, v[y], p, qv)
+    since = 0
+    orow = x0 - row0
+    while True:
+        vy = v[y]
+        if regular:
+            pref = ppref * ph * np.exp(lpref + logdet)
+            for r in range(gg):
+                tv[r] = _gcdot(bz[r], vy)
+            for r in range(gg):
+                for l in range(gg):
+                    aw[r, l] = -2.0 * tm[r, l]
+                aw[r, r] += 1.0
+                zv[r] = tv[r]
+            deta = 1.0 + 0.0 * tv[0]
+            rfail = gg
+            for r in range(gg):
+                out[orow - r, y] = pref * deta * zv[r]
+                if r == gg - 1:
+                    break
+                piv = aw[r, r]
+                if abs(piv) < tol_piv:
+                    rfail = r + 1
+                    break
+                deta *= piv
+                for i in range(r + 1, gg):
+                    lf = aw[i, r] / piv
+                    for j in range(r + 1, gg):
+                        aw[i, j] -= lf * aw[r, j]
+                    zv[i] -= lf * zv[r]
+            if rfail < gg:
+                fallbacks += 1
+                for r in range(rfail, gg):
+                    for i in range(r + 1):
+                        for j in range(r):
+                            mat[i, j] = -2.0 * tm[i, j]
+                        if i < r:
+                            mat[i, i] += 1.0
+                        mat[i, r] = tv[i]
+                    out[orow - r, y] = pref * _gdet_lu(mat, r + 1)
+        else:
+            n_bord += 1
+            otr[:, :] = kmat
+            for r in range(gg):
+                if r > 0:
+                    _outer_h(otr, uz[r - 1], -2.0)
+                out[orow - r, y] = ppref * _bordered_log(otr, uz[r], vy, lpref)
+        if y == m - 1:
+            break
+        # advance the master: K(y + 1) = K(y) - 2 v(y) v(y)^H
+        done = False
+        if regular and since < refresh:
+            den = 1.0 - 2.0 * _gcdot(vy, p)
+            if abs(den) >= tol_den:
+                cc = 2.0 / den
+                for l in range(gg):
+                    sl[l] = _gcdot(qv, uz[l])
+                for r in range(gg):
+                    f = np.conj(cc * tv[r])
+                    for n in range(k):
+                        bz[r, n] += f * qv[n]
+                for r in range(gg):
+                    for l in range(gg):
+                        tm[r, l] += cc * tv[r] * sl[l]
+                logdet += np.log(abs(den))
+                ph *= den / abs(den)
+                _gpass(b, p, qv, cc, v[y + 1], pn, qn, mode)
+                p[:] = pn
+                qv[:] = qn
+                since += 1
+                done = True
+        y += 1
+        if not done:
+            rebuilds += 1
+            since = 0
+            _kmat(v, phi, q, stride, x0, y, kmat)
+            regular, logdet, ph = _ginv(kmat, b, cond_max)
+            if regular:
+                for r in range(gg):
+                    _gproducts(b, uz[r], pn, bz[r])
+                for r in range(gg):
+                    for l in range(gg):
+                        tm[r, l] = _gcdot(bz[r], uz[l])
+                _gproducts(b, v[y], p, qv)
+    return rebuilds, n_bord, fallbacks
+
+
+@njit(cache=True)
+def general_rows(v, phi, lpref, ppref, q, stride, out, row0, xa, xb, g, tol_den, tol_piv,
+                 cond_max, phi_min, refresh, mode):
+    """Upper-triangle rows out[x - row0, y] = P g(x, y), y >= x, for xa <= x < xb: groups of
+    g + 1 consecutive rows share one master sweep (:func:`general_sweep`) after their own
+    triangle (:func:`general_head`).  Returns (rebuilds, bordered columns, pivot fallbacks)."""
+    r1 = 0
+    r2 = 0
+    r3 = 0
+    x0 = xb - 1
+    while x0 >= xa:
+        zmin = max(xa, x0 - g)
+        general_head(v, phi, lpref, ppref, x0, zmin, out, row0, phi_min)
+        a1, a2, a3 = general_sweep(v, phi, lpref, ppref, q, stride, x0, x0 - zmin, out, row0,
+                                   tol_den, tol_piv, cond_max, phi_min, refresh, mode)
+        r1 += a1
+        r2 += a2
+        r3 += a3
+        x0 = zmin - 1
+    return r1, r2, r3
+
+
+def general_form(u, a, c, shift):
+    """(v, phi, lpref, ppref) of the exact rewriting T(x, y) e^{-shift} = P g(x, y) above.
+
+    Orbitals with c_n = 0 decouple (row n of R is a_n e_n): they are removed and a_n enters P.
+    v keeps the dtype of u (real orbitals stay real); phi is real when a / c is."""
+    u = np.asarray(u)
+    a = np.asarray(a)
+    c = np.asarray(c)
+    keep = c != 0
+    lpref = -float(shift)
+    ppref = 1.0 + 0.0j
+    for an in a[~keep]:
+        if an == 0:
+            return None
+        lpref += float(np.log(abs(an)))
+        ppref *= an / abs(an)
+    a, c, u = a[keep], c[keep], u[:, keep]
+    ac, cc = np.abs(a), np.abs(c)
+    top = np.maximum(ac, cc)
+    s = np.sqrt(cc / top)
+    v = np.ascontiguousarray(u * s[None, :])
+    phi = (a / c) * (cc / top)
+    if np.isrealobj(phi) or np.all(np.imag(phi) == 0):
+        phi = np.ascontiguousarray(np.real(phi), dtype=np.float64)
+    else:
+        phi = np.ascontiguousarray(phi, dtype=np.complex128)
+    lpref += float(np.sum(np.log(top)))
+    ppref *= complex(np.prod(c / cc))
+    return v, phi, lpref, ppref
+
+
+def general_values_reference(v, phi, lpref, ppref, pairs=None):
+    """Plain NumPy twin of :func:`general_rows`: P * (-det [[0, v(x)^H], [v(y), O(x, y)]]) per
+    pair (x <= y), O from prefix sums.  ``pairs=None``: the full upper triangle (small rings);
+    returns an (M, M) array with zeros below the diagonal."""
+    v = np.asarray(v)
+    m, k = v.shape
+    dt = np.result_type(v.dtype, np.asarray(phi).dtype, np.asarray(ppref).dtype)
+    outer = v[:, :, None] * v.conj()[:, None, :]
+    q = np.concatenate([np.zeros((1, k, k), dtype=dt), np.cumsum(outer, axis=0)])
+
+    def one(x, y):
+        o = np.diag(np.asarray(phi, dtype=dt))
+        if y > x + 1:
+            o = o - 2.0 * (q[y] - q[x + 1])
+        big = np.zeros((k + 1, k + 1), dtype=dt)
+        big[0, 1:] = v[x].conj()
+        big[1:, 0] = v[y]
+        big[1:, 1:] = o
+        sign, lab = np.linalg.slogdet(big)
+        return -ppref * sign * np.exp(lab + lpref)
+
+    if pairs is not None:
+        return np.array([one(int(x), int(y)) for x, y in pairs], dtype=dt)
+    out = np.zeros((m, m), dtype=dt)
+    for x in range(m):
+        for y in range(x, m):
+            out[x, y] = one(x, y)
+    return out

@@ -56,7 +56,7 @@ from scipy.special import expit
 
 from ..models.ring import Ring, fermion_twist, is_real_twist
 from . import _thermal_kernels as TK
-from .obdm import upper_rows_lattice
+from .obdm import GROUP, obdm_stride, upper_rows_lattice
 from .spectrum import count_at_most, eigenpairs, eigenvalues
 
 __all__ = ["ThermalState", "thermal_state", "thermal_evolve", "ENSEMBLES", "poisson_binomial",
@@ -65,12 +65,16 @@ __all__ = ["ThermalState", "thermal_state", "thermal_evolve", "ENSEMBLES", "pois
 ENSEMBLES = ("grand", "canonical")
 #: default bound on the truncation and aliasing errors of every lattice gamma entry
 TOL = 1e-14
-#: determinant-ratio threshold for a fresh inverse in the thermal string kernel
+#: determinant-ratio threshold for a fresh inverse in the grouped thermal kernel
 TOL_DEN = 1e-3
-#: condition number above which the kernel switches to the bordered determinant
-COND_MAX = 1e8
 #: Sherman-Morrison steps between fresh inverses (rounding drift)
 REFRESH = 256
+#: smallest elimination pivot of a group's small system before exact small determinants
+TOL_PIV = 1e-2
+#: condition number above which the grouped kernel uses bordered determinants for a column
+COND_GROUP = 1e5
+#: smallest |Phi_n| for which the grouped kernel starts from Phi^{-1} (else exact rebuild)
+PHI_MIN = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,13 +122,33 @@ class _Term:
         if self.lenard:
             v = np.ascontiguousarray(self.u * np.sqrt(self.c / self.a)[None, :])
             return upper_rows_lattice(v, x0, x1)
-        dt = np.result_type(self.u.dtype, self.a.dtype, self.c.dtype)
-        u = np.ascontiguousarray(self.u, dtype=dt)
-        out = np.zeros((x1 - x0, m), dtype=dt)
-        TK.string_rows(u, np.ascontiguousarray(self.a, dtype=dt),
-                       np.ascontiguousarray(self.c, dtype=dt), float(self.shift), x0, x1, out,
-                       TOL_DEN, COND_MAX, max(REFRESH, 4 * k))
-        return out
+        return general_rows(self.u, self.a, self.c, self.shift, x0, x1)
+
+
+def general_rows(u, a, c, shift, x0, x1):
+    """Rows x0 <= x < x1 (y >= x, zeros below) of T(x, y) e^{-shift} for the trace (2) with
+    per-orbital scalars a, c: the exact rewriting T e^{-shift} = P g(x, y) with a diagonal Phi
+    (:func:`tgsweep.core._thermal_kernels.general_form`), evaluated by the grouped sweep
+    :func:`tgsweep.core._thermal_kernels.general_rows` (groups of GROUP + 1 rows per master
+    sweep, as the T = 0 kernel).  Shape (x1 - x0, M)."""
+    m = u.shape[0]
+    form = TK.general_form(u, a, c, shift)
+    dt0 = np.result_type(u.dtype, np.asarray(a).dtype, np.asarray(c).dtype)
+    if form is None or form[0].shape[1] == 0:
+        # no coupled orbital (or two decoupled rows with a_n = 0): every value is 0
+        return np.zeros((x1 - x0, m), dtype=dt0)
+    v, phi, lpref, ppref = form
+    real = v.dtype == np.float64 and phi.dtype == np.float64 and np.imag(ppref) == 0
+    dt = np.float64 if real else np.complex128
+    pp = float(np.real(ppref)) if real else complex(ppref)
+    mode = 1 if v.dtype == np.float64 else (2 if phi.dtype == np.float64 else 0)
+    k = v.shape[1]
+    stride = obdm_stride(m, k, np.dtype(dt).itemsize)
+    q = TK.general_prefix(v, stride)
+    out = np.zeros((x1 - x0, m), dtype=dt)
+    TK.general_rows(v, phi, lpref, pp, q, stride, out, x0, x0, x1, GROUP, TOL_DEN, TOL_PIV,
+                    COND_GROUP, PHI_MIN, max(REFRESH, 4 * k), mode)
+    return out
 
 
 def _scalars(rho: np.ndarray, kappa: float):
