@@ -604,6 +604,10 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
         done = False
         if regular and since < refresh:
             den = 1.0 - 2.0 * _gcdot(vy, p)
+            if mode == 2:
+                # O Hermitian: den is real; dropping its rounding-level imaginary part keeps the
+                # update Hermitian (else the assumption B^H v = B v feeds back and grows)
+                den = den.real + 0.0 * den
             if abs(den) >= tol_den:
                 cc = 2.0 / den
                 for l in range(gg):

@@ -268,6 +268,40 @@ class ThermalState:
             return np.zeros((x1 - x0, m))
         return self._combine([t.rows(x0, x1) for t in self.terms])
 
+    def window_rows(self, x0: int, nrows: int, nwin: int) -> np.ndarray:
+        """The short-string values of the lattice <b+_x b_y> on the window of sites
+        x0 .. x0 + nwin - 1 (mod M): out[i, j] for x = x0 + i (i < nrows), y = x0 + j, j >= i
+        (zeros below), shape (nrows, nwin), nwin <= M.
+
+        Each trace (2) depends on the orbitals at the sites x .. y only (the string runs strictly
+        between x and y), so every term is evaluated on the window with its orbitals continued
+        across the twisted bond, u(z + M) = e^{i phi_s} u(z) (phi_s the term's fermion twist).
+        The gauge transformation that moves the boson twist theta onto the bond (x0 - 1, x0)
+        conserves N and commutes with every Gibbs weight, so the terms combine with the same
+        weights; a value with y >= M is the boson correlation continued, whose matrix entry is
+        e^{-i theta} times it (as for T = 0, docs/references.md §10).  Cost O(nrows nwin k^2 /
+        GROUP) per term."""
+        m = self.ring.n_grid
+        if not 0 < nwin <= m:
+            raise ValueError(f"nwin: must lie in [1, {m}], got {nwin!r}")
+        if not self.terms:
+            return np.zeros((nrows, nwin))
+        idx = x0 + np.arange(nwin)
+        wrapped = idx >= m
+        vals = []
+        for t in self.terms:
+            if t.u.shape[1] == 0:
+                vals.append(np.zeros((nrows, nwin)))
+                continue
+            if t.u.dtype == np.float64:
+                ph = float(np.round(np.cos(t.phi)))
+            else:
+                ph = np.exp(1j * t.phi)
+            sub = t.u[idx % m] * np.where(wrapped, ph, 1.0)[:, None]
+            vals.append(_Term(np.ascontiguousarray(sub), t.energies, t.phi, t.a, t.c, t.shift,
+                              t.weight, t.lenard).rows(0, nrows))
+        return self._combine(vals)
+
     def lattice_obdm(self) -> np.ndarray:
         """Full M x M lattice <b+_x b_y> (Hermitian)."""
         g = self.upper_rows(0, self.ring.n_grid)
