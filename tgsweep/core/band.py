@@ -232,7 +232,9 @@ def _envelope(values, weight, decades, safety):
     kappa = np.log(fh / fw) / (w - h2)
     k_in, k_out = np.log(fh / fq) / (h3 - h2), np.log(fq / fw) / (w - h3)
     dec = float(np.log10(fh / fw))
-    n_out = max(0, (m - 1) // 2 - w)          # distances w < d <= (M-1)/2 on each side
+    # distances w < d <= M/2 on each side (for even M the antipode d = M/2 is discarded too:
+    # counted on both sides, conservative by one entry)
+    n_out = max(0, (m - 2 * w) // 2)
     noise = ROUNDOFF * a[:, 0].max()          # no computed entry is exact below this
     if f[w] <= noise:
         # the envelope has reached the roundoff floor inside the band: nothing beyond it is
@@ -384,7 +386,7 @@ def obdm_band_thermal(state: ThermalState, width="auto", tol: float = 1e-8,
     def one(w, step=1):
         vals = _band_thermal(state, w, step) * scale
         cert, ok, kappa, dec, raw, k_out = _envelope(vals, ring.weight, _DECADES, _SAFETY)
-        extra = 2.0 * max(0, (m - 1) // 2 - w) * err * scale * ring.weight
+        extra = 2.0 * max(0, (m - 2 * w) // 2) * err * scale * ring.weight
         b = Band(vals, w, cert + extra, ok, kappa, ring.weight, err * scale)
         return b, dec, raw + extra, k_out
 
