@@ -1,4 +1,8 @@
-"""numba kernel for the string traces of the thermal OBDM of hard-core bosons (lattice units).
+"""numba kernels for the string traces of the thermal OBDM of hard-core bosons (lattice units).
+
+Production path: the grouped sweep for a general diagonal Phi (:func:`general_rows`, second
+half of this file).  The per-row kernel :func:`string_rows` below is the previous path, kept as
+a reference (tests compare the two) together with the NumPy twins.
 
 Every term of the thermal one-particle density matrix (see :mod:`tgsweep.core.thermal`) has the
 form, for x <= y,
