@@ -32,7 +32,7 @@ def _orbitals(rng, m, k, complex_):
     return np.ascontiguousarray(np.linalg.eigh(h + h.conj().T)[1][:, :k])
 
 
-def _kernel(v, phi, lpref, ppref, stride=8, refresh=5, g=8):
+def _kernel(v, phi, lpref, ppref, stride=8, refresh=5, g=8, pmax=4):
     m = v.shape[0]
     real = v.dtype == np.float64 and phi.dtype == np.float64 and np.imag(ppref) == 0
     dt = np.float64 if real else np.complex128
@@ -41,7 +41,7 @@ def _kernel(v, phi, lpref, ppref, stride=8, refresh=5, g=8):
     q = TK.general_prefix(v, stride)
     pp = float(np.real(ppref)) if real else complex(ppref)
     stats = TK.general_rows(v, phi, lpref, pp, q, stride, out, 0, 0, m, g, 1e-3, 1e-2, 1e5,
-                            1e-3, refresh, mode)
+                            1e-3, refresh, mode, pmax)
     return out, stats
 
 
@@ -49,8 +49,9 @@ def _kernel(v, phi, lpref, ppref, stride=8, refresh=5, g=8):
 @pytest.mark.parametrize("complex_ac", [False, True])
 def test_grouped_kernel_matches_numpy_twins(complex_u, complex_ac):
     """All four modes (u real/complex x a, c real/complex), one decoupled-singular row a_n = 0
-    (Phi_n = 0: exact rebuild, bordered columns, bordered group heads), rebuilds every 5 steps
-    and prefix checkpoints every 8 sites: the grouped kernel equals the per-pair bordered
+    (Phi_n = 0: a pending vector from the start, or with the deferral off exact rebuilds and
+    bordered columns), rebuilds every 5 steps and prefix checkpoints every 8 sites: the grouped
+    kernel equals the per-pair bordered
     determinant of R (NumPy twin), the old per-row kernel, and the twin of the rewritten form."""
     rng = np.random.default_rng(0)
     m, k = 40, 7
@@ -66,10 +67,14 @@ def test_grouped_kernel_matches_numpy_twins(complex_u, complex_ac):
                    old, 1e-3, 1e8, 256)
     v, phi, lpref, ppref = TK.general_form(u, a, c, 0.3)
     twin = TK.general_values_reference(v, phi, lpref, ppref)
-    out, (rebuilds, bordered, _) = _kernel(v, phi, lpref, ppref)
-    assert rebuilds > 0 and bordered > 0
     np.testing.assert_allclose(twin, ref, atol=1e-13, rtol=0)
     np.testing.assert_allclose(np.triu(old), ref, atol=1e-12, rtol=0)
+    # deferral on (Phi_2 = 0 starts as a pending vector) and off (exact rebuilds, bordered columns)
+    out, (rebuilds, bordered, deferred) = _kernel(v, phi, lpref, ppref)
+    assert deferred > 0
+    np.testing.assert_allclose(np.triu(out), ref, atol=1e-12, rtol=0)
+    out, (rebuilds, bordered, _) = _kernel(v, phi, lpref, ppref, pmax=0)
+    assert rebuilds > 0 and bordered > 0
     np.testing.assert_allclose(np.triu(out), ref, atol=1e-12, rtol=0)
     # the regular path alone (no singular row): no bordered column at all
     a[2] = 0.7
@@ -80,15 +85,21 @@ def test_grouped_kernel_matches_numpy_twins(complex_u, complex_ac):
         u, a.astype(dt), c.astype(dt), 0.3), atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("ensemble,theta", [("grand", 0.0), ("grand", 0.37),
-                                            ("canonical", 0.0), ("canonical", 0.37)])
-def test_grouped_kernel_on_thermal_terms_of_a_long_ring(ensemble, theta):
+@pytest.mark.parametrize("ensemble,theta,clean", [("grand", 0.0, False), ("grand", 0.37, False),
+                                                  ("canonical", 0.0, False),
+                                                  ("canonical", 0.37, False),
+                                                  ("grand", 0.0, True), ("grand", 0.37, True)])
+def test_grouped_kernel_on_thermal_terms_of_a_long_ring(ensemble, theta, clean):
     """Every z <= 0 / complex-z term of a real thermal state (M = 100, k ~ 90 orbitals, 100
     Sherman-Morrison steps per row, no refresh) on rows 0, 1, 8, 9, 50: the kernel equals the
     per-pair bordered determinant to 1e-11.  (Catches rounding drift that the ED rings, L <= 10,
-    cannot: a Hermitian update with a complex ratio once drifted by 4e-4 here.)"""
-    ring = Ring.lattice(np.random.default_rng(3).uniform(-1, 1, 100))
-    kw = dict(mu=-0.3) if ensemble == "grand" else dict(n_particles=25, ensemble="canonical")
+    cannot: a Hermitian update with a complex ratio once drifted by 4e-4 here.)  The clean ring
+    at mu = 0 is particle-hole symmetric: K exactly singular at every other column and a level
+    at eps = mu (Phi_n = 0), the deferred path."""
+    eps = np.zeros(100) if clean else np.random.default_rng(3).uniform(-1, 1, 100)
+    ring = Ring.lattice(eps)
+    mu = 0.0 if clean else -0.3
+    kw = dict(mu=mu) if ensemble == "grand" else dict(n_particles=25, ensemble="canonical")
     st = thermal_state(ring, 0.5, twist=theta, **kw)
     rows = [0, 1, 8, 9, 50]
     terms = [t for t in st.terms if not t.lenard][:2]

@@ -288,12 +288,16 @@ def log_char_poly_reference(h_phi0, t, es):
 # B, log|det K| and its phase, bz_k = B^H v(z_k) and T; per column it costs one pass over B
 # (rank-one update + the next products B v, B^H v), O(g k) for t and O(g^3) for the values.
 # mode: 0 general; 1 v real (O complex symmetric: B^H v = conj(B v)); 2 Phi real (O Hermitian:
-# B^H v = B v) -- one product per pass instead of two.  A step with |1 - 2 v^H B v| < tol_den,
-# and every ``refresh`` steps, rebuilds K exactly from prefix sums; if cond_1(K) > cond_max the
-# values are per-pair bordered determinants (exact, O(g k^3) per column) until K is regular.
-# The group's own triangle uses the Gram matrix G = V^H Phi^{-1} V (S-complement of Phi) when
-# min |Phi| >= phi_min, else bordered determinants.  Values are P * g with log|P| = lpref and
-# phase ppref passed in (the product is O(1); det K alone may over- or underflow).
+# B^H v = B v) -- one product per pass instead of two.  A step with |1 - 2 v^H B v| < tol_den is
+# deferred as in the T = 0 grouped kernel (up to pmax pending vectors, values from small exact
+# determinants, one rank-p Woodbury commit): on a clean ring at mu = 0 particle-hole symmetry
+# makes K exactly singular at every other column, and a level with z w = -1 makes Phi singular
+# (its entry starts as a pending vector, Phi = Phi' - 2 P P^H).  Every ``refresh`` steps, or when
+# the deferral does not recover, K is rebuilt exactly from prefix sums; if cond_1(K) > cond_max
+# the values are per-pair bordered determinants (exact, O(g k^3) per column) until K is regular.
+# The group's own triangle uses the Gram matrix of [P, V] in the metric Phi'^{-1} (Schur
+# complement of Phi').  Values are P * g with log|P| = lpref and phase ppref passed in (the
+# product is O(1); det K alone may over- or underflow).
 
 
 @njit(cache=True)
@@ -449,70 +453,189 @@ def _gproducts(b, w, pn, qn):
 
 
 @njit(cache=True)
+def _split_phi(phi, phi_min, dt):
+    """Phi = Phi' - 2 P P^H with Phi'_n = Phi_n + 1 where |Phi_n| < phi_min (else Phi_n) and
+    P = [e_n / sqrt 2 for those n]: a well-conditioned diagonal base plus pending vectors, so
+    an exactly singular Phi (a level at z w = -1) needs no rebuild.  Returns (Phi', P)."""
+    k = phi.size
+    nz = 0
+    for n in range(k):
+        if abs(phi[n]) < phi_min:
+            nz += 1
+    base = np.empty(k, dtype=dt)
+    pz = np.zeros((nz, k), dtype=dt)
+    j = 0
+    for n in range(k):
+        base[n] = phi[n]
+        if abs(phi[n]) < phi_min:
+            base[n] += 1.0
+            pz[j, n] = np.sqrt(0.5)
+            j += 1
+    return base, pz
+
+
+@njit(cache=True)
 def general_head(v, phi, lpref, ppref, x0, zmin, out, row0, phi_min):
-    """The group's own triangle out[x - row0, y], zmin <= x <= y <= x0: with G = V^H Phi^{-1} V
-    over the group's rows and S = {x+1..y-1},
-        g(x, y) = det Phi * det [[I - 2 G[S, S], G[S, y]], [-2 G[x, S], G[x, y]]]
-    (Schur complement of Phi), or per-pair bordered determinants if min |Phi| < phi_min."""
+    """The group's own triangle out[x - row0, y], zmin <= x <= y <= x0.  With Phi = Phi' - 2 P P^H
+    (:func:`_split_phi`), X = [P, V] over the group's rows and G = X^H Phi'^{-1} X, for
+    S = P + {x+1..y-1} (Schur complement of Phi'):
+        g(x, y) = det Phi' * det [[I - 2 G[S, S], G[S, y]], [-2 G[x, S], G[x, y]]]."""
     k = v.shape[1]
     gg = x0 - zmin + 1
     dt = out.dtype
-    pmin = 1.0
+    base, pz = _split_phi(phi, phi_min, dt)
+    nz = pz.shape[0]
+    ldet = lpref
+    ph = ppref
     for n in range(k):
-        pmin = min(pmin, abs(phi[n]))
-    if pmin >= phi_min:
-        ldet = lpref
-        ph = ppref
-        for n in range(k):
-            ldet += np.log(abs(phi[n]))
-            ph *= phi[n] / abs(phi[n])
-        scale = ph * np.exp(ldet)
-        gm = np.empty((gg, gg), dtype=dt)
-        for i in range(gg):
-            vi = v[zmin + i]
-            for j in range(gg):
-                vj = v[zmin + j]
-                acc = 0.0 * gm[0, 0]
-                for n in range(k):
-                    acc += np.conj(vi[n]) * vj[n] / phi[n]
-                gm[i, j] = acc
-        for i in range(gg):
-            out[zmin + i - row0, zmin + i] = scale * gm[i, i]
-            for j in range(i + 1, gg):
-                s = j - i - 1
-                mat = np.empty((s + 1, s + 1), dtype=dt)
-                for aa in range(s):
-                    for cc in range(s):
-                        mat[aa, cc] = -2.0 * gm[i + 1 + aa, i + 1 + cc]
-                    mat[aa, aa] += 1.0
-                    mat[aa, s] = gm[i + 1 + aa, j]
-                    mat[s, aa] = -2.0 * gm[i, i + 1 + aa]
-                mat[s, s] = gm[i, j]
-                out[zmin + i - row0, zmin + j] = scale * _gdet_lu(mat, s + 1)
-        return
-    o = np.empty((k, k), dtype=dt)
+        ldet += np.log(abs(base[n]))
+        ph *= base[n] / abs(base[n])
+    scale = ph * np.exp(ldet)
+    nx = nz + gg
+    xm = np.zeros((nx, k), dtype=dt)
+    for i in range(nz):
+        xm[i] = pz[i]
     for i in range(gg):
-        x = zmin + i
-        for j in range(i, gg):
-            y = zmin + j
-            o[:, :] = 0.0
+        for n in range(k):
+            xm[nz + i, n] = v[zmin + i, n]
+    gm = np.empty((nx, nx), dtype=dt)
+    for i in range(nx):
+        for j in range(nx):
+            acc = 0.0 * gm[0, 0]
             for n in range(k):
-                o[n, n] = phi[n]
-            for z in range(x + 1, y):
-                _outer_h(o, v[z], -2.0)
-            out[x - row0, y] = ppref * _bordered_log(o, v[x], v[y], lpref)
+                acc += np.conj(xm[i, n]) * xm[j, n] / base[n]
+            gm[i, j] = acc
+    idx = np.empty(nx, dtype=np.int64)
+    mat = np.empty((nx + 1, nx + 1), dtype=dt)
+    for i in range(gg):
+        for j in range(i, gg):
+            q = 0
+            for a in range(nz):
+                idx[q] = a
+                q += 1
+            for a in range(i + 1, j):
+                idx[q] = nz + a
+                q += 1
+            xi = nz + i
+            yj = nz + j
+            for a in range(q):
+                for c in range(q):
+                    mat[a, c] = -2.0 * gm[idx[a], idx[c]]
+                mat[a, a] += 1.0
+                mat[a, q] = gm[idx[a], yj]
+                mat[q, a] = -2.0 * gm[xi, idx[a]]
+            mat[q, q] = gm[xi, yj]
+            out[zmin + i - row0, zmin + j] = scale * _gdet_lu(mat, q + 1)
+
+
+@njit(cache=True)
+def _pend_add(b, vec, pv, bp, rp, pp, npend):
+    """Append ``vec`` to the pending vectors: rp = B vec, bp = B^H vec, pp_ij = pv_i^H B pv_j."""
+    pv[npend] = vec
+    _gproducts(b, pv[npend], rp[npend], bp[npend])
+    for i in range(npend + 1):
+        pp[i, npend] = _gcdot(bp[i], pv[npend])
+        pp[npend, i] = _gcdot(pv[npend], rp[i])
+    return npend + 1
+
+
+@njit(cache=True)
+def _pend_values(pv, bp, pp, bz, tm, uz, vy, npend, gg, pref, out, orow, y, af, tf, mat):
+    """Column y while npend deferred vectors P are pending (base inverse B): with X = [P, Z],
+    A = I - 2 X^H B X, t = X^H B v(y), out[orow - r, y] = pref * det [[A[:q, :q], t[:q]],
+    [A[q, :q], t[q]]], q = npend + r (small exact determinants, LU with partial pivoting)."""
+    for i in range(npend):
+        tf[i] = _gcdot(bp[i], vy)
+        for j in range(npend):
+            af[i, j] = -2.0 * pp[i, j]
+        af[i, i] += 1.0
+        for kk in range(gg):
+            af[i, npend + kk] = -2.0 * _gcdot(bp[i], uz[kk])
+            af[npend + kk, i] = -2.0 * _gcdot(bz[kk], pv[i])
+    for kk in range(gg):
+        tf[npend + kk] = _gcdot(bz[kk], vy)
+        for l in range(gg):
+            af[npend + kk, npend + l] = -2.0 * tm[kk, l]
+        af[npend + kk, npend + kk] += 1.0
+    for r in range(gg):
+        q = npend + r
+        for i in range(q + 1):
+            for j in range(q):
+                mat[i, j] = af[i, j]
+            mat[i, q] = tf[i]
+        out[orow - r, y] = pref * _gdet_lu(mat, q + 1)
+
+
+@njit(cache=True)
+def _pend_commit(b, bp, rp, pp, npend, bz, tm, uz, gg, tol_den):
+    """Commit the pending vectors if C = I - 2 P^H B P has ||C^{-1}||_1 <= 1 / tol_den:
+    B += R (2 C^{-1}) L^H (R = B P, L = B^H P; Woodbury), bz and T alike.  Returns
+    (ok, log|det C|, phase of det C)."""
+    dt = b.dtype
+    c = np.zeros((npend, npend), dtype=dt)
+    for i in range(npend):
+        for j in range(npend):
+            c[i, j] = -2.0 * pp[i, j]
+        c[i, i] += 1.0
+    sign, lab = np.linalg.slogdet(c)
+    if sign == 0 or not np.isfinite(lab):
+        return False, 0.0, sign
+    ci = np.linalg.inv(c)
+    if _norm1(ci) * tol_den > 1.0:
+        return False, 0.0, sign
+    k = b.shape[0]
+    mm = 2.0 * ci
+    wl = np.zeros((npend, k), dtype=dt)       # W = M L^H
+    for a in range(npend):
+        for bb in range(npend):
+            f = mm[a, bb]
+            for j in range(k):
+                wl[a, j] += f * np.conj(bp[bb, j])
+    for i in range(k):
+        for a in range(npend):
+            f = rp[a, i]
+            for j in range(k):
+                b[i, j] += f * wl[a, j]
+    e = np.zeros((gg, npend), dtype=dt)       # e_ka = z_k^H R_a
+    f2 = np.zeros((npend, gg), dtype=dt)      # f_bl = L_b^H z_l
+    for kk in range(gg):
+        for a in range(npend):
+            e[kk, a] = _gcdot(uz[kk], rp[a])
+            f2[a, kk] = _gcdot(bp[a], uz[kk])
+    for kk in range(gg):
+        # bz_k += L M^H R^H z_k
+        for bb in range(npend):
+            acc = 0.0 * e[0, 0]
+            for a in range(npend):
+                acc += np.conj(mm[a, bb]) * np.conj(e[kk, a])
+            for j in range(k):
+                bz[kk, j] += bp[bb, j] * acc
+    for kk in range(gg):
+        for l in range(gg):
+            acc = 0.0 * e[0, 0]
+            for a in range(npend):
+                for bb in range(npend):
+                    acc += e[kk, a] * mm[a, bb] * f2[bb, l]
+            tm[kk, l] += acc
+    return True, lab, sign
 
 
 @njit(cache=True)
 def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, tol_piv,
-                  cond_max, phi_min, refresh, mode):
+                  cond_max, phi_min, refresh, mode, pmax=4):
     """out[x0 - r - row0, y] = P g(x0 - r, y) for r = 0..g, x0 < y < M (master sweep of one
-    group).  Returns (exact rebuilds, columns by bordered determinants, pivot fallbacks)."""
+    group).  A step whose ratio |1 - 2 v^H B v| is below tol_den is deferred (as in the T = 0
+    grouped kernel): the base inverse is kept, up to ``pmax`` pending vectors are carried (column
+    values from small exact determinants) and committed as one rank-p Woodbury update once
+    their capacitance matrix is well conditioned; tiny entries of Phi start as pending vectors
+    (:func:`_split_phi`).  Returns (exact rebuilds, columns by bordered determinants, pivot
+    fallbacks + deferred steps)."""
     m, k = v.shape
     if x0 >= m - 1:
         return 0, 0, 0
     dt = out.dtype
     gg = g + 1
+    pm = max(pmax, 1)
     uz = np.empty((gg, k), dtype=v.dtype)
     for r in range(gg):
         uz[r] = v[x0 - r]
@@ -528,23 +651,29 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
     sl = np.zeros(gg, dtype=dt)
     aw = np.zeros((gg, gg), dtype=dt)
     zv = np.zeros(gg, dtype=dt)
-    mat = np.zeros((gg + 1, gg + 1), dtype=dt)
+    nx = pm + gg
+    mat = np.zeros((nx + 1, nx + 1), dtype=dt)
+    af = np.zeros((nx, nx), dtype=dt)
+    tf = np.zeros(nx, dtype=dt)
     otr = np.zeros((k, k), dtype=dt)
+    pv = np.zeros((pm, k), dtype=dt)
+    bp = np.zeros((pm, k), dtype=dt)
+    rp = np.zeros((pm, k), dtype=dt)
+    pp = np.zeros((pm, pm), dtype=dt)
+    npend = 0
     rebuilds = 0
     n_bord = 0
     fallbacks = 0
     logdet = 0.0
     ph = 1.0 + 0.0 * ppref
-    pmin = 1.0
-    for n in range(k):
-        pmin = min(pmin, abs(phi[n]))
     y = x0 + 1
-    if pmin >= phi_min:
+    base, pz = _split_phi(phi, phi_min, dt)
+    if pz.shape[0] <= pmax:
         regular = True
         for n in range(k):
-            b[n, n] = 1.0 / phi[n]
-            logdet += np.log(abs(phi[n]))
-            ph *= phi[n] / abs(phi[n])
+            b[n, n] = 1.0 / base[n]
+            logdet += np.log(abs(base[n]))
+            ph *= base[n] / abs(base[n])
     else:
         rebuilds += 1
         _kmat(v, phi, q, stride, x0, y, kmat)
@@ -555,12 +684,18 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
         for r in range(gg):
             for l in range(gg):
                 tm[r, l] = _gcdot(bz[r], uz[l])
+        if pz.shape[0] <= pmax:
+            for i in range(pz.shape[0]):
+                npend = _pend_add(b, pz[i], pv, bp, rp, pp, npend)
         _gproducts(b, v[y], p, qv)
     since = 0
     orow = x0 - row0
     while True:
         vy = v[y]
-        if regular:
+        if regular and npend > 0:
+            _pend_values(pv, bp, pp, bz, tm, uz, vy, npend, gg,
+                         ppref * ph * np.exp(lpref + logdet), out, orow, y, af, tf, mat)
+        elif regular:
             pref = ppref * ph * np.exp(lpref + logdet)
             for r in range(gg):
                 tv[r] = _gcdot(bz[r], vy)
@@ -605,8 +740,8 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
         if y == m - 1:
             break
         # advance the master: K(y + 1) = K(y) - 2 v(y) v(y)^H
-        done = False
-        if regular and since < refresh:
+        explicit = (not regular) or since >= refresh
+        if not explicit and npend == 0:
             den = 1.0 - 2.0 * _gcdot(vy, p)
             if mode == 2:
                 # O Hermitian: den is real; dropping its rounding-level imaginary part keeps the
@@ -629,12 +764,33 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
                 p[:] = pn
                 qv[:] = qn
                 since += 1
-                done = True
+            elif pmax > 0:
+                fallbacks += 1
+                npend = _pend_add(b, vy, pv, bp, rp, pp, npend)
+                _gproducts(b, v[y + 1], p, qv)
+            else:
+                explicit = True
+        elif not explicit and npend >= pmax:
+            explicit = True
+        elif not explicit:
+            fallbacks += 1
+            npend = _pend_add(b, vy, pv, bp, rp, pp, npend)
+            ok, lab, sg = _pend_commit(b, bp, rp, pp, npend, bz, tm, uz, gg, tol_den)
+            if ok:
+                npend = 0
+                logdet += lab
+                ph *= sg
+                since += 1
+            _gproducts(b, v[y + 1], p, qv)
         y += 1
-        if not done:
+        if explicit:
             rebuilds += 1
             since = 0
-            _kmat(v, phi, q, stride, x0, y, kmat)
+            npend = 0
+            if regular:
+                _kmat(v, phi, q, stride, x0, y, kmat)
+            else:
+                _outer_h(kmat, vy, -2.0)
             regular, logdet, ph = _ginv(kmat, b, cond_max)
             if regular:
                 for r in range(gg):
@@ -648,10 +804,11 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
 
 @njit(cache=True)
 def general_rows(v, phi, lpref, ppref, q, stride, out, row0, xa, xb, g, tol_den, tol_piv,
-                 cond_max, phi_min, refresh, mode):
+                 cond_max, phi_min, refresh, mode, pmax=4):
     """Upper-triangle rows out[x - row0, y] = P g(x, y), y >= x, for xa <= x < xb: groups of
     g + 1 consecutive rows share one master sweep (:func:`general_sweep`) after their own
-    triangle (:func:`general_head`).  Returns (rebuilds, bordered columns, pivot fallbacks)."""
+    triangle (:func:`general_head`).  ``pmax`` = 0 disables the deferral (every small ratio
+    rebuilds; tests).  Returns (rebuilds, bordered columns, pivot fallbacks + deferred steps)."""
     r1 = 0
     r2 = 0
     r3 = 0
@@ -660,7 +817,7 @@ def general_rows(v, phi, lpref, ppref, q, stride, out, row0, xa, xb, g, tol_den,
         zmin = max(xa, x0 - g)
         general_head(v, phi, lpref, ppref, x0, zmin, out, row0, phi_min)
         a1, a2, a3 = general_sweep(v, phi, lpref, ppref, q, stride, x0, x0 - zmin, out, row0,
-                                   tol_den, tol_piv, cond_max, phi_min, refresh, mode)
+                                   tol_den, tol_piv, cond_max, phi_min, refresh, mode, pmax)
         r1 += a1
         r2 += a2
         r3 += a3

@@ -98,9 +98,9 @@ class _Term:
 
     def q(self) -> np.ndarray:
         """q_n = Tr[Gamma(G) n_n] / det(1 + |z| W) = c_n prod_{m != n} a_m e^{-shift} (safe)."""
-        la = np.log(np.abs(self.a)) if self.a.size else np.zeros(0)
-        ph = self.a / np.where(self.a == 0, 1.0, np.abs(self.a))
         zero = self.a == 0
+        la = np.log(np.where(zero, 1.0, np.abs(self.a))) if self.a.size else np.zeros(0)
+        ph = self.a / np.where(zero, 1.0, np.abs(self.a))
         if np.count_nonzero(zero) > 1:
             return np.zeros(self.a.size, dtype=self.a.dtype)
         tot = np.sum(la[~zero])
