@@ -414,7 +414,7 @@ def _gpass(b, p, qv, cc, w, pn, qn, mode):
     n = p.size
     if mode == 0:
         for j in range(n):
-            qn[j] = 0.0 * qn[j]
+            qn[j] = 0.0
     for i in range(n):
         cpi = cc * p[i]
         row = b[i]
@@ -501,7 +501,7 @@ def general_head(v, phi, lpref, ppref, x0, zmin, out, row0, phi_min):
     gm = np.empty((nx, nx), dtype=dt)
     for i in range(nx):
         for j in range(nx):
-            acc = 0.0 * gm[0, 0]
+            acc = 0.0 * base[0]
             for n in range(k):
                 acc += np.conj(xm[i, n]) * xm[j, n] / base[n]
             gm[i, j] = acc

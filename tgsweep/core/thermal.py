@@ -127,10 +127,10 @@ class _Term:
         if self.lenard:
             v = np.ascontiguousarray(self.u * np.sqrt(self.c / self.a)[None, :])
             return upper_rows_lattice(v, x0, x1)
-        return general_rows(self.u, self.a, self.c, self.shift, x0, x1)
+        return _term_rows(self.u, self.a, self.c, self.shift, x0, x1)
 
 
-def general_rows(u, a, c, shift, x0, x1):
+def _term_rows(u, a, c, shift, x0, x1):
     """Rows x0 <= x < x1 (y >= x, zeros below) of T(x, y) e^{-shift} for the trace (2) with
     per-orbital scalars a, c: the exact rewriting T e^{-shift} = P g(x, y) with a diagonal Phi
     (:func:`tgsweep.core._thermal_kernels.general_form`), evaluated by the grouped sweep
