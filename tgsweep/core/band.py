@@ -33,7 +33,8 @@ from .spectrum import LocalizedOrbitals
 from .state import LocalizedState, State
 from .thermal import ThermalState
 
-__all__ = ["obdm_band", "obdm_band_packed", "obdm_band_thermal", "Band", "PackedOrbitals", "pack_orbitals",
+__all__ = ["obdm_band", "obdm_band_packed", "obdm_band_thermal", "Band", "PackedOrbitals",
+           "pack_orbitals",
            "pack_localized",
            "band_certificate", "orbital_arcs", "ORBITAL_CUT"]
 
@@ -256,7 +257,8 @@ def _envelope(values, weight, decades, safety):
 _DECADES, _SAFETY = 3.0, 10.0
 
 
-def obdm_band(state: State | LocalizedState | ThermalState, width="auto", tol: float = 1e-8, orbital_cut: float = ORBITAL_CUT,
+def obdm_band(state: State | LocalizedState | ThermalState, width="auto", tol: float = 1e-8,
+              orbital_cut: float = ORBITAL_CUT,
               max_width: int | None = None) -> Band:
     """The exact entries gamma(x_i, x_{(i + d) mod M}), 0 <= d <= width, of the OBDM of ``state``.
 

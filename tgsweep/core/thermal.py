@@ -27,7 +27,7 @@ Lenard/Rigol-Muramatsu determinant with orbitals sqrt(f) u, f = z w / (1 + z w) 
 form), computed by the grouped T = 0 kernel; otherwise (z = -1, complex z) by the grouped
 kernel for a general diagonal Phi of :mod:`tgsweep.core._thermal_kernels` after the exact
 rewriting T e^{-shift} = P * (-det [[0, v(x)^H], [v(y), Phi - 2 sum_S v v^H]])
-(docs/references.md §8 "Grouped thermal kernel"): same O(M^2 k^2 / GROUP) cost as T = 0.
+(docs/references.md §8 "Grouped thermal kernel"): the O(M^2 k^2 / g) cost of the T = 0 kernel.
 :meth:`ThermalState.window_rows` evaluates the same terms on a window of the ring (the banded
 thermal OBDM, :func:`tgsweep.core.band.obdm_band_thermal`).
 
@@ -61,7 +61,7 @@ from scipy.special import expit
 
 from ..models.ring import Ring, fermion_twist, is_real_twist
 from . import _thermal_kernels as TK
-from .obdm import GROUP, obdm_stride, upper_rows_lattice
+from .obdm import obdm_stride, upper_rows_lattice
 from .spectrum import count_at_most, eigenpairs, eigenvalues
 
 __all__ = ["ThermalState", "thermal_state", "thermal_evolve", "ENSEMBLES", "poisson_binomial",
@@ -78,8 +78,13 @@ REFRESH = 256
 TOL_PIV = 1e-2
 #: condition number above which the grouped kernel uses bordered determinants for a column
 COND_GROUP = 1e5
-#: smallest |Phi_n| for which the grouped kernel starts from Phi^{-1} (else exact rebuild)
+#: |Phi_n| below which an entry of Phi starts as a pending vector in the grouped kernel
 PHI_MIN = 1e-3
+#: rows per master sweep of the general-Phi grouped kernel, minus one (its per-column cost is
+#: O(k^2 + g k + g^3): g = 24 halves the time of g = 8 at k ~ 120)
+GROUP_THERMAL = 24
+#: z > 0 terms (Phi = I, the Lenard form) by the general-Phi kernel too (its larger group)
+LENARD_BY_GENERAL = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +129,7 @@ class _Term:
         m, k = self.u.shape
         if k == 0:
             return np.zeros((x1 - x0, m))
-        if self.lenard:
+        if self.lenard and not LENARD_BY_GENERAL:
             v = np.ascontiguousarray(self.u * np.sqrt(self.c / self.a)[None, :])
             return upper_rows_lattice(v, x0, x1)
         return _term_rows(self.u, self.a, self.c, self.shift, x0, x1)
@@ -134,8 +139,8 @@ def _term_rows(u, a, c, shift, x0, x1):
     """Rows x0 <= x < x1 (y >= x, zeros below) of T(x, y) e^{-shift} for the trace (2) with
     per-orbital scalars a, c: the exact rewriting T e^{-shift} = P g(x, y) with a diagonal Phi
     (:func:`tgsweep.core._thermal_kernels.general_form`), evaluated by the grouped sweep
-    :func:`tgsweep.core._thermal_kernels.general_rows` (groups of GROUP + 1 rows per master
-    sweep, as the T = 0 kernel).  Shape (x1 - x0, M)."""
+    :func:`tgsweep.core._thermal_kernels.general_rows` (groups of GROUP_THERMAL + 1 rows per
+    master sweep).  Shape (x1 - x0, M)."""
     m = u.shape[0]
     form = TK.general_form(u, a, c, shift)
     dt0 = np.result_type(u.dtype, np.asarray(a).dtype, np.asarray(c).dtype)
@@ -151,8 +156,8 @@ def _term_rows(u, a, c, shift, x0, x1):
     stride = obdm_stride(m, k, np.dtype(dt).itemsize)
     q = TK.general_prefix(v, stride)
     out = np.zeros((x1 - x0, m), dtype=dt)
-    TK.general_rows(v, phi, lpref, pp, q, stride, out, x0, x0, x1, GROUP, TOL_DEN, TOL_PIV,
-                    COND_GROUP, PHI_MIN, max(REFRESH, 4 * k), mode)
+    TK.general_rows(v, phi, lpref, pp, q, stride, out, x0, x0, x1, GROUP_THERMAL, TOL_DEN,
+                    TOL_PIV, COND_GROUP, PHI_MIN, max(REFRESH, 4 * k), mode)
     return out
 
 
@@ -285,7 +290,7 @@ class ThermalState:
         conserves N and commutes with every Gibbs weight, so the terms combine with the same
         weights; a value with y >= M is the boson correlation continued, whose matrix entry is
         e^{-i theta} times it (as for T = 0, docs/references.md §10).  Cost O(nrows nwin k^2 /
-        GROUP) per term."""
+        GROUP_THERMAL) per term."""
         m = self.ring.n_grid
         if not 0 < nwin <= m:
             raise ValueError(f"nwin: must lie in [1, {m}], got {nwin!r}")
