@@ -24,10 +24,12 @@ Rows of R are rescaled by 1/max(1, |z w_n|) (exact, log-scaled), and every T_z i
 det(1 + |z| W) (|T_z| <= Tr[|z|^N e^{-beta H}] = det(1 + |z| W) since c+_x S c_y has norm 1),
 so the kernel values o_z are O(1) at any temperature.  For z > 0 the combination is the T = 0
 Lenard/Rigol-Muramatsu determinant with orbitals sqrt(f) u, f = z w / (1 + z w) (Pezer-Buljan
-form), computed by the grouped T = 0 kernel; otherwise (z = -1, complex z) by the grouped
-kernel for a general diagonal Phi of :mod:`tgsweep.core._thermal_kernels` after the exact
-rewriting T e^{-shift} = P * (-det [[0, v(x)^H], [v(y), Phi - 2 sum_S v v^H]])
-(docs/references.md §8 "Grouped thermal kernel"): the O(M^2 k^2 / g) cost of the T = 0 kernel.
+form).  Every term (z > 0, z = -1, complex z) is evaluated by the grouped kernel for a general
+diagonal Phi of :mod:`tgsweep.core._thermal_kernels` after the exact rewriting
+T e^{-shift} = P * (-det [[0, v(x)^H], [v(y), Phi - 2 sum_S v v^H]]) (Phi = I for z > 0;
+docs/references.md §8 "Grouped thermal kernel"): the O(M^2 k^2 / g) cost of the T = 0 kernel,
+with g + 1 = GROUP_THERMAL + 1 rows per master sweep (``LENARD_BY_GENERAL = False`` sends the
+z > 0 terms to the T = 0 kernel instead, :func:`tgsweep.core.obdm.upper_rows_lattice`).
 :meth:`ThermalState.window_rows` evaluates the same terms on a window of the ring (the banded
 thermal OBDM, :func:`tgsweep.core.band.obdm_band_thermal`).
 
