@@ -678,15 +678,25 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
         rebuilds += 1
         _kmat(v, phi, q, stride, x0, y, kmat)
         regular, logdet, ph = _ginv(kmat, b, cond_max)
-    if regular:
+    if regular and pz.shape[0] <= pmax:
+        # B = diag(1 / Phi'): the products are O(k) each
+        for r in range(gg):
+            for n in range(k):
+                bz[r, n] = np.conj(b[n, n]) * uz[r, n]
+        for r in range(gg):
+            for l in range(gg):
+                tm[r, l] = _gcdot(bz[r], uz[l])
+        for i in range(pz.shape[0]):
+            npend = _pend_add(b, pz[i], pv, bp, rp, pp, npend)
+        for n in range(k):
+            p[n] = b[n, n] * v[y, n]
+            qv[n] = np.conj(b[n, n]) * v[y, n]
+    elif regular:
         for r in range(gg):
             _gproducts(b, uz[r], pn, bz[r])
         for r in range(gg):
             for l in range(gg):
                 tm[r, l] = _gcdot(bz[r], uz[l])
-        if pz.shape[0] <= pmax:
-            for i in range(pz.shape[0]):
-                npend = _pend_add(b, pz[i], pv, bp, rp, pp, npend)
         _gproducts(b, v[y], p, qv)
     since = 0
     orow = x0 - row0

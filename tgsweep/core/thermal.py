@@ -82,6 +82,8 @@ TOL_PIV = 1e-2
 COND_GROUP = 1e5
 #: |Phi_n| below which an entry of Phi starts as a pending vector in the grouped kernel
 PHI_MIN = 1e-3
+#: rings (windows) up to this many sites skip the prefix checkpoints of the grouped kernel
+PREFIX_MIN = 1024
 #: rows per master sweep of the general-Phi grouped kernel, minus one (its per-column cost is
 #: O(k^2 + g k + g^3): g = 24 halves the time of g = 8 at k ~ 120)
 GROUP_THERMAL = 24
@@ -155,8 +157,13 @@ def _term_rows(u, a, c, shift, x0, x1):
     pp = float(np.real(ppref)) if real else complex(ppref)
     mode = 1 if v.dtype == np.float64 else (2 if phi.dtype == np.float64 else 0)
     k = v.shape[1]
-    stride = obdm_stride(m, k, np.dtype(dt).itemsize)
-    q = TK.general_prefix(v, stride)
+    if m <= PREFIX_MIN:
+        # one checkpoint (zeros): a rebuild sums its string afresh, O(M k^2) like its inverse
+        stride = m + 1
+        q = np.zeros((1, k, k), dtype=v.dtype)
+    else:
+        stride = obdm_stride(m, k, np.dtype(dt).itemsize)
+        q = TK.general_prefix(v, stride)
     out = np.zeros((x1 - x0, m), dtype=dt)
     TK.general_rows(v, phi, lpref, pp, q, stride, out, x0, x0, x1, GROUP_THERMAL, TOL_DEN,
                     TOL_PIV, COND_GROUP, PHI_MIN, max(REFRESH, 4 * k), mode)
