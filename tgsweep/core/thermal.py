@@ -24,7 +24,14 @@ Rows of R are rescaled by 1/max(1, |z w_n|) (exact, log-scaled), and every T_z i
 det(1 + |z| W) (|T_z| <= Tr[|z|^N e^{-beta H}] = det(1 + |z| W) since c+_x S c_y has norm 1),
 so the kernel values o_z are O(1) at any temperature.  For z > 0 the combination is the T = 0
 Lenard/Rigol-Muramatsu determinant with orbitals sqrt(f) u, f = z w / (1 + z w) (Pezer-Buljan
-form), computed by the grouped T = 0 kernel; otherwise by :mod:`tgsweep.core._thermal_kernels`.
+form).  Every term (z > 0, z = -1, complex z) is evaluated by the grouped kernel for a general
+diagonal Phi of :mod:`tgsweep.core._thermal_kernels` after the exact rewriting
+T e^{-shift} = P * (-det [[0, v(x)^H], [v(y), Phi - 2 sum_S v v^H]]) (Phi = I for z > 0;
+docs/references.md §8 "Grouped thermal kernel"): the O(M^2 k^2 / g) cost of the T = 0 kernel,
+with g + 1 = GROUP_THERMAL + 1 rows per master sweep (``LENARD_BY_GENERAL = False`` sends the
+z > 0 terms to the T = 0 kernel instead, :func:`tgsweep.core.obdm.upper_rows_lattice`).
+:meth:`ThermalState.window_rows` evaluates the same terms on a window of the ring (the banded
+thermal OBDM, :func:`tgsweep.core.band.obdm_band_thermal`).
 
 * Grand canonical (mu): parity projections (1 +- (-1)^N)/2 on both sectors,
 
@@ -56,7 +63,7 @@ from scipy.special import expit
 
 from ..models.ring import Ring, fermion_twist, is_real_twist
 from . import _thermal_kernels as TK
-from .obdm import upper_rows_lattice
+from .obdm import obdm_stride, upper_rows_lattice
 from .spectrum import count_at_most, eigenpairs, eigenvalues
 
 __all__ = ["ThermalState", "thermal_state", "thermal_evolve", "ENSEMBLES", "poisson_binomial",
@@ -65,12 +72,23 @@ __all__ = ["ThermalState", "thermal_state", "thermal_evolve", "ENSEMBLES", "pois
 ENSEMBLES = ("grand", "canonical")
 #: default bound on the truncation and aliasing errors of every lattice gamma entry
 TOL = 1e-14
-#: determinant-ratio threshold for a fresh inverse in the thermal string kernel
+#: determinant-ratio threshold for a fresh inverse in the grouped thermal kernel
 TOL_DEN = 1e-3
-#: condition number above which the kernel switches to the bordered determinant
-COND_MAX = 1e8
 #: Sherman-Morrison steps between fresh inverses (rounding drift)
 REFRESH = 256
+#: smallest elimination pivot of a group's small system before exact small determinants
+TOL_PIV = 1e-2
+#: condition number above which the grouped kernel uses bordered determinants for a column
+COND_GROUP = 1e5
+#: |Phi_n| below which an entry of Phi starts as a pending vector in the grouped kernel
+PHI_MIN = 1e-3
+#: rings (windows) up to this many sites skip the prefix checkpoints of the grouped kernel
+PREFIX_MIN = 1024
+#: rows per master sweep of the general-Phi grouped kernel, minus one (its per-column cost is
+#: O(k^2 + g k + g^3): g = 24 halves the time of g = 8 at k ~ 120)
+GROUP_THERMAL = 24
+#: z > 0 terms (Phi = I, the Lenard form) by the general-Phi kernel too (its larger group)
+LENARD_BY_GENERAL = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,9 +107,9 @@ class _Term:
 
     def q(self) -> np.ndarray:
         """q_n = Tr[Gamma(G) n_n] / det(1 + |z| W) = c_n prod_{m != n} a_m e^{-shift} (safe)."""
-        la = np.log(np.abs(self.a)) if self.a.size else np.zeros(0)
-        ph = self.a / np.where(self.a == 0, 1.0, np.abs(self.a))
         zero = self.a == 0
+        la = np.log(np.where(zero, 1.0, np.abs(self.a))) if self.a.size else np.zeros(0)
+        ph = self.a / np.where(zero, 1.0, np.abs(self.a))
         if np.count_nonzero(zero) > 1:
             return np.zeros(self.a.size, dtype=self.a.dtype)
         tot = np.sum(la[~zero])
@@ -115,16 +133,41 @@ class _Term:
         m, k = self.u.shape
         if k == 0:
             return np.zeros((x1 - x0, m))
-        if self.lenard:
+        if self.lenard and not LENARD_BY_GENERAL:
             v = np.ascontiguousarray(self.u * np.sqrt(self.c / self.a)[None, :])
             return upper_rows_lattice(v, x0, x1)
-        dt = np.result_type(self.u.dtype, self.a.dtype, self.c.dtype)
-        u = np.ascontiguousarray(self.u, dtype=dt)
-        out = np.zeros((x1 - x0, m), dtype=dt)
-        TK.string_rows(u, np.ascontiguousarray(self.a, dtype=dt),
-                       np.ascontiguousarray(self.c, dtype=dt), float(self.shift), x0, x1, out,
-                       TOL_DEN, COND_MAX, max(REFRESH, 4 * k))
-        return out
+        return _term_rows(self.u, self.a, self.c, self.shift, x0, x1)
+
+
+def _term_rows(u, a, c, shift, x0, x1):
+    """Rows x0 <= x < x1 (y >= x, zeros below) of T(x, y) e^{-shift} for the trace (2) with
+    per-orbital scalars a, c: the exact rewriting T e^{-shift} = P g(x, y) with a diagonal Phi
+    (:func:`tgsweep.core._thermal_kernels.general_form`), evaluated by the grouped sweep
+    :func:`tgsweep.core._thermal_kernels.general_rows` (groups of GROUP_THERMAL + 1 rows per
+    master sweep).  Shape (x1 - x0, M)."""
+    m = u.shape[0]
+    form = TK.general_form(u, a, c, shift)
+    dt0 = np.result_type(u.dtype, np.asarray(a).dtype, np.asarray(c).dtype)
+    if form is None or form[0].shape[1] == 0:
+        # no coupled orbital (or two decoupled rows with a_n = 0): every value is 0
+        return np.zeros((x1 - x0, m), dtype=dt0)
+    v, phi, lpref, ppref = form
+    real = v.dtype == np.float64 and phi.dtype == np.float64 and np.imag(ppref) == 0
+    dt = np.float64 if real else np.complex128
+    pp = float(np.real(ppref)) if real else complex(ppref)
+    mode = 1 if v.dtype == np.float64 else (2 if phi.dtype == np.float64 else 0)
+    k = v.shape[1]
+    if m <= PREFIX_MIN:
+        # one checkpoint (zeros): a rebuild sums its string afresh, O(M k^2) like its inverse
+        stride = m + 1
+        q = np.zeros((1, k, k), dtype=v.dtype)
+    else:
+        stride = obdm_stride(m, k, np.dtype(dt).itemsize)
+        q = TK.general_prefix(v, stride)
+    out = np.zeros((x1 - x0, m), dtype=dt)
+    TK.general_rows(v, phi, lpref, pp, q, stride, out, x0, x0, x1, GROUP_THERMAL, TOL_DEN,
+                    TOL_PIV, COND_GROUP, PHI_MIN, max(REFRESH, 4 * k), mode)
+    return out
 
 
 def _scalars(rho: np.ndarray, kappa: float):
@@ -243,6 +286,40 @@ class ThermalState:
         if not self.terms:
             return np.zeros((x1 - x0, m))
         return self._combine([t.rows(x0, x1) for t in self.terms])
+
+    def window_rows(self, x0: int, nrows: int, nwin: int) -> np.ndarray:
+        """The short-string values of the lattice <b+_x b_y> on the window of sites
+        x0 .. x0 + nwin - 1 (mod M): out[i, j] for x = x0 + i (i < nrows), y = x0 + j, j >= i
+        (zeros below), shape (nrows, nwin), nwin <= M.
+
+        Each trace (2) depends on the orbitals at the sites x .. y only (the string runs strictly
+        between x and y), so every term is evaluated on the window with its orbitals continued
+        across the twisted bond, u(z + M) = e^{i phi_s} u(z) (phi_s the term's fermion twist).
+        The gauge transformation that moves the boson twist theta onto the bond (x0 - 1, x0)
+        conserves N and commutes with every Gibbs weight, so the terms combine with the same
+        weights; a value with y >= M is the boson correlation continued, whose matrix entry is
+        e^{-i theta} times it (as for T = 0, docs/references.md §10).  Cost O(nrows nwin k^2 /
+        GROUP_THERMAL) per term."""
+        m = self.ring.n_grid
+        if not 0 < nwin <= m:
+            raise ValueError(f"nwin: must lie in [1, {m}], got {nwin!r}")
+        if not self.terms:
+            return np.zeros((nrows, nwin))
+        idx = x0 + np.arange(nwin)
+        wrapped = idx >= m
+        vals = []
+        for t in self.terms:
+            if t.u.shape[1] == 0:
+                vals.append(np.zeros((nrows, nwin)))
+                continue
+            if t.u.dtype == np.float64:
+                ph = float(np.round(np.cos(t.phi)))
+            else:
+                ph = np.exp(1j * t.phi)
+            sub = t.u[idx % m] * np.where(wrapped, ph, 1.0)[:, None]
+            vals.append(_Term(np.ascontiguousarray(sub), t.energies, t.phi, t.a, t.c, t.shift,
+                              t.weight, t.lenard).rows(0, nrows))
+        return self._combine(vals)
 
     def lattice_obdm(self) -> np.ndarray:
         """Full M x M lattice <b+_x b_y> (Hermitian)."""
