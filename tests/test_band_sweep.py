@@ -131,3 +131,31 @@ def test_large_workflows_shrunken_run_and_plot(name, tmp_path):
         assert max(int(d["lambda0_band_width"].max()) for _, d in ds) > 0  # the band was used
     files = figures.render(ds, tmp_path / "fig")
     assert [Path(f).name for f in files] == [f"{name}.png"]
+
+
+def test_sweep_thermal_band_path_within_stated_error():
+    """T > 0 (grand canonical Gibbs state, docs/references.md §8 "Banded thermal OBDM"): the
+    sweep's condensate takes the thermal band when its certificate meets band_tol (width > 0)
+    and the stored lambda_0 lies within the stored error of the full thermal gamma's top
+    eigenvalue (LAPACK); the reference recomputes each sample by the seed rule."""
+    sites, temp, mu, tol = 120, 1.0, -1.0, 1e-8
+    spec = parse_spec(spec_dict(model={"kind": "lattice", "sites": sites},
+                                state={"mu": mu, "temperature": temp},
+                                disorder={"kind": "anderson", "W": 2.0}, grid={"disorder.W": [2.0]},
+                                sampling={"n_samples": 2, "seed": SEED, "samples_per_task": 2},
+                                observables={"condensate": {"n_modes": 1, "band_tol": tol}}))
+    store = MemoryStore()
+    run_sweep(spec, store=store, progress=False)
+    ds = store.to_dataset()
+    assert (ds["status"].values == 1).all()
+    for s in range(2):
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(SEED, spawn_key=(0, s))))
+        ring = tgsweep.Ring.lattice(make_potential("anderson", rng, sites, W=2.0))
+        st = tgsweep.thermal_state(ring, temp, mu=mu)
+        lam_full = np.linalg.eigvalsh(tgsweep.obdm(st) * ring.weight)[-1]
+        width = int(ds["lambda0_band_width"].values[0, s])
+        err = float(np.ravel(ds["lambda0_error"].values[0, s])[0])
+        lam = float(ds["lambda0"].values[0, s])
+        assert 0 < width < sites // 2
+        assert 0 < err <= tol
+        assert abs(lam - lam_full) <= err

@@ -205,10 +205,10 @@ class SampleContext:
     def band(self, tol: float):
         """The band of gamma (:func:`tgsweep.obdm_band`, width="auto" to ``tol``) if its
         certificate is reliable and <= tol, else None (use the full :meth:`obdm`); memoised per
-        tol.  Self-check: Tr(gamma) h = N on the band's diagonal (raises otherwise).  Only
-        zero-temperature Slater states have a band; thermal and interacting states use the full
-        gamma (None)."""
-        if not isinstance(self.state, State):
+        tol.  Self-check: Tr(gamma) h = N (thermal grand canonical: <N>) on the band's diagonal
+        (raises otherwise).  Zero-temperature Slater states and thermal (Gibbs) states have a
+        band; interacting states use the full gamma (None)."""
+        if not isinstance(self.state, (State, ThermalState)):
             return None
         key = float(tol)
         if key not in self._bands:
