@@ -242,7 +242,7 @@ def _close_store(store, spec, extra: dict, summary: bool) -> None:
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     store.update_attrs({"updated": now, **extra})
     if summary:
-        store.write_summary(store.summary_dataset(spec))
+        store.write_summary(store.summary_table(spec))
 
 
 def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:

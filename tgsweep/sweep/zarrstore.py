@@ -32,7 +32,7 @@ import numpy as np
 from .faults import fault_point
 from .lock import RunLock
 from .errors import SpecError
-from .storage import ResultStore, default_shard_bytes, store_layout
+from .storage import ResultStore, SummaryTable, default_shard_bytes, store_layout
 
 __all__ = ["ZarrStore", "open_dataset", "interrupted_creations", "is_disk_full"]
 
@@ -77,6 +77,58 @@ def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> 
         arr.attrs.update(at)
         if step:
             fault_point(step)
+
+
+def _coordinate_attrs(table: SummaryTable) -> tuple[dict, str]:
+    """The ``coordinates`` attribute of each variable and of the group, as xarray's CF encoding
+    (``xarray.conventions._encode_coordinates``) writes them for non-index coordinates."""
+    non_index = {n for n, (d, _, _) in table.coords.items() if tuple(d) != (n,)}
+    every = {**table.coords, **table.variables}
+    per: dict = {}
+    for c in non_index:
+        target = set(table.coords[c][0])
+        for k, (d, _, _) in every.items():
+            if k not in non_index and k not in d and target <= set(d):
+                per.setdefault(k, set()).add(c)
+    written = set().union(*per.values()) if per else set()
+    return ({k: " ".join(sorted(v)) for k, v in per.items()},
+            " ".join(sorted(non_index - written)))
+
+
+def _write_table(path: Path, table: SummaryTable) -> None:
+    """A Zarr group at ``path`` holding ``table``, one single-chunk array per variable and
+    coordinate, created concurrently."""
+    import asyncio
+
+    import zarr
+    import zarr.api.asynchronous as za
+    from zarr.core.sync import sync
+
+    per, glob = _coordinate_attrs(table)
+    gattrs = dict(table.attrs)
+    if glob:
+        gattrs["coordinates"] = glob
+    group = zarr.open_group(str(path), mode="w-", zarr_format=3, attributes=gattrs)
+    store = group.store
+
+    def one(name, dims, values, attrs):
+        values = np.asarray(values)
+        if values.dtype.kind == "U":
+            values = values.astype(object)
+        attrs = dict(attrs)
+        if name in per:
+            attrs["coordinates"] = per[name]
+        fill = (np.nan if values.dtype.kind in "fc" else "" if values.dtype.kind in "OU"
+                else 0)
+        return za.create_array(store, name=name, data=values, chunks=values.shape or None,
+                               dimension_names=tuple(dims), fill_value=fill,
+                               compressors=_codecs(), attributes=attrs, zarr_format=3)
+
+    async def all_arrays():
+        await asyncio.gather(*(one(n, d, v, a) for n, (d, v, a) in
+                               [*table.variables.items(), *table.coords.items()]))
+
+    sync(all_arrays())
 
 
 def interrupted_creations(path) -> list[Path]:
@@ -140,6 +192,7 @@ class ZarrStore(ResultStore):
             sid = None
         if known is not None and known[1] != sid:
             self.__dict__.pop("_handles", None)
+            self.__dict__.pop("_summary_acc", None)
         self._identity = (stamp, sid)
 
     # ------------------------------------------------------------------ interface
@@ -171,7 +224,8 @@ class ZarrStore(ResultStore):
         final = Path(self.path)
         attrs = {**attrs, "shard_bytes": attrs.get("shard_bytes") or default_shard_bytes()}
         self.layout, coords = store_layout(spec, attrs["shard_bytes"])
-        for k in ("_handles", "_done_cache", "_buffers", "_plan_cache", "_identity"):
+        for k in ("_handles", "_done_cache", "_buffers", "_plan_cache", "_identity",
+                  "_summary_acc"):
             self.__dict__.pop(k, None)
         for old in interrupted_creations(final):  # killed creations (we hold the lock)
             shutil.rmtree(old, ignore_errors=True)
@@ -283,18 +337,20 @@ class ZarrStore(ResultStore):
         return open_dataset(self.path)
 
     def write_summary(self, summary):
-        """Write the summary group atomically (built as a sibling group, then renamed)."""
-        import zarr
-
+        """Write the summary group (a :class:`~tgsweep.sweep.storage.SummaryTable`, or an xarray
+        Dataset) atomically: built as a sibling group, then renamed to ``summary``.  Written with
+        zarr directly, every array concurrently, in the layout ``xr.open_zarr`` reads back as the
+        same Dataset (``coordinates`` attributes for non-index coordinates, as xarray's CF
+        encoding writes them)."""
         root = Path(self.path)
+        if not isinstance(summary, SummaryTable):
+            summary = SummaryTable.from_dataset(summary)
         for old in list(root.glob("summary_tmp_*")) + list(root.glob(".summary-old-*")):
             shutil.rmtree(old, ignore_errors=True)
         fault_point("summary_started")
         tmp = f"summary_tmp_{uuid.uuid4().hex[:12]}"
-        enc = {v: {"compressors": _codecs()} for v in summary.variables}
         with _quiet():
-            summary.to_zarr(self.path, group=tmp, mode="w", zarr_format=3, consolidated=False,
-                            encoding=enc)
+            _write_table(root / tmp, summary)
         fault_point("summary_renaming")
         if (root / "summary").exists():
             trash = root / f".summary-old-{uuid.uuid4().hex[:12]}"
@@ -305,7 +361,6 @@ class ZarrStore(ResultStore):
             os.rename(root / tmp, root / "summary")
         fault_point("summary_written")
         self.consolidate()
-        del zarr
 
     def consolidate(self):
         import zarr
