@@ -120,7 +120,7 @@ def _write_table(path: Path, table: SummaryTable) -> None:
             attrs["coordinates"] = per[name]
         fill = (np.nan if values.dtype.kind in "fc" else "" if values.dtype.kind in "OU"
                 else 0)
-        return za.create_array(store, name=name, data=values, chunks=values.shape or None,
+        return za.create_array(store, name=name, data=values, chunks=values.shape,
                                dimension_names=tuple(dims), fill_value=fill,
                                compressors=_codecs(), attributes=attrs, zarr_format=3)
 
