@@ -17,20 +17,29 @@ import time
 
 __all__ = ["dispatchers", "compiled_count", "loaded_count", "CompileWatch"]
 
+_SCANNED: list = [None, {}]  # (tgsweep modules and their sizes, dispatchers found in them)
+
+
 def dispatchers() -> dict:
     """``{"module.function": numba dispatcher}`` of every kernel in the tgsweep modules loaded
-    so far (kernels not loaded yet cannot have been compiled in this process)."""
+    so far (kernels not loaded yet cannot have been compiled in this process).  The modules are
+    scanned again only when a tgsweep module was loaded or changed size since the last call
+    (every task asks twice: a full scan of every module cost ~1-3 ms a call)."""
     from numba.core.dispatcher import Dispatcher
 
+    mods = [(name, mod) for name, mod in list(sys.modules.items())
+            if mod is not None and (name == "tgsweep" or name.startswith("tgsweep."))]
+    stamp = tuple((name, len(vars(mod))) for name, mod in mods)
+    if stamp == _SCANNED[0]:
+        return dict(_SCANNED[1])
     out = {}
-    for name, mod in list(sys.modules.items()):
-        if mod is None or not (name == "tgsweep" or name.startswith("tgsweep.")):
-            continue
+    for _, mod in mods:
         for obj in list(vars(mod).values()):
             if isinstance(obj, Dispatcher):
                 fn = obj.py_func
                 out.setdefault(f"{fn.__module__}.{fn.__qualname__}", obj)
-    return out
+    _SCANNED[:] = [stamp, out]
+    return dict(out)
 
 
 def compiled_count() -> int:

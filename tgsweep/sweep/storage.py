@@ -26,9 +26,13 @@ task-aligned chunks.)
 
 Single writer.  Only the process that runs the sweep writes (workers return their
 :class:`~tgsweep.sweep.tasks.ChunkResult`).  :meth:`ResultStore.write_chunk` copies a task's
-arrays into the buffer of its shard; a shard is written when all its missing tasks have arrived
-(whole: nothing is read), or, partially filled, at most every ``flush_seconds`` and at
-:meth:`ResultStore.flush` (read-modify-write, safe because nobody else writes).  Data, status and
+arrays into the buffer of its shard; a shard is written whole when all its missing tasks have
+arrived, or, partially filled, at most ``flush_seconds`` (or 25 times the cost of the last
+partial write, whichever is longer) after its first unwritten task arrived, and at
+:meth:`ResultStore.flush`.  The buffer holds the whole shard and stays after a partial write,
+so nothing is read back while a run fills it; only a shard holding tasks of an earlier run (a
+resume), or a buffer evicted above ``buffer_bytes``, is read once into its new buffer (safe
+because nobody else writes).  Data, status and
 error go first, the shard's ``done`` flags last, so a kill at any moment loses only tasks that
 are not yet flagged done, and ``--resume`` recomputes exactly those (bitwise identical).
 
@@ -320,16 +324,18 @@ def present(x):
 
 
 class _Shard:
-    """Buffer of one shard being filled by :meth:`ResultStore.write_chunk`."""
+    """Buffer of one shard being filled by :meth:`ResultStore.write_chunk`: the whole shard as
+    it will be stored (tasks stored before this buffer was made are read into it once)."""
 
-    __slots__ = ("key", "data", "tasks", "expected", "missing", "nbytes", "since")
+    __slots__ = ("key", "data", "tasks", "expected", "missing", "nbytes", "since", "used")
 
     def __init__(self, key, data, expected):
         self.key, self.data, self.expected = key, data, expected
         self.missing = len(expected)
         self.tasks: set = set()
         self.nbytes = sum(a.nbytes for a in data.values())
-        self.since = time.monotonic()
+        self.since = None  # first task not yet written (None: the buffer equals the store)
+        self.used = time.monotonic()
 
 
 class ResultStore(ABC):
@@ -457,6 +463,9 @@ class ResultStore(ABC):
         if task in sh.expected and task not in sh.tasks:
             sh.missing -= 1
         sh.tasks.add(task)
+        sh.used = time.monotonic()
+        if sh.since is None:
+            sh.since = sh.used
         if sh.missing <= 0:
             self._flush_shards(spec, plan, [key])
         else:
@@ -467,19 +476,25 @@ class ResultStore(ABC):
         glen = tuple(s.stop - s.start for s in gs)
         ss = plan.sample_slice(key)
         n = ss.stop - ss.start
-        data = {}
-        for name, a in self.layout.items():
-            if name == "done":
-                cs = plan.chunk_slice(key)
-                data[name] = np.zeros(glen + (cs.stop - cs.start,), dtype=np.int8)
-            elif name == "error":
-                data[name] = np.full(glen + (n,), "", dtype=object)
-            else:
-                data[name] = np.full(glen + (n,) + a.shape[len(glen) + 1:], a.fill, dtype=a.dtype)
         done = self.__dict__.get("_done_cache")
         if done is None:
             done = self._done_cache = self.read("done")
-        dblock = done[gs + (plan.chunk_slice(key),)]
+        dblock = np.array(done[gs + (plan.chunk_slice(key),)], dtype=np.int8)
+        data = {}
+        if dblock.any():  # tasks of an earlier run (or an evicted buffer): read them once
+            region = gs + (ss,)
+            for name in self.layout:
+                if name != "done":
+                    data[name] = np.asarray(self._read_block(name, region))
+            data["error"] = np.asarray(data["error"], dtype=object)
+        else:
+            for name, a in self.layout.items():
+                if name == "error":
+                    data[name] = np.full(glen + (n,), "", dtype=object)
+                elif name != "done":
+                    data[name] = np.full(glen + (n,) + a.shape[len(glen) + 1:], a.fill,
+                                         dtype=a.dtype)
+        data["done"] = dblock
         missing = {t for t in plan.tasks_of(key)
                    if not dblock[tuple(i - s.start for i, s in zip(t[0], gs))
                                  + (t[1] - plan.chunk_slice(key).start,)]}
@@ -488,20 +503,22 @@ class ResultStore(ABC):
     def _flush_due(self, spec, plan) -> None:
         bufs = self._buffers
         now = time.monotonic()
-        due = [k for k, sh in bufs.items() if now - sh.since >= self.flush_seconds]
+        wait = max(self.flush_seconds, 25.0 * self.__dict__.get("_flush_cost", 0.0))
+        due = [k for k, sh in bufs.items() if sh.since is not None and now - sh.since >= wait]
+        if due:
+            self._flush_shards(spec, plan, due, keep=True)
         total = sum(sh.nbytes for sh in bufs.values())
-        if total > self.buffer_bytes:
-            for k, sh in sorted(bufs.items(), key=lambda kv: kv[1].since):
-                if k not in due:
-                    due.append(k)
+        if total > self.buffer_bytes:  # evict the least recently used buffers
+            evict = []
+            for k, sh in sorted(bufs.items(), key=lambda kv: kv[1].used):
+                evict.append(k)
                 total -= sh.nbytes
                 if total <= self.buffer_bytes:
                     break
-        if due:
-            self._flush_shards(spec, plan, due)
+            self._flush_shards(spec, plan, evict)
 
     def flush(self, spec=None) -> None:
-        """Write every buffered shard (partial ones by read-modify-write)."""
+        """Write every buffered shard not yet written as it stands, and drop the buffers."""
         bufs = self.__dict__.get("_buffers")
         if bufs:
             self._flush_shards(spec, self._plan_cache[1], list(bufs))
@@ -509,44 +526,33 @@ class ResultStore(ABC):
     def close(self) -> None:
         self.flush()
 
-    def _flush_shards(self, spec, plan, keys) -> None:
+    def _flush_shards(self, spec, plan, keys, keep: bool = False) -> None:
+        """Write the buffers ``keys`` whole (those holding unwritten tasks); drop them unless
+        ``keep`` (a partial write: the buffer keeps filling)."""
         for key in keys:
-            sh = self._buffers.pop(key)
-            if not sh.tasks:
+            sh = self._buffers[key] if keep else self._buffers.pop(key)
+            if sh.since is None:
                 continue
+            t0 = time.perf_counter()
+            final = bool(sh.data["done"].all())
             gs = plan.grid_slices(key)
             region = gs + (plan.sample_slice(key),)
-            complete = len(sh.tasks) == len(plan.tasks_of(key))
-            if not complete:  # merge with what is stored (tasks of earlier runs / flushes)
-                keep = np.zeros(sh.data["done"].shape, dtype=bool)
-                for idx, c in sh.tasks:
-                    keep[tuple(i - s.start for i, s in zip(idx, gs))
-                         + (c - plan.chunk_slice(key).start,)] = True
-                spt = plan.samples_per_task
-                keep_s = np.repeat(keep, spt, axis=-1)[..., :sh.data["status"].shape[-1]]
-                for name in self.layout:
-                    if name == "done":
-                        continue
-                    old = self._read_block(name, region)
-                    if name == "error":
-                        old = np.asarray(old, dtype=object)
-                    m = keep_s.reshape(keep_s.shape + (1,) * (old.ndim - keep_s.ndim))
-                    sh.data[name] = np.where(m, sh.data[name], old)
-                olddone = self._read_block("done", gs + (plan.chunk_slice(key),))
-                sh.data["done"] = np.maximum(sh.data["done"], olddone).astype(np.int8)
             blocks = [(n, region, sh.data[n]) for n in self.layout if n not in ("status", "done")]
             blocks.append(("status", region, sh.data["status"]))
             fault_point("shard_data_writing")
             self._write_blocks(blocks)
             fault_point("shard_data_written")
             self._write_blocks([("done", gs + (plan.chunk_slice(key),), sh.data["done"])])
+            sh.since = None
             done = self.__dict__.get("_done_cache")
             if done is not None:
                 done[gs + (plan.chunk_slice(key),)] = sh.data["done"]
             fault_point("shard_written")
             acc = self.__dict__.get("_summary_acc")
-            if acc is not None and sh.data["done"].all():  # final: count it now, from memory
+            if acc is not None and final:  # final: count it now, from memory
                 acc.offer(key, shard_moments(sh.data, acc.variables, acc.ng))
+            if not final:
+                self._flush_cost = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ verification
     def verify(self, spec, progress=None) -> list[Damage]:
