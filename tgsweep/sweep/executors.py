@@ -14,7 +14,8 @@ Two kinds:
   that has imported :mod:`tgsweep.sweep.tasks` once, so each worker starts in milliseconds with
   tgsweep loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).
 * ``"dask"``: a ``distributed.LocalCluster`` (one thread per worker process, scheduler on
-  127.0.0.1, no dashboard unless asked, the worker profiler off) and its ``Client``.
+  127.0.0.1, no dashboard unless asked, the worker profiler off, workers forked from a
+  forkserver that imported distributed and tgsweep once) and its ``Client``.
 
 Every worker runs one BLAS / OpenMP / numba thread (:data:`PIN_ENV`, and threadpoolctl limits
 for libraries already loaded).
@@ -26,13 +27,21 @@ import os
 import signal
 import threading
 
-__all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG"]
+__all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG", "dask_env"]
 
 from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenMP/numba thread
 
 #: dask settings for sweep clusters: per-task costs that a sweep does not need are off
 #: (the statistical profiler samples every worker thread every 10 ms)
 DASK_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
+def dask_env(config: dict | None = None) -> dict[str, str]:
+    """:data:`DASK_CONFIG` as the environment variables dask reads at import
+    (``distributed.worker.profile.enabled`` -> ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED``,
+    values parsed with ``ast.literal_eval``): for workers started elsewhere (batch jobs)."""
+    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): repr(value)
+            for key, value in (DASK_CONFIG if config is None else config).items()}
 
 _LIMITS = []  # threadpoolctl limits kept alive in worker processes
 
@@ -92,6 +101,9 @@ class LocalWorkers:
         self._cluster = None
         self._error = None
         self._lock = threading.Lock()
+        #: kinds of spec (runner's kernel key) whose tasks these workers ran: their kernels are
+        #: loaded, so a later run of the same kind needs no first task in the client
+        self.warmed: set = set()
 
     def __repr__(self):
         return f"{self.n} {'worker processes' if self.kind == 'processes' else 'dask workers'}"
@@ -148,14 +160,26 @@ class LocalWorkers:
         return pool
 
     def _make_dask(self):
+        import multiprocessing as mp
+
         import dask
         from distributed import Client, LocalCluster
 
-        with dask.config.set(DASK_CONFIG):
+        cfg = dict(DASK_CONFIG)
+        if "forkserver" in mp.get_all_start_methods():
+            # workers forked from one server that imported distributed and tgsweep once,
+            # instead of each spawned worker importing both (~1 s of CPU each)
+            cfg["distributed.worker.multiprocessing-method"] = "forkserver"
+        with dask.config.set(cfg):
+            if cfg.get("distributed.worker.multiprocessing-method") == "forkserver":
+                from distributed.utils import get_mp_context
+
+                get_mp_context().set_forkserver_preload(["distributed", "tgsweep.sweep.tasks",
+                                                         __name__])
             self._cluster = LocalCluster(
                 n_workers=self.n, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0" if self.dashboard else None,
-                env=dict(PIN_ENV), silence_logs=50, preload=[__name__])
+                env={**PIN_ENV, **dask_env()}, silence_logs=50, preload=[__name__])
             return Client(self._cluster)
 
     def get(self):
@@ -172,6 +196,7 @@ class LocalWorkers:
             return self.get()
         old = self._executor
         self._executor = None
+        self.warmed = set()
         if old is not None:
             old.shutdown(wait=False, cancel_futures=True)
         self._executor = self._make_pool()
@@ -186,6 +211,7 @@ class LocalWorkers:
         ex, self._executor = self._executor, None
         cluster, self._cluster = self._cluster, None
         self._thread = None
+        self.warmed = set()
         if ex is not None and self.kind == "processes":
             procs = list((getattr(ex, "_processes", None) or {}).values())
             if now:  # running tasks are not waited for (their results would be discarded)

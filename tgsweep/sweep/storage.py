@@ -482,10 +482,8 @@ class ResultStore(ABC):
         dblock = np.array(done[gs + (plan.chunk_slice(key),)], dtype=np.int8)
         data = {}
         if dblock.any():  # tasks of an earlier run (or an evicted buffer): read them once
-            region = gs + (ss,)
-            for name in self.layout:
-                if name != "done":
-                    data[name] = np.asarray(self._read_block(name, region))
+            names = [n for n in self.layout if n != "done"]
+            data = self._read_shard(spec, plan, key, names)
             data["error"] = np.asarray(data["error"], dtype=object)
         else:
             for name, a in self.layout.items():
@@ -550,7 +548,9 @@ class ResultStore(ABC):
             fault_point("shard_written")
             acc = self.__dict__.get("_summary_acc")
             if acc is not None and final:  # final: count it now, from memory
+                t1 = time.perf_counter()
                 acc.offer(key, shard_moments(sh.data, acc.variables, acc.ng))
+                acc.seconds += time.perf_counter() - t1
             if not final:
                 self._flush_cost = time.perf_counter() - t0
 
@@ -653,7 +653,12 @@ class ResultStore(ABC):
     def _read_shard(self, spec, plan, key, names) -> dict:
         """Arrays ``names`` of shard ``key`` as stored (the region of the shard)."""
         region = plan.grid_slices(key) + (plan.sample_slice(key),)
-        return {n: np.asarray(self._read_block(n, region)) for n in names}
+        return {n: np.asarray(v) for n, v in zip(names, self._read_blocks(names, region))}
+
+    def _read_blocks(self, names, region) -> list:
+        """:meth:`_read_block` of several arrays over one region (back ends may read them
+        concurrently)."""
+        return [self._read_block(n, region) for n in names]
 
     def _accumulator(self, spec, plan) -> "SummaryAccumulator":
         """The running summary of this run (created at the first shard write: the shards whose
@@ -746,6 +751,7 @@ class SummaryAccumulator:
         self._pending_nbytes = 0
         self.stale = False
         self.reader = reader
+        self.seconds = 0.0  #: spent taking and merging shard moments as shards were written
 
     @staticmethod
     def _nbytes(m) -> int:
