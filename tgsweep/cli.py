@@ -146,6 +146,9 @@ def _executor(a):
 def _cmd_run(a) -> int:
     from pathlib import Path
 
+    from .sweep.storage import prefetch_provenance
+
+    prefetch_provenance()  # git queries run while the spec is read and the store made
     from .sweep import SpecError, StoreExists, StoreLocked, ZarrStore
     from .sweep.runner import Interrupted, run_sweep
     from .sweep.workflow import has_series

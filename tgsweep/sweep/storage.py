@@ -48,6 +48,7 @@ import datetime as _dt
 import json
 import socket
 import subprocess
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ from .spec import grid_dimension
 from .tasks import ERROR_WIDTH, STATUS, ChunkResult
 
 __all__ = ["ArraySpec", "ShardPlan", "shard_plan", "store_layout", "effective_spec",
-           "provenance", "default_shard_bytes", "ResultStore", "MemoryStore", "Damage",
+           "provenance", "prefetch_provenance", "default_shard_bytes", "ResultStore", "MemoryStore", "Damage",
            "summarize", "SHARD_BYTES", "SummaryTable", "SummaryAccumulator", "shard_moments",
            "file_count", "present"]
 
@@ -264,9 +265,7 @@ def provenance(spec, extra: dict | None = None) -> dict:
         "spec_source": spec.source or "",
         "seed": spec.seed,
         "tgsweep_version": __version__,
-        "git_commit": _git_commit(),
-        "versions": json.dumps({k: _version(k) for k in ("numpy", "numba", "dask", "xarray",
-                                                         "zarr")}),
+        **_code_provenance(),
         "host": socket.gethostname(),
         "created": now,
         "updated": now,
@@ -276,17 +275,46 @@ def provenance(spec, extra: dict | None = None) -> dict:
     return attrs
 
 
+_CODE: dict = {}
+_CODE_LOCK = threading.Lock()
+
+
+def _code_provenance() -> dict:
+    """``git_commit`` and ``versions`` of the code loaded in this process: found once per
+    process (two git queries and five package lookups, ~50 ms), see
+    :func:`prefetch_provenance`."""
+    with _CODE_LOCK:
+        if not _CODE:
+            _CODE.update({"git_commit": _git_commit(), "versions": json.dumps(
+                {k: _version(k) for k in ("numpy", "numba", "dask", "xarray", "zarr")})})
+        return dict(_CODE)
+
+
+def prefetch_provenance() -> threading.Thread:
+    """Start finding :func:`_code_provenance` in a background thread (the git queries are
+    child processes: they run while this process imports and reads the spec)."""
+    t = threading.Thread(target=_code_provenance, name="tgsweep-provenance", daemon=True)
+    t.start()
+    return t
+
+
 def _git_commit() -> str:
     here = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=10)
+    try:  # both queries at once
+        rev = subprocess.Popen(["git", "rev-parse", "HEAD"], cwd=here, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+        dirty = subprocess.Popen(["git", "status", "--porcelain", "--untracked-files=no", "."],
+                                 cwd=here.parent, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+        out_rev, _ = rev.communicate(timeout=10)
+        out_dirty, _ = dirty.communicate(timeout=10)
         if rev.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."],
-                               cwd=here.parent, capture_output=True, text=True, timeout=10)
-        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+        return out_rev.strip() + ("-dirty" if out_dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
+        for proc in (locals().get("rev"), locals().get("dirty")):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
         return "unknown"
 
 

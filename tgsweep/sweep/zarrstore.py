@@ -54,28 +54,41 @@ def _codecs():
 
 
 def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> None:
-    """Create (empty) the arrays and coordinates ``names`` (default all) of a layout."""
+    """Create (empty) the arrays and coordinates ``names`` (default all) of a layout, all of
+    them concurrently through zarr's event loop (metadata with attributes, and coordinate
+    values, in one write each)."""
+    import asyncio
+
+    import zarr.api.asynchronous as za
+    from zarr.core.sync import sync
+
+    prefix = f"{group.path}/" if group.path else ""
+    jobs = []
     for name, a in layout.items():
         if names is not None and name not in names:
             continue
         dt = str if np.dtype(a.dtype).kind == "U" else a.dtype  # variable-length UTF-8
-        arr = group.create_array(name, shape=a.shape, chunks=a.chunks, shards=a.shards, dtype=dt,
-                                 fill_value=a.fill, dimension_names=a.dims,
-                                 compressors=_codecs(), config={"write_empty_chunks": True},
-                                 overwrite=names is not None)
-        arr.attrs.update(a.attrs)
-        if step:
-            fault_point(step)
+        jobs.append(dict(name=prefix + name, shape=a.shape, chunks=a.chunks, shards=a.shards,
+                         dtype=dt, fill_value=a.fill, dimension_names=a.dims,
+                         config={"write_empty_chunks": True}, attributes=dict(a.attrs)))
     for name, (dims, values, at) in coords.items():
         if names is not None and name not in names:
             continue
-        arr = group.create_array(name, shape=values.shape, dtype=values.dtype,
-                                 chunks=values.shape or None, dimension_names=dims,
-                                 fill_value="" if values.dtype.kind == "U" else None,
-                                 compressors=_codecs(), overwrite=names is not None)
-        arr[...] = values
-        arr.attrs.update(at)
-        if step:
+        values = np.asarray(values)
+        jobs.append(dict(name=prefix + name, data=values.astype(object)
+                         if values.dtype.kind == "U" else values, chunks=values.shape,
+                         dimension_names=dims,
+                         fill_value="" if values.dtype.kind == "U" else None,
+                         attributes=dict(at)))
+
+    async def create_all():
+        await asyncio.gather(*(za.create_array(group.store, compressors=_codecs(),
+                                               overwrite=names is not None, zarr_format=3, **j)
+                               for j in jobs))
+
+    sync(create_all())
+    if step:
+        for _ in jobs:
             fault_point(step)
 
 
