@@ -46,7 +46,7 @@ def test_shuffled_arrival_summary_equals_full_read_bitwise_and_numpy(tmp_path, m
     """Tasks arriving in random order (partial shards flushed in between): the summary merged
     from the moments taken as shards were written equals, bit for bit, the summary read back
     shard by shard from the finished store; and equals the two-pass NumPy reduction to roundoff
-    (the merge order differs from one pass: ROUNDOFF relative, measured ~1e-16)."""
+    (the merge order differs from one pass: ROUNDOFF relative; measured <= 6e-16)."""
     monkeypatch.setenv("TGSWEEP_SHARD_BYTES", SMALL_SHARDS)
     spec = _spec()
     plan = shard_plan(spec)
