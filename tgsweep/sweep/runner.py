@@ -318,6 +318,12 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
         if log is not None:
             log.write(f"running on {executor!r}: about {left:.0f} s of work left in one "
                       "process\n")
+        executor.start()
+        with _one_thread():  # tasks here while the workers start, rather than waiting idle
+            # (leaving them at least two tasks each)
+            while len(todo) > 2 * executor.n and not executor.ready:
+                p, c = todo.pop(0)
+                sink.accept(compute_chunk(spec, p, c), remote=False)
         mode = repr(executor)
         _run_futures(spec, todo, executor.get(), sink, restart=executor.restart)
         executor.warmed.add(key)

@@ -182,9 +182,33 @@ class ZarrStore(ResultStore):
         cache = self.__dict__.setdefault("_handles", {})
         arr = cache.get(name)
         if arr is None:
-            with _quiet():
-                arr = cache[name] = self._group()[name].with_config({"write_empty_chunks": True})
+            self._open_arrays([name, *(n for n in self.layout if n not in cache)])
+            arr = cache[name]
         return arr
+
+    def _open_arrays(self, names) -> None:
+        """Open the handles of ``names`` (cached) concurrently: one metadata read each."""
+        import asyncio
+
+        import zarr
+        import zarr.api.asynchronous as za
+        from zarr.core.sync import sync
+
+        cache = self.__dict__.setdefault("_handles", {})
+        names = list(dict.fromkeys(n for n in names if n not in cache))
+
+        async def open_all():
+            return await asyncio.gather(*(za.open_array(store=self.path, path=n, mode="r+",
+                                                        zarr_format=3) for n in names),
+                                        return_exceptions=True)
+
+        with _quiet():
+            for n, a in zip(names, sync(open_all())):
+                if isinstance(a, BaseException):  # damaged: raised when that array is asked for
+                    if n == names[0]:
+                        raise a
+                    continue
+                cache[n] = zarr.Array(a.with_config({"write_empty_chunks": True}))
 
     def _check_identity(self) -> None:
         """Drop cached handles when the store at ``path`` was deleted and re-created (another
