@@ -140,6 +140,8 @@ def _executor(a):
 
     workers = LocalWorkers(a.workers or 2, kind="dask" if a.dask else "processes",
                            auto=a.workers is None)
+    if a.workers is not None:  # asked for: start them now, while the store is being made
+        workers.start()
     return workers, workers.close
 
 

@@ -11,8 +11,9 @@ workers cost to start (otherwise the run stays serial and says so).
 Two kinds:
 
 * ``"processes"`` (default): a :class:`concurrent.futures.ProcessPoolExecutor` on a forkserver
-  that has imported :mod:`tgsweep.sweep.tasks` once, so each worker starts in milliseconds with
-  tgsweep loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).
+  that has imported :mod:`tgsweep.sweep.tasks` and initialized numba once
+  (:mod:`tgsweep.sweep.worker_preload`), so each worker starts in milliseconds with tgsweep
+  loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).
 * ``"dask"``: a ``distributed.LocalCluster`` (one thread per worker process, scheduler on
   127.0.0.1, no dashboard unless asked, the worker profiler off, workers forked from a
   forkserver that imported distributed and tgsweep once) and its ``Client``.
@@ -44,6 +45,9 @@ def dask_env(config: dict | None = None) -> dict[str, str]:
             for key, value in (DASK_CONFIG if config is None else config).items()}
 
 _LIMITS = []  # threadpoolctl limits kept alive in worker processes
+
+#: what the forkserver of local workers imports once (tasks, and numba's target initialized)
+PRELOAD = "tgsweep.sweep.worker_preload"
 
 
 def pin_this_process() -> None:
@@ -138,7 +142,7 @@ class LocalWorkers:
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["tgsweep.sweep.tasks"])
+        ctx.set_forkserver_preload([PRELOAD])
         # the forkserver loads BLAS with one thread; multiprocessing's resource tracker (started
         # with the pool) is told not to warn about the pool's semaphores, which it unlinks itself
         # when close(now=True) terminated the workers after Ctrl-C
@@ -174,8 +178,7 @@ class LocalWorkers:
             if cfg.get("distributed.worker.multiprocessing-method") == "forkserver":
                 from distributed.utils import get_mp_context
 
-                get_mp_context().set_forkserver_preload(["distributed", "tgsweep.sweep.tasks",
-                                                         __name__])
+                get_mp_context().set_forkserver_preload(["distributed", PRELOAD, __name__])
             self._cluster = LocalCluster(
                 n_workers=self.n, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0" if self.dashboard else None,

@@ -257,9 +257,10 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
     todo = list(todo)
     lazy = isinstance(executor, LocalWorkers)
     timer = None
-    if lazy and not executor.started:
+    if lazy and not executor.started and len(todo) > 2 * executor.n:
         # start the workers in the background while the first task runs here, unless that task
-        # is over within a fraction of the start-up time (a small run then never starts them)
+        # is over within a fraction of the start-up time (a small run then never starts them);
+        # with at most two tasks per worker, only once a task is timed (if any are left)
         timer = threading.Timer(0.0 if not executor.auto else 0.5, executor.start)
         timer.daemon = True
         timer.start()
