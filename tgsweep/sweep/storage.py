@@ -66,9 +66,9 @@ from .spec import grid_dimension
 from .tasks import ERROR_WIDTH, STATUS, ChunkResult
 
 __all__ = ["ArraySpec", "ShardPlan", "shard_plan", "store_layout", "effective_spec",
-           "provenance", "prefetch_provenance", "default_shard_bytes", "ResultStore", "MemoryStore", "Damage",
-           "summarize", "SHARD_BYTES", "SummaryTable", "SummaryAccumulator", "shard_moments",
-           "file_count", "present"]
+           "provenance", "prefetch_provenance", "default_shard_bytes", "ResultStore",
+           "MemoryStore", "Damage", "summarize", "SHARD_BYTES", "SummaryTable",
+           "SummaryAccumulator", "shard_moments", "file_count", "present"]
 
 _STATUS_DOC = "; ".join(f"{v} {k}" for k, v in STATUS.items())
 
