@@ -21,9 +21,13 @@ Printed (goals of the sweep engine in brackets):
   [<= 1.2], the end-of-run step (last shards, attributes, merge and group write) as measured
   inside the run, and the summary streamed from a finished store (as after a resume);
 * per-task overhead of the engine with 1 sample per task (~50 ms): the client's store write
-  and a pool round trip per task, and the measured wall overhead, in % of the task [<= 5 %];
-* start-up and tear-down of a trivial run over ``python -c "import tgsweep"`` [<= 0.3 s
-  serial, <= 1.0 s with workers];
+  and a pool round trip per task, the client's CPU per task, and the measured wall overhead of
+  a run on 2 warmed workers, in % of the task [<= 5 %];
+* start-up and tear-down of a trivial run (8 one-sample tasks of a 12-site lattice, enough
+  that requested workers are used; the mode each run reported is printed) over
+  ``python -c "import tgsweep"`` [<= 0.3 s serial, <= 1.0 s with workers], and the whole
+  ``tgsweep status STORE`` command [< 1 s];
+Every line holding a goal starts with or contains ``GOAL``.
 * ``--cold``: a first sweep on an empty numba cache / (the warm sweep + one compilation of the
   spec's kernels) [<= 1.5];
 * ``--dask``: the same sweep on a warmed dask LocalCluster, worker profiler on / off;
