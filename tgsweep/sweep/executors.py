@@ -3,10 +3,11 @@
 :func:`tgsweep.sweep.runner.run_sweep` runs tasks on anything that runs tasks: ``None`` (this
 process), a :class:`concurrent.futures.Executor`, a ``distributed.Client`` — or a
 :class:`LocalWorkers`, which the CLI builds once per ``tgsweep run`` and reuses for every
-``[[series]]`` member.  A :class:`LocalWorkers` starts its processes in a background thread
-while the client computes the first task (which also fills the numba cache), and the runner
-calls :meth:`LocalWorkers.get` only when the estimated remaining work is worth more than the
-workers cost to start (otherwise the run stays serial and says so).
+``[[series]]`` member.  A :class:`LocalWorkers` starts its processes in a background thread:
+workers asked for (``auto=False``) while the client computes the first task (which also fills
+the numba cache); the others (``auto``) only when, a task timed, the estimated remaining work
+is worth more than the workers cost to start (otherwise the run stays serial and says so).
+Either way the client computes tasks while the workers start.
 
 Two kinds:
 

@@ -257,11 +257,12 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
     todo = list(todo)
     lazy = isinstance(executor, LocalWorkers)
     timer = None
-    if lazy and not executor.started and len(todo) > 2 * executor.n:
-        # start the workers in the background while the first task runs here, unless that task
-        # is over within a fraction of the start-up time (a small run then never starts them);
-        # with at most two tasks per worker, only once a task is timed (if any are left)
-        timer = threading.Timer(0.0 if not executor.auto else 0.5, executor.start)
+    if lazy and not executor.started and not executor.auto and len(todo) > 2 * executor.n:
+        # workers asked for: start them in the background while the first task runs here.
+        # Workers used only if they pay off (auto) start once a task was timed and the work
+        # left is worth it; the client goes on computing while they start, so that costs no
+        # idle time, and a small run never starts them (nor waits for them at the end)
+        timer = threading.Timer(0.0, executor.start)
         timer.daemon = True
         timer.start()
     compile_s = 0.0
