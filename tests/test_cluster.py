@@ -9,6 +9,7 @@ a shared filesystem).  Live SLURM runs are in tests/test_slurm.py.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -165,6 +166,25 @@ def test_prologue_pins_threads_and_sets_node_local_numba_cache(kind, tmp_path):
     cache = Path(env["NUMBA_CACHE_DIR"])
     assert cache.parent == node_tmp and cache.is_dir()
     assert env["PATH"].split(":")[0] == str(venv / "bin")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_prologue_gives_batch_workers_the_local_dask_settings(kind, tmp_path):
+    """The job's workers get tgsweep.sweep.executors.DASK_CONFIG (the worker profiler off) as
+    DASK_* variables: dask, imported after the prologue in a clean bash, reads every value;
+    a value set in the job's environment wins."""
+    from tgsweep.sweep.executors import DASK_CONFIG
+
+    prologue, _ = _prologue_and_command(tc.job_script(kind, venv=Path(sys.prefix)))
+    keys = list(DASK_CONFIG)
+    show = (f"{sys.executable} -c 'import json, dask.config, distributed; "
+            f"print(json.dumps([dask.config.get(k) for k in {json.dumps(keys)}]))'")
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path), "HOME": str(tmp_path)}
+    run = lambda extra: subprocess.run(  # noqa: E731
+        ["bash", "-c", f"set -e\n{prologue}\n{show}"], env={**env, **extra}, cwd=tmp_path,
+        capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    assert json.loads(run({})) == list(DASK_CONFIG.values())
+    assert json.loads(run({"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "True"}))[0] is True
 
 
 @pytest.mark.parametrize("kind", KINDS)

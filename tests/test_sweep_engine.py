@@ -239,3 +239,20 @@ def test_worker_death_restarts_the_pool_bitwise(reference, tmp_path, monkeypatch
         workers.close()
     assert (tmp_path / "o.zarr.died").exists() and rep.tasks_run == 6
     assert_stores_equal(reference, arrays(out))
+
+
+def test_warmed_ready_workers_get_every_task(pool, reference, tmp_path):
+    """Workers that are up and already ran tasks of this kind of spec get every task of the
+    next run: the client computes none (it would leave both workers idle while it does), and
+    the store is bitwise the serial one.  Counted with the fault hook's step counter: a task
+    computed in this process passes ``task_computed`` here."""
+    from tgsweep.sweep.faults import fault_steps, reset_counts
+
+    spec = parse_spec(SPEC)
+    run_sweep(spec, tmp_path / "first.zarr", pool, progress=False)  # up and warmed
+    assert pool.ready
+    reset_counts()
+    rep = run_sweep(spec, tmp_path / "second.zarr", pool, progress=False)
+    assert rep.tasks_run == 6 and rep.mode == "2 worker processes"
+    assert fault_steps().get("task_computed", 0) == 0
+    assert_stores_equal(reference, arrays(tmp_path / "second.zarr"))

@@ -3,6 +3,9 @@ tested functions in :mod:`tgsweep.sweep` and :mod:`tgsweep.plots`.
 
 Exit codes: 0 success, 1 run failure, 2 bad input (spec field, missing store, lock held),
 130 interrupted (Ctrl-C: one line saying how to resume).
+
+``TGSWEEP_RUN_REPORT=FILE`` (benchmarks): ``tgsweep run`` appends each member's
+:class:`~tgsweep.sweep.runner.RunReport` to FILE as one JSON line.
 """
 
 from __future__ import annotations
@@ -137,12 +140,17 @@ def _executor(a):
 
     workers = LocalWorkers(a.workers or 2, kind="dask" if a.dask else "processes",
                            auto=a.workers is None)
+    if a.workers is not None:  # asked for: start them now, while the store is being made
+        workers.start()
     return workers, workers.close
 
 
 def _cmd_run(a) -> int:
     from pathlib import Path
 
+    from .sweep.storage import prefetch_provenance
+
+    prefetch_provenance()  # git queries run while the spec is read and the store made
     from .sweep import SpecError, StoreExists, StoreLocked, ZarrStore
     from .sweep.runner import Interrupted, run_sweep
     from .sweep.workflow import has_series
@@ -165,6 +173,7 @@ def _cmd_run(a) -> int:
             if series:
                 ZarrStore(store).update_attrs({"workflow": Path(a.spec).stem,
                                                "series_label": label})
+            _record(rep)
             print(f"{rep.store}: ran {rep.tasks_run}/{rep.tasks_total} tasks, "
                   f"{rep.samples_run} samples ({rep.samples_failed} failed) in "
                   f"{rep.seconds:.1f} s ({rep.samples_per_second:.2f} samples/s, {rep.mode})"
@@ -200,6 +209,19 @@ def _cmd_run(a) -> int:
         if close is not None:
             close()
     return 0
+
+
+def _record(rep) -> None:
+    """Append ``rep`` as a JSON line to ``$TGSWEEP_RUN_REPORT`` (when set)."""
+    import os
+
+    path = os.environ.get("TGSWEEP_RUN_REPORT")
+    if path:
+        import dataclasses
+        import json
+
+        with open(path, "a") as fh:
+            fh.write(json.dumps(dataclasses.asdict(rep)) + "\n")
 
 
 def _open(path, lazy=False):

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .executors import dask_env
+
 __all__ = [
     "KINDS",
     "load_config",
@@ -204,7 +206,7 @@ def cluster_kwargs(
     kw.setdefault("python", str(venv / "bin" / "python"))
     kw["job_script_prologue"] = [
         str(line).replace(VENV_TOKEN, str(venv)) for line in kw.get("job_script_prologue", [])
-    ]
+    ] + [_dask_config_line()]
     kw["worker_extra_args"] = [str(a) for a in kw.get("worker_extra_args", [])]
     for key in ("log_directory", "shared_temp_directory"):
         if key in kw:
@@ -213,6 +215,13 @@ def cluster_kwargs(
         kw["interface"] = interface
     kw.update(overrides)
     return kw
+
+
+def _dask_config_line() -> str:
+    """The prologue line giving batch-job workers the dask settings of local sweep workers
+    (:data:`tgsweep.sweep.executors.DASK_CONFIG`: the worker profiler off), as ``DASK_*``
+    variables; a value already set in the job's environment wins."""
+    return "export " + " ".join(f'{k}="${{{k}:-{v}}}"' for k, v in dask_env().items())
 
 
 def _recording_job_cls(base):

@@ -3,18 +3,21 @@
 :func:`tgsweep.sweep.runner.run_sweep` runs tasks on anything that runs tasks: ``None`` (this
 process), a :class:`concurrent.futures.Executor`, a ``distributed.Client`` — or a
 :class:`LocalWorkers`, which the CLI builds once per ``tgsweep run`` and reuses for every
-``[[series]]`` member.  A :class:`LocalWorkers` starts its processes in a background thread
-while the client computes the first task (which also fills the numba cache), and the runner
-calls :meth:`LocalWorkers.get` only when the estimated remaining work is worth more than the
-workers cost to start (otherwise the run stays serial and says so).
+``[[series]]`` member.  A :class:`LocalWorkers` starts its processes in a background thread:
+workers asked for (``auto=False``) while the client computes the first task (which also fills
+the numba cache); the others (``auto``) only when, a task timed, the estimated remaining work
+is worth more than the workers cost to start (otherwise the run stays serial and says so).
+Either way the client computes tasks while the workers start.
 
 Two kinds:
 
 * ``"processes"`` (default): a :class:`concurrent.futures.ProcessPoolExecutor` on a forkserver
-  that has imported :mod:`tgsweep.sweep.tasks` once, so each worker starts in milliseconds with
-  tgsweep loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).
+  that has imported :mod:`tgsweep.sweep.tasks` and initialized numba once
+  (:mod:`tgsweep.sweep.worker_preload`), so each worker starts in milliseconds with tgsweep
+  loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).
 * ``"dask"``: a ``distributed.LocalCluster`` (one thread per worker process, scheduler on
-  127.0.0.1, no dashboard unless asked, the worker profiler off) and its ``Client``.
+  127.0.0.1, no dashboard unless asked, the worker profiler off, workers forked from a
+  forkserver that imported distributed and tgsweep once) and its ``Client``.
 
 Every worker runs one BLAS / OpenMP / numba thread (:data:`PIN_ENV`, and threadpoolctl limits
 for libraries already loaded).
@@ -26,7 +29,7 @@ import os
 import signal
 import threading
 
-__all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG"]
+__all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG", "dask_env"]
 
 from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenMP/numba thread
 
@@ -34,7 +37,18 @@ from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenM
 #: (the statistical profiler samples every worker thread every 10 ms)
 DASK_CONFIG = {"distributed.worker.profile.enabled": False}
 
+
+def dask_env(config: dict | None = None) -> dict[str, str]:
+    """:data:`DASK_CONFIG` as the environment variables dask reads at import
+    (``distributed.worker.profile.enabled`` -> ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED``,
+    values parsed with ``ast.literal_eval``): for workers started elsewhere (batch jobs)."""
+    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): repr(value)
+            for key, value in (DASK_CONFIG if config is None else config).items()}
+
 _LIMITS = []  # threadpoolctl limits kept alive in worker processes
+
+#: what the forkserver of local workers imports once (tasks, and numba's target initialized)
+PRELOAD = "tgsweep.sweep.worker_preload"
 
 
 def pin_this_process() -> None:
@@ -92,6 +106,9 @@ class LocalWorkers:
         self._cluster = None
         self._error = None
         self._lock = threading.Lock()
+        #: kinds of spec (runner's kernel key) whose tasks these workers ran: their kernels are
+        #: loaded, so a later run of the same kind needs no first task in the client
+        self.warmed: set = set()
 
     def __repr__(self):
         return f"{self.n} {'worker processes' if self.kind == 'processes' else 'dask workers'}"
@@ -126,7 +143,7 @@ class LocalWorkers:
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["tgsweep.sweep.tasks"])
+        ctx.set_forkserver_preload([PRELOAD])
         # the forkserver loads BLAS with one thread; multiprocessing's resource tracker (started
         # with the pool) is told not to warn about the pool's semaphores, which it unlinks itself
         # when close(now=True) terminated the workers after Ctrl-C
@@ -148,14 +165,25 @@ class LocalWorkers:
         return pool
 
     def _make_dask(self):
+        import multiprocessing as mp
+
         import dask
         from distributed import Client, LocalCluster
 
-        with dask.config.set(DASK_CONFIG):
+        cfg = dict(DASK_CONFIG)
+        if "forkserver" in mp.get_all_start_methods():
+            # workers forked from one server that imported distributed and tgsweep once,
+            # instead of each spawned worker importing both (~1 s of CPU each)
+            cfg["distributed.worker.multiprocessing-method"] = "forkserver"
+        with dask.config.set(cfg):
+            if cfg.get("distributed.worker.multiprocessing-method") == "forkserver":
+                from distributed.utils import get_mp_context
+
+                get_mp_context().set_forkserver_preload(["distributed", PRELOAD, __name__])
             self._cluster = LocalCluster(
                 n_workers=self.n, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0" if self.dashboard else None,
-                env=dict(PIN_ENV), silence_logs=50, preload=[__name__])
+                env={**PIN_ENV, **dask_env()}, silence_logs=50, preload=[__name__])
             return Client(self._cluster)
 
     def get(self):
@@ -172,6 +200,7 @@ class LocalWorkers:
             return self.get()
         old = self._executor
         self._executor = None
+        self.warmed = set()
         if old is not None:
             old.shutdown(wait=False, cancel_futures=True)
         self._executor = self._make_pool()
@@ -186,6 +215,7 @@ class LocalWorkers:
         ex, self._executor = self._executor, None
         cluster, self._cluster = self._cluster, None
         self._thread = None
+        self.warmed = set()
         if ex is not None and self.kind == "processes":
             procs = list((getattr(ex, "_processes", None) or {}).values())
             if now:  # running tasks are not waited for (their results would be discarded)

@@ -17,20 +17,35 @@ import time
 
 __all__ = ["dispatchers", "compiled_count", "loaded_count", "CompileWatch"]
 
+_SCANNED: list = [None, None, {}]  # (len(sys.modules), tgsweep modules and sizes, dispatchers)
+
+
 def dispatchers() -> dict:
     """``{"module.function": numba dispatcher}`` of every kernel in the tgsweep modules loaded
-    so far (kernels not loaded yet cannot have been compiled in this process)."""
+    so far (kernels not loaded yet cannot have been compiled in this process).  The modules are
+    scanned again only when a module was loaded or a tgsweep module changed size since the last
+    call (every task asks twice: a full scan cost ~1-3 ms a call)."""
     from numba.core.dispatcher import Dispatcher
 
+    n_mod, known, found = _SCANNED
+    if n_mod != len(sys.modules) or known is None:
+        mods = [mod for name, mod in list(sys.modules.items())
+                if mod is not None and (name == "tgsweep" or name.startswith("tgsweep."))]
+    else:
+        mods = [mod for mod, _ in known]
+    stamp = [(mod, len(vars(mod))) for mod in mods]
+    if known is not None and len(stamp) == len(known) and all(
+            a is b and x == y for (a, x), (b, y) in zip(stamp, known)):
+        _SCANNED[0] = len(sys.modules)
+        return dict(found)
     out = {}
-    for name, mod in list(sys.modules.items()):
-        if mod is None or not (name == "tgsweep" or name.startswith("tgsweep.")):
-            continue
+    for mod in mods:
         for obj in list(vars(mod).values()):
             if isinstance(obj, Dispatcher):
                 fn = obj.py_func
                 out.setdefault(f"{fn.__module__}.{fn.__qualname__}", obj)
-    return out
+    _SCANNED[:] = [len(sys.modules), stamp, out]
+    return dict(out)
 
 
 def compiled_count() -> int:

@@ -65,6 +65,10 @@ class RunReport:
     mode: str = "serial"  #: where the tasks ran ("serial", "2 worker processes", ...)
     compile_seconds: float = 0.0  #: spent compiling kernels in this process (first run)
     worker_compiled: int = 0  #: kernels compiled by workers (0: the client's cache was used)
+    #: after the last task: buffered shards written, attributes, summary merged and written
+    close_seconds: float = 0.0
+    #: spent during the run taking the moments of shards as they were written (the summary)
+    moments_seconds: float = 0.0
 
     @property
     def samples_per_second(self) -> float:
@@ -205,9 +209,12 @@ def run_sweep(spec: Spec, store: ResultStore | str | None = None, executor=None,
         mode, compile_s = _run(spec, todo, executor, sink, bar, warm, log)
         seconds = time.perf_counter() - t0
         extra.update(_executor_provenance(executor))  # jobs replaced during the run too
+        t1 = time.perf_counter()
+        acc = getattr(store, "__dict__", {}).get("_summary_acc")
+        moments_s = acc.seconds if acc is not None else 0.0
         _close_store(store, spec, extra, summary)
         return RunReport(name, total, len(todo), sink.samples, sink.failed, seconds, mode,
-                         compile_s, sink.worker_compiled)
+                         compile_s, sink.worker_compiled, time.perf_counter() - t1, moments_s)
     except KeyboardInterrupt:
         try:
             store.flush()  # keep what was computed (tasks not yet flushed are recomputed)
@@ -242,7 +249,7 @@ def _close_store(store, spec, extra: dict, summary: bool) -> None:
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     store.update_attrs({"updated": now, **extra})
     if summary:
-        store.write_summary(store.summary_dataset(spec))
+        store.write_summary(store.summary_table(spec))
 
 
 def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
@@ -250,10 +257,12 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
     todo = list(todo)
     lazy = isinstance(executor, LocalWorkers)
     timer = None
-    if lazy and not executor.started:
-        # start the workers in the background while the first task runs here, unless that task
-        # is over within a fraction of the start-up time (a small run then never starts them)
-        timer = threading.Timer(0.0 if not executor.auto else 0.5, executor.start)
+    if lazy and not executor.started and not executor.auto and len(todo) > 2 * executor.n:
+        # workers asked for: start them in the background while the first task runs here.
+        # Workers used only if they pay off (auto) start once a task was timed and the work
+        # left is worth it; the client goes on computing while they start, so that costs no
+        # idle time, and a small run never starts them (nor waits for them at the end)
+        timer = threading.Timer(0.0, executor.start)
         timer.daemon = True
         timer.start()
     compile_s = 0.0
@@ -270,7 +279,13 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
                     bar.restart()
         return "serial", compile_s
     per_task = None
-    if warm or lazy:
+    key = _kernel_key(spec)
+    ready = lazy and executor.ready and key in executor.warmed
+    if ready:
+        # workers already running that computed tasks of this kind: nothing to compile or to
+        # time here (the client computing a task would leave both workers idle meanwhile)
+        warm = False
+    if warm or (lazy and not ready):
         # the first task here: compiles (once, into the cache) what the spec needs; more while
         # a task compiled or loaded kernels, to time a task for the serial/parallel choice
         with _one_thread():
@@ -294,7 +309,7 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
     if lazy:
         left = (per_task or 0.0) * len(todo)
         cost = 0.0 if executor.ready else executor.start_seconds
-        if executor.auto and left <= cost + left / executor.n:  # workers would not pay off
+        if executor.auto and not ready and left <= cost + left / executor.n:  # would not pay
             if log is not None:
                 log.write(f"running serially: about {left:.1f} s of work left, starting "
                           f"{executor!r} (~{cost:.1f} s) would not pay off\n")
@@ -305,14 +320,32 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
         if log is not None:
             log.write(f"running on {executor!r}: about {left:.0f} s of work left in one "
                       "process\n")
+        executor.start()
+        with _one_thread():  # tasks here while the workers start, rather than waiting idle
+            # (leaving them at least two tasks each)
+            while len(todo) > 2 * executor.n and not executor.ready:
+                p, c = todo.pop(0)
+                sink.accept(compute_chunk(spec, p, c), remote=False)
         mode = repr(executor)
         _run_futures(spec, todo, executor.get(), sink, restart=executor.restart)
+        executor.warmed.add(key)
         return mode, compile_s
     if _is_client(executor):
         _run_client(spec, todo, executor, sink)
     else:
         _run_futures(spec, todo, executor, sink)
     return _describe(executor), compile_s
+
+
+def _kernel_key(spec) -> str:
+    """What decides which kernels a spec's tasks call (geometry, state, disorder kind, grid
+    keys, observables and their options), not sizes of the ensemble."""
+    raw = spec.raw
+    grid = raw.get("grid", {})
+    return json.dumps({"model": raw.get("model"), "state": raw.get("state"),
+                       "disorder": (raw.get("disorder") or {}).get("kind"),
+                       "grid": sorted(str(k) for k in grid), "observables": raw.get("observables")},
+                      sort_keys=True, default=str)
 
 
 def _describe(ex) -> str:

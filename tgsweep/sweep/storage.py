@@ -26,9 +26,13 @@ task-aligned chunks.)
 
 Single writer.  Only the process that runs the sweep writes (workers return their
 :class:`~tgsweep.sweep.tasks.ChunkResult`).  :meth:`ResultStore.write_chunk` copies a task's
-arrays into the buffer of its shard; a shard is written when all its missing tasks have arrived
-(whole: nothing is read), or, partially filled, at most every ``flush_seconds`` and at
-:meth:`ResultStore.flush` (read-modify-write, safe because nobody else writes).  Data, status and
+arrays into the buffer of its shard; a shard is written whole when all its missing tasks have
+arrived, or, partially filled, at most ``flush_seconds`` (or 25 times the cost of the last
+partial write, whichever is longer) after its first unwritten task arrived, and at
+:meth:`ResultStore.flush`.  The buffer holds the whole shard and stays after a partial write,
+so nothing is read back while a run fills it; only a shard holding tasks of an earlier run (a
+resume), or a buffer evicted above ``buffer_bytes``, is read once into its new buffer (safe
+because nobody else writes).  Data, status and
 error go first, the shard's ``done`` flags last, so a kill at any moment loses only tasks that
 are not yet flagged done, and ``--resume`` recomputes exactly those (bitwise identical).
 
@@ -44,6 +48,7 @@ import datetime as _dt
 import json
 import socket
 import subprocess
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -61,9 +66,9 @@ from .spec import grid_dimension
 from .tasks import ERROR_WIDTH, STATUS, ChunkResult
 
 __all__ = ["ArraySpec", "ShardPlan", "shard_plan", "store_layout", "effective_spec",
-           "provenance", "default_shard_bytes", "ResultStore", "MemoryStore", "Damage",
-           "summarize", "SHARD_BYTES",
-           "file_count", "present"]
+           "provenance", "prefetch_provenance", "default_shard_bytes", "ResultStore",
+           "MemoryStore", "Damage", "summarize", "SHARD_BYTES", "SummaryTable",
+           "SummaryAccumulator", "shard_moments", "file_count", "present"]
 
 _STATUS_DOC = "; ".join(f"{v} {k}" for k, v in STATUS.items())
 
@@ -260,9 +265,7 @@ def provenance(spec, extra: dict | None = None) -> dict:
         "spec_source": spec.source or "",
         "seed": spec.seed,
         "tgsweep_version": __version__,
-        "git_commit": _git_commit(),
-        "versions": json.dumps({k: _version(k) for k in ("numpy", "numba", "dask", "xarray",
-                                                         "zarr")}),
+        **_code_provenance(),
         "host": socket.gethostname(),
         "created": now,
         "updated": now,
@@ -272,17 +275,46 @@ def provenance(spec, extra: dict | None = None) -> dict:
     return attrs
 
 
+_CODE: dict = {}
+_CODE_LOCK = threading.Lock()
+
+
+def _code_provenance() -> dict:
+    """``git_commit`` and ``versions`` of the code loaded in this process: found once per
+    process (two git queries and five package lookups, ~50 ms), see
+    :func:`prefetch_provenance`."""
+    with _CODE_LOCK:
+        if not _CODE:
+            _CODE.update({"git_commit": _git_commit(), "versions": json.dumps(
+                {k: _version(k) for k in ("numpy", "numba", "dask", "xarray", "zarr")})})
+        return dict(_CODE)
+
+
+def prefetch_provenance() -> threading.Thread:
+    """Start finding :func:`_code_provenance` in a background thread (the git queries are
+    child processes: they run while this process imports and reads the spec)."""
+    t = threading.Thread(target=_code_provenance, name="tgsweep-provenance", daemon=True)
+    t.start()
+    return t
+
+
 def _git_commit() -> str:
     here = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=10)
+    try:  # both queries at once
+        rev = subprocess.Popen(["git", "rev-parse", "HEAD"], cwd=here, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+        dirty = subprocess.Popen(["git", "status", "--porcelain", "--untracked-files=no", "."],
+                                 cwd=here.parent, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+        out_rev, _ = rev.communicate(timeout=10)
+        out_dirty, _ = dirty.communicate(timeout=10)
         if rev.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."],
-                               cwd=here.parent, capture_output=True, text=True, timeout=10)
-        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+        return out_rev.strip() + ("-dirty" if out_dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
+        for proc in (locals().get("rev"), locals().get("dirty")):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
         return "unknown"
 
 
@@ -320,16 +352,18 @@ def present(x):
 
 
 class _Shard:
-    """Buffer of one shard being filled by :meth:`ResultStore.write_chunk`."""
+    """Buffer of one shard being filled by :meth:`ResultStore.write_chunk`: the whole shard as
+    it will be stored (tasks stored before this buffer was made are read into it once)."""
 
-    __slots__ = ("key", "data", "tasks", "expected", "missing", "nbytes", "since")
+    __slots__ = ("key", "data", "tasks", "expected", "missing", "nbytes", "since", "used")
 
     def __init__(self, key, data, expected):
         self.key, self.data, self.expected = key, data, expected
         self.missing = len(expected)
         self.tasks: set = set()
         self.nbytes = sum(a.nbytes for a in data.values())
-        self.since = time.monotonic()
+        self.since = None  # first task not yet written (None: the buffer equals the store)
+        self.used = time.monotonic()
 
 
 class ResultStore(ABC):
@@ -444,6 +478,7 @@ class ResultStore(ABC):
         sh = bufs.get(key)
         if sh is None:
             sh = bufs[key] = self._new_shard(spec, plan, key)
+            self._accumulator(spec, plan)  # before the first shard is written
         gs = plan.grid_slices(key)
         s0 = result.s0 - plan.sample_slice(key).start
         loc = tuple(i - s.start for i, s in zip(index, gs)) + (slice(s0, s0 + result.status.size),)
@@ -456,6 +491,9 @@ class ResultStore(ABC):
         if task in sh.expected and task not in sh.tasks:
             sh.missing -= 1
         sh.tasks.add(task)
+        sh.used = time.monotonic()
+        if sh.since is None:
+            sh.since = sh.used
         if sh.missing <= 0:
             self._flush_shards(spec, plan, [key])
         else:
@@ -466,19 +504,23 @@ class ResultStore(ABC):
         glen = tuple(s.stop - s.start for s in gs)
         ss = plan.sample_slice(key)
         n = ss.stop - ss.start
-        data = {}
-        for name, a in self.layout.items():
-            if name == "done":
-                cs = plan.chunk_slice(key)
-                data[name] = np.zeros(glen + (cs.stop - cs.start,), dtype=np.int8)
-            elif name == "error":
-                data[name] = np.full(glen + (n,), "", dtype=object)
-            else:
-                data[name] = np.full(glen + (n,) + a.shape[len(glen) + 1:], a.fill, dtype=a.dtype)
         done = self.__dict__.get("_done_cache")
         if done is None:
             done = self._done_cache = self.read("done")
-        dblock = done[gs + (plan.chunk_slice(key),)]
+        dblock = np.array(done[gs + (plan.chunk_slice(key),)], dtype=np.int8)
+        data = {}
+        if dblock.any():  # tasks of an earlier run (or an evicted buffer): read them once
+            names = [n for n in self.layout if n != "done"]
+            data = self._read_shard(spec, plan, key, names)
+            data["error"] = np.asarray(data["error"], dtype=object)
+        else:
+            for name, a in self.layout.items():
+                if name == "error":
+                    data[name] = np.full(glen + (n,), "", dtype=object)
+                elif name != "done":
+                    data[name] = np.full(glen + (n,) + a.shape[len(glen) + 1:], a.fill,
+                                         dtype=a.dtype)
+        data["done"] = dblock
         missing = {t for t in plan.tasks_of(key)
                    if not dblock[tuple(i - s.start for i, s in zip(t[0], gs))
                                  + (t[1] - plan.chunk_slice(key).start,)]}
@@ -487,20 +529,22 @@ class ResultStore(ABC):
     def _flush_due(self, spec, plan) -> None:
         bufs = self._buffers
         now = time.monotonic()
-        due = [k for k, sh in bufs.items() if now - sh.since >= self.flush_seconds]
+        wait = max(self.flush_seconds, 25.0 * self.__dict__.get("_flush_cost", 0.0))
+        due = [k for k, sh in bufs.items() if sh.since is not None and now - sh.since >= wait]
+        if due:
+            self._flush_shards(spec, plan, due, keep=True)
         total = sum(sh.nbytes for sh in bufs.values())
-        if total > self.buffer_bytes:
-            for k, sh in sorted(bufs.items(), key=lambda kv: kv[1].since):
-                if k not in due:
-                    due.append(k)
+        if total > self.buffer_bytes:  # evict the least recently used buffers
+            evict = []
+            for k, sh in sorted(bufs.items(), key=lambda kv: kv[1].used):
+                evict.append(k)
                 total -= sh.nbytes
                 if total <= self.buffer_bytes:
                     break
-        if due:
-            self._flush_shards(spec, plan, due)
+            self._flush_shards(spec, plan, evict)
 
     def flush(self, spec=None) -> None:
-        """Write every buffered shard (partial ones by read-modify-write)."""
+        """Write every buffered shard not yet written as it stands, and drop the buffers."""
         bufs = self.__dict__.get("_buffers")
         if bufs:
             self._flush_shards(spec, self._plan_cache[1], list(bufs))
@@ -508,41 +552,35 @@ class ResultStore(ABC):
     def close(self) -> None:
         self.flush()
 
-    def _flush_shards(self, spec, plan, keys) -> None:
+    def _flush_shards(self, spec, plan, keys, keep: bool = False) -> None:
+        """Write the buffers ``keys`` whole (those holding unwritten tasks); drop them unless
+        ``keep`` (a partial write: the buffer keeps filling)."""
         for key in keys:
-            sh = self._buffers.pop(key)
-            if not sh.tasks:
+            sh = self._buffers[key] if keep else self._buffers.pop(key)
+            if sh.since is None:
                 continue
+            t0 = time.perf_counter()
+            final = bool(sh.data["done"].all())
             gs = plan.grid_slices(key)
             region = gs + (plan.sample_slice(key),)
-            complete = len(sh.tasks) == len(plan.tasks_of(key))
-            if not complete:  # merge with what is stored (tasks of earlier runs / flushes)
-                keep = np.zeros(sh.data["done"].shape, dtype=bool)
-                for idx, c in sh.tasks:
-                    keep[tuple(i - s.start for i, s in zip(idx, gs))
-                         + (c - plan.chunk_slice(key).start,)] = True
-                spt = plan.samples_per_task
-                keep_s = np.repeat(keep, spt, axis=-1)[..., :sh.data["status"].shape[-1]]
-                for name in self.layout:
-                    if name == "done":
-                        continue
-                    old = self._read_block(name, region)
-                    if name == "error":
-                        old = np.asarray(old, dtype=object)
-                    m = keep_s.reshape(keep_s.shape + (1,) * (old.ndim - keep_s.ndim))
-                    sh.data[name] = np.where(m, sh.data[name], old)
-                olddone = self._read_block("done", gs + (plan.chunk_slice(key),))
-                sh.data["done"] = np.maximum(sh.data["done"], olddone).astype(np.int8)
             blocks = [(n, region, sh.data[n]) for n in self.layout if n not in ("status", "done")]
             blocks.append(("status", region, sh.data["status"]))
             fault_point("shard_data_writing")
             self._write_blocks(blocks)
             fault_point("shard_data_written")
             self._write_blocks([("done", gs + (plan.chunk_slice(key),), sh.data["done"])])
+            sh.since = None
             done = self.__dict__.get("_done_cache")
             if done is not None:
                 done[gs + (plan.chunk_slice(key),)] = sh.data["done"]
             fault_point("shard_written")
+            acc = self.__dict__.get("_summary_acc")
+            if acc is not None and final:  # final: count it now, from memory
+                t1 = time.perf_counter()
+                acc.offer(key, shard_moments(sh.data, acc.variables, acc.ng))
+                acc.seconds += time.perf_counter() - t1
+            if not final:
+                self._flush_cost = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ verification
     def verify(self, spec, progress=None) -> list[Damage]:
@@ -632,73 +670,229 @@ class ResultStore(ABC):
             n += int(np.prod(shape))
         self._write_blocks(blocks)
         self.__dict__.pop("_done_cache", None)
+        self.__dict__.pop("_summary_acc", None)
         return n
 
     # ------------------------------------------------------------------ summaries
-    def summary_dataset(self, spec):
-        """Mean, standard error and per-variable n_valid of every per-sample variable, streamed
-        shard by shard (never more than one shard of one variable in memory); see
-        :func:`summarize` for the rules."""
-        import xarray as xr
+    def _summary_variables(self, spec, layout=None) -> list[str]:
+        layout = layout or self.layout_of(spec)[0]
+        return [n for n in layout if n not in ("status", "error", "done")]
 
+    def _read_shard(self, spec, plan, key, names) -> dict:
+        """Arrays ``names`` of shard ``key`` as stored (the region of the shard)."""
+        region = plan.grid_slices(key) + (plan.sample_slice(key),)
+        return {n: np.asarray(v) for n, v in zip(names, self._read_blocks(names, region))}
+
+    def _read_blocks(self, names, region) -> list:
+        """:meth:`_read_block` of several arrays over one region (back ends may read them
+        concurrently)."""
+        return [self._read_block(n, region) for n in names]
+
+    def _accumulator(self, spec, plan) -> "SummaryAccumulator":
+        """The running summary of this run (created at the first shard write: the shards whose
+        tasks were all done before are read at the end, in their turn)."""
+        acc = self.__dict__.get("_summary_acc")
+        if acc is None or acc.plan != plan:
+            done = self.__dict__.get("_done_cache")
+            if done is None:
+                done = self.read("done")
+            before = {k for k in plan.keys()
+                      if np.asarray(done[plan.grid_slices(k) + (plan.chunk_slice(k),)]).all()}
+            variables = self._summary_variables(spec)
+            names = ["status", *variables]
+            ng = len(spec.dims)
+            acc = self._summary_acc = SummaryAccumulator(
+                plan, variables, ng, before,
+                reader=lambda key: shard_moments(self._read_shard(spec, plan, key, names),
+                                                 variables, ng))
+        return acc
+
+    def summary_table(self, spec) -> "SummaryTable":
+        """Mean, standard error and per-variable n_valid of every per-sample variable
+        (:func:`summarize` gives the rules).
+
+        The moments of a shard, (n, mean, M2) per grid point (:func:`shard_moments`), are taken
+        when the shard is written in its final form (all its tasks done), from the very arrays
+        written, and merged shard by shard along ``sample`` in the fixed order of the shards
+        (Chan et al. 1983, :mod:`tgsweep.sweep.stats`), whatever order tasks arrived in; shards
+        not written by this process (an earlier run, a fresh store object) are read back, one
+        at a time.  So the summary is a function of the stored arrays alone: a resumed run gives
+        the same bits as an uninterrupted one, and no end-of-run pass over the data is needed
+        when this process wrote every shard."""
         sb = self.shard_bytes()
         plan = shard_plan(spec, sb)
         layout, coords = store_layout(spec, sb)
-        gdims = tuple(spec.dims)
-        gshape = tuple(spec.grid_shape)
-        ng = len(gdims)
-        out = {}
-        n_ok = np.zeros(gshape, dtype=np.int64)
-        variables = [n for n in layout if n not in ("status", "error", "done")]
-        results = {v: [np.full(gshape + layout[v].shape[ng + 1:], np.nan) for _ in range(2)]
-                   + [np.zeros(gshape, dtype=np.int64)] for v in variables}
-        gkeys = sorted({k[:-1] for k in plan.keys()})
-        nsb = plan.counts[-1]
-        for gk in gkeys:
-            gs = plan.grid_slices(gk + (0,))
-            regions = [gs + (plan.sample_slice(gk + (j,)),) for j in range(nsb)]
-            oks = [np.asarray(self._read_block("status", r)) == STATUS["ok"] for r in regions]
-            n_ok[gs] = sum(ok.sum(axis=-1) for ok in oks)
-            for v in variables:
-                acc = None
-                for region, ok in zip(regions, oks):
-                    x = np.asarray(self._read_block(v, region))
-                    extra = tuple(range(ng + 1, x.ndim))
-                    valid = ok & present(x).all(axis=extra)
-                    m = stats.moments(x, valid.reshape(valid.shape + (1,) * len(extra)), axis=ng)
-                    acc = m if acc is None else stats.merge(acc, m)
-                mean, se = stats.finish(*acc)
-                results[v][0][gs] = mean
-                results[v][1][gs] = se
-                results[v][2][gs] = acc[0][(...,) + (0,) * len(extra)] if extra else acc[0]
-        out["n_valid"] = xr.Variable(gdims, n_ok, {"units": "1", "long_name":
-                                                   "samples with status 1 (ok)"})
-        for v in variables:
-            a = layout[v]
-            odims = a.dims[ng + 1:]
-            units = {k: a.attrs[k] for k in ("units", "natural_units") if k in a.attrs}
-            ln = a.attrs.get("long_name", v)
-            out[f"{v}_mean"] = xr.Variable(gdims + odims, results[v][0],
-                                           {**units, "long_name": "mean of " + ln})
-            out[f"{v}_stderr"] = xr.Variable(gdims + odims, results[v][1],
-                                             {**units,
-                                              "long_name": "standard error of the mean of " + ln})
-            out[f"{v}_n_valid"] = xr.Variable(gdims, results[v][2], {
-                "units": "1", "long_name": f"samples used for {v} (status 1, all values finite)"})
-        used = set()
-        for var in out.values():
-            used.update(var.dims)
-        cvars = {n: xr.Variable(d, val, at) for n, (d, val, at) in coords.items()
-                 if set(d) <= used}
-        res = xr.Dataset(out, coords=cvars)
+        variables = self._summary_variables(spec, layout)
+        acc = self.__dict__.get("_summary_acc")
+        if acc is None or acc.plan != plan or acc.stale:
+            acc = SummaryAccumulator(plan, variables, len(spec.dims), set(plan.keys()))
+        names = ["status", *variables]
+        moments = acc.finish(lambda key: shard_moments(self._read_shard(spec, plan, key, names),
+                                                       variables, len(spec.dims)))
         root = self.attrs()
         done = self.done()
-        res.attrs = {"long_name": _SUMMARY_DOC,
-                     "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                     "tasks_done": f"{int(done.sum())}/{done.size}",
-                     **{k: root[k] for k in ("store_id", "spec", "seed", "tgsweep_version",
-                                             "git_commit", "versions", "host") if k in root}}
-        return res
+        attrs = {"long_name": _SUMMARY_DOC,
+                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                 "tasks_done": f"{int(done.sum())}/{done.size}",
+                 **{k: root[k] for k in ("store_id", "spec", "seed", "tgsweep_version",
+                                         "git_commit", "versions", "host") if k in root}}
+        return summary_from_moments(spec, plan, layout, coords, moments, attrs)
+
+    def summary_dataset(self, spec):
+        """:meth:`summary_table` as an xarray Dataset."""
+        return self.summary_table(spec).to_dataset()
+
+
+def shard_moments(block: dict, variables, ng: int) -> dict:
+    """Per grid point of one shard ``block`` (arrays by name, ``status`` included, sample axis
+    ``ng``): ``{"": n_ok, var: (n, mean, M2)}`` over the valid samples of each variable (status
+    ok and every value :func:`present`)."""
+    ok = np.asarray(block["status"]) == STATUS["ok"]
+    out = {"": ok.sum(axis=-1)}
+    for v in variables:
+        x = block[v]
+        extra = tuple(range(ng + 1, x.ndim))
+        valid = ok & present(x).all(axis=extra)
+        out[v] = stats.moments(x, valid.reshape(valid.shape + (1,) * len(extra)), axis=ng)
+    return out
+
+
+class SummaryAccumulator:
+    """Running summary of a store: per-shard moments merged in shard order.
+
+    For each block of grid points, the moments of sample-block 0, 1, 2, ... are merged in that
+    order as soon as each is :meth:`offer`-ed (a shard arriving early waits in ``pending``);
+    the shards in ``before`` (complete before this run, so never offered) are read by
+    :meth:`finish`, in their turn.  A shard offered twice, or after its turn, makes the
+    accumulator ``stale`` (then :meth:`ResultStore.summary_table` reads everything)."""
+
+    #: pending moments (bytes) above which waiting ``before`` shards are read right away
+    pending_bytes = 64 << 20
+
+    def __init__(self, plan: ShardPlan, variables, ng: int, before: set, reader=None):
+        self.plan, self.variables, self.ng = plan, list(variables), ng
+        self.before = set(before)
+        self.nsb = plan.counts[-1]
+        self.next = {gk: 0 for gk in sorted({k[:-1] for k in plan.keys()})}
+        self.acc: dict = {}
+        self.pending: dict = {}
+        self._pending_nbytes = 0
+        self.stale = False
+        self.reader = reader
+        self.seconds = 0.0  #: spent taking and merging shard moments as shards were written
+
+    @staticmethod
+    def _nbytes(m) -> int:
+        return sum(sum(a.nbytes for a in v) if isinstance(v, tuple) else v.nbytes
+                   for v in m.values())
+
+    def _merge(self, gk, m) -> None:
+        a = self.acc.get(gk)
+        if a is None:
+            self.acc[gk] = m
+        else:
+            self.acc[gk] = {k: (a[k] + m[k] if k == "" else stats.merge(a[k], m[k])) for k in m}
+        self.next[gk] += 1
+
+    def offer(self, key, moments) -> None:
+        """The moments of shard ``key`` in its final form (all its tasks stored)."""
+        if self.stale:
+            return
+        gk, j = tuple(key[:-1]), key[-1]
+        if j < self.next[gk] or key in self.pending:
+            self.stale = True  # rewritten after being counted: only a full read is right
+            self.acc, self.pending = {}, {}
+            return
+        self.before.discard(key)
+        self.pending[key] = moments
+        self._pending_nbytes += self._nbytes(moments)
+        self._advance(gk)
+        if self._pending_nbytes > self.pending_bytes and self.reader is not None:
+            for g in list(self.next):
+                self._advance(g, self.reader)
+
+    def _advance(self, gk, reader=None) -> None:
+        while self.next[gk] < self.nsb:
+            key = gk + (self.next[gk],)
+            m = self.pending.pop(key, None)
+            if m is not None:
+                self._pending_nbytes -= self._nbytes(m)
+            elif reader is not None and key in self.before:
+                self.before.discard(key)
+                m = reader(key)
+            else:
+                return
+            self._merge(gk, m)
+
+    def finish(self, reader) -> dict:
+        """``{grid block key: merged moments}`` once every shard is counted; the shards not
+        offered are read with ``reader(key) -> moments``."""
+        for gk in self.next:
+            self.before.update(gk + (j,) for j in range(self.next[gk], self.nsb)
+                               if gk + (j,) not in self.pending)
+            self._advance(gk, reader)
+        return self.acc
+
+
+@dataclass
+class SummaryTable:
+    """A summary group, independent of the file format and of xarray: ``variables`` and
+    ``coords`` map a name to (dims, values, attrs); ``attrs`` are the group's attributes."""
+
+    variables: dict
+    coords: dict
+    attrs: dict
+
+    def to_dataset(self):
+        import xarray as xr
+
+        data = {n: xr.Variable(d, v, a) for n, (d, v, a) in self.variables.items()}
+        cvars = {n: xr.Variable(d, v, a) for n, (d, v, a) in self.coords.items()}
+        return xr.Dataset(data, coords=cvars, attrs=dict(self.attrs))
+
+    @classmethod
+    def from_dataset(cls, ds) -> "SummaryTable":
+        return cls({n: (v.dims, np.asarray(v.values), dict(v.attrs))
+                    for n, v in ds.data_vars.items()},
+                   {n: (v.dims, np.asarray(v.values), dict(v.attrs))
+                    for n, v in ds.coords.items()}, dict(ds.attrs))
+
+
+def summary_from_moments(spec, plan, layout, coords, moments, attrs) -> SummaryTable:
+    """The summary group of ``spec`` from merged moments per grid block
+    (:meth:`SummaryAccumulator.finish`)."""
+    gdims = tuple(spec.dims)
+    gshape = tuple(spec.grid_shape)
+    ng = len(gdims)
+    variables = [n for n in layout if n not in ("status", "error", "done")]
+    n_ok = np.zeros(gshape, dtype=np.int64)
+    res = {v: [np.full(gshape + layout[v].shape[ng + 1:], np.nan) for _ in range(2)]
+           + [np.zeros(gshape, dtype=np.int64)] for v in variables}
+    for gk, m in moments.items():
+        gs = plan.grid_slices(gk + (0,))
+        n_ok[gs] = m[""]
+        for v in variables:
+            n, mean, m2 = m[v]
+            extra = mean.ndim - ng
+            res[v][0][gs], res[v][1][gs] = stats.finish(n, mean, m2)
+            res[v][2][gs] = n[(...,) + (0,) * extra] if extra else n
+    out = {"n_valid": (gdims, n_ok, {"units": "1", "long_name": "samples with status 1 (ok)"})}
+    for v in variables:
+        a = layout[v]
+        odims = a.dims[ng + 1:]
+        units = {k: a.attrs[k] for k in ("units", "natural_units") if k in a.attrs}
+        ln = a.attrs.get("long_name", v)
+        out[f"{v}_mean"] = (gdims + odims, res[v][0], {**units, "long_name": "mean of " + ln})
+        out[f"{v}_stderr"] = (gdims + odims, res[v][1],
+                              {**units, "long_name": "standard error of the mean of " + ln})
+        out[f"{v}_n_valid"] = (gdims, res[v][2], {
+            "units": "1", "long_name": f"samples used for {v} (status 1, all values finite)"})
+    used = set()
+    for dims, _, _ in out.values():
+        used.update(dims)
+    cvars = {n: (tuple(d), np.asarray(val), dict(at)) for n, (d, val, at) in coords.items()
+             if set(d) <= used}
+    return SummaryTable(out, cvars, attrs)
 
 
 _SUMMARY_DOC = ("mean and standard error over valid samples (status 1 and every value of the "
@@ -727,6 +921,8 @@ class MemoryStore(ResultStore):
         self._arrays = {n: np.full(a.shape, a.fill, dtype=object if n == "error" else a.dtype)
                         for n, a in self.layout.items()}
         self._attrs = dict(attrs)
+        for k in ("_done_cache", "_buffers", "_plan_cache", "_summary_acc"):
+            self.__dict__.pop(k, None)
 
     def exists(self):
         return bool(self._arrays)
@@ -758,6 +954,7 @@ class MemoryStore(ResultStore):
         return xr.Dataset(data, coords=coords, attrs=self._attrs)
 
     def write_summary(self, summary):
+        """Keep the summary (a :class:`SummaryTable` or an xarray Dataset) as ``summary``."""
         self.summary = summary
 
 

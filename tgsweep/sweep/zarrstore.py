@@ -32,7 +32,7 @@ import numpy as np
 from .faults import fault_point
 from .lock import RunLock
 from .errors import SpecError
-from .storage import ResultStore, default_shard_bytes, store_layout
+from .storage import ResultStore, SummaryTable, default_shard_bytes, store_layout
 
 __all__ = ["ZarrStore", "open_dataset", "interrupted_creations", "is_disk_full"]
 
@@ -54,29 +54,94 @@ def _codecs():
 
 
 def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> None:
-    """Create (empty) the arrays and coordinates ``names`` (default all) of a layout."""
+    """Create (empty) the arrays and coordinates ``names`` (default all) of a layout, all of
+    them concurrently through zarr's event loop (metadata with attributes, and coordinate
+    values, in one write each)."""
+    import asyncio
+
+    import zarr.api.asynchronous as za
+    from zarr.core.sync import sync
+
+    prefix = f"{group.path}/" if group.path else ""
+    jobs = []
     for name, a in layout.items():
         if names is not None and name not in names:
             continue
         dt = str if np.dtype(a.dtype).kind == "U" else a.dtype  # variable-length UTF-8
-        arr = group.create_array(name, shape=a.shape, chunks=a.chunks, shards=a.shards, dtype=dt,
-                                 fill_value=a.fill, dimension_names=a.dims,
-                                 compressors=_codecs(), config={"write_empty_chunks": True},
-                                 overwrite=names is not None)
-        arr.attrs.update(a.attrs)
-        if step:
-            fault_point(step)
+        jobs.append(dict(name=prefix + name, shape=a.shape, chunks=a.chunks, shards=a.shards,
+                         dtype=dt, fill_value=a.fill, dimension_names=a.dims,
+                         config={"write_empty_chunks": True}, attributes=dict(a.attrs)))
     for name, (dims, values, at) in coords.items():
         if names is not None and name not in names:
             continue
-        arr = group.create_array(name, shape=values.shape, dtype=values.dtype,
-                                 chunks=values.shape or None, dimension_names=dims,
-                                 fill_value="" if values.dtype.kind == "U" else None,
-                                 compressors=_codecs(), overwrite=names is not None)
-        arr[...] = values
-        arr.attrs.update(at)
-        if step:
+        values = np.asarray(values)
+        jobs.append(dict(name=prefix + name, data=values.astype(object)
+                         if values.dtype.kind == "U" else values, chunks=values.shape,
+                         dimension_names=dims,
+                         fill_value="" if values.dtype.kind == "U" else None,
+                         attributes=dict(at)))
+
+    async def create_all():
+        await asyncio.gather(*(za.create_array(group.store, compressors=_codecs(),
+                                               overwrite=names is not None, zarr_format=3, **j)
+                               for j in jobs))
+
+    sync(create_all())
+    if step:
+        for _ in jobs:
             fault_point(step)
+
+
+def _coordinate_attrs(table: SummaryTable) -> tuple[dict, str]:
+    """The ``coordinates`` attribute of each variable and of the group, as xarray's CF encoding
+    (``xarray.conventions._encode_coordinates``) writes them for non-index coordinates."""
+    non_index = {n for n, (d, _, _) in table.coords.items() if tuple(d) != (n,)}
+    every = {**table.coords, **table.variables}
+    per: dict = {}
+    for c in non_index:
+        target = set(table.coords[c][0])
+        for k, (d, _, _) in every.items():
+            if k not in non_index and k not in d and target <= set(d):
+                per.setdefault(k, set()).add(c)
+    written = set().union(*per.values()) if per else set()
+    return ({k: " ".join(sorted(v)) for k, v in per.items()},
+            " ".join(sorted(non_index - written)))
+
+
+def _write_table(path: Path, table: SummaryTable) -> None:
+    """A Zarr group at ``path`` holding ``table``, one single-chunk array per variable and
+    coordinate, created concurrently."""
+    import asyncio
+
+    import zarr
+    import zarr.api.asynchronous as za
+    from zarr.core.sync import sync
+
+    per, glob = _coordinate_attrs(table)
+    gattrs = dict(table.attrs)
+    if glob:
+        gattrs["coordinates"] = glob
+    group = zarr.open_group(str(path), mode="w-", zarr_format=3, attributes=gattrs)
+    store = group.store
+
+    def one(name, dims, values, attrs):
+        values = np.asarray(values)
+        if values.dtype.kind == "U":
+            values = values.astype(object)
+        attrs = dict(attrs)
+        if name in per:
+            attrs["coordinates"] = per[name]
+        fill = (np.nan if values.dtype.kind in "fc" else "" if values.dtype.kind in "OU"
+                else 0)
+        return za.create_array(store, name=name, data=values, chunks=values.shape,
+                               dimension_names=tuple(dims), fill_value=fill,
+                               compressors=_codecs(), attributes=attrs, zarr_format=3)
+
+    async def all_arrays():
+        await asyncio.gather(*(one(n, d, v, a) for n, (d, v, a) in
+                               [*table.variables.items(), *table.coords.items()]))
+
+    sync(all_arrays())
 
 
 def interrupted_creations(path) -> list[Path]:
@@ -117,9 +182,33 @@ class ZarrStore(ResultStore):
         cache = self.__dict__.setdefault("_handles", {})
         arr = cache.get(name)
         if arr is None:
-            with _quiet():
-                arr = cache[name] = self._group()[name].with_config({"write_empty_chunks": True})
+            self._open_arrays([name, *(n for n in self.layout if n not in cache)])
+            arr = cache[name]
         return arr
+
+    def _open_arrays(self, names) -> None:
+        """Open the handles of ``names`` (cached) concurrently: one metadata read each."""
+        import asyncio
+
+        import zarr
+        import zarr.api.asynchronous as za
+        from zarr.core.sync import sync
+
+        cache = self.__dict__.setdefault("_handles", {})
+        names = list(dict.fromkeys(n for n in names if n not in cache))
+
+        async def open_all():
+            return await asyncio.gather(*(za.open_array(store=self.path, path=n, mode="r+",
+                                                        zarr_format=3) for n in names),
+                                        return_exceptions=True)
+
+        with _quiet():
+            for n, a in zip(names, sync(open_all())):
+                if isinstance(a, BaseException):  # damaged: raised when that array is asked for
+                    if n == names[0]:
+                        raise a
+                    continue
+                cache[n] = zarr.Array(a.with_config({"write_empty_chunks": True}))
 
     def _check_identity(self) -> None:
         """Drop cached handles when the store at ``path`` was deleted and re-created (another
@@ -140,6 +229,7 @@ class ZarrStore(ResultStore):
             sid = None
         if known is not None and known[1] != sid:
             self.__dict__.pop("_handles", None)
+            self.__dict__.pop("_summary_acc", None)
         self._identity = (stamp, sid)
 
     # ------------------------------------------------------------------ interface
@@ -171,7 +261,8 @@ class ZarrStore(ResultStore):
         final = Path(self.path)
         attrs = {**attrs, "shard_bytes": attrs.get("shard_bytes") or default_shard_bytes()}
         self.layout, coords = store_layout(spec, attrs["shard_bytes"])
-        for k in ("_handles", "_done_cache", "_buffers", "_plan_cache", "_identity"):
+        for k in ("_handles", "_done_cache", "_buffers", "_plan_cache", "_identity",
+                  "_summary_acc"):
             self.__dict__.pop(k, None)
         for old in interrupted_creations(final):  # killed creations (we hold the lock)
             shutil.rmtree(old, ignore_errors=True)
@@ -200,19 +291,52 @@ class ZarrStore(ResultStore):
         self._group().attrs.update(attrs)
 
     def _write_blocks(self, blocks):
+        """Write the blocks (every array of a shard: concurrently, through zarr's event loop;
+        the caller writes the ``done`` flags in a later call, after these are stored)."""
         self._check_identity()
         with _quiet():
-            for name, region, values in blocks:
-                if name == "error":
-                    values = np.asarray(values, dtype=object)
-                self._array(name)[region] = values
-                fault_point("block_written")
+            todo = [(self._array(name), region,
+                     np.asarray(values, dtype=object) if name == "error" else values)
+                    for name, region, values in blocks]
+            if len(todo) == 1:
+                arr, region, values = todo[0]
+                arr[region] = values
+            else:
+                import asyncio
+
+                from zarr.core.sync import sync
+
+                async def write_all():
+                    await asyncio.gather(*(arr.async_array.setitem(region, values)
+                                           for arr, region, values in todo))
+
+                sync(write_all())
+        for _ in blocks:
+            fault_point("block_written")
 
     def _read_block(self, name, region):
         self._check_identity()
         with _quiet():
             v = self._array(name)[region]
         return np.asarray(v, dtype=object) if name == "error" else v
+
+    def _read_blocks(self, names, region):
+        """Several arrays over one region, read concurrently through zarr's event loop."""
+        if len(names) < 2:
+            return super()._read_blocks(names, region)
+        import asyncio
+
+        from zarr.core.sync import sync
+
+        self._check_identity()
+        with _quiet():
+            arrays = [self._array(n) for n in names]
+
+            async def read_all():
+                return await asyncio.gather(*(a.async_array.getitem(region) for a in arrays))
+
+            out = sync(read_all())
+        return [np.asarray(v, dtype=object) if n == "error" else v for n, v in zip(names, out)]
 
     def read(self, name):
         with _quiet():
@@ -283,18 +407,20 @@ class ZarrStore(ResultStore):
         return open_dataset(self.path)
 
     def write_summary(self, summary):
-        """Write the summary group atomically (built as a sibling group, then renamed)."""
-        import zarr
-
+        """Write the summary group (a :class:`~tgsweep.sweep.storage.SummaryTable`, or an xarray
+        Dataset) atomically: built as a sibling group, then renamed to ``summary``.  Written with
+        zarr directly, every array concurrently, in the layout ``xr.open_zarr`` reads back as the
+        same Dataset (``coordinates`` attributes for non-index coordinates, as xarray's CF
+        encoding writes them)."""
         root = Path(self.path)
+        if not isinstance(summary, SummaryTable):
+            summary = SummaryTable.from_dataset(summary)
         for old in list(root.glob("summary_tmp_*")) + list(root.glob(".summary-old-*")):
             shutil.rmtree(old, ignore_errors=True)
         fault_point("summary_started")
         tmp = f"summary_tmp_{uuid.uuid4().hex[:12]}"
-        enc = {v: {"compressors": _codecs()} for v in summary.variables}
         with _quiet():
-            summary.to_zarr(self.path, group=tmp, mode="w", zarr_format=3, consolidated=False,
-                            encoding=enc)
+            _write_table(root / tmp, summary)
         fault_point("summary_renaming")
         if (root / "summary").exists():
             trash = root / f".summary-old-{uuid.uuid4().hex[:12]}"
@@ -305,7 +431,6 @@ class ZarrStore(ResultStore):
             os.rename(root / tmp, root / "summary")
         fault_point("summary_written")
         self.consolidate()
-        del zarr
 
     def consolidate(self):
         import zarr
