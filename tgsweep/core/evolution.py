@@ -382,11 +382,11 @@ class Evolution:
         step instead of O(M K)); a window that would reach M sites moves to the whole ring
         (then it is the "chebyshev" method for that orbital; clean rings end up there).
 
-        Static orbitals: an orbital with Rayleigh quotient E and residual r = ||(H - E) v||
-        (full ring operator) for which max|t| r <= tol / 2 (e.g. an eigenvector of the hard-wall
+        Static orbitals: an initial orbital with Rayleigh quotient E and residual
+        r = ||(H - E) v|| (full ring operator, before trimming) for which max|t| r <= tol / 2 (e.g. an eigenvector of the hard-wall
         operator H_K far from the walls of K) is not propagated: e^{-iEt} v is within |t| r of
         e^{-iHt} v (Duhamel: the derivative of e^{iHt} e^{-iEt} v has norm r), which is added
-        to its bound.
+        to its bound (with the norm its trimming drops).
 
         eta = max(tol / (4 n_est), 1e-13), n_est the expected number of sub-steps; the
         sub-step is chosen per time interval to minimize (mean kept width + 2K) K / a, a =
@@ -443,6 +443,13 @@ class Evolution:
         static_density = np.zeros(m)
         kept = np.zeros(n)
         for a, (st, v) in enumerate(windows):
+            # residual of the untrimmed orbital u: e^{-iEt} (trimmed u) is within
+            # |t| r + ||u - trimmed u|| of e^{-iHt} u
+            if v.size + 2 <= m:
+                e, r = K.window_residual(diag, hop, gphase, st, v)
+            else:
+                e, r = _ring_residual(diag, hop, corner, _embed_window(m, st, v))
+            energy[a], resid[a] = e, r
             if v.size < m:
                 left, right, drop = K.trim_window(v, eta * eta)
                 st = (st + left) % m
@@ -452,11 +459,6 @@ class Evolution:
                 v = v[(st + np.arange(ln)) % m] if ln < m else v
             err[a] = np.sqrt(drop)
             windows[a] = (st, v)
-            if v.size + 2 <= m:
-                e, r = K.window_residual(diag, hop, gphase, st, v)
-            else:
-                e, r = _ring_residual(diag, hop, corner, _embed_window(m, st, v))
-            energy[a], resid[a] = e, r
             kept[a] = v.size
             if t_abs * r <= 0.5 * tol:
                 static[a] = True
