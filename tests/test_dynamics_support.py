@@ -6,7 +6,7 @@ References: the kernels against their NumPy twins (dense ring matrix); the evolu
 the dense eigenbasis (LAPACK eigh, method="eigen") and scipy's Pade expm (Al-Mohy & Higham,
 SIAM J. Matrix Anal. Appl. 31, 970 (2009)); the Chebyshev series' tail against the Bessel
 bound |J_k(a)| <= (a/2)^k / k! (DLMF 10.14.4) and the truncated series evaluated on a grid;
-the Duhamel bound ||e^{-iHt} v - e^{-iEt} v|| <= |t| ||(H - E) v|| (docs/references.md,
+the Duhamel bound ||e^{-iHt} v - e^{-iEt} v|| <= |t| ||(H - E) v|| (docs/references.md §5,
 "Support-restricted propagation").  Each test names its reference in the docstring.
 """
 

@@ -19,7 +19,7 @@ Conventions
   (boundary gauge, see :mod:`tgsweep.models.ring`); theta is the boson twist.
 * Densities are per unit length (continuum: sum_i rho(x_i) h = N; lattice: site occupations), as
   :meth:`tgsweep.State.density`.  Orbitals are density-normalized (sum_i |u|^2 h = 1).
-* Two propagators, chosen by ``method`` ("eigen", "chebyshev" or "auto"; see
+* Three propagators, chosen by ``method`` ("eigen", "chebyshev", "support" or "auto"; see
   :func:`choose_method`):
 
   - **eigen**: the full dense eigendecomposition of H (LAPACK ``eigh``), O(M^3) time and
@@ -35,8 +35,19 @@ Conventions
     a fine time grid is cheap.  Each step is exact to ~1e-15 (Bessel tail below 1e-16); errors
     add up over steps (tests: < 1e-9 after 10^4 steps).
 
+  - **support**: the same Chebyshev series, but each orbital only on its own window of
+    consecutive sites (the kept part of the orbital plus K_cheb sites each side, re-cut at
+    every sub-step after trimming tails of weight <= eta^2), which is exactly the full-ring
+    polynomial applied to the trimmed orbital; orbitals that are eigenvectors to within
+    max|t| ||(H - E) u|| <= tol/2 are not propagated at all.  O(window K_cheb) per orbital
+    and sub-step instead of O(M K_cheb): on Anderson-localized rings the windows stay a few
+    tens of localization lengths (plus 2 K_cheb) wide, independent of M.  Each orbital
+    carries a rigorous 2-norm error bound (dropped norms + Bessel tail + round-off allowance,
+    see :meth:`Evolution.support_density`), hence a bound on every particle count.  Windows
+    that reach M sites move to the whole ring (clean rings: it becomes "chebyshev").
+
   Which outputs need which: densities, orbitals, gamma_t, N_tr(t), cell counts and the sup's
-  over the time grid come from either; the infinite-time average (``diagonal_density``,
+  over the time grid come from any of them; the infinite-time average (``diagonal_density``,
   ``n_transferred_inf``, ``cell_counts_inf``) needs the eigenbasis, which
   :func:`dynamics_sample` then builds in addition (or fills with NaN beyond
   DENSE_MAX_DYNAMICS, see its ``infinite_time``).
@@ -45,7 +56,10 @@ Conventions
   1.3-2.6 ns per (M N K_cheb), flat from M = 500 to 8000 (M = 8000: N = 2000 0.84 s/step,
   N = 50 0.014 s/step); eigen 0.06-0.09 ns per M^2 N (M = 4000, N = 1000: 0.99 s/step
   after a 12 s eigh).  For long steps (dt ~ 40 on the lattice) eigen steps are cheaper below
-  M ~ 4000: "auto" weighs both.
+  M ~ 4000: "auto" weighs both.  Support vs Chebyshev per step dt = 1 (N = M/4 site
+  orbitals, W = 2): 3.5x at M = 1000, 42x at M = 10^4 (the ratio grows like M); the
+  10^5-site ring with N = 10^4 to t = 1000 (W = 4) takes about a minute of CPU time
+  (``bench_dynamics.py goal``).
 """
 
 from __future__ import annotations
