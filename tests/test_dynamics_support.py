@@ -23,7 +23,11 @@ from tgsweep.core.evolution import (DENSE_MAX_DYNAMICS, Evolution, choose_method
                                     evolve_density)
 from tgsweep.core.initial_states import domain_wall, trap_release
 from tgsweep.models.params import ParamError
+from tgsweep.models.potentials import make_potential
 from tgsweep.observables.dynamics import DYNAMICS, dynamics_sample
+from tgsweep.sweep import MemoryStore, parse_spec, run_sweep
+
+from _sweep_util import spec_dict
 
 from _tolerances import EIGENVECTOR, ROUNDOFF, ROUNDOFF_SUM
 
@@ -296,3 +300,33 @@ def test_sweep_options_method_and_tol():
     for name, bad in (("method", "lanczos"), ("tol", 0.0), ("tol", 2.0)):
         with pytest.raises(ParamError, match=name):
             checks[name](bad)
+
+
+def test_sweep_support_stored_equals_direct_call():
+    """A lattice sweep with method = "support" and the filled step (n_particles = "fill"):
+    the stored outputs equal a direct dynamics_sample call on the site basis, the stored
+    dyn_count_error is that call's count_error, and both agree with the eigen method within
+    it (Anderson disorder keyed by SeedSequence(seed, (grid point, sample)))."""
+    times = [1.0, 4.0, 12.0]
+    spec = parse_spec(spec_dict(
+        model={"kind": "lattice", "sites": 40},
+        sampling={"n_samples": 2, "seed": 9, "samples_per_task": 2},
+        observables={"dynamics": {"times": times, "n_particles": "fill", "method": "support",
+                                  "tol": 1e-8}}))
+    store = MemoryStore()
+    run_sweep(spec, store, progress=False)
+    ds = store.to_dataset()
+    assert (ds["status"].values == 1).all()
+    assert ds["dyn_count_error"].attrs["long_name"]
+    for p, w in enumerate([0.5, 3.0]):          # the grid of tests/_sweep_util.py's BASE
+        for s in range(2):
+            rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(9, spawn_key=(p, s))))
+            ring = Ring.lattice(make_potential("anderson", rng, 40, W=float(w)))
+            d = dynamics_sample(ring, domain_wall(ring, 20, basis="sites"), [0.0] + times,
+                                method="support", tol=1e-8)
+            e = dynamics_sample(ring, domain_wall(ring, 20), [0.0] + times, method="eigen")
+            np.testing.assert_allclose(ds["n_transferred"].values[p, s], d.n_transferred,
+                                       rtol=0, atol=ROUNDOFF_SUM)
+            assert ds["dyn_count_error"].values[p, s] == pytest.approx(d.count_error.max())
+            assert np.all(np.abs(d.n_transferred - e.n_transferred)
+                          <= d.count_error + ROUNDOFF_SUM)
