@@ -162,11 +162,11 @@ def _compare(ring, ini, times, tol=1e-10):
 
 @pytest.mark.parametrize("w", [2.0, 4.0, 6.0])
 def test_support_matches_eigen_disordered_domain_wall(w):
-    """Support vs the dense eigenbasis (LAPACK eigh) on a disordered lattice ring, M = 1000,
+    """Support vs the dense eigenbasis (LAPACK eigh) on a disordered lattice ring, M = 800,
     domain wall N = M/4 in the eigenbasis of H_K and the filled step in the site basis, twist
     0.3: every orbital within its stated bound (plus the reference's own round-off) and every
     particle count within count_error; at W = 6 the windows stay below M/2."""
-    m = 1000
+    m = 800
     ring = Ring.lattice(_anderson(m, w, 7 + int(w)))
     times = np.array([0.0, 1.0, 5.0, 20.0, 60.0])
     for ini in (domain_wall(ring, m // 4, twist=0.3),

@@ -494,7 +494,8 @@ class Evolution:
             dt = float(t) - t_prev
             t_prev = float(t)
             if dt != 0.0 and dynamic.size:
-                width = float(np.mean(kept[dynamic]))
+                windowed = kept[dynamic][kept[dynamic] < m]
+                width = float(np.mean(windowed)) if windowed.size else float(m)
                 a_int = scale * abs(dt)
                 n_sub = max(1, int(np.ceil(a_int / _best_substep_arg(width))))
                 coef_sub, b_sub = coefficients(dt / n_sub)
