@@ -375,6 +375,14 @@ def fig_dynamical_localization(series, outdir, name="dynamical_localization") ->
     axes[1].set_ylabel(f"transferred particles (sup over t <= {t.max():g}) [1]")
     axes[1].legend(fontsize=6)
     axes[2].set_yscale("log")
+    if "dyn_count_error" in big:
+        # the support propagator's stated bound on every particle count: below it a tail is
+        # not resolved (windows are trimmed there)
+        bound = float(np.nanmax(_ok(big, "dyn_count_error").values))
+        if bound > 0:
+            axes[2].axhline(bound, color="k", ls=":", lw=1,
+                            label=f"stated count error bound {bound:.0e}")
+            axes[2].set_ylim(bottom=bound / 100)
     axes[2].set_xlabel("depth d outside K [sites]")
     axes[2].set_ylabel("sup_t N(dist(x, K) > d) [1]")
     axes[2].legend(fontsize=7)
