@@ -397,8 +397,9 @@ class Evolution:
         (then it is the "chebyshev" method for that orbital; clean rings end up there).
 
         Static orbitals: an initial orbital with Rayleigh quotient E and residual
-        r = ||(H - E) v|| (full ring operator, before trimming) for which max|t| r <= tol / 2 (e.g. an eigenvector of the hard-wall
-        operator H_K far from the walls of K) is not propagated: e^{-iEt} v is within |t| r of
+        r = ||(H - E) v|| (full ring operator, before trimming) for which max|t| r <= tol / 2
+        (e.g. an eigenvector of the hard-wall operator H_K far from the walls of K) is not
+        propagated: e^{-iEt} v is within |t| r of
         e^{-iHt} v (Duhamel: the derivative of e^{iHt} e^{-iEt} v has norm r), which is added
         to its bound (with the norm its trimming drops).
 
