@@ -360,8 +360,9 @@ def _dyn_compute(ctx, opts):
     times = sweep_times(opts["times"])
     method = opts["method"]
     if method == "auto":
+        phi = fermion_twist(ctx.twist, int(n)) if n else float(ctx.twist)  # as domain_wall
         method = choose_method(ring, int(n), times, truncation=float(opts["truncation"]),
-                               complex_twist=not is_real_twist(fermion_twist(ctx.twist, int(n))),
+                               complex_twist=not is_real_twist(phi),
                                eigenbasis_needed=ring.n_grid <= DENSE_MAX_DYNAMICS)
     # the filled step 1_K in its site basis: no eigensolve of H_K, the most localized orbitals
     sites = (method == "support" and ring.kind == "lattice"
