@@ -382,7 +382,8 @@ def fig_dynamical_localization(series, outdir, name="dynamical_localization") ->
         if bound > 0:
             axes[2].axhline(bound, color="k", ls=":", lw=1,
                             label=f"stated count error bound {bound:.0e}")
-            axes[2].set_ylim(bottom=bound / 100)
+            top = float(np.nanmax(_ok(big, "sup_outside").values))
+            axes[2].set_ylim(bound / 100, 3 * max(top, bound))
     axes[2].set_xlabel("depth d outside K [sites]")
     axes[2].set_ylabel("sup_t N(dist(x, K) > d) [1]")
     axes[2].legend(fontsize=7)
