@@ -27,6 +27,12 @@ against the stated count error.  Chebyshev is O(M N K) per step, support O(N win
 lattice ring, the filled step K = [0, 10^4) (N = 10^4, site basis), 21 times to t = 1000,
 without the infinite-time average; also to t = 100 and 300 (the scaling in t).  Prints the
 wall and CPU time, N_tr(t_max) and the stated count error.  Minutes, not for CI.
+
+Measured (shared 2-core machine, one thread): ``support`` ratio Chebyshev / support per step
+3.5 (M = 1000) ... 42 (M = 10^4) at W = 2, 2.9 ... 58 at W = 4; ``goal`` to t = 1000: 64 s CPU
+at W = 4 (N_tr = 4.08, count error 2.4e-7), 108 s CPU at W = 2 (N_tr = 13.8, 1.6e-7), 0.6 GB
+peak.  The Chebyshev method on the same case would need the (M, N) complex array (16 GB) and,
+at ~2 ns per element and term with ~4400 terms to t = 1000, about 2.5 hours.
 """
 
 from __future__ import annotations
