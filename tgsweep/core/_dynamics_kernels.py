@@ -24,7 +24,11 @@ from numba import njit
 __all__ = ["density_steps_real", "density_steps_complex", "density_steps_reference",
            "cluster_density_real", "cluster_density_complex", "cluster_density_reference",
            "ring_distance_to_set", "ring_distance_to_set_reference",
-           "chebyshev_propagate", "chebyshev_coefficients", "chebyshev_propagate_reference"]
+           "chebyshev_propagate", "chebyshev_coefficients", "chebyshev_propagate_reference",
+           "segment_chebyshev", "segment_chebyshev_reference", "trim_window",
+           "trim_window_reference", "window_density_add", "window_density_add_reference",
+           "window_residual", "window_residual_reference", "support_interval",
+           "support_interval_reference", "chebyshev_tail_bound"]
 
 
 # ---------------------------------------------------------------------- density on a time grid
@@ -374,3 +378,320 @@ def chebyshev_propagate_reference(hmat, center, scale, coef, u):
         t_prev, t_cur = t_cur, 2.0 * (ht @ t_cur) - t_prev
         out = out + coef[k] * t_cur
     return out
+
+
+# ---------------------------------------------------------------------- support-restricted steps
+# The "support" propagator (tgsweep.core.evolution, method="support") keeps each orbital on a
+# window of consecutive ring sites (start + j) mod M, 0 <= j < n < M, and applies the Chebyshev
+# series on that open segment.  A degree-(K-1) polynomial p(H) moves weight at most K-1 sites, so
+# for a vector vanishing outside the inner part of a window that has K spare sites on each side,
+# p(H_W) v = p(H) v exactly (H_W = the segment's block of the ring operator).  The error is
+# then only what the trimming step drops (its 2-norm is returned) plus the series' own tail.
+# A segment that contains the twisted bond (sites M-1, 0) carries H[M-1, 0] = conj(corner); the
+# kernels gauge it to -hop by multiplying the values at ring sites 0.. of the segment (those with
+# start + j >= M) by gphase = -conj(corner) / hop = e^{i phi} (and back afterwards).
+
+
+@njit(cache=True)
+def _segment_term(d, hop, f, xr, xi, yr, yi, ar, ai, kr, ki, two):
+    """One Chebyshev term on an open segment: y <- f Ht x - y (two) or f Ht x, acc += ck y,
+    with (Ht x)_j = d_j x_j - hop (x_{j-1} + x_{j+1}) and x_{-1} = x_n = 0."""
+    n = xr.size
+    for jj in range(2 if n > 1 else 1):
+        j = 0 if jj == 0 else n - 1
+        if True:
+            lr = xr[j - 1] if j > 0 else 0.0
+            li = xi[j - 1] if j > 0 else 0.0
+            rr = xr[j + 1] if j < n - 1 else 0.0
+            ri = xi[j + 1] if j < n - 1 else 0.0
+            nr = f * (d[j] * xr[j] - hop * (lr + rr))
+            ni = f * (d[j] * xi[j] - hop * (li + ri))
+            if two:
+                nr -= yr[j]
+                ni -= yi[j]
+            yr[j] = nr
+            yi[j] = ni
+            ar[j] += kr * nr - ki * ni
+            ai[j] += kr * ni + ki * nr
+    if two:
+        for j in range(1, n - 1):
+            nr = f * (d[j] * xr[j] - hop * (xr[j - 1] + xr[j + 1])) - yr[j]
+            ni = f * (d[j] * xi[j] - hop * (xi[j - 1] + xi[j + 1])) - yi[j]
+            yr[j] = nr
+            yi[j] = ni
+            ar[j] += kr * nr - ki * ni
+            ai[j] += kr * ni + ki * nr
+    else:
+        for j in range(1, n - 1):
+            nr = f * (d[j] * xr[j] - hop * (xr[j - 1] + xr[j + 1]))
+            ni = f * (d[j] * xi[j] - hop * (xi[j - 1] + xi[j + 1]))
+            yr[j] = nr
+            yi[j] = ni
+            ar[j] += kr * nr - ki * ni
+            ai[j] += kr * ni + ki * nr
+
+
+@njit(cache=True)
+def segment_chebyshev(diag, hop, gphase, start, center, scale, coef, v, out):
+    """out <- sum_k coef[k] T_k((H_W - center)/scale) v on the open segment W of ring sites
+    (start + j) mod M, j < n = v.size < M (M = diag.size), H_W the segment's block of the ring
+    operator (its twisted bond, if inside, gauged by ``gphase``).  v, out (n,) complex128 in the
+    ring gauge (out may be v).  O(n K)."""
+    m = diag.size
+    n = v.size
+    inv = 1.0 / scale
+    d = np.empty(n)
+    pr = np.empty(n)
+    pi_ = np.empty(n)
+    cr = np.zeros(n)
+    ci = np.zeros(n)
+    ar = np.empty(n)
+    ai = np.empty(n)
+    k0r = coef[0].real
+    k0i = coef[0].imag
+    for j in range(n):
+        s = start + j
+        z = v[j]
+        if s >= m:
+            z = z * gphase
+            s -= m
+        d[j] = diag[s] - center
+        pr[j] = z.real
+        pi_[j] = z.imag
+        ar[j] = k0r * z.real - k0i * z.imag
+        ai[j] = k0r * z.imag + k0i * z.real
+    xr, xi, yr, yi = pr, pi_, cr, ci   # x = T_{k-1} v, y = T_{k-2} v (overwritten by T_k v)
+    for k in range(1, coef.size):
+        _segment_term(d, hop, 2.0 * inv if k >= 2 else inv, xr, xi, yr, yi, ar, ai,
+                      coef[k].real, coef[k].imag, k >= 2)
+        xr, xi, yr, yi = yr, yi, xr, xi
+    gc = gphase.conjugate()
+    for j in range(n):
+        z = complex(ar[j], ai[j])
+        if start + j >= m:
+            z = z * gc
+        out[j] = z
+
+
+def segment_chebyshev_reference(hmat, start, center, scale, coef, v):
+    """NumPy twin of :func:`segment_chebyshev`: the block of the dense ring matrix ``hmat``
+    on the segment's sites, then the plain Chebyshev recursion."""
+    m = hmat.shape[0]
+    idx = (start + np.arange(len(v))) % m
+    return chebyshev_propagate_reference(hmat[np.ix_(idx, idx)], center, scale, coef,
+                                         np.asarray(v, dtype=np.complex128)[:, None])[:, 0]
+
+
+@njit(cache=True)
+def trim_window(v, budget2):
+    """(left, right, dropped): the most leading and trailing entries of v whose weights
+    sum_j |v_j|^2 are each <= budget2 / 2 (at least one entry is kept), and the weight they
+    carry (the squared 2-norm of what trimming drops)."""
+    n = v.size
+    half = 0.5 * budget2
+    acc = 0.0
+    left = 0
+    while left < n - 1:
+        w = v[left].real ** 2 + v[left].imag ** 2
+        if acc + w > half:
+            break
+        acc += w
+        left += 1
+    acc_r = 0.0
+    right = 0
+    while n - 1 - right > left:
+        j = n - 1 - right
+        w = v[j].real ** 2 + v[j].imag ** 2
+        if acc_r + w > half:
+            break
+        acc_r += w
+        right += 1
+    return left, right, acc + acc_r
+
+
+def trim_window_reference(v, budget2):
+    """NumPy twin of :func:`trim_window` by cumulative sums."""
+    w = np.abs(np.asarray(v)) ** 2
+    n = w.size
+    left = min(int(np.searchsorted(np.cumsum(w), 0.5 * budget2, side="right")), n - 1)
+    cr = np.cumsum(w[::-1])
+    right = min(int(np.searchsorted(cr, 0.5 * budget2, side="right")), n - 1 - left)
+    return left, right, float(w[:left].sum() + w[n - right:].sum())
+
+
+@njit(cache=True)
+def window_density_add(rho, start, v):
+    """rho[(start + j) mod M] += |v_j|^2 (M = rho.size, v.size <= M)."""
+    m = rho.size
+    for j in range(v.size):
+        s = start + j
+        if s >= m:
+            s -= m
+        rho[s] += v[j].real ** 2 + v[j].imag ** 2
+
+
+def window_density_add_reference(rho, start, v):
+    """NumPy twin of :func:`window_density_add` (returns the updated copy)."""
+    out = np.array(rho, dtype=np.float64)
+    np.add.at(out, (start + np.arange(len(v))) % out.size, np.abs(np.asarray(v)) ** 2)
+    return out
+
+
+@njit(cache=True)
+def window_residual(diag, hop, gphase, start, v):
+    """(E, r) for the ring vector u equal to v on the sites (start + j) mod M, j < n, and zero
+    elsewhere (needs n + 2 <= M): E = <u|H|u> / <u|u> and r = ||(H - E) u||_2, with the full ring
+    operator H (u's neighbours outside the window included)."""
+    m = diag.size
+    n = v.size
+    nn = n + 2
+    w = np.zeros(nn, dtype=np.complex128)     # gauged u on the segment start-1 .. start+n
+    s0 = start - 1
+    if s0 < 0:
+        s0 += m
+    for j in range(n):
+        z = v[j]
+        if s0 + 1 + j >= m:
+            z = z * gphase
+        w[j + 1] = z
+    hw = np.empty(nn, dtype=np.complex128)
+    for j in range(nn):
+        s = s0 + j
+        if s >= m:
+            s -= m
+        acc = diag[s] * w[j]
+        if j > 0:
+            acc -= hop * w[j - 1]
+        if j < nn - 1:
+            acc -= hop * w[j + 1]
+        hw[j] = acc
+    num = 0.0
+    den = 0.0
+    for j in range(nn):
+        num += (w[j].conjugate() * hw[j]).real
+        den += w[j].real ** 2 + w[j].imag ** 2
+    e = num / den
+    r2 = 0.0
+    for j in range(nn):
+        z = hw[j] - e * w[j]
+        r2 += z.real ** 2 + z.imag ** 2
+    return e, np.sqrt(r2)
+
+
+def window_residual_reference(hmat, start, v):
+    """NumPy twin of :func:`window_residual` with the dense ring matrix."""
+    m = hmat.shape[0]
+    u = np.zeros(m, dtype=np.complex128)
+    u[(start + np.arange(len(v))) % m] = v
+    hu = hmat @ u
+    e = float(np.real(np.vdot(u, hu)) / np.real(np.vdot(u, u)))
+    return e, float(np.linalg.norm(hu - e * u))
+
+
+@njit(cache=True)
+def support_interval(diag, hop, corner, center, scale, coef_sub, n_sub, coef_full, n_full,
+                     budget2, start, v):
+    """Propagate one orbital over one time interval, on its window.
+
+    The orbital is v on the ring sites (start + j) mod M (v.size == M and start == 0: the whole
+    ring).  A windowed orbital takes ``n_sub`` sub-steps with the Chebyshev coefficients
+    ``coef_sub`` (K terms): before each, :func:`trim_window` with ``budget2`` drops its outer
+    tails, the window is re-cut to the kept part plus K sites each side, and
+    :func:`segment_chebyshev` applies the series (exactly the full-ring polynomial, see above).
+    When the re-cut window would reach M sites the orbital moves to the whole ring and the
+    remaining sub-steps run there (:func:`chebyshev_propagate`).  A whole-ring orbital takes
+    ``n_full`` steps with ``coef_full`` instead.
+
+    Returns (start, v, dropped_norm, kept): the new window and values, the sum over sub-steps
+    of the 2-norms dropped by trimming (sqrt of each step's dropped weight), and the length of
+    the last kept (trimmed) part (M for a whole-ring orbital).
+    """
+    m = diag.size
+    gphase = -corner.conjugate() / hop
+    margin = coef_sub.size
+    dropped = 0.0
+    kept = v.size
+    if v.size == m and start == 0:
+        u = np.empty((m, 1), dtype=np.complex128)
+        u[:, 0] = v
+        for _ in range(n_full):
+            chebyshev_propagate(diag, hop, corner, center, scale, coef_full, u, u)
+        return 0, u[:, 0].copy(), 0.0, m
+    for step in range(n_sub):
+        left, right, drop = trim_window(v, budget2)
+        dropped += np.sqrt(drop)
+        kept = v.size - left - right
+        s = start + left
+        if s >= m:
+            s -= m
+        n_new = kept + 2 * margin
+        if n_new >= m:
+            u = np.zeros((m, 1), dtype=np.complex128)
+            for j in range(kept):
+                p = s + j
+                if p >= m:
+                    p -= m
+                u[p, 0] = v[left + j]
+            for _ in range(n_sub - step):
+                chebyshev_propagate(diag, hop, corner, center, scale, coef_sub, u, u)
+            return 0, u[:, 0].copy(), dropped, m
+        w = np.zeros(n_new, dtype=np.complex128)
+        for j in range(kept):
+            w[margin + j] = v[left + j]
+        start = s - margin
+        if start < 0:
+            start += m
+        segment_chebyshev(diag, hop, gphase, start, center, scale, coef_sub, w, w)
+        v = w
+    return start, v, dropped, kept
+
+
+def support_interval_reference(hmat, center, scale, coef_sub, n_sub, coef_full, n_full,
+                               budget2, start, v):
+    """NumPy twin of :func:`support_interval` built from the dense ring matrix ``hmat`` and the
+    twins :func:`trim_window_reference`, :func:`segment_chebyshev_reference` and
+    :func:`chebyshev_propagate_reference`."""
+    m = hmat.shape[0]
+    v = np.asarray(v, dtype=np.complex128)
+    margin = len(coef_sub)
+
+    def full(u, coef, n_steps):
+        for _ in range(n_steps):
+            u = chebyshev_propagate_reference(hmat, center, scale, coef, u[:, None])[:, 0]
+        return u
+
+    if v.size == m and start == 0:
+        return 0, full(v, coef_full, n_full), 0.0, m
+    dropped = 0.0
+    kept = v.size
+    for step in range(n_sub):
+        left, right, drop = trim_window_reference(v, budget2)
+        dropped += np.sqrt(drop)
+        kept = v.size - left - right
+        s = (start + left) % m
+        if kept + 2 * margin >= m:
+            u = np.zeros(m, dtype=np.complex128)
+            u[(s + np.arange(kept)) % m] = v[left:left + kept]
+            return 0, full(u, coef_sub, n_sub - step), dropped, m
+        w = np.concatenate([np.zeros(margin), v[left:left + kept], np.zeros(margin)])
+        start = (s - margin) % m
+        v = segment_chebyshev_reference(hmat, start, center, scale, coef_sub, w)
+    return start, v, dropped, kept
+
+
+def chebyshev_tail_bound(a, n_terms):
+    """Rigorous bound on sup_{|x| <= 1} of the series' dropped tail, sum_{k >= K} 2 |J_k(a)|
+    (|T_k| <= 1 on [-1, 1]), for the first K = ``n_terms`` terms kept: the terms K .. 2K + 99
+    summed from scipy's J_k, the rest bounded by |J_k(a)| <= (|a|/2)^k / k! (DLMF 10.14.4)
+    and a geometric series (ratio |a| / 2(k+1) <= 1/2 there since 2K + 100 > |a|)."""
+    from scipy.special import gammaln, jv
+
+    a = abs(float(a))
+    k = np.arange(n_terms, 2 * n_terms + 100)
+    head = 2.0 * float(np.sum(np.abs(jv(k, a))))
+    k1 = 2 * n_terms + 100
+    if a == 0.0:
+        return head
+    log_term = k1 * np.log(a / 2.0) - gammaln(k1 + 1.0)
+    q = a / (2.0 * (k1 + 1.0))
+    return head + 2.0 * float(np.exp(log_term)) / (1.0 - q)

@@ -19,7 +19,7 @@ Conventions
   (boundary gauge, see :mod:`tgsweep.models.ring`); theta is the boson twist.
 * Densities are per unit length (continuum: sum_i rho(x_i) h = N; lattice: site occupations), as
   :meth:`tgsweep.State.density`.  Orbitals are density-normalized (sum_i |u|^2 h = 1).
-* Two propagators, chosen by ``method`` ("eigen", "chebyshev" or "auto"; see
+* Three propagators, chosen by ``method`` ("eigen", "chebyshev", "support" or "auto"; see
   :func:`choose_method`):
 
   - **eigen**: the full dense eigendecomposition of H (LAPACK ``eigh``), O(M^3) time and
@@ -35,8 +35,19 @@ Conventions
     a fine time grid is cheap.  Each step is exact to ~1e-15 (Bessel tail below 1e-16); errors
     add up over steps (tests: < 1e-9 after 10^4 steps).
 
+  - **support**: the same Chebyshev series, but each orbital only on its own window of
+    consecutive sites (the kept part of the orbital plus K_cheb sites each side, re-cut at
+    every sub-step after trimming tails of weight <= eta^2), which is exactly the full-ring
+    polynomial applied to the trimmed orbital; orbitals that are eigenvectors to within
+    max|t| ||(H - E) u|| <= tol/2 are not propagated at all.  O(window K_cheb) per orbital
+    and sub-step instead of O(M K_cheb): on Anderson-localized rings the windows stay a few
+    tens of localization lengths (plus 2 K_cheb) wide, independent of M.  Each orbital
+    carries a rigorous 2-norm error bound (dropped norms + Bessel tail + round-off allowance,
+    see :meth:`Evolution.support_density`), hence a bound on every particle count.  Windows
+    that reach M sites move to the whole ring (clean rings: it becomes "chebyshev").
+
   Which outputs need which: densities, orbitals, gamma_t, N_tr(t), cell counts and the sup's
-  over the time grid come from either; the infinite-time average (``diagonal_density``,
+  over the time grid come from any of them; the infinite-time average (``diagonal_density``,
   ``n_transferred_inf``, ``cell_counts_inf``) needs the eigenbasis, which
   :func:`dynamics_sample` then builds in addition (or fills with NaN beyond
   DENSE_MAX_DYNAMICS, see its ``infinite_time``).
@@ -45,12 +56,16 @@ Conventions
   1.3-2.6 ns per (M N K_cheb), flat from M = 500 to 8000 (M = 8000: N = 2000 0.84 s/step,
   N = 50 0.014 s/step); eigen 0.06-0.09 ns per M^2 N (M = 4000, N = 1000: 0.99 s/step
   after a 12 s eigh).  For long steps (dt ~ 40 on the lattice) eigen steps are cheaper below
-  M ~ 4000: "auto" weighs both.
+  M ~ 4000: "auto" weighs both.  Support vs Chebyshev per step dt = 1 (N = M/4 site
+  orbitals, W = 2): 3.5x at M = 1000, 42x at M = 10^4 (the ratio grows like M); the
+  10^5-site ring with N = 10^4 to t = 1000 (W = 4) takes about a minute of CPU time
+  (``bench_dynamics.py goal``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg as sla
@@ -63,13 +78,26 @@ from .spectrum import spectral_bounds
 
 __all__ = ["time_grid", "Evolution", "evolve_orbitals", "evolve_density",
            "diagonal_ensemble_density", "evolved_obdm", "DENSE_MAX_DYNAMICS", "METHODS",
-           "choose_method", "CHEB_MAX_ARG"]
+           "choose_method", "CHEB_MAX_ARG", "SUPPORT_TOL", "is_disordered"]
 
 #: largest ring (grid points) for which the dense eigendecomposition is attempted
 DENSE_MAX_DYNAMICS = 6000
 
 #: propagators of :class:`Evolution` ("auto" picks one by :func:`choose_method`)
-METHODS = ("eigen", "chebyshev", "auto")
+METHODS = ("eigen", "chebyshev", "support", "auto")
+
+#: default target of the support propagator: 2-norm error of each evolved orbital over the
+#: whole time grid (the reported bound is what was actually accumulated, see
+#: :meth:`Evolution.support_density`)
+SUPPORT_TOL = 1e-10
+
+# support propagator: smallest 2-norm dropped per trimming step (below it the Chebyshev
+# round-off halo, ~1e-16 per site over the window margin, could not be trimmed and windows
+# would only grow); round-off allowance per series term added to each orbital's bound; range
+# of the sub-step argument a = ||H|| dt / 2 that the window cost model chooses from
+_SUPPORT_TRIM_FLOOR = 1e-13
+_SUPPORT_ROUNDOFF_TERM = 2.3e-16
+_SUPPORT_A_MIN, _SUPPORT_A_MAX = 4.0, 400.0
 
 #: largest Chebyshev argument a = ||H|| dt / 2 per sub-step: longer steps are split into equal
 #: sub-steps (bounds the round-off growth of one long series; K_cheb / a is ~1.1 here)
@@ -115,9 +143,13 @@ def _cheb_substeps(dt: float, scale: float) -> tuple[int, float]:
 
 def choose_method(ring: Ring, n_particles: int, times=None, *, complex_twist: bool = False,
                   truncation: float = 0.0, eigenbasis_needed: bool = False) -> str:
-    """The propagator "auto" resolves to: "eigen" or "chebyshev".
+    """The propagator "auto" resolves to: "eigen", "chebyshev" or "support".
 
-    Rules, in order: M > :data:`DENSE_MAX_DYNAMICS` -> "chebyshev" (no dense eigh);
+    Rules, in order: M > :data:`DENSE_MAX_DYNAMICS` -> "support" for a disordered lattice ring
+    (:func:`is_disordered`; each orbital is propagated on its own window, which the disorder
+    keeps small: O(window) instead of O(M) per orbital and term; on a ring where the windows
+    do grow to the whole ring it costs about what "chebyshev" does), "chebyshev" otherwise
+    (no dense eigh);
     ``truncation`` > 0 -> "eigen" (truncation is an eigenbasis feature); no ``times`` given ->
     "eigen"; otherwise the cheaper by a single-thread cost model of the whole time grid
     (propagating from one time to the next, starting at t = 0):
@@ -131,6 +163,8 @@ def choose_method(ring: Ring, n_particles: int, times=None, *, complex_twist: bo
     """
     m = ring.n_grid
     if m > DENSE_MAX_DYNAMICS:
+        if ring.kind == "lattice" and truncation == 0 and is_disordered(ring):
+            return "support"
         return "chebyshev"
     if truncation > 0 or times is None:
         return "eigen"
@@ -152,6 +186,17 @@ def choose_method(ring: Ring, n_particles: int, times=None, *, complex_twist: bo
     return "chebyshev" if cost_cheb < cost_eig else "eigen"
 
 
+def is_disordered(ring: Ring) -> bool:
+    """The ring's potential is not constant (a constant only shifts the energies)."""
+    pot = np.asarray(ring.potential, dtype=np.float64)
+    return bool(pot.size and np.ptp(pot) > 0)
+
+
+def _dense_orbitals(initial: InitialState) -> np.ndarray:
+    u = initial.lattice_orbitals
+    return u.toarray() if hasattr(u, "toarray") else np.asarray(u)
+
+
 @dataclass(frozen=True, eq=False)
 class Evolution:
     """A prepared propagator for the initial orbitals in the ring H_phi.
@@ -169,8 +214,10 @@ class Evolution:
     coef : (K, N) complex, c_{j alpha} = <v_j | u_alpha> (lattice-normalized u).
     dropped_weight : sum over dropped modes of sum_alpha |c_{j alpha}|^2; every evolved orbital
         is within sqrt(dropped_weight) (plain 2-norm) of the exact one, at all times.
-    bounds : (E_lo, E_hi), the Gershgorin interval used to rescale H (chebyshev; both methods
-        fill it).
+    bounds : (E_lo, E_hi), the Gershgorin interval used to rescale H (chebyshev, support; all
+        methods fill it).
+    tol : support only: the target 2-norm error of each evolved orbital over the time grid
+        (see :meth:`support_density`).
     """
 
     ring: Ring
@@ -181,10 +228,11 @@ class Evolution:
     dropped_weight: float
     method: str = "eigen"
     bounds: tuple[float, float] = (0.0, 0.0)
+    tol: float = SUPPORT_TOL
 
     @classmethod
     def prepare(cls, ring: Ring, initial: InitialState, truncation: float = 0.0,
-                method: str = "auto", times=None) -> "Evolution":
+                method: str = "auto", times=None, tol: float = SUPPORT_TOL) -> "Evolution":
         """Prepare the propagator: diagonalize H_phi (eigen) or just bound its spectrum
         (chebyshev).
 
@@ -193,9 +241,11 @@ class Evolution:
         truncation : float >= 0, eigen only: drop the eigenmodes of least weight
             sum_alpha |c_j alpha|^2 as long as the dropped total stays <= truncation^2, so each
             evolved orbital is off by at most ``truncation`` in the 2-norm.  0 keeps every mode.
-        method : "eigen", "chebyshev" or "auto" (:func:`choose_method` with ``times``; without
-            ``times``, "eigen" up to DENSE_MAX_DYNAMICS grid points, "chebyshev" beyond).
+        method : "eigen", "chebyshev", "support" or "auto" (:func:`choose_method` with
+            ``times``; without ``times``, "eigen" up to DENSE_MAX_DYNAMICS grid points,
+            "support" / "chebyshev" beyond).
         times : optional time grid the evolution will be asked for (only used by "auto").
+        tol : support only, the target orbital error (see :meth:`support_density`).
         """
         if initial.n_grid != ring.n_grid:
             raise ValueError(f"initial: built for {initial.n_grid} grid points, ring has "
@@ -209,16 +259,19 @@ class Evolution:
             method = choose_method(ring, initial.n_particles, times, truncation=truncation,
                                    complex_twist=not is_real_twist(phi))
         bounds = spectral_bounds(ring)
-        if method == "chebyshev":
+        if method in ("chebyshev", "support"):
             if truncation > 0:
-                raise ValueError("truncation: only for method='eigen' (chebyshev is exact)")
-            return cls(ring, initial, None, None, None, 0.0, "chebyshev", bounds)
+                raise ValueError(f"truncation: only for method='eigen' ({method} has its own "
+                                 f"error control)")
+            if not (np.isfinite(tol) and tol > 0):
+                raise ValueError(f"tol: must be a positive number, got {tol!r}")
+            return cls(ring, initial, None, None, None, 0.0, method, bounds, float(tol))
         if ring.n_grid > DENSE_MAX_DYNAMICS:
             raise ValueError(f"ring: M = {ring.n_grid} grid points exceeds the dense limit "
                              f"DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS}; use "
                              f"method='chebyshev'")
         w, v = sla.eigh(ring.matrix(phi), driver="evd")
-        u0 = initial.lattice_orbitals.astype(np.complex128)
+        u0 = _dense_orbitals(initial).astype(np.complex128)
         coef = v.conj().T @ u0
         dropped = 0.0
         if truncation > 0 and coef.shape[1]:
@@ -284,14 +337,185 @@ class Evolution:
                 ph = np.exp(-1j * self.energies * float(t))
                 yield self.vectors @ (ph[:, None] * self.coef)
             return
+        if self.method == "support":
+            m = self.ring.n_grid
+            for fr in self._support_frames(times):
+                u = np.zeros((m, self.initial.n_particles), dtype=np.complex128, order="F")
+                for a, (st, v) in enumerate(fr.windows):
+                    u[(st + np.arange(v.size)) % m, a] = v * fr.phases[a]
+                yield u
+            return
         # column-major: each orbital is contiguous for the per-orbital Chebyshev recursion
-        u = np.asfortranarray(self.initial.lattice_orbitals, dtype=np.complex128)
+        u = np.asfortranarray(_dense_orbitals(self.initial), dtype=np.complex128)
         t_prev = 0.0
         cache: dict = {}
         for t in times:
             u = self._cheb_step(u, float(t) - t_prev, cache)
             t_prev = float(t)
             yield u
+
+    # ------------------------------------------------------------------ support
+    def _initial_windows(self) -> list:
+        """Each initial orbital on the shortest arc holding its nonzero entries: a list of
+        (start, values (n,) complex) with n < M, or (0, the whole vector) when that arc is the
+        ring (lattice-normalized, ring gauge)."""
+        u = self.initial.lattice_orbitals
+        m = self.ring.n_grid
+        out = []
+        if hasattr(u, "tocsc"):
+            u = u.tocsc()
+            cols = ((u.indices[u.indptr[a]:u.indptr[a + 1]], u.data[u.indptr[a]:u.indptr[a + 1]])
+                    for a in range(u.shape[1]))
+        else:
+            u = np.asarray(u)
+            cols = ((np.flatnonzero(u[:, a]), u[np.flatnonzero(u[:, a]), a])
+                    for a in range(u.shape[1]))
+        for rows, vals in cols:
+            start, n = _arc(rows, m)
+            v = np.zeros(n, dtype=np.complex128)
+            v[(rows - start) % m] = vals
+            out.append((start, v))
+        return out
+
+    def support_density(self, times) -> "SupportRun":
+        """Density on the time grid by the support-restricted propagator, with its error bound.
+
+        Each orbital lives on a window of consecutive sites.  Per sub-step of length dt:
+        (i) trim: drop the outermost entries whose weight sum_j |v_j|^2 is at most eta^2 / 2
+        on each side (this changes the orbital by exactly the dropped 2-norm, added to its
+        bound); (ii) re-cut the window to the kept part plus K sites on each side, K the number
+        of Chebyshev terms of the step; (iii) apply the series on that open segment.  A
+        polynomial of degree K - 1 in the tridiagonal H moves weight by at most K - 1 sites, so
+        step (iii) equals the full-ring series applied to the trimmed orbital (to round-off),
+        and the only errors are the trimming and the series' tail, bounded by
+        sum_{k >= K} 2 |J_k(a)| (:func:`~tgsweep.core._dynamics_kernels.chebyshev_tail_bound`),
+        plus a round-off allowance of 2.3e-16 per term.  Unitarity makes these errors add
+        (||U psi - U phi|| = ||psi - phi||), so each orbital's 2-norm error after n sub-steps
+        is at most the sum of its n increments: that sum is ``orbital_error``.  Windows of a
+        localized orbital stay a few localization lengths plus 2K wide (cost O(window K) per
+        step instead of O(M K)); a window that would reach M sites moves to the whole ring
+        (then it is the "chebyshev" method for that orbital; clean rings end up there).
+
+        Static orbitals: an initial orbital with Rayleigh quotient E and residual
+        r = ||(H - E) v|| (full ring operator, before trimming) for which max|t| r <= tol / 2
+        (e.g. an eigenvector of the hard-wall operator H_K far from the walls of K) is not
+        propagated: e^{-iEt} v is within |t| r of
+        e^{-iHt} v (Duhamel: the derivative of e^{iHt} e^{-iEt} v has norm r), which is added
+        to its bound (with the norm its trimming drops).
+
+        eta = max(tol / (4 n_est), 1e-13), n_est the expected number of sub-steps; the
+        sub-step is chosen per time interval to minimize (mean kept width + 2K) K / a, a =
+        ||H|| dt / 2 in [4, 400].
+
+        Returns a :class:`SupportRun`: ``density`` (T, M) per unit length, ``orbital_error``
+        (T, N) the bound on ||u_alpha(t) - exact|| (plain 2-norm, lattice normalization),
+        ``n_static`` and ``max_window`` (T,), the longest window at each time.  Any particle
+        count int_S rho_t over any set S of grid points is then within
+        sum_alpha eps_alpha (2 + eps_alpha) of the exact one (|(||P u||^2 - ||P w||^2)| <=
+        ||u - w|| (||u|| + ||w||) with ||u|| = 1, ||w|| <= 1 + eps).
+        """
+        times = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        m = self.ring.n_grid
+        n = self.initial.n_particles
+        rho = np.zeros((times.size, m))
+        err = np.zeros((times.size, n))
+        wmax = np.zeros(times.size, dtype=np.int64)
+        n_static = 0
+        for i, fr in enumerate(self._support_frames(times)):
+            rho[i] = fr.static_density
+            for a in fr.dynamic:
+                st, v = fr.windows[a]
+                K.window_density_add(rho[i], st, v)
+            err[i] = fr.error
+            wmax[i] = max((v.size for _, v in fr.windows), default=0)
+            n_static = fr.n_static
+        return SupportRun(rho / self.ring.weight, err, n_static, wmax)
+
+    def _support_frames(self, times):
+        """Generator behind :meth:`support_density` / :meth:`iter_orbitals` (support): one
+        :class:`_SupportFrame` per time, propagating from the previous time (from t = 0)."""
+        ring = self.ring
+        m = ring.n_grid
+        tol = float(self.tol)
+        lo, hi = self.bounds
+        center = 0.5 * (hi + lo)
+        scale = 0.5 * (hi - lo) * (1.0 + 1e-12) + 1e-300
+        corner = complex(ring.corner(self.initial.fermion_twist))
+        diag = np.ascontiguousarray(ring.diag, dtype=np.float64)
+        hop = float(ring.hopping)
+        gphase = -np.conj(corner) / hop
+        t_all = np.concatenate([[0.0], times])
+        steps = np.diff(t_all)
+        n_est = int(sum(max(1, int(np.ceil(scale * abs(d) / 30.0))) for d in steps if d)) + 1
+        eta = max(tol / (4.0 * n_est), _SUPPORT_TRIM_FLOOR)
+        t_abs = float(np.max(np.abs(times))) if times.size else 0.0
+        windows = self._initial_windows()
+        n = len(windows)
+        err = np.zeros(n)
+        energy = np.zeros(n)
+        resid = np.zeros(n)
+        static = np.zeros(n, dtype=bool)
+        static_density = np.zeros(m)
+        kept = np.zeros(n)
+        for a, (st, v) in enumerate(windows):
+            # residual of the untrimmed orbital u: e^{-iEt} (trimmed u) is within
+            # |t| r + ||u - trimmed u|| of e^{-iHt} u
+            if v.size + 2 <= m:
+                e, r = K.window_residual(diag, hop, gphase, st, v)
+            else:
+                e, r = _ring_residual(diag, hop, corner, _embed_window(m, st, v))
+            energy[a], resid[a] = e, r
+            if v.size < m:
+                left, right, drop = K.trim_window(v, eta * eta)
+                st = (st + left) % m
+                v = v[left:v.size - right].copy()
+            else:
+                st, ln, drop = _trim_ring(v, eta * eta)
+                v = v[(st + np.arange(ln)) % m] if ln < m else v
+            err[a] = np.sqrt(drop)
+            windows[a] = (st, v)
+            kept[a] = v.size
+            if t_abs * r <= 0.5 * tol:
+                static[a] = True
+                K.window_density_add(static_density, st, v)
+        dynamic = np.flatnonzero(~static)
+        cache: dict = {}
+
+        def coefficients(dt):
+            c = cache.get(dt)
+            if c is None:
+                cf = K.chebyshev_coefficients(scale * dt) * np.exp(-1j * center * dt)
+                bound = (K.chebyshev_tail_bound(scale * dt, cf.size)
+                         + _SUPPORT_ROUNDOFF_TERM * cf.size)
+                c = cache[dt] = (cf, bound)
+            return c
+
+        t_prev = 0.0
+        for t in times:
+            dt = float(t) - t_prev
+            t_prev = float(t)
+            if dt != 0.0 and dynamic.size:
+                windowed = kept[dynamic][kept[dynamic] < m]
+                width = float(np.mean(windowed)) if windowed.size else float(m)
+                a_int = scale * abs(dt)
+                n_sub = max(1, int(np.ceil(a_int / _best_substep_arg(width))))
+                coef_sub, b_sub = coefficients(dt / n_sub)
+                n_full, full_dt = _cheb_substeps(dt, scale)
+                coef_full, b_full = coefficients(full_dt)
+                for a in dynamic:
+                    st, v = windows[a]
+                    whole = v.size == m and st == 0
+                    st, v, dropped, k_len = K.support_interval(
+                        diag, hop, corner, center, scale, coef_sub, n_sub, coef_full, n_full,
+                        eta * eta, int(st), v)
+                    windows[a] = (st, v)
+                    kept[a] = k_len
+                    err[a] += n_full * b_full if whole else dropped + n_sub * b_sub
+            e_t = err.copy()
+            e_t[static] += abs(float(t)) * resid[static]
+            phases = np.ones(n, dtype=np.complex128)
+            phases[static] = np.exp(-1j * energy[static] * float(t))
+            yield _SupportFrame(windows, phases, static_density, dynamic, e_t, int(static.sum()))
 
     def orbitals(self, t: float) -> np.ndarray:
         """Evolved orbitals u_alpha(t) = e^{-i t H} u_alpha, (M, N) complex, density-normalized.
@@ -310,6 +534,8 @@ class Evolution:
         if self.initial.n_particles == 0:
             out[:] = 0.0
             return out
+        if self.method == "support":
+            return self.support_density(times).density
         if self.method == "chebyshev":
             for i, u in enumerate(self.iter_orbitals(times)):
                 out[i] = np.sum(u.real**2 + u.imag**2, axis=1)
@@ -358,6 +584,81 @@ class Evolution:
         if self.ring.kind == "continuum":
             g /= self.ring.weight
         return g
+
+
+class SupportRun(NamedTuple):
+    """What :meth:`Evolution.support_density` returns (see there)."""
+
+    density: np.ndarray
+    orbital_error: np.ndarray
+    n_static: int
+    max_window: np.ndarray
+
+    def count_error(self) -> np.ndarray:
+        """(T,) bound on the error of any particle count int_S rho_t: sum_alpha eps (2 + eps)."""
+        e = self.orbital_error
+        return np.sum(e * (2.0 + e), axis=1)
+
+
+class _SupportFrame(NamedTuple):
+    windows: list            # (start, values) per orbital (static ones: the t = 0 values)
+    phases: np.ndarray       # (N,) e^{-iEt} for static orbitals, 1 for the others
+    static_density: np.ndarray
+    dynamic: np.ndarray      # indices of the propagated orbitals
+    error: np.ndarray        # (N,) 2-norm bounds at this time
+    n_static: int
+
+
+def _arc(rows: np.ndarray, m: int) -> tuple[int, int]:
+    """(start, n): the shortest arc (start + j) mod m, j < n, holding every site of ``rows``;
+    (0, m) when it is the whole ring."""
+    rows = np.unique(np.asarray(rows, dtype=np.int64))
+    if rows.size == 0:
+        return 0, 1
+    gaps = np.diff(np.concatenate([rows, [rows[0] + m]]))
+    g = int(np.argmax(gaps))
+    n = m - int(gaps[g]) + 1
+    if n >= m:
+        return 0, m
+    return int(rows[(g + 1) % rows.size]), n
+
+
+def _trim_ring(v: np.ndarray, budget2: float) -> tuple[int, int, float]:
+    """(start, n, dropped) for a whole-ring vector: :func:`trim_window` on the ring cut
+    opposite its largest entry (the tails are summed from the outside in, so weights far
+    below |v|^2 ~ 1 are resolved); (0, M, 0) if nothing can be dropped."""
+    m = v.size
+    shift = (int(np.argmax(np.abs(v))) - m // 2) % m
+    rot = np.ascontiguousarray(v[(shift + np.arange(m)) % m], dtype=np.complex128)
+    left, right, drop = K.trim_window(rot, budget2)
+    if left + right == 0:
+        return 0, m, 0.0
+    return (shift + left) % m, m - left - right, float(drop)
+
+
+def _embed_window(m: int, start: int, v: np.ndarray) -> np.ndarray:
+    u = np.zeros(m, dtype=np.complex128)
+    u[(start + np.arange(v.size)) % m] = v
+    return u
+
+
+def _ring_residual(diag, hop, corner, u) -> tuple[float, float]:
+    """(E, ||(H - E) u||) for a whole-ring vector u, H u by the ring stencil (T_1 of the
+    Chebyshev kernel with center 0, scale 1)."""
+    hu = np.empty((u.size, 1), dtype=np.complex128)
+    K.chebyshev_propagate(diag, hop, corner, 0.0, 1.0, np.array([0.0, 1.0], dtype=np.complex128),
+                          u[:, None].copy(), hu)
+    hu = hu[:, 0]
+    e = float(np.real(np.vdot(u, hu)) / np.real(np.vdot(u, u)))
+    return e, float(np.linalg.norm(hu - e * u))
+
+
+def _best_substep_arg(width: float) -> float:
+    """Sub-step argument a = ||H|| dt / 2 minimizing the windowed cost per unit time,
+    (width + 2 K(a)) K(a) / a with K(a) the number of series terms."""
+    a = np.geomspace(_SUPPORT_A_MIN, _SUPPORT_A_MAX, 64)
+    k = a + 11.0 * a ** (1.0 / 3.0) + 6.0
+    return float(a[np.argmin((width + 2.0 * k) * k / a)])
 
 
 def evolve_orbitals(ring: Ring, initial: InitialState, times, method: str = "auto"

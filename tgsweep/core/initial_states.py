@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 
 from ..models.ring import Ring, fermion_twist
 from . import _dynamics_kernels as K
@@ -38,7 +39,9 @@ class InitialState:
 
     Attributes
     ----------
-    orbitals : (M, N) array, density-normalized (sum_i |u|^2 h = 1), orthonormal.
+    orbitals : (M, N) array, density-normalized (sum_i |u|^2 h = 1), orthonormal; or a
+        ``scipy.sparse.csc_array`` of the same shape (``domain_wall(..., basis="sites")``: no
+        (M, N) array on large rings).
     twist : boson twist theta.
     fermion_twist : phi = theta + pi (N - 1) reduced to (-pi, pi]; the evolution uses H_phi.
     region : (M,) bool, the region K the particles start in (used for N_tr and distances).
@@ -70,7 +73,10 @@ class InitialState:
 
     def density(self) -> np.ndarray:
         """rho_0(x_i) = sum_alpha |u_alpha(x_i)|^2 (per unit length)."""
-        return np.sum(np.abs(self.orbitals) ** 2, axis=1)
+        u = self.orbitals
+        if sp.issparse(u):
+            return np.asarray(abs(u).power(2).sum(axis=1)).ravel()
+        return np.sum(np.abs(u) ** 2, axis=1)
 
 
 def region_mask(ring: Ring, region=None) -> np.ndarray:
@@ -118,11 +124,18 @@ def _embed(ring: Ring, mask: np.ndarray, vecs: np.ndarray) -> np.ndarray:
     return out / np.sqrt(ring.weight)
 
 
-def domain_wall(ring: Ring, n_particles: int, region=None, twist: float = 0.0) -> InitialState:
+def domain_wall(ring: Ring, n_particles: int, region=None, twist: float = 0.0,
+                basis: str = "eigen") -> InitialState:
     """(a) Ground state of ``n_particles`` confined by hard walls to the interval K.
 
     The orbitals are the N lowest eigenvectors of H_phi restricted to K (Dirichlet: zero on
     K^c), with the ring's own potential (disorder included) inside K.
+
+    ``basis="sites"`` (lattice, N = |K| only): the filled step Gamma = 1_K in the basis of
+    the site orbitals delta_y, y in K (the same Slater determinant up to a phase, and the most
+    localized basis of it), stored as a sparse (M, N) matrix, without any eigensolve; its
+    ``energies`` are then the Rayleigh quotients <delta_y|H|delta_y> = eps_y, whose sum is the
+    state's energy tr(1_K H) as for the eigenbasis.
 
     Parameters
     ----------
@@ -137,6 +150,17 @@ def domain_wall(ring: Ring, n_particles: int, region=None, twist: float = 0.0) -
         raise ValueError(f"n_particles: must be an integer in [0, {int(mask.sum())}] "
                          f"(grid points in the region), got {n_particles!r}")
     phi = fermion_twist(twist, n) if n else float(twist)
+    if basis not in ("eigen", "sites"):
+        raise ValueError(f"basis: must be 'eigen' or 'sites', got {basis!r}")
+    if basis == "sites":
+        if ring.kind != "lattice" or n != int(mask.sum()):
+            raise ValueError(f"basis: 'sites' needs a lattice ring and n_particles = |K| = "
+                             f"{int(mask.sum())} (the filled step), got {ring.kind} and "
+                             f"{n_particles!r}")
+        idx = np.flatnonzero(mask)
+        u = sp.csc_array((np.ones(n), (idx, np.arange(n))), shape=(ring.n_grid, n))
+        return InitialState(u, float(twist), phi, mask, "domain_wall",
+                            np.asarray(ring.diag[idx], dtype=np.float64), ring.spacing)
     if n == 0:
         return InitialState(np.zeros((ring.n_grid, 0)), float(twist), phi, mask, "domain_wall",
                             np.zeros(0), ring.spacing)

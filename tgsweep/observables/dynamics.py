@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.evolution import DENSE_MAX_DYNAMICS, Evolution, choose_method, time_grid
+from ..core.evolution import (DENSE_MAX_DYNAMICS, METHODS, SUPPORT_TOL, Evolution,
+                              choose_method, time_grid)
 from ..core.initial_states import InitialState, domain_wall, region_mask, ring_distance_to_set
 from ..models.params import ParamError
-from ..models.ring import Ring, is_real_twist
+from ..models.ring import Ring, fermion_twist, is_real_twist
 from .declaration import Coord, Observable, Option, Variable, boolean, n_cells, one_of, real_list
 
 __all__ = ["DynamicsSample", "dynamics_sample", "front_profile_lattice",
@@ -48,6 +49,12 @@ class DynamicsSample:
     sup_outside : (D,) sup_t int over {x not in K : dist(x, K) > d} of rho_t.
     sup_inside : (D,) sup_t int over {x in K : dist(x, K^c) > d} of rho_t.
     inside0 : (D,) int over {x in K : dist(x, K^c) > d} of rho_0.
+    count_error : (T,) bound on the absolute error of every particle count above (cell counts,
+        N_tr, tails, and so their sup's up to that time) from the propagator's truncation:
+        the support method's sum_alpha eps_alpha (2 + eps_alpha)
+        (:meth:`~tgsweep.core.evolution.Evolution.support_density`); for eigen the same with
+        eps = sqrt(dropped_weight) (0 without truncation); 0 for chebyshev (both exact up to
+        round-off, ~1e-12 here).  Not included: the infinite-time outputs (eigenbasis).
     """
 
     times: np.ndarray
@@ -62,6 +69,7 @@ class DynamicsSample:
     sup_outside: np.ndarray
     sup_inside: np.ndarray
     inside0: np.ndarray
+    count_error: np.ndarray | None = None
 
 
 def _distances(ring: Ring, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +101,8 @@ def cell_distance(ring: Ring, region=None) -> np.ndarray:
 
 def dynamics_sample(ring: Ring, initial: InitialState, times, truncation: float = 0.0,
                     evolution: Evolution | None = None, method: str = "auto",
-                    infinite_time: bool | None = None) -> DynamicsSample:
+                    infinite_time: bool | None = None, tol: float = SUPPORT_TOL
+                    ) -> DynamicsSample:
     """All per-sample dynamical outputs (see :class:`DynamicsSample`).
 
     ``times`` should contain 0 (sup's are over the given grid, which is then compared with
@@ -103,9 +112,13 @@ def dynamics_sample(ring: Ring, initial: InitialState, times, truncation: float 
     ----------
     truncation : eigen only, see :meth:`Evolution.prepare`.
     evolution : a prepared :class:`Evolution` to reuse (its method is used).
-    method : propagator for the time grid, "eigen", "chebyshev" or "auto"
+    method : propagator for the time grid, "eigen", "chebyshev", "support" or "auto"
         (:func:`choose_method`, counting the eigendecomposition as free when the infinite-time
-        average needs it anyway).
+        average needs it anyway; beyond DENSE_MAX_DYNAMICS "support" on disordered lattice
+        rings).  "support" propagates each orbital on its own window (O(window) per orbital
+        and term instead of O(M)) and reports ``count_error``.
+    tol : support only: target 2-norm error per orbital over the grid (see
+        :meth:`Evolution.support_density`).
     infinite_time : the infinite-time outputs (``cell_counts_inf``, ``n_transferred_inf``) need
         the eigenbasis: None computes them when M <= DENSE_MAX_DYNAMICS and fills NaN beyond;
         True always (ValueError beyond the dense limit); False never (NaN; no eigh at all with
@@ -122,7 +135,7 @@ def dynamics_sample(ring: Ring, initial: InitialState, times, truncation: float 
             method = choose_method(ring, initial.n_particles, times, truncation=truncation,
                                    complex_twist=not is_real_twist(initial.fermion_twist),
                                    eigenbasis_needed=bool(infinite_time))
-        ev = Evolution.prepare(ring, initial, truncation, method=method)
+        ev = Evolution.prepare(ring, initial, truncation, method=method, tol=tol)
     else:
         ev = evolution
     if not infinite_time:
@@ -132,7 +145,14 @@ def dynamics_sample(ring: Ring, initial: InitialState, times, truncation: float 
     else:
         rho_inf = Evolution.prepare(ring, initial, method="eigen").diagonal_density()
     h = ring.weight
-    rho = ev.density(times) * h                       # particles per grid point
+    if ev.method == "support":
+        run = ev.support_density(times)
+        rho = run.density * h                         # particles per grid point
+        count_err = run.count_error()
+    else:
+        rho = ev.density(times) * h
+        eps = np.sqrt(ev.dropped_weight)
+        count_err = np.full(times.size, initial.n_particles * eps * (2.0 + eps))
     rho0 = initial.density() * h
     rho_inf = rho_inf * h
     cells = ring.cell_index
@@ -168,7 +188,7 @@ def dynamics_sample(ring: Ring, initial: InitialState, times, truncation: float 
     sup_in = tail(rho, mask, d_in).max(axis=0)
     in0 = tail(rho0[None, :], mask, d_in)[0]
     return DynamicsSample(times, cc, cc_inf, np.abs(cc - cc0).max(axis=0), cc.max(axis=0),
-                          cell_dist, n_tr, n_tr_inf, depth, sup_out, sup_in, in0)
+                          cell_dist, n_tr, n_tr_inf, depth, sup_out, sup_in, in0, count_err)
 
 
 # ============================================================================ clean-case fronts
@@ -260,6 +280,12 @@ def _check_truncation(tr):
     return tr
 
 
+def _check_tol(tol):
+    if not (_number(tol) and 0 < tol < 1):
+        raise ParamError("tol", f"must be a number in (0, 1), got {tol!r}")
+    return tol
+
+
 def _n_depth(geom) -> int:
     # ring distances are at most L/2; dynamics_sample's tails have ceil(max dist) + 1 <= this
     # many entries, and the tail beyond the largest distance is an empty set (exactly 0)
@@ -298,6 +324,10 @@ def _dyn_layout(geom, opts):
         v["cell_counts"] = Variable(("time", "cell"), (nt, nc), "1",
                                     "cell particle number N_n(t); "
                                     "int_{I_n} rho_t per unit cell and time")
+    if _may_use_support(geom, opts):
+        v["dyn_count_error"] = Variable((), (), "1", "bound on the truncation error of every "
+                                        "particle count of the sample at every time (support "
+                                        "propagator; 0 for the exact ones)")
     return v, {"time": Coord(t, "time", "time after release"),
                "cell_distance": Coord(cell_distance(_geometry_ring(geom), _region(opts)), lu,
                                       "signed distance of I_n to the boundary of K: "
@@ -305,6 +335,14 @@ def _dyn_layout(geom, opts):
                                       "0 straddling", "cell"),
                "cell": Coord(np.arange(nc), "1", "unit cell index n, I_n = [n, n+1)"),
                "depth": Coord(np.arange(nd, dtype=np.float64), lu, "depth d")}
+
+
+def _may_use_support(geom, opts) -> bool:
+    # the layout must not depend on the disorder realization: declared whenever "auto" could
+    # resolve to "support" (lattice beyond the dense limit, see choose_method)
+    return opts["method"] == "support" or (
+        opts["method"] == "auto" and geom["kind"] == "lattice"
+        and geom["n_grid"] > DENSE_MAX_DYNAMICS)
 
 
 def _region(opts):
@@ -326,9 +364,20 @@ def _dyn_compute(ctx, opts):
         n = ctx.state.n_particles
     elif n == "fill":
         n = int(region_mask(ring, region).sum())
-    init = domain_wall(ring, int(n), region=region, twist=ctx.twist)
-    d = dynamics_sample(ring, init, sweep_times(opts["times"]),
-                        truncation=float(opts["truncation"]))
+    times = sweep_times(opts["times"])
+    method = opts["method"]
+    if method == "auto":
+        phi = fermion_twist(ctx.twist, int(n)) if n else float(ctx.twist)  # as domain_wall
+        method = choose_method(ring, int(n), times, truncation=float(opts["truncation"]),
+                               complex_twist=not is_real_twist(phi),
+                               eigenbasis_needed=ring.n_grid <= DENSE_MAX_DYNAMICS)
+    # the filled step 1_K in its site basis: no eigensolve of H_K, the most localized orbitals
+    sites = (method == "support" and ring.kind == "lattice"
+             and int(n) == int(region_mask(ring, region).sum()))
+    init = domain_wall(ring, int(n), region=region, twist=ctx.twist,
+                       basis="sites" if sites else "eigen")
+    d = dynamics_sample(ring, init, times, truncation=float(opts["truncation"]),
+                        method=method, tol=float(opts["tol"]))
     nd = _n_depth({"length": ring.length})
     if d.depth.size > nd:
         raise ValueError(f"dynamics: {d.depth.size} depth bins exceed the declared {nd}")
@@ -345,6 +394,8 @@ def _dyn_compute(ctx, opts):
            "inside0": pad(d.inside0), "dyn_n_particles": np.int64(init.n_particles)}
     if opts["cell_counts"]:
         out["cell_counts"] = d.cell_counts
+    if _may_use_support({"kind": ring.kind, "n_grid": ring.n_grid}, opts):
+        out["dyn_count_error"] = np.float64(d.count_error.max(initial=0.0))
     return out
 
 
@@ -355,6 +406,8 @@ DYNAMICS = Observable(
              Option("n_particles", "state", _check_n_particles, "particles released"),
              Option("region", "half", _check_region, "the interval K"),
              Option("truncation", 0.0, _check_truncation, "eigen truncation"),
+             Option("method", "auto", one_of("method", *METHODS), "propagator"),
+             Option("tol", SUPPORT_TOL, _check_tol, "support: orbital error target"),
              Option("cell_counts", False, boolean("cell_counts"), "store cell counts per time")),
     description="release of a domain wall (N particles confined to K by hard walls) into the "
                 "ring: N_tr(t), cell-count changes, tails")
