@@ -52,6 +52,9 @@ def test_plot_adds_workflow_figures(small_store, tmp_path, monkeypatch):
         p.write_bytes(b"png")
         return [p]
 
+    # render is called for stores of a known workflow (tgsweep.plots.FIGURES) only: declare one
+    monkeypatch.setattr(plots, "workflow_name", lambda ds: "test_workflow")
+    monkeypatch.setitem(plots.FIGURES, "test_workflow", fake_render)
     monkeypatch.setattr(plots, "render", fake_render)
     files = plot(small_store, tmp_path)
     assert str(tmp_path / "workflow.png") in files and len(files) == 5
@@ -61,7 +64,7 @@ def test_plot_adds_workflow_figures(small_store, tmp_path, monkeypatch):
         raise KeyError("no workflow figure")
 
     monkeypatch.setattr(plots, "render", unknown)
-    assert len(plot(small_store, tmp_path / "b")) == 4
+    assert len(plot(small_store, tmp_path / "b")) == 4  # a figure that cannot be drawn: generic only
     assert len(plot(small_store, tmp_path / "c", workflow=False)) == 4
 
 
