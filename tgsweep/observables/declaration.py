@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.band import obdm_band
 from ..core.obdm import obdm
-from ..core.state import State
+from ..core.state import LocalizedState, State
 from ..models.params import REQUIRED, ParamError
 from ..models.units import DIMENSIONS
 
@@ -100,6 +100,9 @@ class Observable:
     description: str = ""
     #: accepts a thermal state (``[state] temperature``, :func:`tgsweep.thermal_state`)
     thermal: bool = False
+    #: accepts a :class:`~tgsweep.core.state.LocalizedState` (orbitals stored on their windows,
+    #: ``ground_state(..., method="sliced")``): the sweep then builds one on large rings
+    localized: bool = False
 
     @property
     def defaults(self) -> dict:
@@ -162,7 +165,8 @@ class SampleContext:
     def obdm(self) -> np.ndarray:
         """gamma (density units, sum_x gamma(x,x) h = N); computed once per sample."""
         if self._obdm is None:
-            self._obdm = obdm(self.state)
+            st = self.state
+            self._obdm = obdm(st.to_state() if isinstance(st, LocalizedState) else st)
         return self._obdm
 
     def band(self, tol: float):
@@ -171,7 +175,7 @@ class SampleContext:
         tol.  Self-check: Tr(gamma) h = N on the band's diagonal (raises otherwise).  Only
         zero-temperature Slater states have a band; thermal and interacting states use the full
         gamma (None)."""
-        if not isinstance(self.state, State):
+        if not isinstance(self.state, (State, LocalizedState)):
             return None
         key = float(tol)
         if key not in self._bands:

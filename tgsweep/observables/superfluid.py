@@ -823,6 +823,7 @@ STIFFNESS = Observable(
     "stiffness", _stiff_layout, _stiff_compute,
     options=(Option("thetas", [0.5], real_list("thetas", -np.pi, np.pi), "boson twists theta"),),
     requires=("mu",),
-    description="superfluid stiffness rho_s(theta) at chemical potential mu")
+    description="superfluid stiffness rho_s(theta) at chemical potential mu",
+    localized=True)
 
 OBSERVABLES = (STIFFNESS,)
