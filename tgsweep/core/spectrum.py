@@ -209,8 +209,8 @@ def _level_brackets(ring: Ring, phi: float, i0: int, i1: int, rtol: float = 1e-3
 
 
 def _margin_estimate(ring: Ring, e_cut: float, tol: float, hnorm: float) -> float:
-    """Sites over which the slowest-decaying level below ``e_cut`` falls by t / (tol ||H||),
-    times 1.5: from the smallest Lyapunov exponent (per site, transfer matrices round the whole
+    """Sites over which the slowest-decaying level below ``e_cut`` falls by t / (tol ||H||):
+    from the smallest Lyapunov exponent (per site, transfer matrices round the whole
     ring, :func:`tgsweep.core._lyapunov_kernels.log_growth`) at 16 energies up to the cut.
     inf on a clean / extended ring (an exponent <= 0)."""
     lo = spectral_bounds(ring)[0]
@@ -221,7 +221,7 @@ def _margin_estimate(ring: Ring, e_cut: float, tol: float, hnorm: float) -> floa
     gmin = float(np.min(g))
     if not gmin > 0:
         return float("inf")
-    return 1.5 * np.log(max(t / (tol * hnorm), 2.0)) / gmin
+    return np.log(max(t / (tol * hnorm), 2.0)) / gmin
 
 
 def _window_pairs(d, t, pos, e_cut, pivmin):
@@ -325,7 +325,8 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
     range.  A chain eigenvector whose peak lies in the core is a ring eigenvector up to the two
     cut bonds, t |phi(ends)| <= tol ||H||; where it is not, that side's margin grows by 1.5x
     (per window).  The first margin comes from the smallest Lyapunov exponent gamma below E_c
-    (1.5 ln(t / (tol ||H||)) / gamma sites, ``margin`` overrides it; core = 3 margins).
+    (ln(t / (tol ||H||)) / gamma sites, ``margin`` overrides it; core = 3 margins; windows
+    where fluctuations of the decay need more grow by themselves).
 
     Certificate (:class:`LocalizedOrbitals`): residuals ||H phi_j - E_j phi_j|| of the stored
     vectors with the full ring operator, max |<phi_i, phi_j>| over every pair of stored
