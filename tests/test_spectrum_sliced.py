@@ -28,7 +28,8 @@ def test_sliced_matches_dense_lapack(m, w, phi, n):
     assert np.all(np.abs(lo.energies - ev[:n]) <= lo.max_residual)
     assert lo.max_residual < 1e-11 and lo.max_overlap < 1e-10
     d = lo.dense()
-    np.testing.assert_allclose(d.conj().T @ d, np.eye(n), rtol=0, atol=1e-11)
+    gram = np.abs(d.conj().T @ d - np.eye(n)).max()   # the stated overlap is never smaller
+    assert gram <= lo.max_overlap * (1 + 1e-6) + 1e-15
     proj = np.linalg.norm(v[:, :n].conj().T @ d, axis=0)  # each orbital inside the eigenspace
     np.testing.assert_allclose(proj, 1.0, rtol=0, atol=1e-10)
     assert lo.sturm_count == n == count_below(ring, phi, lo.energy_cut)
@@ -94,7 +95,8 @@ def test_sliced_continuum_matches_dense_lapack(kind, length, ppu, kw, phi):
     assert np.all(np.abs(lo.energies - ev[:n]) <= lo.max_residual)
     assert lo.max_residual < 1e-9 and lo.max_overlap < 1e-10
     d = lo.dense()
-    np.testing.assert_allclose(d.conj().T @ d, np.eye(n), rtol=0, atol=1e-10)
+    gram = np.abs(d.conj().T @ d - np.eye(n)).max()   # the stated overlap is never smaller
+    assert gram <= lo.max_overlap * (1 + 1e-6) + 1e-15
     proj = np.linalg.norm(v[:, :n].conj().T @ d, axis=0)
     np.testing.assert_allclose(proj, 1.0, rtol=0, atol=1e-10)
     assert lo.sturm_count == n == count_below(ring, phi, lo.energy_cut)
