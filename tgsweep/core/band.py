@@ -125,10 +125,12 @@ def pack_localized(lo: LocalizedOrbitals, cut: float = ORBITAL_CUT,
     sliced eigensolver's windows; same lattice normalization and ring gauge), without an (M, N)
     array.  The stored windows end where |u| <= 1e-17; beyond them the solver's vectors are
     zero, and they differ from the exact eigenvectors by O(residual / gap), a first-order change
-    of gamma like packing: ``pack_cut`` becomes max(pack_cut, max_residual^2) so that
+    of gamma like packing: ``pack_cut`` becomes max(pack_cut, max_residual^2, max_overlap^2)
+    so that
     ``Band.in_band_error`` carries it.  A "global" result (one window = the ring) is packed
     from its dense matrix."""
-    pc = float(max(min(pack_cut, cut), lo.max_residual ** 2))
+    pc = float(max(min(pack_cut, cut), lo.max_residual ** 2,
+                   lo.max_overlap ** 2 if np.isfinite(lo.max_overlap) else 0.0))
     if lo.method != "sliced":
         po = pack_orbitals(lo.dense(), cut, pack_cut)
         return po._replace(pack_cut=max(po.pack_cut, pc))

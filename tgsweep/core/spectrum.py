@@ -21,6 +21,9 @@ __all__ = ["count_below", "count_at_most", "eigenvalues", "eigenpairs", "eigenpa
 
 #: rings with at most this many grid points use LAPACK's dense eigh in ``method="auto"``
 DENSE_MAX = 400
+#: the sliced solver accepts stored vectors whose pairwise overlaps are at most this (stated
+#: per result as ``LocalizedOrbitals.max_overlap``)
+MAX_OVERLAP = 1e-8
 
 _EPS = np.finfo(float).eps
 
@@ -359,8 +362,10 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
             # max margins
             out = _sliced(ring, phi, n, e_cut, max(cr, 1), int(mar), tol,
                           min(m - 2, max(cr, 1) * 3 + 2 * max_margin))
+            # overlaps ~ residual / gap between levels of neighbouring windows (Davis-Kahan):
+            # 1e-12 ||H|| residuals and gaps ~1e-4 give ~1e-8; accepted and stated
             if (out is not None and out.max_residual <= 1e3 * tol * hnorm
-                    and out.max_overlap <= 1e-10):
+                    and out.max_overlap <= MAX_OVERLAP):
                 return out
             mar *= 2
     w, v = eigenpairs(ring, phi, 0, n, method="auto")
