@@ -23,7 +23,8 @@ per size); kernels warmed up in each before timing.  Stages:
 - full: ``obdm(state.to_state())`` (the full O(M^2 N^2) kernel) for L <= FULL_MAX, with the banded entries
   checked against it and the ratio full / band printed.
 
-Times are CPU seconds of the single-threaded child (time.process_time).  Peak memory: the child's peak resident set size minus its size after warm-up ("peak+"), MiB.
+Times are CPU seconds of the single-threaded child (time.process_time).  Peak memory: the
+child's peak resident set size minus its size after warm-up ("peak+"), MiB.
 Sizes beyond the budget (each size is skipped once the previous one took more than a quarter
 of what is left) are reported as not run.  Exponents: least-squares slope of ln t vs ln L,
 over all sizes and over those where the eigensolver actually sliced.

@@ -137,12 +137,14 @@ def test_packed_kernels_match_numpy_twins():
             values = values + 1j * rng.normal(size=values.size)
         dense = np.zeros((m, 5), dtype=dt)
         for j in range(5):
-            dense[(starts[j] + np.arange(lengths[j])) % m, j] = values[offsets[j]:offsets[j] + lengths[j]]
+            o, ln = offsets[j], lengths[j]
+            dense[(starts[j] + np.arange(ln)) % m, j] = values[o:o + ln]
         en = rng.normal(size=5)
         out = np.empty(5)
         corner = ring.corner(phi)
         corner = corner.real if real else complex(corner)
-        K.packed_residuals(ring.diag, ring.hopping, corner, starts, lengths, offsets, values, en, out)
+        K.packed_residuals(ring.diag, ring.hopping, corner, starts, lengths, offsets, values, en,
+                           out)
         ref = np.linalg.norm(ring.matrix(phi) @ dense - dense * en, axis=0)
         np.testing.assert_allclose(out, ref, rtol=1e-12)
         g = dense.conj().T @ dense

@@ -53,7 +53,8 @@ def test_sweep_continuum_sliced_equals_dense(monkeypatch):
     spec = parse_spec(spec_dict(
         model={"kind": "continuum", "length": LENGTH, "points_per_unit": PPU},
         disorder={"kind": "speckle", "strength": 4.0, "corr_length": 0.5},
-        state={"n_particles": N}, grid=None, sampling={"n_samples": 2, "seed": SEED, "samples_per_task": 2},
+        state={"n_particles": N}, grid=None,
+        sampling={"n_samples": 2, "seed": SEED, "samples_per_task": 2},
         observables={"energy": {}, "condensate": {"n_modes": 2, "band_tol": 1e-8}}))
     store = MemoryStore()
     run_sweep(spec, store=store, progress=False)
