@@ -78,15 +78,15 @@ def _members(a):
     from .sweep import load_spec
     from .sweep.workflow import has_series, load_workflow, workflow_stores  # [[series]]
 
-    if not has_series(a.spec):
-        from .sweep.limits import Limits
+    from .sweep.limits import Limits
 
-        spec = load_spec(a.spec, Limits(max_store_gb=a.max_store_gb,
-                                        max_sample_gb=a.max_sample_gb))
+    limits = Limits(max_store_gb=a.max_store_gb, max_sample_gb=a.max_sample_gb)
+    if not has_series(a.spec):
+        spec = load_spec(a.spec, limits)
         return [("", spec, a.out or spec.store)]
-    members = load_workflow(a.spec)
+    members = load_workflow(a.spec, limits=limits)
     return [(label, spec, store) for (label, spec), store in
-            zip(members, workflow_stores(a.spec, a.out))]
+            zip(members, workflow_stores(a.spec, a.out, limits=limits))]
 
 
 def _check_run_args(a, members) -> None:

@@ -197,3 +197,70 @@ def gather_window_packed_reference(start, length, offset, values, m, a, nrows, c
     for c in range(n):
         u[(start[c] + np.arange(length[c])) % m, c] = values[offset[c]:offset[c] + length[c]]
     return gather_window_reference(u, a, nrows, cols, phase)
+
+
+@njit(cache=True)
+def band_matvec_block(band, v, out):
+    """out = gamma V for an (M, k) block V (``band_matvec`` for k vectors at once; each band
+    entry is read once for all k columns).  The NumPy twin is ``band_to_dense(band) @ v``."""
+    m, wp = band.shape
+    k = v.shape[1]
+    for x in range(m):
+        g0 = band[x, 0].real
+        for c in range(k):
+            out[x, c] = g0 * v[x, c]
+    for x in range(m):
+        for d in range(1, wp):
+            y = x + d
+            if y >= m:
+                y -= m
+            g = band[x, d]
+            gc = np.conj(g)
+            for c in range(k):
+                out[x, c] += g * v[y, c]
+                out[y, c] += gc * v[x, c]
+
+
+@njit(cache=True)
+def band_window(band, a, out):
+    """out (s x s) = the principal submatrix of the Hermitian band matrix (band[x, d] =
+    gamma[x, x + d mod M], zero beyond the band) on the sites a, a + 1, ..., a + s - 1 (mod M),
+    s <= M - 2w so that no entry is reached both ways round the ring."""
+    m, wp = band.shape
+    s = out.shape[0]
+    for i in range(s):
+        for j in range(s):
+            out[i, j] = 0.0 * band[0, 0]
+    for i in range(s):
+        x = (a + i) % m
+        out[i, i] = band[x, 0].real
+        for d in range(1, wp):
+            j = i + d
+            if j >= s:
+                break
+            g = band[x, d]
+            out[i, j] = g
+            out[j, i] = np.conj(g)
+
+
+def band_window_reference(band, a, s):
+    """NumPy twin of :func:`band_window`: slice of :func:`band_to_dense`."""
+    idx = (a + np.arange(s)) % band.shape[0]
+    return band_to_dense(band)[np.ix_(idx, idx)]
+
+
+@njit(cache=True)
+def band_abs_matvec(band, v, out):
+    """out = |gamma| v (entrywise modulus of the Hermitian band matrix, real v), without an
+    |band| copy.  NumPy twin: ``np.abs(band_to_dense(band)) @ v``."""
+    m, wp = band.shape
+    for x in range(m):
+        out[x] = abs(band[x, 0].real) * v[x]
+    for x in range(m):
+        for d in range(1, wp):
+            y = x + d
+            if y >= m:
+                y -= m
+            a = abs(band[x, d])
+            out[x] += a * v[y]
+            out[y] += a * v[x]

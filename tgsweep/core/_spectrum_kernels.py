@@ -285,3 +285,110 @@ def ring_inverse_iteration(diag, t, corner, evals, hnorm, vecs, seed, window=64)
         if np.sqrt(r2) > max_res:
             max_res = np.sqrt(r2)
     return max_res
+
+
+@njit(cache=True)
+def chain_count_below(diag, t, e, pivmin):
+    """Number of eigenvalues below e of the open chain H[i, i] = diag[i], H[i, i+1] = -t
+    (Sturm sequence of the LDL^T pivots, zero pivots replaced by -pivmin as in LAPACK dstebz)."""
+    m = diag.size
+    t2 = t * t
+    count = 0
+    cur = diag[0] - e
+    for i in range(m):
+        if i > 0:
+            cur = diag[i] - e - t2 / cur
+        if abs(cur) < pivmin:
+            cur = -pivmin
+        if cur < 0:
+            count += 1
+    return count
+
+
+def chain_count_below_reference(diag, t, e):
+    """Plain NumPy twin of :func:`chain_count_below`: eigenvalues of the dense open chain."""
+    m = len(diag)
+    a = np.diag(np.asarray(diag, dtype=float)) - t * (np.eye(m, k=1) + np.eye(m, k=-1))
+    return int(np.sum(np.linalg.eigvalsh(a) < e))
+
+
+@njit(cache=True)
+def packed_residuals(diag, t, corner, starts, lengths, offsets, values, energies, out):
+    """out[j] = ||H phi_j - E_j phi_j||_2 with the full twisted ring operator, for vectors stored
+    on arcs: phi_j(site (starts[j] + p) mod M) = values[offsets[j] + p], 0 <= p < lengths[j],
+    zero elsewhere (ring gauge: H[0, M-1] = corner, H[M-1, 0] = conj(corner)).  The residual is
+    evaluated on the arc and the two sites next to it (where H phi_j is non-zero)."""
+    m = diag.size
+    for j in range(starts.size):
+        s = starts[j]
+        ln = lengths[j]
+        o = offsets[j]
+        e = energies[j]
+        r2 = 0.0
+        lo = -1 if ln < m else 0          # every site where H phi_j can be non-zero, once
+        hi = ln + 1 if ln + 2 <= m else ln
+        for p in range(lo, hi):
+            site = (s + p) % m
+            if site < 0:
+                site += m
+            v = values[o + p] if 0 <= p < ln else 0.0 * values[o]
+            hv = (diag[site] - e) * v
+            # neighbour site + 1 and site - 1, by their position on the arc
+            for step in (1, -1):
+                nb = site + step
+                amp = -t + 0.0 * corner
+                if nb == m:
+                    nb = 0
+                    amp = np.conj(corner)
+                elif nb == -1:
+                    nb = m - 1
+                    amp = corner
+                q = (nb - s) % m
+                if q < ln:
+                    hv += amp * values[o + q]
+            r2 += hv.real * hv.real + hv.imag * hv.imag
+        out[j] = np.sqrt(r2)
+
+
+@njit(cache=True)
+def _arc_dot(starts, lengths, offsets, values, i, j, m):
+    """<phi_i, phi_j> over the sites common to the two arcs (both taken mod M)."""
+    si, li, oi = starts[i], lengths[i], offsets[i]
+    sj, lj, oj = starts[j], lengths[j], offsets[j]
+    acc = 0.0 * values[oi]
+    for shift in (-m, 0, m):
+        a = max(si, sj + shift)
+        b = min(si + li, sj + shift + lj)
+        for x in range(a, b):
+            acc += np.conj(values[oi + x - si]) * values[oj + x - sj - shift]
+    return acc
+
+
+@njit(cache=True)
+def packed_max_overlap(starts, lengths, offsets, values, group, m, all_pairs):
+    """max |<phi_i, phi_j>| over pairs i != j whose arcs intersect (mod M), restricted to pairs
+    from different ``group`` (window) unless ``all_pairs``; and max | ||phi_j|| - 1 |.
+    Arcs are sorted by start; each arc is paired with the later-starting arcs that begin inside
+    it, and (for an arc running past site M - 1) with those that begin before its wrapped end."""
+    n = starts.size
+    order = np.argsort(starts)
+    best = 0.0
+    for ii in range(n):
+        i = order[ii]
+        nrm = _arc_dot(starts, lengths, offsets, values, i, i, m).real
+        best = max(best, abs(np.sqrt(nrm) - 1.0))
+        ei = starts[i] + lengths[i]
+        jj = ii + 1
+        while jj < n and starts[order[jj]] < ei:
+            j = order[jj]
+            if all_pairs or group[j] != group[i]:
+                best = max(best, abs(_arc_dot(starts, lengths, offsets, values, i, j, m)))
+            jj += 1
+        if ei > m:
+            jj = 0
+            while jj < ii and starts[order[jj]] < ei - m:
+                j = order[jj]
+                if all_pairs or group[j] != group[i]:
+                    best = max(best, abs(_arc_dot(starts, lengths, offsets, values, i, j, m)))
+                jj += 1
+    return best

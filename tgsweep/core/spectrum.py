@@ -13,6 +13,7 @@ import scipy.linalg as sla
 
 from ..models.ring import Ring, is_real_twist
 from . import _spectrum_kernels as K
+from ._lyapunov_kernels import log_growth
 
 __all__ = ["count_below", "count_at_most", "eigenvalues", "eigenpairs", "eigenpairs_in_window",
            "dense_eigenpairs", "spectral_bounds", "DENSE_MAX", "LocalizedOrbitals",
@@ -20,6 +21,9 @@ __all__ = ["count_below", "count_at_most", "eigenvalues", "eigenpairs", "eigenpa
 
 #: rings with at most this many grid points use LAPACK's dense eigh in ``method="auto"``
 DENSE_MAX = 400
+#: the sliced solver accepts stored vectors whose pairwise overlaps are at most this (stated
+#: per result as ``LocalizedOrbitals.max_overlap``)
+MAX_OVERLAP = 1e-8
 
 _EPS = np.finfo(float).eps
 
@@ -207,8 +211,40 @@ def _level_brackets(ring: Ring, phi: float, i0: int, i1: int, rtol: float = 1e-3
     return a, b
 
 
-def _sliced(ring: Ring, phi: float, n: int, e_cut: float, core: int, margin: int, tol: float):
-    """Spatial slicing; returns LocalizedOrbitals or None if a window is too small."""
+def _margin_estimate(ring: Ring, e_cut: float, tol: float, hnorm: float) -> float:
+    """Sites over which the slowest-decaying level below ``e_cut`` falls by t / (tol ||H||):
+    from the smallest Lyapunov exponent (per site, transfer matrices round the whole
+    ring, :func:`tgsweep.core._lyapunov_kernels.log_growth`) at 16 energies up to the cut.
+    inf on a clean / extended ring (an exponent <= 0)."""
+    lo = spectral_bounds(ring)[0]
+    es = np.linspace(lo, e_cut, 17)[1:]
+    t = float(ring.hopping)
+    g = np.minimum(log_growth(ring.diag, t, es, 1.0, 0.0),
+                   log_growth(ring.diag, t, es, 0.0, 1.0)) / ring.n_grid
+    gmin = float(np.min(g))
+    if not gmin > 0:
+        return float("inf")
+    return np.log(max(t / (tol * hnorm), 2.0)) / gmin
+
+
+def _window_pairs(d, t, pos, e_cut, pivmin):
+    """Eigenpairs of the open chain on unwrapped positions ``pos`` below e_cut: a Sturm count,
+    then LAPACK's MRRR (dstemr) for that index range (dense eigh if dstemr fails)."""
+    dd = np.ascontiguousarray(d[pos % d.size])
+    cnt = int(K.chain_count_below(dd, t, float(e_cut), pivmin))
+    if cnt == 0:
+        return np.zeros(0), np.zeros((dd.size, 0))
+    mm, w, z, info = sla.lapack.dstemr(dd, np.full(dd.size, -t), 2, 0.0, 0.0, 1, cnt)
+    if info != 0 or mm != cnt:
+        w, z = sla.eigh_tridiagonal(dd, np.full(dd.size - 1, -t), select="i",
+                                    select_range=(0, cnt - 1), lapack_driver="stebz")
+    return w[:cnt], z[:, :cnt]
+
+
+def _sliced(ring: Ring, phi: float, n: int, e_cut: float, core: int, margin: int, tol: float,
+            max_window: int):
+    """Spatial slicing with per-window margins; returns LocalizedOrbitals or None (a window
+    would exceed ``max_window`` sites, or the count / overlaps fail)."""
     m = ring.n_grid
     t = float(ring.hopping)
     d = ring.diag
@@ -216,70 +252,69 @@ def _sliced(ring: Ring, phi: float, n: int, e_cut: float, core: int, margin: int
     hnorm = max(abs(lo), abs(hi))
     real = is_real_twist(phi)
     phase = np.cos(phi) if real else np.exp(-1j * phi)
-    n_seg = -(-m // core)
-    en, st, ln, vals, windows = [], [], [], [], []
-    max_res = 0.0
+    pivmin = _pivmin(ring)
+    n_seg = max(2, int(round(m / core)))
+    bounds = np.round(np.linspace(0, m, n_seg + 1)).astype(np.int64)
+    cut_tol = tol * hnorm
+    en, st, ln, vals, grp = [], [], [], [], []
     for k in range(n_seg):
-        c0, c1 = k * core, min((k + 1) * core, m)
-        pos = np.arange(c0 - margin, c1 + margin)
-        sites = pos % m
-        big = pos.size
-        mm, w, z, info = sla.lapack.dstemr(np.ascontiguousarray(d[sites]), np.full(big, -t), 1,
-                                           lo - 1.0, e_cut, 0, 0)
-        if info != 0:
-            return None
-        w, z = w[:mm], z[:, :mm]
-        if mm == 0:
-            windows.append((sites, np.zeros((big, 0)), pos))
+        c0, c1 = int(bounds[k]), int(bounds[k + 1])
+        ml = mr = int(margin)
+        while True:
+            if (c1 - c0) + ml + mr > max_window:
+                return None
+            pos = np.arange(c0 - ml, c1 + mr)
+            w, z = _window_pairs(d, t, pos, e_cut, pivmin)
+            peak = np.argmax(np.abs(z), axis=0)
+            keep = (peak >= ml) & (peak < ml + (c1 - c0))
+            w, z = w[keep], z[:, keep]
+            # the two cut bonds: t |z(end)| is the ring residual the chain solution misses
+            grow_l = bool(np.any(t * np.abs(z[0]) > cut_tol)) if w.size else False
+            grow_r = bool(np.any(t * np.abs(z[-1]) > cut_tol)) if w.size else False
+            if not (grow_l or grow_r):
+                break
+            ml = int(np.ceil(1.5 * ml)) if grow_l else ml
+            mr = int(np.ceil(1.5 * mr)) if grow_r else mr
+        if w.size == 0:
             continue
-        peak = np.argmax(np.abs(z), axis=0)
-        keep = (peak >= margin) & (peak < margin + (c1 - c0))
-        w, z = w[keep], z[:, keep]
-        # residual of the chain solution as a ring vector: the two cut bonds (exact), plus
-        # the chain residual itself
-        cut = t * np.sqrt(z[0] ** 2 + z[-1] ** 2)
-        if np.any(cut > tol * hnorm):
-            return None
-        chain = (d[sites][:, None] - w[None, :]) * z
-        chain[:-1] -= t * z[1:]
-        chain[1:] -= t * z[:-1]
-        res = np.sqrt(np.sum(chain ** 2, axis=0) + cut ** 2)
-        max_res = max(max_res, float(np.max(res)) if res.size else 0.0)
-        # ring gauge: sites reached across the bond (M-1, 0) carry e^{-i phi}
-        g = np.where(pos >= m, phase, np.where(pos < 0, np.conj(phase) if not real else phase,
-                                               1.0))
-        zg = z * g[:, None] if not (real and np.all(g == 1.0)) else z
-        if real:
-            zg = np.real(zg)
-        windows.append((sites, zg, pos))
+        # ring gauge: sites reached across the bond (M-1, 0) carry e^{-i phi} (e^{+i phi} below 0)
+        if np.any(pos < 0) or np.any(pos >= m):
+            g = np.where(pos >= m, phase, np.where(pos < 0, np.conj(phase), 1.0))
+            zg = z * g[:, None]
+            if real:
+                zg = np.real(zg)
+        else:
+            zg = z.astype(np.complex128) if not real else z
         # trim each vector to where |phi| > 1e-17 (adds < 1e-16 ||H|| to the residual)
-        for j in range(w.size):
-            nz = np.flatnonzero(np.abs(z[:, j]) > 1e-17)
-            i0, i1 = int(nz[0]), int(nz[-1]) + 1
-            en.append(w[j])
-            st.append(sites[i0])
-            ln.append(i1 - i0)
-            vals.append(zg[i0:i1, j])
-    if len(en) != n:
+        mask = np.abs(z) > 1e-17
+        i0 = np.argmax(mask, axis=0)
+        i1 = z.shape[0] - np.argmax(mask[::-1], axis=0)
+        lens = i1 - i0
+        rows = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - i0, lens)
+        cols = np.repeat(np.arange(w.size), lens)
+        en.append(w)
+        st.append((pos[i0]) % m)
+        ln.append(lens)
+        vals.append(zg[rows, cols])
+        grp.append(np.full(w.size, k, dtype=np.int64))
+    energies = np.concatenate(en) if en else np.zeros(0)
+    if energies.size != n:
         return None
-    # cross-window orthogonality (neighbouring windows overlap on 2 margin sites)
-    max_ov = 0.0
-    for k in range(len(windows)):
-        s1, z1, p1 = windows[k]
-        s2, z2, p2 = windows[(k + 1) % len(windows)]
-        if z1.shape[1] == 0 or z2.shape[1] == 0 or len(windows) < 2:
-            continue
-        common, i1_, i2_ = np.intersect1d(s1, s2, return_indices=True)
-        if common.size:
-            ov = np.abs(z1[i1_].conj().T @ z2[i2_])
-            max_ov = max(max_ov, float(np.max(ov)))
-    order = np.argsort(en, kind="stable")
-    values = np.concatenate([vals[i] for i in order]) if vals else np.zeros(0)
-    norms = np.array([np.linalg.norm(vals[i]) for i in order])
-    max_ov = max(max_ov, float(np.max(np.abs(norms - 1.0))) if norms.size else 0.0)
-    return LocalizedOrbitals(np.asarray(en)[order], np.asarray(st, dtype=np.int64)[order],
-                             np.asarray(ln, dtype=np.int64)[order], values, m, "sliced",
-                             max_res + 1e-15 * hnorm, max_ov, n, float(e_cut))
+    starts, lengths = np.concatenate(st).astype(np.int64), np.concatenate(ln).astype(np.int64)
+    values, group = np.concatenate(vals), np.concatenate(grp)
+    # sort by energy, gathering the packed values in that order
+    order = np.argsort(energies, kind="stable")
+    off = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    lens = lengths[order]
+    idx = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - off[order], lens)
+    values = np.ascontiguousarray(values[idx])
+    energies, starts, lengths, group = energies[order], starts[order], lens, group[order]
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    res = np.empty(n)
+    K.packed_residuals(d, t, _corner(ring, phi), starts, lengths, offsets, values, energies, res)
+    max_ov = float(K.packed_max_overlap(starts, lengths, offsets, values, group, m, True))
+    return LocalizedOrbitals(energies, starts, lengths, values, m, "sliced",
+                             float(res.max()) + 1e-15 * hnorm, max_ov, n, float(e_cut))
 
 
 def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None,
@@ -287,15 +322,23 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
                       max_margin: int | None = None) -> LocalizedOrbitals:
     """The n lowest eigenpairs of H_phi, certified, in O(M window) on localized rings.
 
-    Spatial slicing: the ring is cut into cores of ``core`` sites; each core with ``margin``
-    sites on either side is an open chain, solved below the energy cut E_c (between levels
-    n-1 and n, Sturm brackets) by LAPACK's MRRR (dstemr).  A chain eigenvector whose peak lies
-    in the core is a ring eigenvector up to the two cut bonds, t |phi(ends)| <= tol ||H|| (else
-    the margin is doubled, up to ``max_margin``).  Certificate: residuals with the full ring
-    operator, cross-window orthogonality, and the count: exactly n accepted pairs = the global
-    Sturm count below E_c (none missed or duplicated).  Where this fails (clean or extended
-    rings, closed gap at level n) the global path of :func:`eigenpairs` is used (method
-    "global"), with its own residual check.
+    Spatial slicing: the ring is cut into >= 2 cores of about ``core`` sites; each core with a
+    margin on either side is an open chain, solved below the energy cut E_c (between levels
+    n-1 and n, Sturm brackets) by a chain Sturm count and LAPACK's MRRR (dstemr) for that index
+    range.  A chain eigenvector whose peak lies in the core is a ring eigenvector up to the two
+    cut bonds, t |phi(ends)| <= tol ||H||; where it is not, that side's margin grows by 1.5x
+    (per window).  The first margin comes from the smallest Lyapunov exponent gamma below E_c
+    (ln(t / (tol ||H||)) / gamma sites, ``margin`` overrides it; core = 3 margins; windows
+    where fluctuations of the decay need more grow by themselves).
+
+    Certificate (:class:`LocalizedOrbitals`): residuals ||H phi_j - E_j phi_j|| of the stored
+    vectors with the full ring operator, max |<phi_i, phi_j>| over every pair of stored
+    vectors whose windows intersect (same window included) and | ||phi_j|| - 1 |, and the
+    count: exactly n accepted pairs = the global Sturm count below E_c (none missed or
+    duplicated).  Where this fails or the margin would exceed ``max_margin`` (default M / 4:
+    clean or extended rings, closed gap at level n), the global path of :func:`eigenpairs`
+    is used (method "global"), with its own residual check.  Works the same on lattice and
+    finite-difference continuum rings (a continuum ring is the lattice t = 1/h^2).
     """
     m = ring.n_grid
     if not 0 < n <= m:
@@ -307,17 +350,24 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
         e_cut = 0.5 * (b[0] + a[1]) if b[0] < a[1] else np.nan
     else:
         e_cut = hi + 1.0
-    margin = int(margin or 128)
-    fixed_core = core is not None
-    core = int(core or 3 * margin)
-    max_margin = int(max_margin or max(m // 8, margin))
-    while (np.isfinite(e_cut) and core > 2 * margin and m >= 3 * core
-           and margin <= max_margin):
-        out = _sliced(ring, phi, n, e_cut, core, margin, tol)
-        if out is not None and out.max_residual <= 1e3 * tol * hnorm and out.max_overlap <= 1e-10:
-            return out
-        margin *= 2
-        core = core if fixed_core else 3 * margin
+    max_margin = int(max_margin or max(m // 4 - 1, 1))
+    if np.isfinite(e_cut) and n < m:
+        mar = float(margin) if margin else _margin_estimate(ring, e_cut, tol, hnorm)
+        mar = max(16.0, mar) if np.isfinite(mar) else mar
+        for _ in range(3):
+            if not mar <= max_margin:
+                break
+            cr = int(core) if core else int(3 * mar)
+            # a window is at most M - 2 sites (a chain, not the ring) and at most 3 cores + 2
+            # max margins
+            out = _sliced(ring, phi, n, e_cut, max(cr, 1), int(mar), tol,
+                          min(m - 2, max(cr, 1) * 3 + 2 * max_margin))
+            # overlaps ~ residual / gap between levels of neighbouring windows (Davis-Kahan):
+            # 1e-12 ||H|| residuals and gaps ~1e-4 give ~1e-8; accepted and stated
+            if (out is not None and out.max_residual <= 1e3 * tol * hnorm
+                    and out.max_overlap <= MAX_OVERLAP):
+                return out
+            mar *= 2
     w, v = eigenpairs(ring, phi, 0, n, method="auto")
     hv = _apply_ring(ring, phi, v) - v * w[None, :]
     res = float(np.max(np.linalg.norm(hv, axis=0))) if n else 0.0

@@ -43,7 +43,7 @@ def _energy_compute(ctx, opts):
 
 ENERGY = Observable("energy", _energy_layout, _energy_compute, options=(ENSEMBLE_OPTION,),
                     description="ground-state energy and particle number; at T > 0 the thermal "
-                    "energy <H> and N (canonical) or <N> (grand)", thermal=True)
+                    "energy <H> and N (canonical) or <N> (grand)", thermal=True, localized=True)
 
 
 def _pn_layout(geom, opts):
@@ -61,7 +61,8 @@ def _pn_compute(ctx, opts):
 
 
 PARTICLE_NUMBERS = Observable("particle_numbers", _pn_layout, _pn_compute, requires=("mu",),
-                              description="N_mu, N+, N- at chemical potential mu")
+                              description="N_mu, N+, N- at chemical potential mu",
+                              localized=True)
 
 
 def _density_layout(geom, opts):
@@ -76,6 +77,7 @@ def _density_compute(ctx, opts):
 
 
 DENSITY = Observable("density", _density_layout, _density_compute,
-                     description="density profile rho(x)", thermal=True)
+                     description="density profile rho(x)", thermal=True,
+                     localized=True)
 
 OBSERVABLES = (ENERGY, PARTICLE_NUMBERS, DENSITY)

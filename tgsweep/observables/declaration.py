@@ -35,7 +35,7 @@ import numpy as np
 
 from ..core.band import obdm_band
 from ..core.obdm import obdm
-from ..core.state import State
+from ..core.state import LocalizedState, State
 from ..core.thermal import ThermalState
 from ..models.params import REQUIRED, ParamError
 from ..models.units import DIMENSIONS
@@ -111,6 +111,9 @@ class Observable:
     thermal_requires: tuple[str, ...] | None = None
     #: check(resolved options) across options; raises ParamError naming the option
     check: Callable[[dict], None] | None = None
+    #: accepts a :class:`~tgsweep.core.state.LocalizedState` (orbitals stored on their windows,
+    #: ``ground_state(..., method="sliced")``): the sweep then builds one on large rings
+    localized: bool = False
 
     @property
     def defaults(self) -> dict:
@@ -199,16 +202,17 @@ class SampleContext:
     def obdm(self) -> np.ndarray:
         """gamma (density units, sum_x gamma(x,x) h = N); computed once per sample."""
         if self._obdm is None:
-            self._obdm = obdm(self.state)
+            st = self.state
+            self._obdm = obdm(st.to_state() if isinstance(st, LocalizedState) else st)
         return self._obdm
 
     def band(self, tol: float):
         """The band of gamma (:func:`tgsweep.obdm_band`, width="auto" to ``tol``) if its
         certificate is reliable and <= tol, else None (use the full :meth:`obdm`); memoised per
         tol.  Self-check: Tr(gamma) h = N (thermal grand canonical: <N>) on the band's diagonal
-        (raises otherwise).  Zero-temperature Slater states and thermal (Gibbs) states have a
-        band; interacting states use the full gamma (None)."""
-        if not isinstance(self.state, (State, ThermalState)):
+        (raises otherwise).  Zero-temperature Slater states (also localized ones) and thermal
+        (Gibbs) states have a band; interacting states use the full gamma (None)."""
+        if not isinstance(self.state, (State, LocalizedState, ThermalState)):
             return None
         key = float(tol)
         if key not in self._bands:

@@ -158,6 +158,7 @@ def _lyap_compute(ctx, opts):
 LYAPUNOV = Observable(
     "lyapunov", _lyap_layout, _lyap_compute,
     options=(Option("energies", [0.0], real_list("energies"), "energies E"),),
-    description="transfer-matrix Lyapunov exponents at given energies")
+    description="transfer-matrix Lyapunov exponents at given energies",
+    localized=True)
 
 OBSERVABLES = (LYAPUNOV,)

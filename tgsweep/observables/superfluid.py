@@ -882,6 +882,7 @@ STIFFNESS = Observable(
              ENSEMBLE_OPTION),
     requires=("mu",), thermal=True, thermal_requires=(), check=_stiff_check,
     description="superfluid stiffness rho_s(theta) at chemical potential mu; at T > 0 from the "
-    "free energy (canonical, fixed N) or the grand potential (grand, fixed mu)")
+    "free energy (canonical, fixed N) or the grand potential (grand, fixed mu)",
+    localized=True)
 
 OBSERVABLES = (STIFFNESS,)

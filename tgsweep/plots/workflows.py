@@ -235,7 +235,7 @@ def fig_absence_of_bec(series, outdir, name: str = "absence_of_bec") -> list[str
     return [_save(fig, outdir, name)]
 
 
-def fig_superfluid_stiffness(series, outdir) -> list[str]:
+def fig_superfluid_stiffness(series, outdir, name: str = "superfluid_stiffness") -> list[str]:
     """rho_s (theta -> 0 curvature) vs L on a log axis, clean (rho_s = N/L = sqrt(mu)/pi) against
     white noise; dashed: Lyapunov prediction ln rho_s = -gamma(mu) L + const, gamma(mu) the
     sample-mean transfer-matrix exponent at the largest L (same grid), anchored there.
@@ -318,7 +318,7 @@ def fig_superfluid_stiffness(series, outdir) -> list[str]:
     axes[1].legend(fontsize=7)
     fig.suptitle("Superfluid stiffness vs L (E[log10 rho_s], error bars: standard error of "
                  "log10 rho_s)", fontsize=9)
-    return [_save(fig, outdir, "superfluid_stiffness")]
+    return [_save(fig, outdir, name)]
 
 
 def fig_dynamical_localization(series, outdir, name="dynamical_localization") -> list[str]:
@@ -852,6 +852,8 @@ FIGURES = {
     "decay_of_correlations": fig_decay_of_correlations,
     "absence_of_bec": fig_absence_of_bec,
     "superfluid_stiffness": fig_superfluid_stiffness,
+    "superfluid_stiffness_large": partial(fig_superfluid_stiffness,
+                                          name="superfluid_stiffness_large"),
     "dynamical_localization": fig_dynamical_localization,
     "momentum_distribution": fig_momentum_distribution,
     "localization_length": fig_localization_length,
@@ -865,7 +867,7 @@ FIGURES = {
 #: figure types that need a series (list of (label, Dataset)) rather than one Dataset
 SERIES = ("absence_of_bec", "superfluid_stiffness", "dynamical_localization",
           "localization_length", "interaction_axis", "absence_of_bec_large",
-          "finite_temperature", "dynamical_localization_large")
+          "finite_temperature", "dynamical_localization_large", "superfluid_stiffness_large")
 
 
 def render(ds, outdir) -> list[str]:

@@ -141,8 +141,16 @@ def _solver_options(model: dict) -> dict:
     return {}
 
 
-def make_state(ring, params: dict):
-    """The sample's ground state for the point's model/state parameters."""
+#: hard-core ground states on rings with at least this many grid points use the certified
+#: spatially sliced eigensolver (``ground_state(..., method="sliced")``, a LocalizedState)
+#: when every observable of the spec accepts one (``Observable.localized``)
+SLICED_MIN = 4096
+
+
+def make_state(ring, params: dict, localized: bool = False):
+    """The sample's ground state for the point's model/state parameters.  ``localized``: the
+    observables accept a LocalizedState, so rings of >= SLICED_MIN points (lattice or
+    continuum) get the sliced solver (its global path where the ring does not slice)."""
     model, st = params["model"], params["state"]
     inter = model.get("interaction", "hard_core")
     twist = float(st.get("twist", 0.0))
@@ -152,8 +160,10 @@ def make_state(ring, params: dict):
             kw = ({"mu": float(st["mu"])} if ens == "grand"
                   else {"n_particles": int(st["n_particles"])})
             return thermal_state(ring, float(st["temperature"]), ensemble=ens, twist=twist, **kw)
+        method = "sliced" if localized and ring.n_grid >= SLICED_MIN else "auto"
         if "mu" in st:
-            return ground_state(ring, mu=float(st["mu"]), twist=twist)
-        return ground_state(ring, n_particles=int(st["n_particles"]), twist=twist)
+            return ground_state(ring, mu=float(st["mu"]), twist=twist, method=method)
+        return ground_state(ring, n_particles=int(st["n_particles"]), twist=twist,
+                            method=method)
     return interacting_ground_state(ring, int(st["n_particles"]), model=inter, twist=twist,
                                     **_solver_options(model))

@@ -99,7 +99,8 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
         rng = sample_rng(spec.seed, p, s)
         pot = draw_potential(params["disorder"], geom, rng)
         ring = make_ring(params["model"], pot)
-        state = make_state(ring, params)
+        state = make_state(ring, params, localized=all(
+            registry.get(name).localized for name in spec.observables))
         ctx = SampleContext(ring, state, params, p, s)
         values = {}
         for name, opts in spec.observables.items():

@@ -60,7 +60,7 @@ def has_series(path) -> bool:
         return False
 
 
-def load_workflow(path, overrides: dict | None = None):
+def load_workflow(path, overrides: dict | None = None, limits=None):
     """Expand a workflow TOML into ``[(label, Spec), ...]``.
 
     Parameters
@@ -70,6 +70,7 @@ def load_workflow(path, overrides: dict | None = None):
     overrides : dict deep-merged into every member after the series (e.g. smaller sizes for
         tests: ``{"sampling": {"n_samples": 2}}``); ``overrides["series"]``, if given, replaces
         the series list.
+    limits : size limits (:class:`tgsweep.sweep.limits.Limits`) for every member.
     """
     path = Path(path)
     raw = tomllib.loads(path.read_text())
@@ -78,7 +79,7 @@ def load_workflow(path, overrides: dict | None = None):
     raw.pop("series", None)
     members = []
     if series is None:
-        spec = parse_spec(_merge(raw, overrides))
+        spec = parse_spec(_merge(raw, overrides), limits)
         spec.source = str(path)
         return [("", spec)]
     if not isinstance(series, list) or not series:
@@ -93,7 +94,7 @@ def load_workflow(path, overrides: dict | None = None):
         if "store" in member.get("output", {}):
             member["output"] = {"store": member_store(member["output"]["store"], label)}
         try:
-            spec = parse_spec(member)
+            spec = parse_spec(member, limits)
         except SpecError as exc:
             raise SpecError(f"series[{label}].{exc.field}", str(exc).split(": ", 1)[-1]) from None
         spec.source = str(path)
@@ -101,10 +102,11 @@ def load_workflow(path, overrides: dict | None = None):
     return members
 
 
-def workflow_stores(path, out: str | None = None, overrides: dict | None = None) -> list[str]:
+def workflow_stores(path, out: str | None = None, overrides: dict | None = None,
+                    limits=None) -> list[str]:
     """Store paths of a workflow's members (``out`` replaces the base store path)."""
     res = []
-    for label, spec in load_workflow(path, overrides):
+    for label, spec in load_workflow(path, overrides, limits):
         store = spec.store
         if out is not None:
             store = member_store(out, label) if label else out
