@@ -33,7 +33,7 @@ from numba import njit
 
 
 @njit(cache=True)
-def _outer_acc(q, v, c):
+def outer_acc(q, v, c):
     """q += c v v^H."""
     n = v.size
     for i in range(n):
@@ -52,7 +52,7 @@ def prefix_checkpoints(u, stride):
     for z in range(m):
         if z % stride == 0:
             q[z // stride] = acc
-        _outer_acc(acc, u[z], 1.0)
+        outer_acc(acc, u[z], 1.0)
     if m % stride == 0:
         q[m // stride] = acc
     return q
@@ -64,7 +64,7 @@ def _prefix_at(u, q, stride, k):
     c = k // stride
     out = q[c].copy()
     for z in range(c * stride, k):
-        _outer_acc(out, u[z], 1.0)
+        outer_acc(out, u[z], 1.0)
     return out
 
 
@@ -229,7 +229,7 @@ def obdm_rows(u, q, stride, rows, out, row0, tol_den, tol_eig, kblock=8, y_stop=
                 for j in range(nmax):
                     yy = y + j
                     uy = u[yy]
-                    val = sgn * np.exp(logdet) * _cdot(a, uy)
+                    val = sgn * np.exp(logdet) * cdot(a, uy)
                     out[xr, yy] = val
                     if yy == m - 1:
                         done = True
@@ -241,16 +241,16 @@ def obdm_rows(u, q, stride, rows, out, row0, tol_den, tol_eig, kblock=8, y_stop=
                     for al in range(n):
                         pj[al] = w[j, al]
                     for i in range(j):
-                        f = ck[i] * _cdot(pk[i], uy)
+                        f = ck[i] * cdot(pk[i], uy)
                         for al in range(n):
                             pj[al] += f * pk[i, al]
-                    sj = _cdot(uy, pj).real
+                    sj = cdot(uy, pj).real
                     den = 1.0 - 2.0 * sj
                     if abs(den) < tol_den:
                         explicit_at = yy
                         break
                     cj = 2.0 / den
-                    ua = _cdot(uy, a)
+                    ua = cdot(uy, a)
                     for al in range(n):
                         a[al] += cj * pj[al] * ua
                     ck[j] = cj
@@ -272,7 +272,7 @@ def obdm_rows(u, q, stride, rows, out, row0, tol_den, tol_eig, kblock=8, y_stop=
             if regular:
                 qcur = _prefix_at(u, q, stride, ye + 1)
             else:
-                _outer_acc(qcur, u[ye], 1.0)
+                outer_acc(qcur, u[ye], 1.0)
             ot = np.empty((n, n), dtype=u.dtype)
             for al in range(n):
                 for be in range(n):
@@ -291,7 +291,7 @@ def obdm_rows(u, q, stride, rows, out, row0, tol_den, tol_eig, kblock=8, y_stop=
 
 
 @njit(cache=True)
-def _cdot(x, y):
+def cdot(x, y):
     """x^H y."""
     acc = 0.0 * x[0] * y[0]
     for i in range(x.size):
@@ -342,7 +342,7 @@ def _pair_det(ot, ux, uy):
 
 
 @njit(cache=True)
-def _det_lu(a, k):
+def det_lu(a, k):
     """det of the leading k x k block of a (overwritten): LU with partial pivoting."""
     det = 1.0 + 0.0 * a[0, 0]
     for c in range(k):
@@ -379,16 +379,16 @@ def _pending_values(bp, pp, bz, tm, uz, uy, npend, gg, pref, out, orow, y, af, t
     (LU with partial pivoting): correct where A[:npend, :npend] itself is singular.
     af, tf, mat: work arrays of size >= npend + gg (+1)."""
     for i in range(npend):
-        tf[i] = _cdot(bp[i], uy)
+        tf[i] = cdot(bp[i], uy)
         for j in range(npend):
             af[i, j] = -2.0 * pp[i, j]
         af[i, i] += 1.0
         for k in range(gg):
-            s = _cdot(bp[i], uz[k])
+            s = cdot(bp[i], uz[k])
             af[i, npend + k] = -2.0 * s
             af[npend + k, i] = -2.0 * np.conj(s)
     for k in range(gg):
-        tf[npend + k] = _cdot(bz[k], uy)
+        tf[npend + k] = cdot(bz[k], uy)
         for l in range(gg):
             af[npend + k, npend + l] = -2.0 * tm[k, l]
         af[npend + k, npend + k] += 1.0
@@ -398,7 +398,7 @@ def _pending_values(bp, pp, bz, tm, uz, uy, npend, gg, pref, out, orow, y, af, t
             for j in range(q):
                 mat[i, j] = af[i, j]
             mat[i, q] = tf[i]
-        out[orow - r, y] = pref * _det_lu(mat, q + 1)
+        out[orow - r, y] = pref * det_lu(mat, q + 1)
 
 
 @njit(cache=True)
@@ -428,7 +428,7 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
     tm = np.empty((gg, gg), dtype=u.dtype)
     for k in range(gg):
         for l in range(gg):
-            tm[k, l] = _cdot(uz[k], bz[l])
+            tm[k, l] = cdot(uz[k], bz[l])
     w = np.empty((1, n), dtype=u.dtype)
     w[0] = u[x0 + 1]
     pk = np.empty((max(pmax, 1), n), dtype=u.dtype)
@@ -463,7 +463,7 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
         elif regular:
             pref = sgn * np.exp(logdet)
             for k in range(gg):
-                tv[k] = _cdot(bz[k], uy)
+                tv[k] = cdot(bz[k], uy)
             for k in range(gg):
                 for l in range(gg):
                     aw[k, l] = -2.0 * tm[k, l]
@@ -494,20 +494,20 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
                         if k < r:
                             mat[k, k] += 1.0
                         mat[k, r] = tv[k]
-                    out[orow - r, y] = pref * _det_lu(mat, r + 1)
+                    out[orow - r, y] = pref * det_lu(mat, r + 1)
         else:
             # K singular: per-pair bordered determinants for every row of the group
             otr = ot.copy()
             for r in range(gg):
                 if r > 0:
-                    _outer_acc(otr, uz[r - 1], -2.0)
+                    outer_acc(otr, uz[r - 1], -2.0)
                 out[orow - r, y] = _pair_det(otr, uz[r], uy)
         if y == m - 1:
             break
         explicit = (not regular) or ((y + 1) % stride == 0)
         if not explicit and npend == 0:
             wy = w[0]
-            s = _cdot(uy, wy).real
+            s = cdot(uy, wy).real
             den = 1.0 - 2.0 * s
             if abs(den) >= tol_den:
                 c = 2.0 / den
@@ -539,10 +539,10 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
             deferred += 1
             bp[npend] = w[0]
             for i in range(npend):
-                v = _cdot(bp[i], uy)
+                v = cdot(bp[i], uy)
                 pp[i, npend] = v
                 pp[npend, i] = np.conj(v)
-            pp[npend, npend] = _cdot(uy, w[0]).real
+            pp[npend, npend] = cdot(uy, w[0]).real
             npend += 1
             app = np.empty((npend, npend), dtype=u.dtype)
             for i in range(npend):
@@ -555,7 +555,7 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
                 for k in range(gg):
                     # s_i = p_i^H B z_k, then bz_k += 2 sum_ij bp_i F_ij s_j
                     for i in range(npend):
-                        sv[i] = _cdot(bp[i], uz[k])
+                        sv[i] = cdot(bp[i], uz[k])
                     for i in range(npend):
                         acc = 0.0 * sv[0]
                         for j in range(npend):
@@ -567,7 +567,7 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
                             bz[k, al] += 2.0 * fs[i] * bp[i, al]
                 for k in range(gg):
                     for l in range(gg):
-                        tm[k, l] = _cdot(uz[k], bz[l])
+                        tm[k, l] = cdot(uz[k], bz[l])
                 for kk in range(npend):
                     for al in range(n):
                         acc = 0.0 * bp[0, 0]
@@ -588,7 +588,7 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
             if regular:
                 qcur = _prefix_at(u, q, stride, y + 1)
             else:
-                _outer_acc(qcur, uy, 1.0)
+                outer_acc(qcur, uy, 1.0)
             for al in range(n):
                 for be in range(n):
                     ot[al, be] = eye[al, be] - 2.0 * (qcur[al, be] - qx[al, be])
@@ -601,7 +601,7 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
                     _matvec_h(b, uz[k], bz[k])
                 for k in range(gg):
                     for l in range(gg):
-                        tm[k, l] = _cdot(uz[k], bz[l])
+                        tm[k, l] = cdot(uz[k], bz[l])
                 _matvec_h(b, u[y + 1], w[0])
             else:
                 regular = False
@@ -619,7 +619,7 @@ def group_head(u, x0, zmin, out, row0):
     gm = np.empty((gg, gg), dtype=u.dtype)
     for i in range(gg):
         for j in range(gg):
-            gm[i, j] = _cdot(u[zmin + i], u[zmin + j])
+            gm[i, j] = cdot(u[zmin + i], u[zmin + j])
     for i in range(gg):
         out[zmin + i - row0, zmin + i] = gm[i, i].real
         for j in range(i + 1, gg):
@@ -768,7 +768,7 @@ def _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, y, g
                 mat[a, b] = cm[a, b]
         for b in range(npc):
             mat[npend, b] = gw[r, b]
-        out[orow - r, y] = deta * _det_lu(mat, npc)
+        out[orow - r, y] = deta * det_lu(mat, npc)
         if r == gg - 1:
             break
         inv = 1.0 / dd[r]
@@ -785,7 +785,7 @@ def _small_det(sm, rows, nr, cols, mat):
     for i in range(nr):
         for j in range(nr):
             mat[i, j] = sm[rows[i], cols[j]]
-    return _det_lu(mat, nr)
+    return det_lu(mat, nr)
 
 
 @njit(cache=True)
@@ -1027,12 +1027,12 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             otr = ot.copy()
             for r in range(gg):
                 if r > 0:
-                    _outer_acc(otr, uz[r - 1], -2.0)
+                    outer_acc(otr, uz[r - 1], -2.0)
                 out[orow - r, y] = _pair_det(otr, uz[r], uy)
             if y == m - 1:
                 break
             restarts += 1
-            _outer_acc(qcur, uy, 1.0)
+            outer_acc(qcur, uy, 1.0)
             for al in range(n):
                 for be in range(n):
                     ot[al, be] = -2.0 * (qcur[al, be] - qx[al, be])
@@ -1243,7 +1243,7 @@ def obdm_blocked(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, 
             qx[:, :] = q[zmin // stride]
         else:
             for z in range(zmin, x0 + 1):
-                _outer_acc(qx, u[z], -1.0)
+                outer_acc(qx, u[z], -1.0)
         restarts += r1
         deferred += r3
         x0 = zmin - 1

@@ -32,6 +32,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._obdm_kernels import cdot, det_lu, outer_acc
+
 
 @njit(cache=True)
 def _norm1(a):
@@ -300,14 +302,6 @@ def log_char_poly_reference(h_phi0, t, es):
 # product is O(1); det K alone may over- or underflow).
 
 
-@njit(cache=True)
-def _outer_h(q, v, c):
-    """q += c v v^H."""
-    n = v.size
-    for i in range(n):
-        vi = c * v[i]
-        for j in range(n):
-            q[i, j] += vi * np.conj(v[j])
 
 
 @njit(cache=True)
@@ -319,7 +313,7 @@ def general_prefix(v, stride):
     for z in range(m):
         if z % stride == 0:
             q[z // stride] = acc
-        _outer_h(acc, v[z], 1.0)
+        outer_acc(acc, v[z], 1.0)
     if m % stride == 0:
         q[m // stride] = acc
     return q
@@ -336,9 +330,9 @@ def _kmat(v, phi, q, stride, x0, y, kmat):
             kmat[i, j] = -2.0 * (q[c1, i, j] - q[c0, i, j])
         kmat[i, i] += phi[i]
     for z in range(c1 * stride, y):
-        _outer_h(kmat, v[z], -2.0)
+        outer_acc(kmat, v[z], -2.0)
     for z in range(c0 * stride, x0 + 1):
-        _outer_h(kmat, v[z], 2.0)
+        outer_acc(kmat, v[z], 2.0)
 
 
 @njit(cache=True)
@@ -370,41 +364,8 @@ def _bordered_log(o, vx, vy, lpref):
     return -sign * np.exp(lab + lpref)
 
 
-@njit(cache=True)
-def _gcdot(x, y):
-    """x^H y."""
-    acc = 0.0 * x[0] * y[0]
-    for i in range(x.size):
-        acc += np.conj(x[i]) * y[i]
-    return acc
 
 
-@njit(cache=True)
-def _gdet_lu(a, k):
-    """det of the leading k x k block of a (overwritten), LU with partial pivoting."""
-    det = 1.0 + 0.0 * a[0, 0]
-    for c in range(k):
-        piv = c
-        big = abs(a[c, c])
-        for i in range(c + 1, k):
-            if abs(a[i, c]) > big:
-                big = abs(a[i, c])
-                piv = i
-        if big == 0.0:
-            return 0.0 * det
-        if piv != c:
-            for j in range(c, k):
-                tmp = a[c, j]
-                a[c, j] = a[piv, j]
-                a[piv, j] = tmp
-            det = -det
-        d = a[c, c]
-        det *= d
-        for i in range(c + 1, k):
-            f = a[i, c] / d
-            for j in range(c + 1, k):
-                a[i, j] -= f * a[c, j]
-    return det
 
 
 @njit(cache=True, fastmath=True)
@@ -525,7 +486,7 @@ def general_head(v, phi, lpref, ppref, x0, zmin, out, row0, phi_min):
                 mat[a, q] = gm[idx[a], yj]
                 mat[q, a] = -2.0 * gm[xi, idx[a]]
             mat[q, q] = gm[xi, yj]
-            out[zmin + i - row0, zmin + j] = scale * _gdet_lu(mat, q + 1)
+            out[zmin + i - row0, zmin + j] = scale * det_lu(mat, q + 1)
 
 
 @njit(cache=True)
@@ -534,8 +495,8 @@ def _pend_add(b, vec, pv, bp, rp, pp, npend):
     pv[npend] = vec
     _gproducts(b, pv[npend], rp[npend], bp[npend])
     for i in range(npend + 1):
-        pp[i, npend] = _gcdot(bp[i], pv[npend])
-        pp[npend, i] = _gcdot(pv[npend], rp[i])
+        pp[i, npend] = cdot(bp[i], pv[npend])
+        pp[npend, i] = cdot(pv[npend], rp[i])
     return npend + 1
 
 
@@ -545,15 +506,15 @@ def _pend_values(pv, bp, pp, bz, tm, uz, vy, npend, gg, pref, out, orow, y, af, 
     A = I - 2 X^H B X, t = X^H B v(y), out[orow - r, y] = pref * det [[A[:q, :q], t[:q]],
     [A[q, :q], t[q]]], q = npend + r (small exact determinants, LU with partial pivoting)."""
     for i in range(npend):
-        tf[i] = _gcdot(bp[i], vy)
+        tf[i] = cdot(bp[i], vy)
         for j in range(npend):
             af[i, j] = -2.0 * pp[i, j]
         af[i, i] += 1.0
         for kk in range(gg):
-            af[i, npend + kk] = -2.0 * _gcdot(bp[i], uz[kk])
-            af[npend + kk, i] = -2.0 * _gcdot(bz[kk], pv[i])
+            af[i, npend + kk] = -2.0 * cdot(bp[i], uz[kk])
+            af[npend + kk, i] = -2.0 * cdot(bz[kk], pv[i])
     for kk in range(gg):
-        tf[npend + kk] = _gcdot(bz[kk], vy)
+        tf[npend + kk] = cdot(bz[kk], vy)
         for l in range(gg):
             af[npend + kk, npend + l] = -2.0 * tm[kk, l]
         af[npend + kk, npend + kk] += 1.0
@@ -563,7 +524,7 @@ def _pend_values(pv, bp, pp, bz, tm, uz, vy, npend, gg, pref, out, orow, y, af, 
             for j in range(q):
                 mat[i, j] = af[i, j]
             mat[i, q] = tf[i]
-        out[orow - r, y] = pref * _gdet_lu(mat, q + 1)
+        out[orow - r, y] = pref * det_lu(mat, q + 1)
 
 
 @njit(cache=True)
@@ -600,8 +561,8 @@ def _pend_commit(b, bp, rp, pp, npend, bz, tm, uz, gg, tol_den):
     f2 = np.zeros((npend, gg), dtype=dt)      # f_bl = L_b^H z_l
     for kk in range(gg):
         for a in range(npend):
-            e[kk, a] = _gcdot(uz[kk], rp[a])
-            f2[a, kk] = _gcdot(bp[a], uz[kk])
+            e[kk, a] = cdot(uz[kk], rp[a])
+            f2[a, kk] = cdot(bp[a], uz[kk])
     for kk in range(gg):
         # bz_k += L M^H R^H z_k
         for bb in range(npend):
@@ -685,7 +646,7 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
                 bz[r, n] = np.conj(b[n, n]) * uz[r, n]
         for r in range(gg):
             for l in range(gg):
-                tm[r, l] = _gcdot(bz[r], uz[l])
+                tm[r, l] = cdot(bz[r], uz[l])
         for i in range(pz.shape[0]):
             npend = _pend_add(b, pz[i], pv, bp, rp, pp, npend)
         for n in range(k):
@@ -696,7 +657,7 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
             _gproducts(b, uz[r], pn, bz[r])
         for r in range(gg):
             for l in range(gg):
-                tm[r, l] = _gcdot(bz[r], uz[l])
+                tm[r, l] = cdot(bz[r], uz[l])
         _gproducts(b, v[y], p, qv)
     since = 0
     orow = x0 - row0
@@ -708,7 +669,7 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
         elif regular:
             pref = ppref * ph * np.exp(lpref + logdet)
             for r in range(gg):
-                tv[r] = _gcdot(bz[r], vy)
+                tv[r] = cdot(bz[r], vy)
             for r in range(gg):
                 for l in range(gg):
                     aw[r, l] = -2.0 * tm[r, l]
@@ -739,20 +700,20 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
                         if i < r:
                             mat[i, i] += 1.0
                         mat[i, r] = tv[i]
-                    out[orow - r, y] = pref * _gdet_lu(mat, r + 1)
+                    out[orow - r, y] = pref * det_lu(mat, r + 1)
         else:
             n_bord += 1
             otr[:, :] = kmat
             for r in range(gg):
                 if r > 0:
-                    _outer_h(otr, uz[r - 1], -2.0)
+                    outer_acc(otr, uz[r - 1], -2.0)
                 out[orow - r, y] = ppref * _bordered_log(otr, uz[r], vy, lpref)
         if y == m - 1:
             break
         # advance the master: K(y + 1) = K(y) - 2 v(y) v(y)^H
         explicit = (not regular) or since >= refresh
         if not explicit and npend == 0:
-            den = 1.0 - 2.0 * _gcdot(vy, p)
+            den = 1.0 - 2.0 * cdot(vy, p)
             if mode == 2:
                 # O Hermitian: den is real; dropping its rounding-level imaginary part keeps the
                 # update Hermitian (else the assumption B^H v = B v feeds back and grows)
@@ -760,7 +721,7 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
             if abs(den) >= tol_den:
                 cc = 2.0 / den
                 for l in range(gg):
-                    sl[l] = _gcdot(qv, uz[l])
+                    sl[l] = cdot(qv, uz[l])
                 for r in range(gg):
                     f = np.conj(cc * tv[r])
                     for n in range(k):
@@ -800,14 +761,14 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
             if regular:
                 _kmat(v, phi, q, stride, x0, y, kmat)
             else:
-                _outer_h(kmat, vy, -2.0)
+                outer_acc(kmat, vy, -2.0)
             regular, logdet, ph = _ginv(kmat, b, cond_max)
             if regular:
                 for r in range(gg):
                     _gproducts(b, uz[r], pn, bz[r])
                 for r in range(gg):
                     for l in range(gg):
-                        tm[r, l] = _gcdot(bz[r], uz[l])
+                        tm[r, l] = cdot(bz[r], uz[l])
                 _gproducts(b, v[y], p, qv)
     return rebuilds, n_bord, fallbacks
 
