@@ -276,6 +276,85 @@ def log_char_poly_line(diag, t, c0, e_re, ys):
     return log_f, log_norm
 
 
+@njit(cache=True)
+def log_scaled_char_poly_line(diag, t, c0, e_re, ys, rhos):
+    """g = ln|t^M f0(E) / rho^M| on the line E = e_re + i y, per node (y, rho) = (ys[q], rhos[q]).
+
+    With U_i = [[(d_i - E)/rho, -t/rho], [t/rho, 0]] the transfer matrix is
+    T_i = (rho/t) U_i, so t^M f0(E) = rho^M (tr(U_{M-1} ... U_0) - 2 c0 (t/rho)^M): the product
+    of the U_i is formed (running rescaling as in :func:`log_char_poly_line`), and g comes out
+    directly, without the cancellation of ln|t^M f0| against M ln rho (both ~ M ln y at large
+    y, while their difference -> 0).  rho = t reproduces :func:`log_char_poly_line` plus
+    M ln t.
+
+    Returns
+    -------
+    log_g : (K,) complex128, log(tr(prod U) - 2 c0 (t/rho)^M) (real part g, imaginary part
+        arg f0).
+    log_norm : (K,) float64, ln of the largest entry modulus of prod U (the computed trace
+        carries a relative error ~ eps M exp(log_norm - Re log_g)).
+    abs_logs : (K,) float64, sum of |ln s| over the rescalings s plus |ln tr| (the rounding of
+        the accumulated logarithm is <= (number of terms) eps abs_logs).
+    n_terms : (K,) float64, number of terms in that sum.
+    """
+    m = diag.size
+    k = ys.size
+    log_g = np.empty(k, dtype=np.complex128)
+    log_norm = np.empty(k)
+    abs_logs = np.empty(k)
+    n_terms = np.empty(k)
+    dmax = 0.0
+    for i in range(m):
+        dmax = max(dmax, abs(diag[i] - e_re))
+    for q in range(k):
+        e = complex(e_re, ys[q])
+        rho = rhos[q]
+        tau = t / rho
+        grow = (dmax + abs(ys[q])) / rho + 2.0 * tau + 1.0  # > 1: bound on the growth per step
+        nchk = max(1, min(16, int(90.0 / np.log10(grow))))
+        a = 1.0 + 0.0j
+        b = 0.0j
+        c = 0.0j
+        d = 1.0 + 0.0j
+        logs = 0.0
+        labs = 0.0
+        nt = 1.0
+        for i in range(m):
+            x = (diag[i] - e) / rho
+            a, b, c, d = x * a - tau * c, x * b - tau * d, tau * a, tau * b
+            if (i + 1) % nchk != 0 and i != m - 1:
+                continue
+            s = max(max(abs(a.real), abs(a.imag)), max(abs(c.real), abs(c.imag)))
+            s = max(s, max(max(abs(b.real), abs(b.imag)), max(abs(d.real), abs(d.imag))))
+            if s > 1e100 or s < 1e-100:
+                a /= s
+                b /= s
+                c /= s
+                d /= s
+                ls = np.log(s)
+                logs += ls
+                labs += abs(ls)
+                nt += 1.0
+        tr = a + d
+        s = max(max(abs(a), abs(b)), max(abs(c), abs(d)))
+        log_norm[q] = logs + np.log(s)
+        if tr == 0.0:
+            log_g[q] = complex(-np.inf, 0.0)
+            abs_logs[q] = np.inf
+            n_terms[q] = nt
+            continue
+        ltr = np.log(tr)
+        ld = ltr + logs  # complex log of tr(prod U)
+        lt = m * np.log(tau)  # ln (t/rho)^M
+        if ld.real - lt > 45.0:  # |2 c0 (t/rho)^M / tr| < 1e-19: below roundoff
+            log_g[q] = ld
+        else:
+            log_g[q] = lt + np.log(np.exp(ld - lt) - 2.0 * c0)
+        abs_logs[q] = labs + abs(ltr.real)
+        n_terms[q] = nt
+    return log_g, log_norm, abs_logs, n_terms
+
+
 # ---------------------------------------------------------------------------- NumPy twins
 def chain_logdet_reference(diag, t, start, n, e):
     """Plain NumPy twin of :func:`chain_logdet`: ``numpy.linalg.slogdet`` of the dense chain."""
@@ -344,6 +423,30 @@ def log_char_poly_line_reference(diag, t, c0, e_re, ys):
         ld = np.log(np.trace(mat)) + logs
         log_f[q] = ld if ld.real > 45.0 else np.log(np.exp(ld) - 2.0 * c0)
     return log_f, log_norm
+
+
+def log_scaled_char_poly_line_reference(diag, t, c0, e_re, ys, rhos):
+    """Plain NumPy twin of :func:`log_scaled_char_poly_line`: explicit complex 2 x 2 products
+    of U_i = [[(d_i - E)/rho, -t/rho], [t/rho, 0]], rescaled after each step (returns log_g and
+    log_norm)."""
+    m = len(diag)
+    log_g = np.empty(len(ys), dtype=complex)
+    log_norm = np.empty(len(ys))
+    for q, (y, rho) in enumerate(zip(ys, rhos)):
+        e = complex(e_re, y)
+        tau = t / rho
+        mat = np.eye(2, dtype=complex)
+        logs = 0.0
+        for di in diag:
+            mat = np.array([[(di - e) / rho, -tau], [tau, 0.0]]) @ mat
+            s = np.max(np.abs(mat))
+            mat = mat / s
+            logs += np.log(s)
+        log_norm[q] = logs + np.log(np.max(np.abs(mat)))
+        ld = np.log(np.trace(mat)) + logs
+        lt = m * np.log(tau)
+        log_g[q] = ld if ld.real - lt > 45.0 else lt + np.log(np.exp(ld - lt) - 2.0 * c0)
+    return log_g, log_norm
 
 
 @njit(cache=True)

@@ -53,7 +53,8 @@ Before this, small twists on clean rings went to direct eigenvalue differences w
 
 **E_L(N, 0)** (``energy0``) comes from the same line, as the integral of ln|f0| (see
 ``_contour_energy``): O(M) instead of N bisections, with an estimated error
-(``log10_energy0_error``); bisection is used if that estimate exceeds 1e-12 relative.
+(``log10_energy0_error``); bisection is used if that estimate exceeds 1e-12 max(|E_L|, N ||H||).
+(rho_s does not use E_L(N, 0): (C) gives the difference directly.)
 
 **Band path** (``method="bands"``, ``"log"``, ``"direct"``, or the fallback of ``"auto"``).
 The shift d_j = E_j(phi) - E_j(phi0) of each occupied band solves exactly
@@ -121,7 +122,11 @@ _MAX_NODES = 4096
 #: per-level absolute error of a computed eigenvalue, in units of eps ||H|| (bisection with
 #: abstol 2 eps ||H||, or LAPACK): used for the error of direct eigenvalue differences
 LEVEL_ERROR_EPS = 8.0
-#: largest estimated relative error of E_L(N, 0) from the contour before bisection is used
+#: largest estimated error of E_L(N, 0) from the contour, relative to max(|E_L|, N ||H||) (the
+#: scale of a sum of N levels each known to ~ eps ||H||), before bisection (O(M N)) is used.
+#: Relative to |E_L| alone it could not be met on fine continuum grids: the contour's bound has
+#: a floor ~ eps M ||H|| (||H|| ~ 4/h^2), i.e. ~ 1e-12 |E_L| at h = 1/4, mu = 0.5 with white
+#: noise D = 8, and the O(M N) bisection then made stiffness cost ~ L^2 there.
 ENERGY0_REL_ERROR_MAX = 1e-12
 #: the line integral for E_L switches to the moment series (ratio <= 1/144 per order) beyond
 #: y = SERIES_FACTOR * R, R >= max |E_l - E*|
@@ -432,13 +437,20 @@ def _contour_energy(ring: Ring, phi0: float, n: int, e_star: float, half: float,
     k_sw = int(np.ceil(u_switch / step))
     u = step * np.arange(k_sw + 1)
     y = half * np.sinh(u)
-    lf, ln = K.log_char_poly_line(ring.diag, t, c0, float(e_star), np.ascontiguousarray(y))
-    big = 0.5 * m * np.log(a2 + y * y)
-    g = lf.real + m * np.log(t) - big
-    # per-node roundoff: the product (eps M ||T|| / |f0|) and the sums of O(M ln y) terms
+    y = np.ascontiguousarray(y)
+    # the nodes of (C) (returned for reuse): ln f0 itself
+    lf, ln = K.log_char_poly_line(ring.diag, t, c0, float(e_star), y)
+    # the integrand g = ln|t^M f0| - M ln rho, rho = sqrt(A^2 + y^2), from the product of the
+    # transfer matrices divided by rho/t (kernel log_scaled_char_poly_line): no cancellation
+    # of two ~ M ln y terms, so its roundoff is ~ eps M per node, not eps M ln(y t)
+    rho = np.sqrt(a2 + y * y)
+    lg, lnu, labs, nterm = K.log_scaled_char_poly_line(ring.diag, t, c0, float(e_star), y, rho)
+    g = lg.real
+    # per-node roundoff: the product (4 eps (M + 2) ||prod U|| / |tr|), the accumulated log of
+    # the rescalings, and the rounding of rho (M |ln rho~ - ln rho| <= 2 eps M)
     with np.errstate(over="ignore"):
-        g_err = _EPS * m * (np.exp(np.minimum(ln - lf.real, 700.0)) + 4.0) + 4.0 * _EPS * (
-            np.abs(lf.real) + m * abs(np.log(t)) + big)
+        g_err = 4.0 * _EPS * (m + 2) * np.exp(np.minimum(lnu - g, 700.0)) + _EPS * (
+            (nterm + 1.0) * labs + np.abs(g) + 2.0 * m)
     # series nodes beyond the switch, until the integrand is below 1e-18 of M R per unit u
     ks = np.arange(2, SERIES_ORDER + 1)
     coef = (-1.0) ** (ks + 1) * (mom[ks - 1] - m * a2 ** ks) / (2.0 * ks)
@@ -719,7 +731,8 @@ def stiffness(ring: Ring, mu: float | None = None, thetas=None, *,
                 (0.5 * (pair0[0] + pair0[1]), 0.5 * (pair0[1] - pair0[0])))
         with np.errstate(over="ignore", invalid="ignore"):
             energy0, energy0_err, nodes = _contour_energy(ring, phi0, n, *line)
-    if not (np.isfinite(energy0) and energy0_err <= ENERGY0_REL_ERROR_MAX * abs(energy0)):
+    if not (np.isfinite(energy0) and energy0_err <= ENERGY0_REL_ERROR_MAX * max(
+            abs(energy0), n * hnorm)):
         energy0 = float(np.sum(_levels(ring, phi0, 0, n)))
         energy0_err = n * LEVEL_ERROR_EPS * _EPS * hnorm
 
