@@ -7,11 +7,16 @@ Usage:  NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 Timing (< 2 min on one core): Anderson lattice (W = 4, mu = -0.5) and a continuum white-noise
 ring, for several M; "eigensolve" is ``ground_state(ring, mu=mu)`` (levels + orbitals of one
 sample), "stiffness" is ``stiffness(ring, mu, thetas)`` for 3 twists, "contour" the part of it
-spent in the contour integral (C) (the rest is E_L(N_mu, 0), i.e. the N_mu lowest levels by
-bisection, and the Sturm counts).  The largest lattice has rho_s < 1e-200.  Kernels are warmed
+spent in the contour integral (C) (the rest is E_L(N_mu, 0) from the line integral of ln|f0|, and
+the Sturm counts).  The largest lattice has rho_s < 1e-200.  Kernels are warmed
 up first (numba compilation excluded).
 
 --large: M = 10^4, 10^5 Anderson lattices (goal: stiffness < 1 s at 10^5), vs one Sturm count.
+
+--continuum: continuum white-noise rings of workflows/superfluid_stiffness_large.toml (h = 1/4,
+D = 8, mu = 0.5, M = 4L) for L = 512 ... 16384: time of ``stiffness`` vs L with the fitted
+exponent, against the old path (E_L(N_mu, 0) by bisection of the N_mu ~ L occupied levels, which
+the previous error criterion forced on these rings: ~L^2) in the same run, L <= 2048.
 
 --decay: <ln rho_s0> over samples for several L, least-squares slope vs L, compared with
 gamma(mu) from a 10^6-site transfer-matrix product (``tgsweep.observables.lyapunov_chain``).
@@ -28,6 +33,8 @@ import tgsweep as T
 from tgsweep.observables import stiffness
 from tgsweep.observables.localization import lyapunov_chain
 from tgsweep.core.spectrum import count_at_most, eigenvalues
+from tgsweep.models.potentials import white_noise
+from tgsweep.observables import superfluid as S
 from tgsweep.observables.superfluid import _contour_path
 
 THETAS = np.array([0.5, 1.0, np.pi])
@@ -89,6 +96,44 @@ def large(sizes=(10**4, 10**5)):
               f"{res.log10_energy0_error:5.1f}")
 
 
+def _exponent(ls, ts):
+    ls, ts = np.log(np.asarray(ls, float)), np.log(np.asarray(ts, float))
+    return float(np.polyfit(ls, ts, 1)[0])
+
+
+def continuum(lengths=(512, 1024, 2048, 4096, 8192, 16384), old_max=2048, mu=0.5):
+    """stiffness of white-noise continuum rings vs L (h = 1/4, D = 8): new path vs the old one
+    (E_L(N_mu, 0) forced to the bisection fallback, ENERGY0_REL_ERROR_MAX = 0)."""
+    rng = np.random.default_rng(8023)
+    warm = T.Ring.continuum(64, 4, white_noise(rng, 256, 0.25, 8.0))
+    stiffness(warm, mu, [0.5])
+    print(f"{'continuum h=1/4 D=8 mu=0.5':28s} {'M':>6s} {'N_mu':>5s} {'new[s]':>8s} "
+          f"{'old[s]':>8s} {'old/new':>8s}  log10 rho_s0  err   E0 err  |E0 new/old - 1|")
+    rows = []
+    for length in lengths:
+        ring = T.Ring.continuum(length, 4, white_noise(rng, 4 * length, 0.25, 8.0))
+        t_new, res = _t(lambda: stiffness(ring, mu, [0.5]), reps=2 if length <= 4096 else 1)
+        t_old, dev = np.nan, np.nan
+        if length <= old_max:
+            keep = S.ENERGY0_REL_ERROR_MAX
+            S.ENERGY0_REL_ERROR_MAX = 0.0
+            try:
+                t_old, old = _t(lambda: stiffness(ring, mu, [0.5]))
+            finally:
+                S.ENERGY0_REL_ERROR_MAX = keep
+            dev = abs(res.energy0 / old.energy0 - 1)
+            assert old.log10_rho_s0 == res.log10_rho_s0  # rho_s does not use E_L(N, 0)
+        rows.append((length, t_new, t_old))
+        print(f"{'L=' + str(length):28s} {ring.n_grid:6d} {res.n_mu:5d} {t_new:8.3f} "
+              f"{t_old:8.2f} {t_old / t_new:8.0f}  {res.log10_rho_s0:12.2f} "
+              f"{np.max(res.log10_error):5.1f} {res.log10_energy0_error:7.1f}  {dev:9.1e}")
+    ls = [r[0] for r in rows]
+    print(f"fitted exponent t ~ L^a: new a = {_exponent(ls, [r[1] for r in rows]):.2f} "
+          f"(L = {ls[0]}..{ls[-1]}), old a = "
+          f"{_exponent([r[0] for r in rows if r[0] <= old_max], [r[2] for r in rows if r[0] <= old_max]):.2f}"
+          f" (L = {ls[0]}..{old_max})")
+
+
 def decay(width=4.0, mu=-0.5, lengths=(100, 200, 400, 600, 800), samples=16, seed=1):
     rng = np.random.default_rng(seed)
     gam = float(lyapunov_chain(rng.uniform(-width / 2, width / 2, 10**6), 1.0, mu)[0])
@@ -118,6 +163,10 @@ if __name__ == "__main__":
     t0 = time.perf_counter()
     if "--large" in sys.argv:
         large()
+        sys.exit(0)
+    if "--continuum" in sys.argv:
+        continuum()
+        print(f"continuum section: {time.perf_counter() - t0:.1f} s")
         sys.exit(0)
     timing()
     print(f"timing section: {time.perf_counter() - t0:.1f} s")
