@@ -45,7 +45,7 @@ def _check_dimension(d: str) -> None:
     if d not in DIMENSIONS:
         raise ValueError(f"dimension: must be one of {', '.join(DIMENSIONS)}, got {d!r}")
 
-__all__ = ["Variable", "Coord", "Option", "Observable", "SampleContext",
+__all__ = ["Variable", "Coord", "Option", "Observable", "SampleContext", "DeferredState",
            "n_cells", "integer_at_least", "real_list", "boolean", "one_of", "REQUIRED",
            "ENSEMBLE_OPTION", "ensemble_of"]
 
@@ -173,18 +173,34 @@ class Observable:
         return self.compute(ctx, opts)
 
 
+class DeferredState:
+    """A sample's state made on first use: ``make()`` is called when an observable first reads
+    :attr:`SampleContext.state`, so a sample whose observables need only the ring and mu
+    (Sturm counts, the stiffness, Lyapunov exponents) never pays for the eigensolve."""
+
+    def __init__(self, make):
+        self.make = make
+
+
 class SampleContext:
     """Everything one sample's observables share: ring, ground state, memoised OBDM, and the
-    grid point's resolved parameters ``params`` ({"model", "disorder", "state"})."""
+    grid point's resolved parameters ``params`` ({"model", "disorder", "state"}).  ``state``
+    may be a :class:`DeferredState` (made on first read of :attr:`state`)."""
 
     def __init__(self, ring, state, params: dict, point: int = -1, sample: int = -1):
         self.ring = ring
-        self.state = state
+        self._state = state
         self.params = params
         self.point = point  # flat grid point p
         self.sample = sample  # sample index s
         self._obdm = None
         self._bands = {}
+
+    @property
+    def state(self):
+        if isinstance(self._state, DeferredState):
+            self._state = self._state.make()
+        return self._state
 
     @property
     def has_obdm(self) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..models.potentials import make_potential
 from ..models.ring import Ring
-from ..observables.declaration import SampleContext
+from ..observables.declaration import DeferredState, SampleContext
 from . import registry
 from .faults import fault_point
 from .kernels import compiled_count
@@ -99,8 +99,9 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
         rng = sample_rng(spec.seed, p, s)
         pot = draw_potential(params["disorder"], geom, rng)
         ring = make_ring(params["model"], pot)
-        state = make_state(ring, params, localized=all(
-            registry.get(name).localized for name in spec.observables))
+        localized = all(registry.get(name).localized for name in spec.observables)
+        # made on first use: observables that need only the ring and mu skip the eigensolve
+        state = DeferredState(lambda: make_state(ring, params, localized=localized))
         ctx = SampleContext(ring, state, params, p, s)
         values = {}
         for name, opts in spec.observables.items():
