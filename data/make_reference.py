@@ -62,6 +62,9 @@ REFERENCE = {
                                  "grid": {"disorder.D": [1.0, 4.0]},
                                  "observables": {"lyapunov": {"energies": [
                                      -1.0, 0.0, 1.0, 2.0, 4.0, 6.0]}}}]},
+    # the full workflow (O(M) per sample: ~30 s serial in all; the committed stores are the
+    # gallery's data)
+    "superfluid_stiffness_large": {"sampling": {"n_samples": 8}},
     # series members carry their own grid and observables (workflows/finite_temperature.toml)
     "finite_temperature": {"sampling": {"n_samples": 2}, "series": [
         *[{"label": f"L{x}", "model": {"sites": x},
@@ -87,6 +90,17 @@ def _one_chunk(over: dict) -> dict:
 
 REFERENCE = {k: _one_chunk(v) for k, v in REFERENCE.items()}
 
+#: per-workflow size limits (default: tgsweep.sweep.limits.Limits()).  The guard assumes N = M
+#: dense orbitals; superfluid_stiffness_large's observables never make the orbitals
+#: (workflows/superfluid_stiffness_large.toml: run with --max-sample-gb 128)
+LIMITS = {"superfluid_stiffness_large": {"max_sample_gb": 128.0}}
+
+
+def _limits(name: str):
+    from tgsweep.sweep.limits import Limits
+
+    return Limits(**LIMITS.get(name, {}))
+
 
 def make(name: str, render_only: bool = False) -> list[str]:
     from tgsweep.plots.workflows import render
@@ -97,12 +111,14 @@ def make(name: str, render_only: bool = False) -> list[str]:
     wf = Path("workflows") / f"{name}.toml"
     t0 = time.perf_counter()
     if render_only:
-        stores = workflow_stores(wf, out=str(base), overrides=REFERENCE[name])
+        stores = workflow_stores(wf, out=str(base), overrides=REFERENCE[name],
+                                 limits=_limits(name))
     else:
         for p in (base, REF / name):
             if p.exists():
                 shutil.rmtree(p)
-        stores = run_workflow(wf, out=str(base), overrides=REFERENCE[name])
+        stores = run_workflow(wf, out=str(base), overrides=REFERENCE[name],
+                              limits=_limits(name))
     dt = time.perf_counter() - t0
     ds = open_workflow(stores[0] if len(stores) == 1 and "series" not in REFERENCE[name]
                        else stores)
@@ -121,7 +137,7 @@ def gallery(name: str) -> list[str]:
 
     is_series = "series" in tomllib.loads(wf.read_text())
     os.chdir(ROOT)  # the workflows' stores are relative to the repository root
-    stores = run_workflow(wf, resume=True)
+    stores = run_workflow(wf, resume=True, limits=_limits(name))
     dt = time.perf_counter() - t0
     files = render(open_workflow(stores if is_series else stores[0]), GALLERY)
     print(f"{name}: full workflow, {len(stores)} store(s) in {dt:.1f} s -> {', '.join(files)}",

@@ -116,13 +116,14 @@ def workflow_stores(path, out: str | None = None, overrides: dict | None = None,
 
 def run_workflow(path, out: str | None = None, overrides: dict | None = None, *,
                  executor=None, resume: bool = False, progress: bool = False,
-                 **run_kwargs) -> list[str]:
+                 limits=None, **run_kwargs) -> list[str]:
     """Run every member of a workflow with :func:`tgsweep.sweep.runner.run_sweep` on one
     ``executor`` (None: this process); mark each store with ``workflow`` (file stem) and
-    ``series_label``; return the store paths.  ``run_kwargs`` are passed to run_sweep."""
+    ``series_label``; return the store paths.  ``limits``: as for :func:`load_workflow`;
+    ``run_kwargs`` are passed to run_sweep."""
     name = Path(path).stem
-    stores = workflow_stores(path, out, overrides)
-    for (label, spec), store in zip(load_workflow(path, overrides), stores):
+    stores = workflow_stores(path, out, overrides, limits)
+    for (label, spec), store in zip(load_workflow(path, overrides, limits), stores):
         Path(store).parent.mkdir(parents=True, exist_ok=True)
         run_sweep(spec, store, executor, resume=resume, progress=progress, **run_kwargs)
         ZarrStore(store).update_attrs({"workflow": name, "series_label": label})
