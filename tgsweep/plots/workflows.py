@@ -303,7 +303,7 @@ def fig_superfluid_stiffness(series, outdir, name: str = "superfluid_stiffness")
     clean = "thin: √mu/pi (clean); " if any(d == 0 for d in dvals) else ""
     axes[0].set_title(clean + "wide dashed: slope −gamma(mu) (transfer matrix, largest L); "
                       "fit: weighted least squares", fontsize=8)
-    axes[0].legend(fontsize=6, loc="upper right")
+    axes[0].legend(fontsize=6, loc="lower left")  # the data run from upper left to lower right
     # Lyapunov exponents at the largest L
     ds = series[order[-1]][1]
     ly = _ok(ds, "lyapunov")
