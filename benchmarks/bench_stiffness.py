@@ -128,9 +128,10 @@ def continuum(lengths=(512, 1024, 2048, 4096, 8192, 16384), old_max=2048, mu=0.5
               f"{t_old:8.2f} {t_old / t_new:8.0f}  {res.log10_rho_s0:12.2f} "
               f"{np.max(res.log10_error):5.1f} {res.log10_energy0_error:7.1f}  {dev:9.1e}")
     ls = [r[0] for r in rows]
+    old_rows = [r for r in rows if r[0] <= old_max]
     print(f"fitted exponent t ~ L^a: new a = {_exponent(ls, [r[1] for r in rows]):.2f} "
           f"(L = {ls[0]}..{ls[-1]}), old a = "
-          f"{_exponent([r[0] for r in rows if r[0] <= old_max], [r[2] for r in rows if r[0] <= old_max]):.2f}"
+          f"{_exponent([r[0] for r in old_rows], [r[2] for r in old_rows]):.2f}"
           f" (L = {ls[0]}..{old_max})")
 
 
