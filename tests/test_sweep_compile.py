@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import re
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -24,8 +25,9 @@ import pytest
 from tgsweep.core.obdm import BLOCKED_MIN_N
 from tgsweep.sweep import parse_spec
 from tgsweep.sweep.kernels import lock_compiles
+from tgsweep.threads import pinned_environ
 
-from _sweep_util import cli, spec_dict, write_spec
+from _sweep_util import spec_dict, write_spec
 
 KERNEL_SOURCE = textwrap.dedent("""
     import numpy as np
@@ -103,8 +105,11 @@ def test_sample_dependent_kernels_compiled_once_per_machine(tmp_path, monkeypatc
     assert 12 < BLOCKED_MIN_N <= 44
     cache = tmp_path / "numba-cache"
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
-    res = cli("run", _straddling_spec(tmp_path), "--out", tmp_path / "o.zarr", "--workers", "2",
-              check=True)
+    res = subprocess.run([sys.executable, "-m", "tgsweep.cli", "run",
+                          str(_straddling_spec(tmp_path)), "--out", str(tmp_path / "o.zarr"),
+                          "--workers", "2"],
+                         capture_output=True, text=True, env=pinned_environ(), timeout=1200)
+    assert res.returncode == 0, res.stderr  # (compiling ~30 kernels: minutes on a loaded machine)
     client = re.search(r"compiling kernels, first run only … \d+ s \((\d+) kernels", res.stderr)
     assert client, res.stderr
     workers = re.search(r"workers compiled (\d+) kernels", res.stdout)
