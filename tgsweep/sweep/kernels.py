@@ -16,7 +16,9 @@ the processes of a machine: a process that finds a kernel missing from the cache
 exclusive OS lock (``flock`` on :func:`compile_lock_path`), loads the kernel if another process
 compiled it meanwhile, and only otherwise compiles it and writes it to the cache.  Every kernel
 signature is thus compiled once per machine; the other workers wait for it and load it.  The
-kernel drops the lock of a process that dies, so a killed worker never blocks the others.
+kernel drops the lock of a process that dies, so a killed worker never blocks the others.  A
+kernel already in the process's memory never takes the lock; a load from the cache takes it
+for milliseconds (and waits while another process compiles).
 
 This module counts compilations and locks them; it never compiles by itself.
 """
