@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from contextlib import contextmanager
 
 __all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG", "dask_env"]
 
@@ -84,6 +85,27 @@ def dask_setup(worker) -> None:
 
 def _ready() -> int:
     return os.getpid()
+
+
+@contextmanager
+def _server_environ():
+    """This process's environment while it starts the forkserver (and pool processes) that
+    workers come from: BLAS loads with one thread there; multiprocessing's resource tracker
+    (started with them) is told not to warn about a pool's semaphores, which the pool unlinks
+    itself when close(now=True) terminated the workers after Ctrl-C."""
+    quiet = {**PIN_ENV, "PYTHONWARNINGS": ",".join(filter(None, [
+        os.environ.get("PYTHONWARNINGS"),
+        "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"]))}
+    saved = {k: os.environ.get(k) for k in quiet}
+    os.environ.update(quiet)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class LocalWorkers:
@@ -144,42 +166,33 @@ class LocalWorkers:
 
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload([PRELOAD])
-        # the forkserver loads BLAS with one thread; multiprocessing's resource tracker (started
-        # with the pool) is told not to warn about the pool's semaphores, which it unlinks itself
-        # when close(now=True) terminated the workers after Ctrl-C
-        quiet = {**PIN_ENV, "PYTHONWARNINGS": ",".join(filter(None, [
-            os.environ.get("PYTHONWARNINGS"),
-            "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"]))}
-        saved = {k: os.environ.get(k) for k in quiet}
-        os.environ.update(quiet)
-        try:
+        with _server_environ():
             pool = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init_pool_worker)
             for f in [pool.submit(_ready) for _ in range(self.n)]:  # start every process now
                 f.result()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         return pool
 
     def _make_dask(self):
         import multiprocessing as mp
 
-        import dask
-        from distributed import Client, LocalCluster
-
         cfg = dict(DASK_CONFIG)
         if "forkserver" in mp.get_all_start_methods():
             # workers forked from one server that imported distributed and tgsweep once,
-            # instead of each spawned worker importing both (~1 s of CPU each)
+            # instead of each spawned worker importing both (~1 s of CPU each).  The server is
+            # started first, so that its imports (distributed, tgsweep, numba) run on another
+            # core while this thread imports distributed and starts the scheduler, not after
             cfg["distributed.worker.multiprocessing-method"] = "forkserver"
-        with dask.config.set(cfg):
-            if cfg.get("distributed.worker.multiprocessing-method") == "forkserver":
-                from distributed.utils import get_mp_context
+            from multiprocessing import forkserver
 
-                get_mp_context().set_forkserver_preload(["distributed", PRELOAD, __name__])
+            mp.get_context("forkserver").set_forkserver_preload(["distributed", PRELOAD,
+                                                                 __name__])
+            with _server_environ():
+                forkserver.ensure_running()
+
+        import dask
+        from distributed import Client, LocalCluster
+
+        with dask.config.set(cfg):
             self._cluster = LocalCluster(
                 n_workers=self.n, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0" if self.dashboard else None,

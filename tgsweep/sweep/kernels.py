@@ -6,16 +6,39 @@ Every kernel is ``@njit(cache=True)``: the first call with a new argument type c
 ``$NUMBA_CACHE_DIR``); later processes on the same machine load it (milliseconds).  A sweep
 therefore computes its first task in the client before any worker starts computing
 (:func:`tgsweep.sweep.runner.run_sweep`): exactly the kernels that the spec's observables call
-get compiled, once, and the workers load them.  This module only counts; it never compiles.
+get compiled, once, and the workers load them.
+
+Which kernels a task calls can depend on the sample (the OBDM uses
+``_obdm_kernels.obdm_blocked`` from N >= 32 particles on and ``obdm_grouped`` below, and N
+depends on the disorder drawn), so the client's first task cannot always compile everything
+the workers will need.  :func:`install_compile_lock` therefore serializes compilation across
+the processes of a machine: a process that finds a kernel missing from the cache takes an
+exclusive OS lock (``flock`` on :func:`compile_lock_path`), loads the kernel if another process
+compiled it meanwhile, and only otherwise compiles it and writes it to the cache.  Every kernel
+signature is thus compiled once per machine; the other workers wait for it and load it.  The
+kernel drops the lock of a process that dies, so a killed worker never blocks the others.  A
+kernel already in the process's memory never takes the lock; a load from the cache takes it
+for milliseconds (and waits while another process compiles).
+
+This module counts compilations and locks them; it never compiles by itself.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
+import tempfile
 import threading
 import time
 
-__all__ = ["dispatchers", "compiled_count", "loaded_count", "CompileWatch"]
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no cross-process lock
+    fcntl = None
+
+__all__ = ["dispatchers", "compiled_count", "loaded_count", "CompileWatch",
+           "compile_lock_path", "lock_compiles", "install_compile_lock"]
 
 _SCANNED: list = [None, None, {}]  # (len(sys.modules), tgsweep modules and sizes, dispatchers)
 
@@ -56,6 +79,97 @@ def compiled_count() -> int:
 def loaded_count() -> int:
     """Number of kernels loaded from the on-disk cache (cache hits) in this process so far."""
     return sum(sum(d.stats.cache_hits.values()) for d in dispatchers().values())
+
+
+def compile_lock_path() -> str:
+    """The file whose ``flock`` serializes kernel compilation on this machine: in the temporary
+    directory (local to the machine), one per user and numba cache location
+    (``$NUMBA_CACHE_DIR``, or the ``__pycache__`` folders next to tgsweep's sources)."""
+    from numba.core import config
+
+    where = config.CACHE_DIR or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tag = hashlib.sha1(os.path.abspath(where).encode()).hexdigest()[:12]
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return os.path.join(tempfile.gettempdir(), f"tgsweep-numba-compile-{uid}-{tag}.lock")
+
+
+class _MachineLock:
+    """Re-entrant in this process (a kernel's compilation compiles the kernels it calls),
+    exclusive across the processes of the machine (``flock``; none where there is no fcntl or
+    the file cannot be locked: then processes may compile the same kernel, as numba does)."""
+
+    def __init__(self):
+        self._depth = 0
+        self._fd = None
+
+    def __enter__(self):
+        self._depth += 1
+        if self._depth == 1 and fcntl is not None:
+            try:
+                fd = os.open(compile_lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return self
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:
+                os.close(fd)
+                return self
+            self._fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+        return False
+
+
+_MACHINE_LOCK = _MachineLock()
+_WRAPPED: list = [0]  # number of dispatchers seen by the last install_compile_lock
+
+
+def lock_compiles(disp) -> bool:
+    """Make the numba dispatcher ``disp`` compile under the machine lock (idempotent); returns
+    whether it was wrapped now."""
+    if getattr(disp.compile, "tgsweep_locked", False):
+        return False
+    disp.compile = _locked_compile(disp)
+    return True
+
+
+def _locked_compile(disp):
+    """``disp.compile`` taking the machine lock unless the signature is already in memory.
+    numba's in-process compiler lock is taken first, so the two locks are always taken in the
+    same order (no deadlock with another thread compiling)."""
+    from numba.core import sigutils
+    from numba.core.compiler_lock import global_compiler_lock
+
+    compile_ = disp.compile
+
+    def compile(sig):
+        args, _ = sigutils.normalize_signature(sig)
+        if tuple(args) in disp.overloads:
+            return compile_(sig)
+        with global_compiler_lock, _MACHINE_LOCK:
+            return compile_(sig)  # loads from the cache if another process wrote it meanwhile
+
+    compile.tgsweep_locked = True
+    return compile
+
+
+def install_compile_lock() -> int:
+    """Make every tgsweep kernel loaded so far compile under the machine lock (idempotent,
+    cheap when nothing new was loaded: each task calls it); returns how many were wrapped."""
+    found = dispatchers()
+    if len(found) == _WRAPPED[0]:
+        return 0
+    n = sum(lock_compiles(disp) for disp in found.values())
+    _WRAPPED[0] = len(found)
+    return n
 
 
 class CompileWatch:

@@ -20,7 +20,7 @@ from ..models.ring import Ring
 from ..observables.declaration import DeferredState, SampleContext
 from . import registry
 from .faults import fault_point
-from .kernels import compiled_count
+from .kernels import compiled_count, install_compile_lock
 from .interaction import make_state
 
 __all__ = ["STATUS", "ERROR_WIDTH", "sample_rng", "draw_potential", "make_ring", "run_sample",
@@ -136,6 +136,7 @@ def layouts_of(spec) -> dict:
 
 def compute_chunk(spec, p: int, c: int) -> ChunkResult:
     """All samples of chunk ``c`` (samples c*spt .. ) at grid point ``p``."""
+    install_compile_lock()  # a kernel missing from the cache is compiled once per machine
     n_compiled = compiled_count()
     layouts = layouts_of(spec)
     s0, s1 = spec.chunk_samples(c)
@@ -160,6 +161,7 @@ def warm_cache(specs, stream=None) -> int:
     """Compile (or load) the numba kernels that ``specs`` need, by computing one sample of the
     first grid point of each, serially in this process; returns the number of kernels compiled.
     For an install step, so that the first sweep starts with a warm on-disk cache."""
+    install_compile_lock()
     n0 = compiled_count()
     for spec in specs:
         run_sample(spec, 0, 0, layouts_of(spec))
