@@ -286,6 +286,15 @@ def _check_tol(tol):
     return tol
 
 
+def _dyn_check(opts):
+    # truncation drops eigenmodes: only the eigenbasis propagator has it (chebyshev and
+    # support have their own error control, see tgsweep.core.evolution)
+    if opts["truncation"] > 0 and opts["method"] in ("chebyshev", "support"):
+        raise ParamError("truncation", f"must be 0 with method = {opts['method']!r} (its error "
+                         "is controlled by tol); truncation > 0 needs method = 'eigen' or "
+                         "'auto'")
+
+
 def _n_depth(geom) -> int:
     # ring distances are at most L/2; dynamics_sample's tails have ceil(max dist) + 1 <= this
     # many entries, and the tail beyond the largest distance is an empty set (exactly 0)
@@ -293,6 +302,11 @@ def _n_depth(geom) -> int:
 
 
 def _dyn_layout(geom, opts):
+    if (opts["truncation"] > 0 and opts["method"] in ("eigen", "auto")
+            and geom["n_grid"] > DENSE_MAX_DYNAMICS):
+        raise ParamError("truncation", f"must be 0 beyond the dense limit ({geom['n_grid']} "
+                         f"grid points > DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS}: the "
+                         "eigenbasis it truncates is not built)")
     t = sweep_times(opts["times"])
     nt, nc, nd = t.size, n_cells(geom), _n_depth(geom)
     lu = "length"
@@ -409,6 +423,7 @@ DYNAMICS = Observable(
              Option("method", "auto", one_of("method", *METHODS), "propagator"),
              Option("tol", SUPPORT_TOL, _check_tol, "support: orbital error target"),
              Option("cell_counts", False, boolean("cell_counts"), "store cell counts per time")),
+    check=_dyn_check,
     description="release of a domain wall (N particles confined to K by hard walls) into the "
                 "ring: N_tr(t), cell-count changes, tails")
 
