@@ -74,11 +74,12 @@ from ..models.ring import Ring, is_real_twist
 from . import _dynamics_kernels as K
 from .initial_states import InitialState
 from .obdm import obdm_lattice
+from ._lyapunov_kernels import log_growth
 from .spectrum import spectral_bounds
 
 __all__ = ["time_grid", "Evolution", "evolve_orbitals", "evolve_density",
            "diagonal_ensemble_density", "evolved_obdm", "DENSE_MAX_DYNAMICS", "METHODS",
-           "choose_method", "CHEB_MAX_ARG", "SUPPORT_TOL", "is_disordered"]
+           "choose_method", "method_costs", "support_cost", "CHEB_MAX_ARG", "SUPPORT_TOL", "is_disordered"]
 
 #: largest ring (grid points) for which the dense eigendecomposition is attempted
 DENSE_MAX_DYNAMICS = 6000
@@ -107,6 +108,7 @@ CHEB_MAX_ARG = 1000.0
 # with benchmarks/bench_dynamics.py, see there): one Chebyshev term per matrix element
 # (M N), one eigenbasis step per real multiply-add of the (M, K) x (K, 2N) GEMM, eigh per M^3
 _COST_CHEB_TERM = 2.0e-9
+_COST_SUPPORT_TERM = 1.5e-9
 _COST_GEMM = 0.035e-9
 _COST_EIGH = 0.25e-9
 
@@ -142,32 +144,51 @@ def _cheb_substeps(dt: float, scale: float) -> tuple[int, float]:
 
 
 def choose_method(ring: Ring, n_particles: int, times=None, *, complex_twist: bool = False,
-                  truncation: float = 0.0, eigenbasis_needed: bool = False) -> str:
+                  truncation: float = 0.0, eigenbasis_needed: bool = False,
+                  tol: float = SUPPORT_TOL) -> str:
     """The propagator "auto" resolves to: "eigen", "chebyshev" or "support".
 
-    Rules, in order: M > :data:`DENSE_MAX_DYNAMICS` -> "support" for a disordered lattice ring
-    (:func:`is_disordered`; each orbital is propagated on its own window, which the disorder
-    keeps small: O(window) instead of O(M) per orbital and term; on a ring where the windows
-    do grow to the whole ring it costs about what "chebyshev" does), "chebyshev" otherwise
-    (no dense eigh);
-    ``truncation`` > 0 -> "eigen" (truncation is an eigenbasis feature); no ``times`` given ->
-    "eigen"; otherwise the cheaper by a single-thread cost model of the whole time grid
-    (propagating from one time to the next, starting at t = 0):
+    Rules, in order: ``truncation`` > 0 -> "eigen" (an eigenbasis feature; the sweep refuses
+    it beyond the dense limit at parse time); M > :data:`DENSE_MAX_DYNAMICS` -> "support" for
+    a disordered lattice ring (:func:`is_disordered`), "chebyshev" otherwise (no dense eigh);
+    no ``times`` given -> "eigen"; otherwise the cheapest by a single-thread cost model of the
+    whole time grid (propagating from one time to the next, starting at t = 0; "support" only
+    on disordered lattice rings):
 
         eigen      ~ [eigh 0.25 ns M^3 + projection] + T x GEMM (M, M) x (M, 2N) (x2 complex)
         chebyshev  ~ 2 ns M N sum_steps K_cheb(||H|| dt / 2),
+        support    ~ 1.5 ns N sum_substeps K_sub w(t),  w(t) = min(M, min(2 v t, 2 l_c) + 2 K_sub)
 
-    where the eigh term is dropped when ``eigenbasis_needed`` (the infinite-time average is
-    wanted and pays for it anyway).  So "chebyshev" wins for many time points relative to M
-    (fine grids) and for large M; "eigen" for few, long steps on small rings.
+    (:func:`support_cost`: the estimated window w(t) of an orbital grows at the
+    Lieb-Robinson speed v = 2 t_hop until it reaches the width 2 l_c at which a state
+    localized with the smallest Lyapunov exponent of the band falls below the trimming level;
+    the sub-steps are the ones the propagator takes), where the eigh term is dropped when
+    ``eigenbasis_needed`` (the infinite-time average is wanted and pays for it anyway).  So
+    "support" wins on disordered lattice rings once the windows are narrower than the ring,
+    "chebyshev" for fine grids on clean rings, "eigen" for few long steps on small rings or
+    when the eigenbasis is built anyway; benchmarks/bench_dynamics.py ``auto`` measures all
+    three against this choice.
     """
     m = ring.n_grid
-    if m > DENSE_MAX_DYNAMICS:
-        if ring.kind == "lattice" and truncation == 0 and is_disordered(ring):
-            return "support"
-        return "chebyshev"
-    if truncation > 0 or times is None:
+    support_ok = ring.kind == "lattice" and is_disordered(ring)
+    if truncation > 0:
         return "eigen"
+    if m > DENSE_MAX_DYNAMICS:
+        return "support" if support_ok else "chebyshev"
+    if times is None:
+        return "eigen"
+    costs = method_costs(ring, n_particles, times, complex_twist=complex_twist,
+                         eigenbasis_needed=eigenbasis_needed, tol=tol)
+    if not support_ok:
+        costs.pop("support")
+    return min(costs, key=costs.get)
+
+
+def method_costs(ring: Ring, n_particles: int, times, *, complex_twist: bool = False,
+                 eigenbasis_needed: bool = False, tol: float = SUPPORT_TOL) -> dict:
+    """Estimated single-thread seconds of each propagator for the time grid (the cost model
+    of :func:`choose_method`): {"eigen": ..., "chebyshev": ..., "support": ...}."""
+    m = ring.n_grid
     t = np.atleast_1d(np.asarray(times, dtype=np.float64))
     n = max(int(n_particles), 1)
     lo, hi = spectral_bounds(ring)
@@ -183,7 +204,38 @@ def choose_method(ring: Ring, n_particles: int, times=None, *, complex_twist: bo
     cost_eig = gemm * t.size
     if not eigenbasis_needed:
         cost_eig += _COST_EIGH * m**3 + gemm
-    return "chebyshev" if cost_cheb < cost_eig else "eigen"
+    return {"eigen": cost_eig, "chebyshev": cost_cheb,
+            "support": _COST_SUPPORT_TERM * n * support_cost(ring, t, tol)}
+
+
+def support_cost(ring: Ring, times, tol: float = SUPPORT_TOL) -> float:
+    """Estimated sum over the support propagator's sub-steps of K_sub x window for one orbital
+    (see :func:`choose_method`); the windows follow the propagator's own sub-step choice."""
+    m = ring.n_grid
+    t = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    lo, hi = spectral_bounds(ring)
+    scale = 0.5 * (hi - lo) * (1.0 + 1e-12) + 1e-300
+    hop = float(ring.hopping)
+    steps = np.diff(np.concatenate([[0.0], t]))
+    n_est = int(sum(max(1, int(np.ceil(scale * abs(d) / 30.0))) for d in steps if d)) + 1
+    eta = max(tol / (4.0 * n_est), _SUPPORT_TRIM_FLOOR)
+    es = np.linspace(lo, hi, 18)[1:-1]
+    g = np.minimum(log_growth(ring.diag, hop, es, 1.0, 0.0),
+                   log_growth(ring.diag, hop, es, 0.0, 1.0)) / m
+    gmin = float(np.min(g))
+    loc = 2.0 * np.log(np.sqrt(2.0) / eta) / gmin if gmin > 0 else float(m)
+    total = 0.0
+    t_now = 0.0
+    for dt in steps:
+        kept = min(2.0 * 2.0 * hop * abs(t_now), loc, float(m)) + 1.0
+        n_sub = max(1, int(np.ceil(scale * abs(dt) / _best_substep_arg(kept))))
+        k_sub = _cheb_terms(scale * abs(dt) / n_sub)
+        for j in range(n_sub):
+            tj = abs(t_now) + abs(dt) * (j + 1) / n_sub
+            width = min(float(m), min(2.0 * 2.0 * hop * tj, loc) + 1.0 + 2.0 * k_sub)
+            total += k_sub * width
+        t_now += dt
+    return total
 
 
 def is_disordered(ring: Ring) -> bool:
