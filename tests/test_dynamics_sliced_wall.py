@@ -1,5 +1,6 @@
-"""The sliced domain wall (tgsweep.core.initial_states.domain_wall, method="sliced") and the
-cost-model choice of the propagator (tgsweep.core.evolution.choose_method).
+"""The sliced domain wall (tgsweep.core.initial_states.domain_wall, method="sliced"), the
+cost-model choice of the propagator (tgsweep.core.evolution.choose_method) and the re-cut of
+whole-ring orbitals in the support propagator (Evolution.support_density, ``recut``).
 
 References: the sliced orbitals against LAPACK's dense eigh of the |K| x |K| hard-wall block
 (method="dense"); the stated count error against the true trace-norm distance of the two
@@ -16,11 +17,12 @@ import numpy as np
 import pytest
 
 from tgsweep import Ring
-from tgsweep.core.evolution import DENSE_MAX_DYNAMICS, choose_method, method_costs, time_grid
+from tgsweep.core.evolution import (DENSE_MAX_DYNAMICS, Evolution, choose_method, method_costs,
+                                    time_grid)
 from tgsweep.core.initial_states import domain_wall, region_mask
 from tgsweep.observables.dynamics import dynamics_sample
 
-from _tolerances import ROUNDOFF_SUM
+from _tolerances import EIGENVECTOR, ROUNDOFF_SUM
 
 
 def _anderson(m, w, seed):
@@ -38,8 +40,9 @@ def _trace_distance(ua, ub, mask):
                                             (4.0, np.pi / 3, (100, 1500))])
 def test_sliced_wall_equals_dense_within_stated_error(w, twist, region):
     """Lattice M = 3000, K the first half, an arc through x = 0 with a complex twist, and an
-    arc with the boson twist pi/3: the sliced orbitals span the same Slater determinant as LAPACK's (trace
-    distance of the projectors <= the stated count_error, itself < 1e-7), energies agree to
+    arc with the boson twist pi/3: the sliced orbitals span the same Slater determinant as
+    LAPACK's (trace distance of the projectors <= the stated count_error, itself < 1e-7),
+    energies agree to
     round-off, and the orbitals are stored sparse (far fewer entries than N |K|)."""
     m = 3000
     ring = Ring.lattice(_anderson(m, w, 11 + int(w)))
@@ -111,3 +114,27 @@ def test_choose_method_by_estimated_cost():
     big = DENSE_MAX_DYNAMICS + 1
     assert choose_method(Ring.lattice(_anderson(big, 2.0, 3)), 10, [0.0, 1.0]) == "support"
     assert choose_method(Ring.lattice(np.zeros(big)), 10, [0.0, 1.0]) == "chebyshev"
+
+
+@pytest.mark.slow
+def test_whole_ring_orbitals_cut_back_within_the_bound():
+    """Lattice W = 2, M = 2000, the filled step [0, 100) in the site basis, a log grid to
+    t = 1000: some orbitals reach the whole ring and are cut back to a window later
+    (n_recut > 0); every orbital stays within its stated bound of the dense eigenbasis
+    propagation at t = 1000 (free-fermion dynamics, e^{-iHt} u by LAPACK eigh) and every
+    count within count_error at every time; without re-cut nothing is cut back."""
+    m = 2000
+    ring = Ring.lattice(np.random.default_rng(2000).uniform(-1.0, 1.0, m))
+    ini = domain_wall(ring, 100, region=(0, 100), basis="sites")
+    times = np.concatenate([[0.0], time_grid(1000.0, n_log=20, t_min_log=1.0)[1:]])
+    ev = Evolution.prepare(ring, ini, method="support")
+    run = ev.support_density(times)
+    assert run.n_recut > 0
+    assert ev.support_density(times[:4], recut=False).n_recut == 0
+    ref = Evolution.prepare(ring, ini, method="eigen")
+    rho_e = ref.density(times)
+    assert np.all(np.abs(run.density - rho_e).sum(axis=1) <= run.count_error() + 10 * ROUNDOFF_SUM)
+    for u in ev.iter_orbitals(times):             # the last time's orbitals
+        pass
+    ue = next(ref.iter_orbitals(times[-1:]))      # eigen: each time directly
+    assert np.all(np.linalg.norm(u - ue, axis=0) <= run.orbital_error[-1] + EIGENVECTOR * 1e-2)

@@ -19,8 +19,8 @@ Conventions
   (boundary gauge, see :mod:`tgsweep.models.ring`); theta is the boson twist.
 * Densities are per unit length (continuum: sum_i rho(x_i) h = N; lattice: site occupations), as
   :meth:`tgsweep.State.density`.  Orbitals are density-normalized (sum_i |u|^2 h = 1).
-* Three propagators, chosen by ``method`` ("eigen", "chebyshev", "support" or "auto"; see
-  :func:`choose_method`):
+* Three propagators, chosen by ``method`` ("eigen", "chebyshev", "support" or "auto"; "auto"
+  takes the cheapest by an estimate of each path's cost, :func:`choose_method`):
 
   - **eigen**: the full dense eigendecomposition of H (LAPACK ``eigh``), O(M^3) time and
     O(M^2) memory once per sample, then one (M, K) x (K, N) matrix product per time step
@@ -59,7 +59,13 @@ Conventions
   M ~ 4000: "auto" weighs both.  Support vs Chebyshev per step dt = 1 (N = M/4 site
   orbitals, W = 2): 3.5x at M = 1000, 42x at M = 10^4 (the ratio grows like M); the
   10^5-site ring with N = 10^4 to t = 1000 (W = 4) takes about a minute of CPU time
-  (``bench_dynamics.py goal``).
+  (``bench_dynamics.py goal``).  ``bench_dynamics.py auto``: the cost model's choice was the
+  fastest measured method in all 18 cases (M = 250-2000, W = 0.5-4, grids to t = 100 and
+  1000); support beats chebyshev from M ~ 1000 on disordered lattice rings and eigen from
+  M ~ 1000-2000 depending on the grid.  Windows that reached the whole ring are cut back
+  when they fit again (``recut``); in the measured cases those orbitals' trimmed parts cover
+  >= 70% of the ring (their localization width is the ring's), so this saves little (see
+  ``bench_dynamics.py recut``).
 """
 
 from __future__ import annotations
@@ -79,7 +85,8 @@ from .spectrum import spectral_bounds
 
 __all__ = ["time_grid", "Evolution", "evolve_orbitals", "evolve_density",
            "diagonal_ensemble_density", "evolved_obdm", "DENSE_MAX_DYNAMICS", "METHODS",
-           "choose_method", "method_costs", "support_cost", "CHEB_MAX_ARG", "SUPPORT_TOL", "is_disordered"]
+           "choose_method", "method_costs", "support_cost", "CHEB_MAX_ARG", "SUPPORT_TOL",
+           "is_disordered"]
 
 #: largest ring (grid points) for which the dense eigendecomposition is attempted
 DENSE_MAX_DYNAMICS = 6000
@@ -259,7 +266,7 @@ class Evolution:
     Attributes
     ----------
     ring, initial : the release ring and the initial state.
-    method : "eigen" or "chebyshev" (resolved; never "auto").
+    method : "eigen", "chebyshev" or "support" (resolved; never "auto").
     energies : (K,) eigenvalues of H_phi kept (all M unless ``truncation`` > 0); eigen only,
         None for chebyshev (as are ``vectors`` and ``coef``).
     vectors : (M, K) lattice-normalized eigenvectors (real for phi in {0, pi}).
@@ -429,7 +436,7 @@ class Evolution:
             out.append((start, v))
         return out
 
-    def support_density(self, times) -> "SupportRun":
+    def support_density(self, times, recut: bool = True) -> "SupportRun":
         """Density on the time grid by the support-restricted propagator, with its error bound.
 
         Each orbital lives on a window of consecutive sites.  Per sub-step of length dt:
@@ -446,7 +453,10 @@ class Evolution:
         is at most the sum of its n increments: that sum is ``orbital_error``.  Windows of a
         localized orbital stay a few localization lengths plus 2K wide (cost O(window K) per
         step instead of O(M K)); a window that would reach M sites moves to the whole ring
-        (then it is the "chebyshev" method for that orbital; clean rings end up there).
+        (then it is the "chebyshev" method for that orbital; clean rings end up there).  With
+        ``recut`` (default) a whole-ring orbital is cut back to a window at the start of a
+        time interval when its trimmed part (:func:`_trim_ring`, the same trimming, dropped
+        norm added) plus 2K sites fits in fewer than M; ``n_recut`` counts these.
 
         Static orbitals: an initial orbital with Rayleigh quotient E and residual
         r = ||(H - E) v|| (full ring operator, before trimming) for which max|t| r <= tol / 2
@@ -472,8 +482,8 @@ class Evolution:
         rho = np.zeros((times.size, m))
         err = np.zeros((times.size, n))
         wmax = np.zeros(times.size, dtype=np.int64)
-        n_static = 0
-        for i, fr in enumerate(self._support_frames(times)):
+        n_static = n_recut = 0
+        for i, fr in enumerate(self._support_frames(times, recut)):
             rho[i] = fr.static_density
             for a in fr.dynamic:
                 st, v = fr.windows[a]
@@ -481,9 +491,10 @@ class Evolution:
             err[i] = fr.error
             wmax[i] = max((v.size for _, v in fr.windows), default=0)
             n_static = fr.n_static
-        return SupportRun(rho / self.ring.weight, err, n_static, wmax)
+            n_recut = fr.n_recut
+        return SupportRun(rho / self.ring.weight, err, n_static, wmax, n_recut)
 
-    def _support_frames(self, times):
+    def _support_frames(self, times, recut: bool = True):
         """Generator behind :meth:`support_density` / :meth:`iter_orbitals` (support): one
         :class:`_SupportFrame` per time, propagating from the previous time (from t = 0)."""
         ring = self.ring
@@ -543,6 +554,7 @@ class Evolution:
             return c
 
         t_prev = 0.0
+        n_recut = 0
         for t in times:
             dt = float(t) - t_prev
             t_prev = float(t)
@@ -557,6 +569,17 @@ class Evolution:
                 for a in dynamic:
                     st, v = windows[a]
                     whole = v.size == m and st == 0
+                    if whole and recut:
+                        # back to a window when the trimmed orbital plus the sub-step's
+                        # margins fits in fewer than M sites (the same trimming, its dropped
+                        # norm added to the bound)
+                        s_cut, ln, drop = _trim_ring(v, eta * eta)
+                        if ln + 2 * coef_sub.size < m:
+                            v = v[(s_cut + np.arange(ln)) % m]
+                            st = s_cut
+                            err[a] += np.sqrt(drop)
+                            whole = False
+                            n_recut += 1
                     st, v, dropped, k_len = K.support_interval(
                         diag, hop, corner, center, scale, coef_sub, n_sub, coef_full, n_full,
                         eta * eta, int(st), v)
@@ -567,7 +590,8 @@ class Evolution:
             e_t[static] += abs(float(t)) * resid[static]
             phases = np.ones(n, dtype=np.complex128)
             phases[static] = np.exp(-1j * energy[static] * float(t))
-            yield _SupportFrame(windows, phases, static_density, dynamic, e_t, int(static.sum()))
+            yield _SupportFrame(windows, phases, static_density, dynamic, e_t, int(static.sum()),
+                                n_recut)
 
     def orbitals(self, t: float) -> np.ndarray:
         """Evolved orbitals u_alpha(t) = e^{-i t H} u_alpha, (M, N) complex, density-normalized.
@@ -645,6 +669,7 @@ class SupportRun(NamedTuple):
     orbital_error: np.ndarray
     n_static: int
     max_window: np.ndarray
+    n_recut: int = 0
 
     def count_error(self) -> np.ndarray:
         """(T,) bound on the error of any particle count int_S rho_t: sum_alpha eps (2 + eps)."""
@@ -659,6 +684,7 @@ class _SupportFrame(NamedTuple):
     dynamic: np.ndarray      # indices of the propagated orbitals
     error: np.ndarray        # (N,) 2-norm bounds at this time
     n_static: int
+    n_recut: int             # whole-ring orbitals re-cut to a window so far
 
 
 def _arc(rows: np.ndarray, m: int) -> tuple[int, int]:
