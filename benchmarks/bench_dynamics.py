@@ -43,7 +43,10 @@ cases (chosen / best = 1.00); support beats chebyshev from M = 1000 on (2.5x at 
 at M = 2000 on the t = 1000 grid for W = 0.5 and 4 (W = 2: eigen 4.43 s vs support 4.46 s);
 eigen wins on every M = 250 ring and at M = 1000 to t = 1000.  So the crossover depends on the
 time grid and the disorder, not on M alone.  The estimates are within 0.6-1.6x of the
-measured times.
+measured times.  ``wall``: the sliced wall takes 3.2 s CPU at W = 4 (stated count error
+2.4e-9, 157 stored entries per orbital) and 10.6 s at W = 2 (4.7e-9, 358 entries); the
+support dynamics to t = 100 then 7.6-7.8 s (N_tr(100) = 0.235 and 1.66, count error
+4.2e-8 and 4.6e-8); the dense path would need the 5 x 10^4 square block (20 GB).
 Measured (shared 2-core machine, one thread): ``support`` ratio Chebyshev / support per step
 3.5 (M = 1000) ... 42 (M = 10^4) at W = 2, 2.9 ... 58 at W = 4; ``goal`` to t = 1000: 64 s CPU
 at W = 4 (N_tr = 4.08, count error 2.4e-7), 108 s CPU at W = 2 (N_tr = 13.8, 1.6e-7), 0.6 GB
