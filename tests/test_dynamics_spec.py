@@ -39,7 +39,7 @@ def test_truncation_with_own_error_control_is_refused_at_parse(method):
 def test_truncation_beyond_the_dense_limit_is_refused_at_parse():
     """truncation > 0 with "eigen" or "auto" on a ring beyond DENSE_MAX_DYNAMICS (no
     eigenbasis is built there): refused at parse, naming the field and the limit."""
-    for method in ("auto", "eigen"):
+    for method in ("auto", "eigen"):               # truncation is checked first
         with pytest.raises(SpecError) as exc:
             parse_spec(_dyn_spec(sites=DENSE_MAX_DYNAMICS + 2, method=method, truncation=0.1))
         assert exc.value.field == "observables.dynamics.truncation"
@@ -57,3 +57,12 @@ def test_cli_support_with_truncation_exit_2_nothing_written(tmp_path):
     assert len(err) == 1 and "observables.dynamics.truncation" in err[0], res.stderr
     assert "support" in err[0] and "eigen" in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+def test_eigen_beyond_the_dense_limit_is_refused_at_parse():
+    """method = "eigen" on a ring beyond DENSE_MAX_DYNAMICS: refused at parse naming
+    observables.dynamics.method and the methods allowed there."""
+    with pytest.raises(SpecError) as exc:
+        parse_spec(_dyn_spec(sites=DENSE_MAX_DYNAMICS + 2, method="eigen"))
+    assert exc.value.field == "observables.dynamics.method"
+    assert "support" in str(exc.value) and "\n" not in str(exc.value)

@@ -44,7 +44,8 @@ Conventions
     tens of localization lengths (plus 2 K_cheb) wide, independent of M.  Each orbital
     carries a rigorous 2-norm error bound (dropped norms + Bessel tail + round-off allowance,
     see :meth:`Evolution.support_density`), hence a bound on every particle count.  Windows
-    that reach M sites move to the whole ring (clean rings: it becomes "chebyshev").
+    that reach M sites move to the whole ring (clean rings: it becomes "chebyshev") and are
+    cut back to a window when they fit again.
 
   Which outputs need which: densities, orbitals, gamma_t, N_tr(t), cell counts and the sup's
   over the time grid come from any of them; the infinite-time average (``diagonal_density``,
@@ -316,7 +317,7 @@ class Evolution:
         phi = initial.fermion_twist
         if method == "auto":
             method = choose_method(ring, initial.n_particles, times, truncation=truncation,
-                                   complex_twist=not is_real_twist(phi))
+                                   complex_twist=not is_real_twist(phi), tol=tol)
         bounds = spectral_bounds(ring)
         if method in ("chebyshev", "support"):
             if truncation > 0:
@@ -326,6 +327,10 @@ class Evolution:
                 raise ValueError(f"tol: must be a positive number, got {tol!r}")
             return cls(ring, initial, None, None, None, 0.0, method, bounds, float(tol))
         if ring.n_grid > DENSE_MAX_DYNAMICS:
+            if truncation > 0:
+                raise ValueError(f"truncation: needs the dense eigenbasis, built only up to "
+                                 f"DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS} grid points "
+                                 f"(M = {ring.n_grid}); use truncation = 0")
             raise ValueError(f"ring: M = {ring.n_grid} grid points exceeds the dense limit "
                              f"DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS}; use "
                              f"method='chebyshev'")

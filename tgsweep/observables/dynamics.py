@@ -312,6 +312,10 @@ def _dyn_layout(geom, opts):
         raise ParamError("truncation", f"must be 0 beyond the dense limit ({geom['n_grid']} "
                          f"grid points > DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS}: the "
                          "eigenbasis it truncates is not built)")
+    if opts["method"] == "eigen" and geom["n_grid"] > DENSE_MAX_DYNAMICS:
+        raise ParamError("method", f"'eigen' needs M <= DENSE_MAX_DYNAMICS = "
+                         f"{DENSE_MAX_DYNAMICS} grid points (got {geom['n_grid']}); allowed "
+                         "here: auto, chebyshev, support")
     t = sweep_times(opts["times"])
     nt, nc, nd = t.size, n_cells(geom), _n_depth(geom)
     lu = "length"
