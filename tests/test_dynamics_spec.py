@@ -9,10 +9,14 @@ bad-input contract of README "Sweeps: specs, CLI, stores".
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from tgsweep.core.evolution import DENSE_MAX_DYNAMICS
-from tgsweep.sweep import SpecError, parse_spec
+from tgsweep import Ring
+from tgsweep.core.evolution import DENSE_MAX_DYNAMICS, choose_method
+from tgsweep.models.potentials import make_potential
+from tgsweep.observables.dynamics import METHOD_CODES, sweep_times
+from tgsweep.sweep import MemoryStore, SpecError, parse_spec, run_sweep
 
 from _sweep_util import cli, spec_dict, write_spec
 
@@ -66,3 +70,27 @@ def test_eigen_beyond_the_dense_limit_is_refused_at_parse():
         parse_spec(_dyn_spec(sites=DENSE_MAX_DYNAMICS + 2, method="eigen"))
     assert exc.value.field == "observables.dynamics.method"
     assert "support" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_sweep_records_the_auto_choice():
+    """A lattice sweep with method = "auto": dyn_method holds, per sample, the code
+    (METHOD_CODES) of choose_method for that sample's ring (Anderson disorder keyed by
+    SeedSequence(seed, (grid point, sample))), and dyn_count_error is 0 where it chose an
+    exact propagator."""
+    spec = parse_spec(spec_dict(model={"kind": "lattice", "sites": 40},
+                                sampling={"n_samples": 2, "seed": 5, "samples_per_task": 2},
+                                observables={"dynamics": {"times": [1.0, 3.0],
+                                                          "n_particles": 8}}))
+    store = MemoryStore()
+    run_sweep(spec, store, progress=False)
+    ds = store.to_dataset()
+    assert (ds["status"].values == 1).all()
+    times = sweep_times([1.0, 3.0])
+    for p, w in enumerate([0.5, 3.0]):          # the grid of tests/_sweep_util.py's BASE
+        for s in range(2):
+            rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(5, spawn_key=(p, s))))
+            ring = Ring.lattice(make_potential("anderson", rng, 40, W=float(w)))
+            want = choose_method(ring, 8, times, eigenbasis_needed=True)
+            assert int(ds["dyn_method"].values[p, s]) == METHOD_CODES[want]
+            if want != "support":
+                assert ds["dyn_count_error"].values[p, s] == 0.0
