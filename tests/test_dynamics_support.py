@@ -288,14 +288,18 @@ def test_method_rules_and_errors_support():
 
 
 def test_sweep_options_method_and_tol():
-    """The dynamics sweep entry: method = "support" declares dyn_count_error (the layout of
-    "auto" below the dense limit is unchanged) and bad values name their field."""
+    """The dynamics sweep entry: method = "support" declares dyn_count_error, and so does
+    "auto" on a lattice (its cost model may choose support at any M), which also declares
+    dyn_method; "eigen" declares neither; bad values name their field."""
     geom = {"kind": "lattice", "n_grid": 64, "length": 64.0, "points_per_unit": 1,
             "spacing": 1.0, "twist": 0.0}
     base = {o.name: o.default for o in DYNAMICS.options}
     v_auto, _ = DYNAMICS.layout(geom, base)
     v_sup, _ = DYNAMICS.layout(geom, {**base, "method": "support"})
-    assert "dyn_count_error" not in v_auto and "dyn_count_error" in v_sup
+    v_eig, _ = DYNAMICS.layout(geom, {**base, "method": "eigen"})
+    assert "dyn_count_error" in v_auto and "dyn_count_error" in v_sup
+    assert "dyn_method" in v_auto and "dyn_method" not in v_sup
+    assert "dyn_count_error" not in v_eig and "dyn_method" not in v_eig
     checks = {o.name: o.check for o in DYNAMICS.options}
     for name, bad in (("method", "lanczos"), ("tol", 0.0), ("tol", 2.0)):
         with pytest.raises(ParamError, match=name):

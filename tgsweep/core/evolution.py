@@ -19,8 +19,8 @@ Conventions
   (boundary gauge, see :mod:`tgsweep.models.ring`); theta is the boson twist.
 * Densities are per unit length (continuum: sum_i rho(x_i) h = N; lattice: site occupations), as
   :meth:`tgsweep.State.density`.  Orbitals are density-normalized (sum_i |u|^2 h = 1).
-* Three propagators, chosen by ``method`` ("eigen", "chebyshev", "support" or "auto"; see
-  :func:`choose_method`):
+* Three propagators, chosen by ``method`` ("eigen", "chebyshev", "support" or "auto"; "auto"
+  takes the cheapest by an estimate of each path's cost, :func:`choose_method`):
 
   - **eigen**: the full dense eigendecomposition of H (LAPACK ``eigh``), O(M^3) time and
     O(M^2) memory once per sample, then one (M, K) x (K, N) matrix product per time step
@@ -44,7 +44,8 @@ Conventions
     tens of localization lengths (plus 2 K_cheb) wide, independent of M.  Each orbital
     carries a rigorous 2-norm error bound (dropped norms + Bessel tail + round-off allowance,
     see :meth:`Evolution.support_density`), hence a bound on every particle count.  Windows
-    that reach M sites move to the whole ring (clean rings: it becomes "chebyshev").
+    that reach M sites move to the whole ring (clean rings: it becomes "chebyshev") and are
+    cut back to a window when they fit again.
 
   Which outputs need which: densities, orbitals, gamma_t, N_tr(t), cell counts and the sup's
   over the time grid come from any of them; the infinite-time average (``diagonal_density``,
@@ -59,7 +60,13 @@ Conventions
   M ~ 4000: "auto" weighs both.  Support vs Chebyshev per step dt = 1 (N = M/4 site
   orbitals, W = 2): 3.5x at M = 1000, 42x at M = 10^4 (the ratio grows like M); the
   10^5-site ring with N = 10^4 to t = 1000 (W = 4) takes about a minute of CPU time
-  (``bench_dynamics.py goal``).
+  (``bench_dynamics.py goal``).  ``bench_dynamics.py auto``: the cost model's choice was the
+  fastest measured method in all 18 cases (M = 250-2000, W = 0.5-4, grids to t = 100 and
+  1000); support beats chebyshev from M ~ 1000 on disordered lattice rings and eigen from
+  M ~ 1000-2000 depending on the grid.  Windows that reached the whole ring are cut back
+  when they fit again (``recut``); in the measured cases those orbitals' trimmed parts cover
+  >= 70% of the ring (their localization width is the ring's), so this saves little (see
+  ``bench_dynamics.py recut``).
 """
 
 from __future__ import annotations
@@ -74,11 +81,13 @@ from ..models.ring import Ring, is_real_twist
 from . import _dynamics_kernels as K
 from .initial_states import InitialState
 from .obdm import obdm_lattice
+from ._lyapunov_kernels import log_growth
 from .spectrum import spectral_bounds
 
 __all__ = ["time_grid", "Evolution", "evolve_orbitals", "evolve_density",
            "diagonal_ensemble_density", "evolved_obdm", "DENSE_MAX_DYNAMICS", "METHODS",
-           "choose_method", "CHEB_MAX_ARG", "SUPPORT_TOL", "is_disordered"]
+           "choose_method", "method_costs", "support_cost", "CHEB_MAX_ARG", "SUPPORT_TOL",
+           "is_disordered"]
 
 #: largest ring (grid points) for which the dense eigendecomposition is attempted
 DENSE_MAX_DYNAMICS = 6000
@@ -107,6 +116,7 @@ CHEB_MAX_ARG = 1000.0
 # with benchmarks/bench_dynamics.py, see there): one Chebyshev term per matrix element
 # (M N), one eigenbasis step per real multiply-add of the (M, K) x (K, 2N) GEMM, eigh per M^3
 _COST_CHEB_TERM = 2.0e-9
+_COST_SUPPORT_TERM = 1.5e-9
 _COST_GEMM = 0.035e-9
 _COST_EIGH = 0.25e-9
 
@@ -142,32 +152,51 @@ def _cheb_substeps(dt: float, scale: float) -> tuple[int, float]:
 
 
 def choose_method(ring: Ring, n_particles: int, times=None, *, complex_twist: bool = False,
-                  truncation: float = 0.0, eigenbasis_needed: bool = False) -> str:
+                  truncation: float = 0.0, eigenbasis_needed: bool = False,
+                  tol: float = SUPPORT_TOL) -> str:
     """The propagator "auto" resolves to: "eigen", "chebyshev" or "support".
 
-    Rules, in order: M > :data:`DENSE_MAX_DYNAMICS` -> "support" for a disordered lattice ring
-    (:func:`is_disordered`; each orbital is propagated on its own window, which the disorder
-    keeps small: O(window) instead of O(M) per orbital and term; on a ring where the windows
-    do grow to the whole ring it costs about what "chebyshev" does), "chebyshev" otherwise
-    (no dense eigh);
-    ``truncation`` > 0 -> "eigen" (truncation is an eigenbasis feature); no ``times`` given ->
-    "eigen"; otherwise the cheaper by a single-thread cost model of the whole time grid
-    (propagating from one time to the next, starting at t = 0):
+    Rules, in order: ``truncation`` > 0 -> "eigen" (an eigenbasis feature; the sweep refuses
+    it beyond the dense limit at parse time); M > :data:`DENSE_MAX_DYNAMICS` -> "support" for
+    a disordered lattice ring (:func:`is_disordered`), "chebyshev" otherwise (no dense eigh);
+    no ``times`` given -> "eigen"; otherwise the cheapest by a single-thread cost model of the
+    whole time grid (propagating from one time to the next, starting at t = 0; "support" only
+    on disordered lattice rings):
 
         eigen      ~ [eigh 0.25 ns M^3 + projection] + T x GEMM (M, M) x (M, 2N) (x2 complex)
         chebyshev  ~ 2 ns M N sum_steps K_cheb(||H|| dt / 2),
+        support    ~ 1.5 ns N sum_substeps K_sub w(t),  w(t) = min(M, min(2 v t, 2 l_c) + 2 K_sub)
 
-    where the eigh term is dropped when ``eigenbasis_needed`` (the infinite-time average is
-    wanted and pays for it anyway).  So "chebyshev" wins for many time points relative to M
-    (fine grids) and for large M; "eigen" for few, long steps on small rings.
+    (:func:`support_cost`: the estimated window w(t) of an orbital grows at the
+    Lieb-Robinson speed v = 2 t_hop until it reaches the width 2 l_c at which a state
+    localized with the smallest Lyapunov exponent of the band falls below the trimming level;
+    the sub-steps are the ones the propagator takes), where the eigh term is dropped when
+    ``eigenbasis_needed`` (the infinite-time average is wanted and pays for it anyway).  So
+    "support" wins on disordered lattice rings once the windows are narrower than the ring,
+    "chebyshev" for fine grids on clean rings, "eigen" for few long steps on small rings or
+    when the eigenbasis is built anyway; benchmarks/bench_dynamics.py ``auto`` measures all
+    three against this choice.
     """
     m = ring.n_grid
-    if m > DENSE_MAX_DYNAMICS:
-        if ring.kind == "lattice" and truncation == 0 and is_disordered(ring):
-            return "support"
-        return "chebyshev"
-    if truncation > 0 or times is None:
+    support_ok = ring.kind == "lattice" and is_disordered(ring)
+    if truncation > 0:
         return "eigen"
+    if m > DENSE_MAX_DYNAMICS:
+        return "support" if support_ok else "chebyshev"
+    if times is None:
+        return "eigen"
+    costs = method_costs(ring, n_particles, times, complex_twist=complex_twist,
+                         eigenbasis_needed=eigenbasis_needed, tol=tol)
+    if not support_ok:
+        costs.pop("support")
+    return min(costs, key=costs.get)
+
+
+def method_costs(ring: Ring, n_particles: int, times, *, complex_twist: bool = False,
+                 eigenbasis_needed: bool = False, tol: float = SUPPORT_TOL) -> dict:
+    """Estimated single-thread seconds of each propagator for the time grid (the cost model
+    of :func:`choose_method`): {"eigen": ..., "chebyshev": ..., "support": ...}."""
+    m = ring.n_grid
     t = np.atleast_1d(np.asarray(times, dtype=np.float64))
     n = max(int(n_particles), 1)
     lo, hi = spectral_bounds(ring)
@@ -183,7 +212,38 @@ def choose_method(ring: Ring, n_particles: int, times=None, *, complex_twist: bo
     cost_eig = gemm * t.size
     if not eigenbasis_needed:
         cost_eig += _COST_EIGH * m**3 + gemm
-    return "chebyshev" if cost_cheb < cost_eig else "eigen"
+    return {"eigen": cost_eig, "chebyshev": cost_cheb,
+            "support": _COST_SUPPORT_TERM * n * support_cost(ring, t, tol)}
+
+
+def support_cost(ring: Ring, times, tol: float = SUPPORT_TOL) -> float:
+    """Estimated sum over the support propagator's sub-steps of K_sub x window for one orbital
+    (see :func:`choose_method`); the windows follow the propagator's own sub-step choice."""
+    m = ring.n_grid
+    t = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    lo, hi = spectral_bounds(ring)
+    scale = 0.5 * (hi - lo) * (1.0 + 1e-12) + 1e-300
+    hop = float(ring.hopping)
+    steps = np.diff(np.concatenate([[0.0], t]))
+    n_est = int(sum(max(1, int(np.ceil(scale * abs(d) / 30.0))) for d in steps if d)) + 1
+    eta = max(tol / (4.0 * n_est), _SUPPORT_TRIM_FLOOR)
+    es = np.linspace(lo, hi, 18)[1:-1]
+    g = np.minimum(log_growth(ring.diag, hop, es, 1.0, 0.0),
+                   log_growth(ring.diag, hop, es, 0.0, 1.0)) / m
+    gmin = float(np.min(g))
+    loc = 2.0 * np.log(np.sqrt(2.0) / eta) / gmin if gmin > 0 else float(m)
+    total = 0.0
+    t_now = 0.0
+    for dt in steps:
+        kept = min(2.0 * 2.0 * hop * abs(t_now), loc, float(m)) + 1.0
+        n_sub = max(1, int(np.ceil(scale * abs(dt) / _best_substep_arg(kept))))
+        k_sub = _cheb_terms(scale * abs(dt) / n_sub)
+        for j in range(n_sub):
+            tj = abs(t_now) + abs(dt) * (j + 1) / n_sub
+            width = min(float(m), min(2.0 * 2.0 * hop * tj, loc) + 1.0 + 2.0 * k_sub)
+            total += k_sub * width
+        t_now += dt
+    return total
 
 
 def is_disordered(ring: Ring) -> bool:
@@ -207,7 +267,7 @@ class Evolution:
     Attributes
     ----------
     ring, initial : the release ring and the initial state.
-    method : "eigen" or "chebyshev" (resolved; never "auto").
+    method : "eigen", "chebyshev" or "support" (resolved; never "auto").
     energies : (K,) eigenvalues of H_phi kept (all M unless ``truncation`` > 0); eigen only,
         None for chebyshev (as are ``vectors`` and ``coef``).
     vectors : (M, K) lattice-normalized eigenvectors (real for phi in {0, pi}).
@@ -257,7 +317,7 @@ class Evolution:
         phi = initial.fermion_twist
         if method == "auto":
             method = choose_method(ring, initial.n_particles, times, truncation=truncation,
-                                   complex_twist=not is_real_twist(phi))
+                                   complex_twist=not is_real_twist(phi), tol=tol)
         bounds = spectral_bounds(ring)
         if method in ("chebyshev", "support"):
             if truncation > 0:
@@ -267,6 +327,10 @@ class Evolution:
                 raise ValueError(f"tol: must be a positive number, got {tol!r}")
             return cls(ring, initial, None, None, None, 0.0, method, bounds, float(tol))
         if ring.n_grid > DENSE_MAX_DYNAMICS:
+            if truncation > 0:
+                raise ValueError(f"truncation: needs the dense eigenbasis, built only up to "
+                                 f"DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS} grid points "
+                                 f"(M = {ring.n_grid}); use truncation = 0")
             raise ValueError(f"ring: M = {ring.n_grid} grid points exceeds the dense limit "
                              f"DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS}; use "
                              f"method='chebyshev'")
@@ -377,7 +441,7 @@ class Evolution:
             out.append((start, v))
         return out
 
-    def support_density(self, times) -> "SupportRun":
+    def support_density(self, times, recut: bool = True) -> "SupportRun":
         """Density on the time grid by the support-restricted propagator, with its error bound.
 
         Each orbital lives on a window of consecutive sites.  Per sub-step of length dt:
@@ -394,7 +458,10 @@ class Evolution:
         is at most the sum of its n increments: that sum is ``orbital_error``.  Windows of a
         localized orbital stay a few localization lengths plus 2K wide (cost O(window K) per
         step instead of O(M K)); a window that would reach M sites moves to the whole ring
-        (then it is the "chebyshev" method for that orbital; clean rings end up there).
+        (then it is the "chebyshev" method for that orbital; clean rings end up there).  With
+        ``recut`` (default) a whole-ring orbital is cut back to a window at the start of a
+        time interval when its trimmed part (:func:`_trim_ring`, the same trimming, dropped
+        norm added) plus 2K sites fits in fewer than M; ``n_recut`` counts these.
 
         Static orbitals: an initial orbital with Rayleigh quotient E and residual
         r = ||(H - E) v|| (full ring operator, before trimming) for which max|t| r <= tol / 2
@@ -420,8 +487,8 @@ class Evolution:
         rho = np.zeros((times.size, m))
         err = np.zeros((times.size, n))
         wmax = np.zeros(times.size, dtype=np.int64)
-        n_static = 0
-        for i, fr in enumerate(self._support_frames(times)):
+        n_static = n_recut = 0
+        for i, fr in enumerate(self._support_frames(times, recut)):
             rho[i] = fr.static_density
             for a in fr.dynamic:
                 st, v = fr.windows[a]
@@ -429,9 +496,10 @@ class Evolution:
             err[i] = fr.error
             wmax[i] = max((v.size for _, v in fr.windows), default=0)
             n_static = fr.n_static
-        return SupportRun(rho / self.ring.weight, err, n_static, wmax)
+            n_recut = fr.n_recut
+        return SupportRun(rho / self.ring.weight, err, n_static, wmax, n_recut)
 
-    def _support_frames(self, times):
+    def _support_frames(self, times, recut: bool = True):
         """Generator behind :meth:`support_density` / :meth:`iter_orbitals` (support): one
         :class:`_SupportFrame` per time, propagating from the previous time (from t = 0)."""
         ring = self.ring
@@ -491,6 +559,7 @@ class Evolution:
             return c
 
         t_prev = 0.0
+        n_recut = 0
         for t in times:
             dt = float(t) - t_prev
             t_prev = float(t)
@@ -505,6 +574,17 @@ class Evolution:
                 for a in dynamic:
                     st, v = windows[a]
                     whole = v.size == m and st == 0
+                    if whole and recut:
+                        # back to a window when the trimmed orbital plus the sub-step's
+                        # margins fits in fewer than M sites (the same trimming, its dropped
+                        # norm added to the bound)
+                        s_cut, ln, drop = _trim_ring(v, eta * eta)
+                        if ln + 2 * coef_sub.size < m:
+                            v = v[(s_cut + np.arange(ln)) % m]
+                            st = s_cut
+                            err[a] += np.sqrt(drop)
+                            whole = False
+                            n_recut += 1
                     st, v, dropped, k_len = K.support_interval(
                         diag, hop, corner, center, scale, coef_sub, n_sub, coef_full, n_full,
                         eta * eta, int(st), v)
@@ -515,7 +595,8 @@ class Evolution:
             e_t[static] += abs(float(t)) * resid[static]
             phases = np.ones(n, dtype=np.complex128)
             phases[static] = np.exp(-1j * energy[static] * float(t))
-            yield _SupportFrame(windows, phases, static_density, dynamic, e_t, int(static.sum()))
+            yield _SupportFrame(windows, phases, static_density, dynamic, e_t, int(static.sum()),
+                                n_recut)
 
     def orbitals(self, t: float) -> np.ndarray:
         """Evolved orbitals u_alpha(t) = e^{-i t H} u_alpha, (M, N) complex, density-normalized.
@@ -593,6 +674,7 @@ class SupportRun(NamedTuple):
     orbital_error: np.ndarray
     n_static: int
     max_window: np.ndarray
+    n_recut: int = 0
 
     def count_error(self) -> np.ndarray:
         """(T,) bound on the error of any particle count int_S rho_t: sum_alpha eps (2 + eps)."""
@@ -607,6 +689,7 @@ class _SupportFrame(NamedTuple):
     dynamic: np.ndarray      # indices of the propagated orbitals
     error: np.ndarray        # (N,) 2-norm bounds at this time
     n_static: int
+    n_recut: int             # whole-ring orbitals re-cut to a window so far
 
 
 def _arc(rows: np.ndarray, m: int) -> tuple[int, int]:

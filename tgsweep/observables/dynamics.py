@@ -50,8 +50,10 @@ class DynamicsSample:
     sup_inside : (D,) sup_t int over {x in K : dist(x, K^c) > d} of rho_t.
     inside0 : (D,) int over {x in K : dist(x, K^c) > d} of rho_0.
     count_error : (T,) bound on the absolute error of every particle count above (cell counts,
-        N_tr, tails, and so their sup's up to that time) from the propagator's truncation:
-        the support method's sum_alpha eps_alpha (2 + eps_alpha)
+        N_tr, tails, and so their sup's up to that time) from the propagator's truncation,
+        plus the initial state's own ``count_error`` (sliced domain wall, see
+        :func:`~tgsweep.core.initial_states.domain_wall`): the support method's
+        sum_alpha eps_alpha (2 + eps_alpha)
         (:meth:`~tgsweep.core.evolution.Evolution.support_density`); for eigen the same with
         eps = sqrt(dropped_weight) (0 without truncation); 0 for chebyshev (both exact up to
         round-off, ~1e-12 here).  Not included: the infinite-time outputs (eigenbasis).
@@ -134,7 +136,7 @@ def dynamics_sample(ring: Ring, initial: InitialState, times, truncation: float 
         if method == "auto":
             method = choose_method(ring, initial.n_particles, times, truncation=truncation,
                                    complex_twist=not is_real_twist(initial.fermion_twist),
-                                   eigenbasis_needed=bool(infinite_time))
+                                   eigenbasis_needed=bool(infinite_time), tol=tol)
         ev = Evolution.prepare(ring, initial, truncation, method=method, tol=tol)
     else:
         ev = evolution
@@ -153,6 +155,9 @@ def dynamics_sample(ring: Ring, initial: InitialState, times, truncation: float 
         rho = ev.density(times) * h
         eps = np.sqrt(ev.dropped_weight)
         count_err = np.full(times.size, initial.n_particles * eps * (2.0 + eps))
+    # the initial orbitals' own distance to the exact state (sliced domain wall), preserved by
+    # the unitary evolution (trace norm)
+    count_err = count_err + initial.count_error
     rho0 = initial.density() * h
     rho_inf = rho_inf * h
     cells = ring.cell_index
@@ -286,6 +291,15 @@ def _check_tol(tol):
     return tol
 
 
+def _dyn_check(opts):
+    # truncation drops eigenmodes: only the eigenbasis propagator has it (chebyshev and
+    # support have their own error control, see tgsweep.core.evolution)
+    if opts["truncation"] > 0 and opts["method"] in ("chebyshev", "support"):
+        raise ParamError("truncation", f"must be 0 with method = {opts['method']!r} (its error "
+                         "is controlled by tol); truncation > 0 needs method = 'eigen' or "
+                         "'auto'")
+
+
 def _n_depth(geom) -> int:
     # ring distances are at most L/2; dynamics_sample's tails have ceil(max dist) + 1 <= this
     # many entries, and the tail beyond the largest distance is an empty set (exactly 0)
@@ -293,6 +307,15 @@ def _n_depth(geom) -> int:
 
 
 def _dyn_layout(geom, opts):
+    if (opts["truncation"] > 0 and opts["method"] in ("eigen", "auto")
+            and geom["n_grid"] > DENSE_MAX_DYNAMICS):
+        raise ParamError("truncation", f"must be 0 beyond the dense limit ({geom['n_grid']} "
+                         f"grid points > DENSE_MAX_DYNAMICS = {DENSE_MAX_DYNAMICS}: the "
+                         "eigenbasis it truncates is not built)")
+    if opts["method"] == "eigen" and geom["n_grid"] > DENSE_MAX_DYNAMICS:
+        raise ParamError("method", f"'eigen' needs M <= DENSE_MAX_DYNAMICS = "
+                         f"{DENSE_MAX_DYNAMICS} grid points (got {geom['n_grid']}); allowed "
+                         "here: auto, chebyshev, support")
     t = sweep_times(opts["times"])
     nt, nc, nd = t.size, n_cells(geom), _n_depth(geom)
     lu = "length"
@@ -328,6 +351,10 @@ def _dyn_layout(geom, opts):
         v["dyn_count_error"] = Variable((), (), "1", "bound on the truncation error of every "
                                         "particle count of the sample at every time (support "
                                         "propagator; 0 for the exact ones)")
+    if opts["method"] == "auto":
+        v["dyn_method"] = Variable((), (), "1", "propagator chosen by the cost model: "
+                                   + ", ".join(f"{c} = {k}" for k, c in METHOD_CODES.items()),
+                                   "int64")
     return v, {"time": Coord(t, "time", "time after release"),
                "cell_distance": Coord(cell_distance(_geometry_ring(geom), _region(opts)), lu,
                                       "signed distance of I_n to the boundary of K: "
@@ -339,10 +366,13 @@ def _dyn_layout(geom, opts):
 
 def _may_use_support(geom, opts) -> bool:
     # the layout must not depend on the disorder realization: declared whenever "auto" could
-    # resolve to "support" (lattice beyond the dense limit, see choose_method)
-    return opts["method"] == "support" or (
-        opts["method"] == "auto" and geom["kind"] == "lattice"
-        and geom["n_grid"] > DENSE_MAX_DYNAMICS)
+    # resolve to "support" (any disordered lattice ring, by the cost model of choose_method)
+    return opts["method"] == "support" or (opts["method"] == "auto"
+                                           and geom["kind"] == "lattice")
+
+
+#: codes of the stored ``dyn_method`` (the propagator "auto" chose for the sample)
+METHOD_CODES = {"eigen": 0, "chebyshev": 1, "support": 2}
 
 
 def _region(opts):
@@ -365,17 +395,21 @@ def _dyn_compute(ctx, opts):
     elif n == "fill":
         n = int(region_mask(ring, region).sum())
     times = sweep_times(opts["times"])
-    method = opts["method"]
+    method = chosen = opts["method"]
     if method == "auto":
         phi = fermion_twist(ctx.twist, int(n)) if n else float(ctx.twist)  # as domain_wall
         method = choose_method(ring, int(n), times, truncation=float(opts["truncation"]),
                                complex_twist=not is_real_twist(phi),
-                               eigenbasis_needed=ring.n_grid <= DENSE_MAX_DYNAMICS)
+                               eigenbasis_needed=ring.n_grid <= DENSE_MAX_DYNAMICS,
+                               tol=float(opts["tol"]))
     # the filled step 1_K in its site basis: no eigensolve of H_K, the most localized orbitals
     sites = (method == "support" and ring.kind == "lattice"
              and int(n) == int(region_mask(ring, region).sum()))
+    # the sliced eigensolver of H_K (O(|K| window), sparse orbitals with a stated count error)
+    # where the support propagator runs; LAPACK's dense block otherwise
     init = domain_wall(ring, int(n), region=region, twist=ctx.twist,
-                       basis="sites" if sites else "eigen")
+                       basis="sites" if sites else "eigen",
+                       method="auto" if method == "support" else "dense")
     d = dynamics_sample(ring, init, times, truncation=float(opts["truncation"]),
                         method=method, tol=float(opts["tol"]))
     nd = _n_depth({"length": ring.length})
@@ -394,6 +428,8 @@ def _dyn_compute(ctx, opts):
            "inside0": pad(d.inside0), "dyn_n_particles": np.int64(init.n_particles)}
     if opts["cell_counts"]:
         out["cell_counts"] = d.cell_counts
+    if chosen == "auto":
+        out["dyn_method"] = np.int64(METHOD_CODES[method])
     if _may_use_support({"kind": ring.kind, "n_grid": ring.n_grid}, opts):
         out["dyn_count_error"] = np.float64(d.count_error.max(initial=0.0))
     return out
@@ -409,6 +445,7 @@ DYNAMICS = Observable(
              Option("method", "auto", one_of("method", *METHODS), "propagator"),
              Option("tol", SUPPORT_TOL, _check_tol, "support: orbital error target"),
              Option("cell_counts", False, boolean("cell_counts"), "store cell counts per time")),
+    check=_dyn_check,
     description="release of a domain wall (N particles confined to K by hard walls) into the "
                 "ring: N_tr(t), cell-count changes, tails")
 

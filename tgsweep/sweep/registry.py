@@ -84,7 +84,10 @@ def validate_observables(obs: dict, spec) -> dict[str, dict]:
     seen: dict[str, str] = {}
     geom = spec.geometry()
     for name, opts in out.items():
-        variables, _ = _REGISTRY[name].layout(geom, opts)
+        try:
+            variables, _ = _REGISTRY[name].layout(geom, opts)
+        except ParamError as exc:  # an option the grid geometry does not allow
+            raise SpecError(f"observables.{name}.{exc.field}", exc.reason) from None
         for v in variables:
             if v in seen or v in spec.dims or v in ("status", "error", "done", "sample"):
                 raise SpecError(f"observables.{name}", f"variable {v!r} clashes with "
