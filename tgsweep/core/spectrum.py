@@ -256,6 +256,21 @@ def _level_brackets(ring: Ring, phi: float, i0: int, i1: int, rtol: float = 1e-3
     return a, b
 
 
+def _energy_cut(ring: Ring, phi: float, n: int) -> float:
+    """An energy E_c with exactly n eigenvalues of H_phi below it (Sturm count), midway between
+    levels n-1 and n; NaN if they coincide to rounding (no gap to cut in).  Levels n-1, n by
+    one numba bisection to ~2 eps ||H||, the midpoint checked by a Sturm count; where that
+    check fails, the gap-relative brackets of :func:`_level_brackets`."""
+    w = eigenvalues(ring, phi, n - 1, n + 1)
+    lo, hi = spectral_bounds(ring)
+    if w[1] - w[0] > 16 * _EPS * max(abs(lo), abs(hi)):
+        e_cut = 0.5 * (w[0] + w[1])
+        if count_below(ring, phi, e_cut) == n:
+            return float(e_cut)
+    a, b = _level_brackets(ring, phi, n - 1, n + 1)
+    return float(0.5 * (b[0] + a[1])) if b[0] < a[1] else float("nan")
+
+
 def _margin_estimate(ring: Ring, e_cut: float, tol: float, hnorm: float) -> float:
     """Sites over which the slowest-decaying level below ``e_cut`` falls by t / (tol ||H||):
     from the smallest Lyapunov exponent (per site, transfer matrices round the whole
@@ -445,11 +460,7 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
         raise ValueError(f"method: must be 'auto', 'sliced' or 'global', got {method!r}")
     lo, hi = spectral_bounds(ring)
     hnorm = max(abs(lo), abs(hi))
-    if n < m:
-        a, b = _level_brackets(ring, phi, n - 1, n + 1)
-        e_cut = 0.5 * (b[0] + a[1]) if b[0] < a[1] else np.nan
-    else:
-        e_cut = hi + 1.0
+    e_cut = _energy_cut(ring, phi, n) if n < m else hi + 1.0
     max_margin = int(max_margin or max(m // 2 - 1, 1))
     if np.isfinite(e_cut) and n < m and method != "global":
         mar = float(margin) if margin else _margin_estimate(ring, e_cut, tol, hnorm)
