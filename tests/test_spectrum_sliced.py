@@ -211,3 +211,13 @@ def test_small_ring_banded_path_matches_dense_lapack(m, w, phi, n):
     ls = lowest_eigenpairs(ring, phi, n, method="sliced")
     assert ls.method in ("sliced", "banded")
     assert np.all(np.abs(ls.energies - ev[:n]) <= ls.max_residual + ref_err)
+
+
+def test_bad_method_is_named():
+    """An unknown path is refused with the field named and the allowed values."""
+    ring = Ring.lattice(np.random.default_rng(0).uniform(-1, 1, 40))
+    with pytest.raises(ValueError, match="method: must be 'auto', 'sliced' or 'global'"):
+        lowest_eigenpairs(ring, 0.0, 5, method="dense")
+    from tgsweep.core.spectrum import eigenpairs
+    with pytest.raises(ValueError, match="'banded'"):
+        eigenpairs(ring, 0.0, 0, 5, method="sliced")
