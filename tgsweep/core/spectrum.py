@@ -385,14 +385,23 @@ def _sliced(ring: Ring, phi: float, n: int, e_cut: float, n_seg: int, margin: in
         return None
     starts, lengths = np.concatenate(st).astype(np.int64), np.concatenate(ln).astype(np.int64)
     values, group = np.concatenate(vals), np.concatenate(grp)
+    vals.clear()
     # sort by energy, gathering the packed values in that order
     order = np.argsort(energies, kind="stable")
     off = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     lens = lengths[order]
-    idx = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - off[order], lens)
-    values = np.ascontiguousarray(values[idx])
+    offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    # gathered in chunks of orbitals: the index arrays stay small next to the values
+    packed = np.empty_like(values)
+    for j0 in range(0, n, 4096):
+        j1 = min(n, j0 + 4096)
+        ln_c = lens[j0:j1]
+        o_c = offsets[j0]
+        tot = int(ln_c.sum())
+        idx = np.arange(tot) - np.repeat(np.cumsum(ln_c) - ln_c - off[order[j0:j1]], ln_c)
+        packed[o_c:o_c + tot] = values[idx]
+    values = packed
     energies, starts, lengths, group = energies[order], starts[order], lens, group[order]
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     res = np.empty(n)
     K.packed_residuals(d, t, _corner(ring, phi), starts, lengths, offsets, values, energies, res)
     max_ov = float(K.packed_max_overlap(starts, lengths, offsets, values, group, m, True))
