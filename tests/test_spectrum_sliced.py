@@ -184,7 +184,8 @@ def test_folded_band_is_the_ring_matrix(m, phi):
                                np.linalg.eigvalsh(ring.matrix(phi)), rtol=0, atol=1e-13 * hnorm)
 
 
-@pytest.mark.parametrize("m,w,phi,n", [(250, 3.0, 0.0, 62), (500, 3.0, 0.7, 125),
+@pytest.mark.parametrize("m,w,phi,n", [(40, 3.0, 0.9, 10), (100, 3.0, 0.0, 25),
+                                       (250, 3.0, 0.0, 62), (500, 3.0, 0.7, 125),
                                        (1000, 3.0, np.pi, 250)])
 def test_small_ring_banded_path_matches_dense_lapack(m, w, phi, n):
     """Small Anderson rings (W = 3, N = M/4), where one global solve is cheaper than windows:
@@ -221,3 +222,16 @@ def test_bad_method_is_named():
     from tgsweep.core.spectrum import eigenpairs
     with pytest.raises(ValueError, match="'banded'"):
         eigenpairs(ring, 0.0, 0, 5, method="sliced")
+
+
+@pytest.mark.parametrize("m,phi", [(3, 0.0), (4, 0.5), (17, np.pi)])
+def test_tiny_rings_every_level(m, phi):
+    """Rings of 3-17 sites, n = 1 and n = M (no cut above the top level): the folded-band path
+    equals LAPACK's dense eigvalsh of Ring.matrix, residuals and overlaps near rounding."""
+    ring = Ring.lattice(np.random.default_rng(m).uniform(-1.5, 1.5, m))
+    ev = np.linalg.eigvalsh(ring.matrix(phi))
+    for n in (1, m):
+        lo = lowest_eigenpairs(ring, phi, n)
+        assert lo.method == "banded" and lo.sturm_count == n
+        np.testing.assert_allclose(lo.energies, ev[:n], rtol=0, atol=1e-13)
+        assert lo.max_residual < 1e-13 and lo.max_overlap < 1e-13

@@ -146,6 +146,12 @@ def eigenpairs(ring: Ring, phi: float, i0: int, i1: int, method: str = "auto",
     if method == "dense" or (method == "auto" and ring.n_grid <= DENSE_MAX) or ring.n_grid < 3:
         return dense_eigenpairs(ring, phi, i0, i1)
     w = (banded_eigenvalues if method == "banded" else eigenvalues)(ring, phi, i0, i1)
+    return w, _ring_vectors(ring, phi, w, i0, check)
+
+
+def _ring_vectors(ring: Ring, phi: float, w: np.ndarray, i0: int, check: bool) -> np.ndarray:
+    """(M, n) eigenvectors for the eigenvalues w (levels i0, i0+1, ...) by inverse iteration
+    on the ring (:func:`tgsweep.core._spectrum_kernels.ring_inverse_iteration`)."""
     real = is_real_twist(phi)
     rows = np.zeros((w.size, ring.n_grid), dtype=np.float64 if real else np.complex128)
     res = 0.0
@@ -157,7 +163,7 @@ def eigenpairs(ring: Ring, phi: float, i0: int, i1: int, method: str = "auto",
         if check and res > 1e-8 * hnorm:
             raise RuntimeError(f"inverse iteration did not converge: residual {res:.3g} "
                                f"(||H|| = {hnorm:.3g})")
-    return w, np.ascontiguousarray(rows.T)
+    return np.ascontiguousarray(rows.T)
 
 
 def eigenpairs_in_window(ring: Ring, phi: float, e_lo: float = -np.inf, e_hi: float = np.inf,
@@ -256,12 +262,12 @@ def _level_brackets(ring: Ring, phi: float, i0: int, i1: int, rtol: float = 1e-3
     return a, b
 
 
-def _energy_cut(ring: Ring, phi: float, n: int) -> float:
+def _energy_cut(ring: Ring, phi: float, n: int, levels=None) -> float:
     """An energy E_c with exactly n eigenvalues of H_phi below it (Sturm count), midway between
     levels n-1 and n; NaN if they coincide to rounding (no gap to cut in).  Levels n-1, n by
     one numba bisection to ~2 eps ||H||, the midpoint checked by a Sturm count; where that
     check fails, the gap-relative brackets of :func:`_level_brackets`."""
-    w = eigenvalues(ring, phi, n - 1, n + 1)
+    w = eigenvalues(ring, phi, n - 1, n + 1) if levels is None else levels
     lo, hi = spectral_bounds(ring)
     if w[1] - w[0] > 16 * _EPS * max(abs(lo), abs(hi)):
         e_cut = 0.5 * (w[0] + w[1])
@@ -448,8 +454,10 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
     band), and otherwise takes the global banded path: every eigenvalue from the folded
     pentadiagonal band (:func:`banded_eigenvalues`, LAPACK band reduction + dqds) and the
     vectors by inverse iteration on the ring (method "banded"; on small rings, M <~ 1000 at
-    W = 3 and N = M / 4, this beats MRRR on the open chain, see benchmarks/bench_eigensolver.py).
-    "sliced" always tries the slicing first; "global" skips it.
+    W = 3 and N = M / 4, this beats MRRR on the open chain, see benchmarks/bench_eigensolver.py;
+    below M ~ 130, where no window plan with >= 16-site margins can pay, the band's eigenvalues
+    also give the cut and the Lyapunov estimate is skipped).  "sliced" always tries the slicing
+    first; "global" skips it.
 
     Certificate (:class:`LocalizedOrbitals`), on every path: residuals ||H phi_j - E_j phi_j||
     of the stored vectors with the full ring operator, max |<phi_i, phi_j>| over every pair of
@@ -469,9 +477,18 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
         raise ValueError(f"method: must be 'auto', 'sliced' or 'global', got {method!r}")
     lo, hi = spectral_bounds(ring)
     hnorm = max(abs(lo), abs(hi))
-    e_cut = _energy_cut(ring, phi, n) if n < m else hi + 1.0
+    # rings so small that windows of >= 16-site margins never pay: every eigenvalue from the
+    # folded band first (it gives the cut too), no Lyapunov estimate
+    k = _n_segments(m, 16, None)
+    small = (method == "auto" and m >= 3
+             and (k is None or k * min(m, -(-m // k) + 32) ** 2 >= m * m))
+    ev = banded_eigenvalues(ring, phi, 0, min(n + 1, m)) if small else None
+    if n < m:
+        e_cut = _energy_cut(ring, phi, n, None if ev is None else ev[n - 1:n + 1])
+    else:
+        e_cut = hi + 1.0
     max_margin = int(max_margin or max(m // 2 - 1, 1))
-    if np.isfinite(e_cut) and n < m and method != "global":
+    if np.isfinite(e_cut) and n < m and method != "global" and not small:
         mar = float(margin) if margin else _margin_estimate(ring, e_cut, tol, hnorm)
         mar = max(16.0, mar) if np.isfinite(mar) else mar
         for attempt in range(3):
@@ -493,8 +510,12 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
                     and out.max_overlap <= MAX_OVERLAP):
                 return out
             mar *= 2
-    path = "banded" if m <= 16 * n else "bisect"
-    w, v = eigenpairs(ring, phi, 0, n, method=path)
+    path = "banded" if m <= 16 * n or small else "bisect"
+    if small:
+        w = np.ascontiguousarray(ev[:n])
+        v = _ring_vectors(ring, phi, w, 0, True)
+    else:
+        w, v = eigenpairs(ring, phi, 0, n, method=path)
     hv = _apply_ring(ring, phi, v) - v * w[None, :]
     # + 1e-15 ||H||: rounding in forming H v - E v, as on the sliced path
     res = float(np.max(np.linalg.norm(hv, axis=0))) + 1e-15 * hnorm if n else 0.0
