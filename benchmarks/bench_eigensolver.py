@@ -1,13 +1,21 @@
-"""Lowest N eigenpairs of a localized ring: sliced solver vs LAPACK on the open chain.
+"""Lowest N eigenpairs of a localized ring: tgsweep vs LAPACK on the open chain.
 
 For Anderson lattices (W = 3, N = M/4) prints medians (one thread) of
-  * tgsweep.core.spectrum.lowest_eigenpairs (spatial slicing, certified),
+  * tgsweep.core.spectrum.lowest_eigenpairs (certified; its path in column "method": "sliced"
+    = spatial windows, "banded" = one global solve from the folded band on small rings),
   * the previous global path (Sturm bisection + inverse iteration, ``eigenpairs``) where cheap,
   * LAPACK on the open chain of the same size: dstemr (MRRR, scipy allocates M x M, so only
-    M <= 10^4) and dstebz + dstein (``eigh_tridiagonal(lapack_driver='stebz')``),
-and the ratios sliced / best LAPACK.  Absolute times are noisy on a shared machine.
+    M <= 10^4) and dstebz + dstein (``eigh_tridiagonal(lapack_driver='stebz')``) -- the
+    reference pair, "best" = the faster of them --, and dsterf + dstein (all eigenvalues by
+    dqds, then inverse iteration for the lowest N: what the sliced solver runs per window; on
+    the whole chain only up to M = 4000, beyond which dstein's Gram-Schmidt over clusters
+    |E_j - E_k| < 1e-3 ||T|| grows like N^2 M as for dstebz + dstein),
+and the ratios tgsweep / best ("ours/best") and tgsweep / (fastest of all three, "ours/all3").
+Times are CPU seconds
+(time.process_time), medians; the ratios come from the same run.
 
-Run:  python benchmarks/bench_eigensolver.py [--sizes 2000,10000,100000] [--repeat 1]
+Run:  python benchmarks/bench_eigensolver.py [--sizes 250,500,1000,2000,4000,10000,100000]
+      [--repeat 3]
 """
 
 from __future__ import annotations
@@ -29,42 +37,61 @@ from tgsweep.core.spectrum import eigenpairs, lowest_eigenpairs  # noqa: E402
 
 
 def _median(fn, repeat):
+    """Median CPU seconds of this single-threaded process (on a loaded shared machine the time
+    on an idle core; wall time would count the other users' load)."""
     ts, out = [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         out = fn()
-        ts.append(time.perf_counter() - t0)
+        ts.append(time.process_time() - t0)
     return statistics.median(ts), out
+
+
+def _sterf_stein(d, e, n):
+    """Lowest n eigenpairs of the open chain: dsterf (all eigenvalues), dstein (n vectors)."""
+    w, _ = lapack.dsterf(d, e)
+    m = d.size
+    isplit = np.zeros(m, dtype=np.int32)
+    isplit[0] = m
+    z, _ = lapack.dstein(d, e, np.ascontiguousarray(w[:n]), np.ones(m, dtype=np.int32), isplit)
+    return w[:n], z
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="2000,10000,100000")
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--sizes", default="250,500,1000,2000,4000,10000,100000")
+    ap.add_argument("--repeat", type=int, default=3, help="medians over this many runs "
+                    "(M <= 4000; one run above)")
     ap.add_argument("--budget", type=float, default=60.0, help="skip a baseline above this (s)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(3)
     warm = tgsweep.Ring.lattice(rng.uniform(-1.5, 1.5, 1200))
     lowest_eigenpairs(warm, 0.0, 300), eigenpairs(warm, 0.0, 0, 30, method="bisect")
-    print(f"{'M':>7} {'N':>6} {'sliced[s]':>10} {'global[s]':>10} {'stemr[s]':>9} "
-          f"{'stebz+stein[s]':>14} {'sliced/best':>11}  method  residual  overlap")
+    print(f"{'M':>7} {'N':>6} {'tgsweep[s]':>10} {'global[s]':>10} {'stemr[s]':>9} "
+          f"{'stebz+stein[s]':>14} {'sterf+stein[s]':>14} {'ours/best':>11} "
+          f"{'ours/all3':>11}  method  residual  overlap")
     for m in [int(x) for x in args.sizes.split(",")]:
         n = m // 4
         ring = tgsweep.Ring.lattice(rng.uniform(-1.5, 1.5, m))
-        t_s, lo = _median(lambda: lowest_eigenpairs(ring, 0.0, n), args.repeat)
+        rep = args.repeat if m <= 4000 else 1
+        t_s, lo = _median(lambda: lowest_eigenpairs(ring, 0.0, n), rep)
         d, e = ring.diag, np.full(m - 1, -ring.hopping)
-        t_g = t_mr = t_bz = np.nan
+        t_g = t_mr = t_bz = t_sf = np.nan
         if m * n <= 3e7:
             t_g, _ = _median(lambda: eigenpairs(ring, 0.0, 0, n, method="bisect"), 1)
         if m <= 10_000:
-            t_mr, _ = _median(lambda: lapack.dstemr(d, np.r_[e, 0.0], 2, 0.0, 0.0, 1, n), 1)
+            t_mr, _ = _median(lambda: lapack.dstemr(d, np.r_[e, 0.0], 2, 0.0, 0.0, 1, n), rep)
         if m * n <= 3e7:
             t_bz, _ = _median(lambda: eigh_tridiagonal(d, e, select="i",
                                                        select_range=(0, n - 1),
-                                                       lapack_driver="stebz"), 1)
+                                                       lapack_driver="stebz"), rep)
+        if m <= 4000:
+            t_sf, _ = _median(lambda: _sterf_stein(d, e, n), rep)
         best = np.nanmin([t_mr, t_bz]) if np.isfinite([t_mr, t_bz]).any() else np.nan
-        print(f"{m:>7} {n:>6} {t_s:>10.2f} {t_g:>10.2f} {t_mr:>9.2f} {t_bz:>14.2f} "
-              f"{t_s / best:>11.2f}  {lo.method:7s} {lo.max_residual:.1e}  {lo.max_overlap:.1e}")
+        all3 = np.nanmin([t_mr, t_bz, t_sf]) if np.isfinite([t_mr, t_bz, t_sf]).any() else np.nan
+        print(f"{m:>7} {n:>6} {t_s:>10.3f} {t_g:>10.3f} {t_mr:>9.3f} {t_bz:>14.3f} "
+              f"{t_sf:>14.3f} {t_s / best:>11.2f} {t_s / all3:>11.2f}  {lo.method:7s} "
+              f"{lo.max_residual:.1e}  {lo.max_overlap:.1e}", flush=True)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ per size); kernels warmed up in each before timing.  Stages:
 
 - eigensolve: ``ground_state(ring, n_particles=L // 4, method="sliced")`` (the certified
   spatially sliced solver; orbitals stored on their windows, no (M, N) array; its method —
-  "sliced", or "global" where the ring is too small to slice — is printed), and, for
-  L <= DENSE_REF, the old default ``ground_state(ring, n_particles=L // 4)`` as a baseline;
+  "sliced", or "banded" / "global" where one solve of the ring is cheaper — is printed), and,
+  for L <= DENSE_REF, the old default ``ground_state(ring, n_particles=L // 4)`` as a baseline;
 - band: ``obdm_band(state, "auto", tol=TOL)`` on those windows (all tries of the automatic
   width included); only for L <= --band-max (above, band and lambda0 are "not run");
 - lambda0: ``band_condensate(band, 2)`` (local windows behind a rigorous |gamma|^p screen,

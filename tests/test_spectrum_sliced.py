@@ -38,13 +38,19 @@ def test_sliced_matches_dense_lapack(m, w, phi, n):
 
 
 def test_clean_and_extended_rings_fall_back():
-    """Clean ring (extended states) and weak disorder: the global path, still exact."""
+    """Clean ring (extended states) and weak disorder: a global path, still exact (LAPACK dense
+    eigvalsh of Ring.matrix)."""
     for w in (0.0, 0.5):
         ring = Ring.lattice(np.random.default_rng(1).uniform(-w / 2, w / 2, 1500))
         lo = lowest_eigenpairs(ring, 0.0, 375)
-        assert lo.method == "global"
+        assert lo.method == "banded"          # M <= 16 n: the folded band's eigenvalues
+        assert lo.sturm_count == 375 and lo.max_overlap <= MAX_OVERLAP
         ev = np.linalg.eigvalsh(ring.matrix(0.0))
         np.testing.assert_allclose(lo.energies, ev[:375], rtol=0, atol=1e-12)
+        if w == 0.0:                            # (at W = 0.5 the band-edge levels slice)
+            lg = lowest_eigenpairs(ring, 0.0, 20)  # M > 16 n: bisection
+            assert lg.method == "global"
+            np.testing.assert_allclose(lg.energies, ev[:20], rtol=0, atol=1e-12)
 
 
 @pytest.mark.slow
@@ -104,10 +110,11 @@ def test_sliced_continuum_matches_dense_lapack(kind, length, ppu, kw, phi):
 
 
 def test_small_localized_ring_slices():
-    """M = 800 lattice (W = 4, N = 200): two windows suffice (the margin comes from the
-    Lyapunov exponent); still equal to LAPACK."""
+    """M = 800 lattice (W = 4, N = 200), slicing forced (``method="sliced"``; "auto" solves a
+    ring this small globally): windows of at most M sites suffice (the margin comes from the
+    Lyapunov exponent); still equal to LAPACK's dense eigenvalues."""
     ring = Ring.lattice(np.random.default_rng(9).uniform(-2.0, 2.0, 800))
-    lo = lowest_eigenpairs(ring, 0.0, 200)
+    lo = lowest_eigenpairs(ring, 0.0, 200, method="sliced")
     assert lo.method == "sliced"
     ev = np.linalg.eigvalsh(ring.matrix(0.0))
     assert np.all(np.abs(lo.energies - ev[:200]) <= lo.max_residual)
@@ -152,3 +159,79 @@ def test_packed_kernels_match_numpy_twins():
                    np.abs(np.sqrt(np.diag(g).real) - 1).max())
         got = K.packed_max_overlap(starts, lengths, offsets, values, np.arange(5), m, True)
         assert got == pytest.approx(best, rel=1e-12)
+
+
+@pytest.mark.parametrize("m,phi", [(3, 0.0), (4, np.pi), (7, 0.3), (64, 0.0), (65, np.pi),
+                                   (301, 1.1)])
+def test_folded_band_is_the_ring_matrix(m, phi):
+    """The folded order 0, M-1, 1, M-2, ... makes the twisted ring pentadiagonal: the band
+    (lower storage) rebuilt as a dense matrix equals P Ring.matrix P^T exactly, and its
+    eigenvalues (banded_eigenvalues: LAPACK ?sbevd/?hbevd) equal numpy.linalg.eigvalsh of
+    Ring.matrix (LAPACK dense) to 1e-13 ||H||."""
+    from tgsweep.core.spectrum import banded_eigenvalues, folded_band
+
+    ring = Ring.lattice(np.random.default_rng(m).uniform(-2.0, 2.0, m))
+    ab = folded_band(ring, phi)
+    p = np.empty(m, dtype=int)
+    p[0::2], p[1::2] = np.arange((m + 1) // 2), m - 1 - np.arange(m // 2)
+    h = ring.matrix(phi)[np.ix_(p, p)]
+    rebuilt = np.diag(ab[0]).astype(h.dtype)
+    for k in (1, 2):
+        rebuilt += np.diag(ab[k, :m - k], -k) + np.diag(np.conj(ab[k, :m - k]), k)
+    np.testing.assert_array_equal(rebuilt, h)
+    hnorm = np.abs(np.linalg.eigvalsh(ring.matrix(phi))).max()
+    np.testing.assert_allclose(banded_eigenvalues(ring, phi, 0, m),
+                               np.linalg.eigvalsh(ring.matrix(phi)), rtol=0, atol=1e-13 * hnorm)
+
+
+@pytest.mark.parametrize("m,w,phi,n", [(40, 3.0, 0.9, 10), (100, 3.0, 0.0, 25),
+                                       (250, 3.0, 0.0, 62), (500, 3.0, 0.7, 125),
+                                       (1000, 3.0, np.pi, 250)])
+def test_small_ring_banded_path_matches_dense_lapack(m, w, phi, n):
+    """Small Anderson rings (W = 3, N = M/4), where one global solve is cheaper than windows:
+    method "banded" (eigenvalues from the folded band, inverse iteration on the ring) equals
+    LAPACK's dense eigh of Ring.matrix (energies within the stated residual, each orbital in
+    LAPACK's lowest-n eigenspace), is orthonormal to the stated overlap, and n = the global
+    Sturm count below the cut (Sylvester's law of inertia; Parlett, The Symmetric Eigenvalue
+    Problem, ch. 3)."""
+    ring = Ring.lattice(np.random.default_rng(m + 1).uniform(-w / 2, w / 2, m))
+    lo = lowest_eigenpairs(ring, phi, n)
+    assert lo.method == "banded"
+    h = ring.matrix(phi)
+    ev, v = np.linalg.eigh(h)
+    ref_err = 10 * np.finfo(float).eps * np.abs(ev).max()   # LAPACK's own O(eps ||H||)
+    assert np.all(np.abs(lo.energies - ev[:n]) <= lo.max_residual + ref_err)
+    assert lo.max_residual < 1e-11 and lo.max_overlap <= MAX_OVERLAP
+    d = lo.dense()
+    assert np.abs(d.conj().T @ d - np.eye(n)).max() <= lo.max_overlap * (1 + 1e-6) + 1e-15
+    np.testing.assert_allclose(np.linalg.norm(v[:, :n].conj().T @ d, axis=0), 1.0, rtol=0,
+                               atol=1e-10)
+    assert lo.sturm_count == n == count_below(ring, phi, lo.energy_cut)
+    assert np.max(np.linalg.norm(h @ d - d * lo.energies, axis=0)) <= lo.max_residual * (1 + 1e-6)
+    # the slicing forced on the same ring gives the same levels (windows of <= M sites)
+    ls = lowest_eigenpairs(ring, phi, n, method="sliced")
+    assert ls.method in ("sliced", "banded")
+    assert np.all(np.abs(ls.energies - ev[:n]) <= ls.max_residual + ref_err)
+
+
+def test_bad_method_is_named():
+    """An unknown path is refused with the field named and the allowed values."""
+    ring = Ring.lattice(np.random.default_rng(0).uniform(-1, 1, 40))
+    with pytest.raises(ValueError, match="method: must be 'auto', 'sliced' or 'global'"):
+        lowest_eigenpairs(ring, 0.0, 5, method="dense")
+    from tgsweep.core.spectrum import eigenpairs
+    with pytest.raises(ValueError, match="'banded'"):
+        eigenpairs(ring, 0.0, 0, 5, method="sliced")
+
+
+@pytest.mark.parametrize("m,phi", [(3, 0.0), (4, 0.5), (17, np.pi)])
+def test_tiny_rings_every_level(m, phi):
+    """Rings of 3-17 sites, n = 1 and n = M (no cut above the top level): the folded-band path
+    equals LAPACK's dense eigvalsh of Ring.matrix, residuals and overlaps near rounding."""
+    ring = Ring.lattice(np.random.default_rng(m).uniform(-1.5, 1.5, m))
+    ev = np.linalg.eigvalsh(ring.matrix(phi))
+    for n in (1, m):
+        lo = lowest_eigenpairs(ring, phi, n)
+        assert lo.method == "banded" and lo.sturm_count == n
+        np.testing.assert_allclose(lo.energies, ev[:n], rtol=0, atol=1e-13)
+        assert lo.max_residual < 1e-13 and lo.max_overlap < 1e-13
