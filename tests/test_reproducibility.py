@@ -100,7 +100,7 @@ def test_stored_bits_independent_of_kernel_compile_order(tmp_path):
     first, the other only what the spec's samples need.  A third process loads the first one's
     cache, like a worker on a cache that another process filled.  energy, density, lambda0
     and occupations of the samples are equal byte for byte in all three.  (Before every
-    kernel stated its fastmath flag, lambda0 at (1, 5) differed in its last two bits, and the
+    kernel stated its fastmath flag, lambda0 at (1, 5) differed by 2 ulp, and the
     occupations at (1, 3) and (1, 5) too; density and energy agreed.)"""
     blocked_first = _child("blocked", tmp_path / "cache-blocked-first")
     samples_only = _child("samples", tmp_path / "cache-samples-only")
