@@ -7,7 +7,7 @@ is (start, length) with 0 <= start < M, 0 <= length <= M, covering start, start+
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
 
 @njit(cache=True)

@@ -8,7 +8,7 @@ of gamma, so the reductions can run over a stream of row blocks without ever hol
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
 
 @njit(cache=True)

@@ -19,7 +19,7 @@ only by the tests.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
 __all__ = ["density_steps_real", "density_steps_complex", "density_steps_reference",
            "cluster_density_real", "cluster_density_complex", "cluster_density_reference",

@@ -16,7 +16,7 @@ finite-difference continuum d_i = V_i + 2/h^2, t = 1/h^2, so a_i = 2 + h^2 (V_i 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
 
 @njit(cache=True)

@@ -29,7 +29,7 @@ O(N^3) rebuild per two columns, 60-100x slower than N - 1).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
 
 @njit(cache=True)

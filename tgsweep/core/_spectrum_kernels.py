@@ -20,7 +20,7 @@ The plain NumPy twin used in tests is :func:`tgsweep.core.spectrum.dense_eigenpa
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
 
 @njit(cache=True)

@@ -38,7 +38,7 @@ The plain-NumPy twins (``*_reference``) are used in the tests.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
 from ._spectrum_kernels import _arrow_solve
 

@@ -30,7 +30,7 @@ The plain NumPy twin :func:`string_values_reference` evaluates the bordered dete
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
 from ._obdm_kernels import cdot, det_lu, outer_acc
 
