@@ -174,3 +174,60 @@ def test_njit_keeps_an_explicit_choice():
                 assert obj.targetoptions["error_model"] == "python", f"{name}.{attr}"
                 n_fast += declared[attr]
     assert n_fast >= 1  # the fastmath=True kernels of the OBDM sweeps
+
+
+def test_every_cached_kernel_is_stamped_by_all_kernel_sources():
+    """Every cached kernel of tgsweep.core uses the all-sources stamp of tgsweep.core.jit (its
+    callees' machine code is inside it, so its own module's hash is not enough)."""
+    from tgsweep.core import jit
+
+    stamp = jit.kernel_sources_stamp()
+    seen = 0
+    for info in pkgutil.iter_modules([str(ROOT / "tgsweep" / "core")]):
+        if not info.name.endswith("_kernels"):
+            continue
+        module = importlib.import_module(f"tgsweep.core.{info.name}")
+        for obj in vars(module).values():
+            cache = getattr(obj, "_cache", None)
+            impl = getattr(cache, "_impl", None)
+            if impl is None or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            assert isinstance(impl.locator, (jit._UserDirLocator, jit._InTreeLocator)), obj
+            assert impl.locator.get_source_stamp() == stamp, obj
+            seen += 1
+    assert seen > 50
+
+
+HELPER = "from tgsweep.core.jit import njit\n\n@njit(cache=True)\ndef helper(x):\n    return x * {factor}\n"
+CALLER = ("from tgsweep.core.jit import njit\nfrom _a_kernels import helper\n\n"
+          "@njit(cache=True)\ndef caller(x):\n    return helper(x) + 1.0\n")
+LOAD = r"""
+import sys
+from tgsweep.core import jit
+jit._HERE = sys.argv[1]            # the locators accept this folder's files
+sys.path.insert(0, sys.argv[1])
+from _b_kernels import caller
+print(caller(1.0), caller.stats.cache_misses.__len__())
+"""
+
+
+def test_an_edit_of_a_callee_module_invalidates_its_callers(tmp_path):
+    """An edit of a helper's module alone recompiles the kernels of other modules that call it
+    (numba's own stamp, a hash of the caller's module only, kept the old helper's machine code
+    inside the cached caller: the second run would print 3.0)."""
+    pkg = tmp_path / "kernels"
+    pkg.mkdir()
+    (pkg / "_a_kernels.py").write_text(HELPER.format(factor=2.0))
+    (pkg / "_b_kernels.py").write_text(CALLER)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", LOAD, str(pkg)], env=env, check=True,
+                             capture_output=True, text=True).stdout.split()
+        return float(out[0]), int(out[1])
+
+    assert run() == (3.0, 1)          # compiled
+    assert run() == (3.0, 0)          # loaded from the cache
+    (pkg / "_a_kernels.py").write_text(HELPER.format(factor=5.0))
+    assert run() == (6.0, 1)          # the caller is recompiled with the new helper

@@ -20,15 +20,33 @@ of its own source and its callees' sources only, whatever the order of compilati
 process compiled it (``tests/test_reproducibility.py``).
 
 ``fastmath=True`` stays a per-kernel choice written at the kernel; its callees keep their own
-flags.  A compiled kernel in numba's cache is not invalidated when :data:`EXPLICIT` changes (only
-when its own module's source does): changing these defaults needs a cleared cache.
+flags.
+
+The cache stamp (declared here too).  numba stamps a cached kernel with a hash of its *own*
+module's source only, yet a kernel carries its callees' machine code: ``_thermal_kernels``
+calls ``_obdm_kernels.det_lu``, and an edit of ``_obdm_kernels.py`` alone would leave the
+thermal kernels' cached copy of the old helper in use (a cache-history dependence across code
+versions, e.g. after a ``git pull`` that touches one kernel file).  So every kernel of
+:mod:`tgsweep.core` is stamped with one hash over all kernel sources (:func:`kernel_sources`:
+the ``_*_kernels.py`` modules and this file, so :data:`EXPLICIT` counts too): an edit of any
+of them invalidates every tgsweep kernel in the cache, and a cached kernel is always the
+compilation of the sources on disk.  This is done by two cache locators (numba's own, with
+:meth:`get_source_stamp` replaced) put in front of numba's list; they accept only files of
+this folder, so other packages' numba caches are untouched.
 """
 
 from __future__ import annotations
 
-from numba import njit as _numba_njit
+import functools
+import hashlib
+import os
 
-__all__ = ["njit", "EXPLICIT"]
+from numba import njit as _numba_njit
+from numba.core import caching as _caching
+
+__all__ = ["njit", "EXPLICIT", "kernel_sources", "kernel_sources_stamp"]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: options every kernel gets unless its decorator gives them (numba's own defaults, made explicit)
 EXPLICIT = {"fastmath": False, "error_model": "python"}
@@ -40,3 +58,67 @@ def njit(*args, **options):
     for key, value in EXPLICIT.items():
         options.setdefault(key, value)
     return _numba_njit(*args, **options)
+
+
+def kernel_sources() -> list[str]:
+    """The files whose content stamps every cached tgsweep kernel: this module and every
+    ``_*_kernels.py`` of :mod:`tgsweep.core`, sorted."""
+    names = [n for n in os.listdir(_HERE)
+             if n == "jit.py" or (n.startswith("_") and n.endswith("_kernels.py"))]
+    return sorted(os.path.join(_HERE, n) for n in names)
+
+
+@functools.lru_cache(maxsize=8)
+def _stamp_of(files: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for path, _, _ in files:
+        digest.update(os.path.basename(path).encode() + b"\0")
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def kernel_sources_stamp() -> str:
+    """SHA-256 over the names and contents of :func:`kernel_sources` (re-read when a file's
+    mtime or size changes): the source stamp of every cached tgsweep kernel."""
+    files = tuple((p, (st := os.stat(p)).st_mtime_ns, st.st_size) for p in kernel_sources())
+    return _stamp_of(files)
+
+
+class _AllKernelSourcesStamp:
+    """Cache-locator mixin: the stamp is :func:`kernel_sources_stamp`, for files of this
+    folder only (``from_function`` declines any other file, so numba's next locator takes it)."""
+
+    def get_source_stamp(self):
+        return kernel_sources_stamp()
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if os.path.dirname(os.path.abspath(py_file)) != _HERE:
+            return None
+        return super().from_function(py_func, py_file)
+
+
+# numba >= 0.61 names these without the leading underscore
+_CACHE_IMPL = getattr(_caching, "CacheImpl", None) or getattr(_caching, "_CacheImpl")
+_USER_DIR = (getattr(_caching, "UserProvidedCacheLocator", None)
+             or getattr(_caching, "_UserProvidedCacheLocator"))
+_IN_TREE = getattr(_caching, "InTreeCacheLocator", None) or getattr(_caching, "_InTreeCacheLocator")
+
+
+class _UserDirLocator(_AllKernelSourcesStamp, _USER_DIR):
+    """``$NUMBA_CACHE_DIR`` (numba's own layout), stamped by all kernel sources."""
+
+
+class _InTreeLocator(_AllKernelSourcesStamp, _IN_TREE):
+    """``__pycache__`` next to the sources (numba's own layout), stamped by all kernel sources."""
+
+
+def _install_locators() -> None:
+    classes = _CACHE_IMPL._locator_classes
+    for cls in (_InTreeLocator, _UserDirLocator):   # user dir first, as numba's own order
+        if cls not in classes:
+            classes.insert(0, cls)
+
+
+_install_locators()
