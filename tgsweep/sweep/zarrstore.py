@@ -1,5 +1,5 @@
 """The Zarr v3 back end of :class:`~tgsweep.sweep.storage.ResultStore` (the only module that
-knows Zarr).
+writes Zarr; :mod:`tgsweep.sweep.storeview` reads what ``tgsweep status`` needs).
 
 * One Zarr chunk per shard (:func:`~tgsweep.sweep.storage.shard_plan`, one file per array);
   every chunk is Zstd-compressed and carries a CRC32C checksum (codecs ``zstd`` + ``crc32c`` of
@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +32,9 @@ from .faults import fault_point
 from .lock import RunLock
 from .errors import SpecError
 from .storage import ResultStore, SummaryTable, default_shard_bytes, store_layout
+from .storeview import interrupted_creations, zarr_quiet
 
 __all__ = ["ZarrStore", "open_dataset", "interrupted_creations", "is_disk_full"]
-
-
-@contextlib.contextmanager
-def _quiet():
-    """The one warning filter of the Zarr back end: Zarr warns that variable-length strings
-    and consolidated metadata are not (yet) part of the Zarr v3 specification."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*(Zarr V3 specification|[Cc]onsolidated "
-                                r"metadata|consolidated)")
-        yield
 
 
 def _codecs():
@@ -144,12 +134,6 @@ def _write_table(path: Path, table: SummaryTable) -> None:
     sync(all_arrays())
 
 
-def interrupted_creations(path) -> list[Path]:
-    """Leftovers of creations of the store ``path`` that were killed before the final rename."""
-    p = Path(path)
-    return sorted(p.parent.glob(f".{p.name}.creating-*"))
-
-
 class ZarrStore(ResultStore):
     """Zarr v3 directory store at ``path`` (picklable: holds only the path and layout)."""
 
@@ -175,7 +159,7 @@ class ZarrStore(ResultStore):
     def _group(self, mode="r+"):
         import zarr
 
-        with _quiet():
+        with zarr_quiet():
             return zarr.open_group(self.path, mode=mode, zarr_format=3, use_consolidated=False)
 
     def _array(self, name):
@@ -202,7 +186,7 @@ class ZarrStore(ResultStore):
                                                         zarr_format=3) for n in names),
                                         return_exceptions=True)
 
-        with _quiet():
+        with zarr_quiet():
             for n, a in zip(names, sync(open_all())):
                 if isinstance(a, BaseException):  # damaged: raised when that array is asked for
                     if n == names[0]:
@@ -272,10 +256,12 @@ class ZarrStore(ResultStore):
         aside.parent.mkdir(parents=True, exist_ok=True)
         try:
             fault_point("store_creating")
-            with _quiet():
-                g = zarr.open_group(str(aside), mode="w-", zarr_format=3)
+            with zarr_quiet():
+                # the attributes in the group's first metadata write (``attrs.update`` would
+                # rewrite zarr.json once per key)
+                g = zarr.open_group(str(aside), mode="w-", zarr_format=3,
+                                    attributes={**attrs, "store_id": uuid.uuid4().hex})
                 _create_arrays(g, self.layout, coords, step="store_array_created")
-                g.attrs.update({**attrs, "store_id": uuid.uuid4().hex})
                 zarr.consolidate_metadata(str(aside))
             fault_point("store_renaming")
             os.rename(aside, final)
@@ -288,13 +274,13 @@ class ZarrStore(ResultStore):
         return dict(self._group("r").attrs)
 
     def update_attrs(self, attrs):
-        self._group().attrs.update(attrs)
+        self._group().update_attributes(attrs)  # one metadata write (not one per key)
 
     def _write_blocks(self, blocks):
         """Write the blocks (every array of a shard: concurrently, through zarr's event loop;
         the caller writes the ``done`` flags in a later call, after these are stored)."""
         self._check_identity()
-        with _quiet():
+        with zarr_quiet():
             todo = [(self._array(name), region,
                      np.asarray(values, dtype=object) if name == "error" else values)
                     for name, region, values in blocks]
@@ -316,7 +302,7 @@ class ZarrStore(ResultStore):
 
     def _read_block(self, name, region):
         self._check_identity()
-        with _quiet():
+        with zarr_quiet():
             v = self._array(name)[region]
         return np.asarray(v, dtype=object) if name == "error" else v
 
@@ -329,7 +315,7 @@ class ZarrStore(ResultStore):
         from zarr.core.sync import sync
 
         self._check_identity()
-        with _quiet():
+        with zarr_quiet():
             arrays = [self._array(n) for n in names]
 
             async def read_all():
@@ -339,23 +325,11 @@ class ZarrStore(ResultStore):
         return [np.asarray(v, dtype=object) if n == "error" else v for n, v in zip(names, out)]
 
     def read(self, name):
-        with _quiet():
+        with zarr_quiet():
             return self._group("r")[name][...]
 
-    def read_named(self, name):
-        """(dimension names, values) of array ``name``."""
-        with _quiet():
-            arr = self._group("r")[name]
-            return tuple(arr.metadata.dimension_names or ()), arr[...]
-
-    def array_dims(self) -> dict[str, tuple[str, ...]]:
-        """Dimension names of every array (metadata only)."""
-        with _quiet():
-            return {n: tuple(a.metadata.dimension_names or ())
-                    for n, a in self._group("r").arrays()}
-
     def _coord_values(self, name):
-        with _quiet():
+        with zarr_quiet():
             return np.asarray(self._group("r")[name][...])
 
     def _array_problem(self, name, a) -> str:
@@ -363,7 +337,7 @@ class ZarrStore(ResultStore):
         if not meta.exists():
             return "missing (no metadata)"
         try:
-            with _quiet():
+            with zarr_quiet():
                 arr = self._group("r")[name]
         except Exception as exc:  # noqa: BLE001
             return f"metadata unreadable ({type(exc).__name__})"
@@ -392,7 +366,7 @@ class ZarrStore(ResultStore):
         for n in names:
             shutil.rmtree(root / n, ignore_errors=True)
         self.__dict__.pop("_handles", None)
-        with _quiet():
+        with zarr_quiet():
             _create_arrays(self._group(), layout, coords, names=set(names))
 
     def _drop_shards(self, keys):
@@ -419,7 +393,7 @@ class ZarrStore(ResultStore):
             shutil.rmtree(old, ignore_errors=True)
         fault_point("summary_started")
         tmp = f"summary_tmp_{uuid.uuid4().hex[:12]}"
-        with _quiet():
+        with zarr_quiet():
             _write_table(root / tmp, summary)
         fault_point("summary_renaming")
         if (root / "summary").exists():
@@ -435,7 +409,7 @@ class ZarrStore(ResultStore):
     def consolidate(self):
         import zarr
 
-        with _quiet():
+        with zarr_quiet():
             zarr.consolidate_metadata(self.path)
 
 
@@ -447,5 +421,5 @@ def open_dataset(path, group: str | None = None):
     """``xr.open_zarr`` of a tgsweep store (raw samples, or ``group="summary"``)."""
     import xarray as xr
 
-    with _quiet():
+    with zarr_quiet():
         return xr.open_zarr(path, group=group, consolidated=None)
