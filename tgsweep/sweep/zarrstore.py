@@ -43,10 +43,10 @@ def _codecs():
     return [ZstdCodec(level=3), Crc32cCodec()]
 
 
-def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> None:
+def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> dict:
     """Create (empty) the arrays and coordinates ``names`` (default all) of a layout, all of
     them concurrently through zarr's event loop (metadata with attributes, and coordinate
-    values, in one write each)."""
+    values, in one write each); returns them by name (``AsyncArray``)."""
     import asyncio
 
     import zarr.api.asynchronous as za
@@ -72,14 +72,27 @@ def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> 
                          attributes=dict(at)))
 
     async def create_all():
-        await asyncio.gather(*(za.create_array(group.store, compressors=_codecs(),
-                                               overwrite=names is not None, zarr_format=3, **j)
-                               for j in jobs))
+        return await asyncio.gather(*(za.create_array(group.store, compressors=_codecs(),
+                                                      overwrite=names is not None,
+                                                      zarr_format=3, **j) for j in jobs))
 
-    sync(create_all())
+    created = sync(create_all())
     if step:
         for _ in jobs:
             fault_point(step)
+    return {j["name"][len(prefix):]: a for j, a in zip(jobs, created)}
+
+
+def _handles_at(path, created: dict) -> dict:
+    """``zarr.Array`` handles at the store ``path`` of arrays just created elsewhere (the hidden
+    sibling directory renamed to ``path``), from their metadata in memory: no metadata read."""
+    import zarr
+    from zarr.core.array import AsyncArray
+    from zarr.storage import LocalStore, StorePath
+
+    store = LocalStore(str(path))
+    return {n: zarr.Array(AsyncArray(a.metadata, StorePath(store, a.path), a.config))
+            for n, a in created.items()}
 
 
 def _coordinate_attrs(table: SummaryTable) -> tuple[dict, str]:
@@ -132,6 +145,68 @@ def _write_table(path: Path, table: SummaryTable) -> None:
                                [*table.variables.items(), *table.coords.items()]))
 
     sync(all_arrays())
+
+
+def _chunk_index(arr, region) -> tuple[int, ...] | None:
+    """The chunk coordinates of ``region`` (a tuple of slices over the leading dims) when it is
+    exactly one whole chunk (an edge chunk ending at the array's edge counts), else None."""
+    shape, chunks = arr.shape, arr.metadata.chunk_grid.chunk_shape
+    if len(region) > len(shape):
+        return None
+    region = tuple(region) + (slice(None),) * (len(shape) - len(region))
+    index = []
+    for sl, n, c in zip(region, shape, chunks):
+        if not isinstance(sl, slice) or sl.step not in (None, 1):
+            return None
+        start, stop, _ = sl.indices(n)
+        if start % c or stop != min(start + c, n):
+            return None
+        index.append(start // c)
+    return tuple(index)
+
+
+def _encode_chunk(arr, region, values, root) -> bool:
+    """Write ``values`` as the whole chunk ``region`` of the array ``arr`` (a store under
+    the directory ``root``): padded with the fill value to the chunk shape, encoded by the
+    array's own codecs (their synchronous encoders: the bytes that ``arr[region] = values``
+    writes), written to a temporary file and renamed (as Zarr's local store does).  False
+    (nothing written) when the block is not one whole chunk, or the array's codecs are not
+    those of a tgsweep store (bytes or vlen-utf8, then bytes-to-bytes codecs): the caller then
+    writes it through zarr."""
+    from zarr.core.buffer import default_buffer_prototype
+
+    meta = arr.metadata
+    index = _chunk_index(arr, region)
+    dtype = np.dtype(arr.dtype)
+    pipe = arr.async_array.codec_pipeline
+    serializer = type(getattr(pipe, "array_bytes_codec", None)).__name__
+    if index is None or getattr(pipe, "array_array_codecs", 1) or not (
+            (dtype.kind in "biuf" and serializer == "BytesCodec")
+            or (dtype.kind in "TO" and serializer == "VLenUTF8Codec")):
+        return False
+    values = np.asarray(values, dtype=dtype)
+    chunk_shape = tuple(meta.chunk_grid.chunk_shape)
+    if values.shape != chunk_shape:  # an edge chunk: the rest is the fill value, as zarr pads
+        full = np.full(chunk_shape, meta.fill_value, dtype=dtype)
+        full[tuple(slice(0, n) for n in values.shape)] = values
+        values = full
+    proto = default_buffer_prototype()
+    spec = meta.get_chunk_spec(index, arr.async_array.config, proto)
+    data = pipe.array_bytes_codec._encode_sync(proto.nd_buffer.from_numpy_array(
+        np.ascontiguousarray(values)), spec)
+    for codec in pipe.bytes_bytes_codecs:
+        data = codec._encode_sync(data, spec)
+    path = Path(root) / arr.path / meta.encode_chunk_key(index)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{uuid.uuid4().hex}.partial")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data.as_buffer_like())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return True
 
 
 class ZarrStore(ResultStore):
@@ -261,13 +336,15 @@ class ZarrStore(ResultStore):
                 # rewrite zarr.json once per key)
                 g = zarr.open_group(str(aside), mode="w-", zarr_format=3,
                                     attributes={**attrs, "store_id": uuid.uuid4().hex})
-                _create_arrays(g, self.layout, coords, step="store_array_created")
+                created = _create_arrays(g, self.layout, coords, step="store_array_created")
                 zarr.consolidate_metadata(str(aside))
             fault_point("store_renaming")
             os.rename(aside, final)
         except BaseException:
             shutil.rmtree(aside, ignore_errors=True)
             raise
+        self._handles = _handles_at(self.path, {n: a for n, a in created.items()
+                                                if n in self.layout})
         fault_point("store_created")
 
     def attrs(self):
@@ -277,17 +354,23 @@ class ZarrStore(ResultStore):
         self._group().update_attributes(attrs)  # one metadata write (not one per key)
 
     def _write_blocks(self, blocks):
-        """Write the blocks (every array of a shard: concurrently, through zarr's event loop;
-        the caller writes the ``done`` flags in a later call, after these are stored)."""
+        """Write the blocks; the caller writes the ``done`` flags in a later call, after these
+        are stored.  A block that is one whole chunk of a numeric array (every shard write) is
+        encoded here with the array's own codecs (:func:`_encode_chunk`) and written as
+        Zarr's local store writes (temporary file, then rename), in this thread: no event-loop
+        round trip per array; anything else goes concurrently through zarr's event loop."""
         self._check_identity()
         with zarr_quiet():
-            todo = [(self._array(name), region,
-                     np.asarray(values, dtype=object) if name == "error" else values)
-                    for name, region, values in blocks]
+            todo = []
+            for name, region, values in blocks:
+                arr = self._array(name)
+                if not _encode_chunk(arr, region, values, self.path):
+                    todo.append((arr, region, np.asarray(values, dtype=object)
+                                 if name == "error" else values))
             if len(todo) == 1:
                 arr, region, values = todo[0]
                 arr[region] = values
-            else:
+            elif todo:
                 import asyncio
 
                 from zarr.core.sync import sync

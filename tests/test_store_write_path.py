@@ -1,0 +1,90 @@
+"""The shard write path of the Zarr store: whole chunks encoded in this thread with the arrays'
+own codecs must write exactly the files that zarr's ``Array.__setitem__`` writes.
+
+Reference: zarr itself (``arr[region] = values``, the path every other block takes), file by
+file and byte by byte, over a store with several shards, edge chunks (a partial last sample
+block) and a failed sample's error text (the variable-length string array).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tgsweep.sweep.zarrstore as zs
+from _sweep_util import spec_dict
+from tgsweep.sweep import ZarrStore, open_dataset, parse_spec
+from tgsweep.sweep.store import provenance
+from tgsweep.sweep.tasks import STATUS, compute_chunk
+
+
+def _fill(path, spec, results, attrs):
+    store = ZarrStore(path)
+    store.create(spec, attrs)
+    for res in results:
+        store.write_chunk(spec, res)
+    store.flush()
+    return store
+
+
+def _files(root: Path) -> dict:
+    """Every chunk and array-metadata file under the store (the root metadata, which holds
+    the store id and times, aside)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.parent != root}
+
+
+@pytest.fixture(scope="module")
+def case():
+    # 2 grid points x 7 samples in tasks of 2 -> 4 tasks per point; minimal shards (one task
+    # each), so that the last sample block of every point is an edge chunk (1 of 2 samples)
+    spec = parse_spec(spec_dict(sampling={"n_samples": 7, "seed": 5, "samples_per_task": 2}))
+    results = []
+    for p, c in spec.tasks():
+        res = compute_chunk(spec, p, c)
+        if (p, c) == (1, 3):
+            res.status[0] = STATUS["error"]
+            res.errors[0] = "RuntimeError: injected, ünïcode text"
+        results.append(res)
+    attrs = {**provenance(spec), "shard_bytes": 1}  # one task's bytes > 1: minimal shards
+    return spec, results, attrs
+
+
+def test_direct_shard_writes_equal_zarr_writes(case, tmp_path, monkeypatch):
+    spec, results, attrs = case
+    direct = _fill(tmp_path / "direct.zarr", spec, results, attrs)
+    calls = []
+    real = zs._encode_chunk
+    monkeypatch.setattr(zs, "_encode_chunk", lambda *a: calls.append(a) or False)
+    _fill(tmp_path / "zarr.zarr", spec, results, attrs)
+    monkeypatch.setattr(zs, "_encode_chunk", real)
+    assert calls  # the reference store really took zarr's path
+    a, b = _files(tmp_path / "direct.zarr"), _files(tmp_path / "zarr.zarr")
+    assert sorted(a) == sorted(b)
+    assert [k for k in a if a[k] != b[k]] == []
+    assert not list((tmp_path / "direct.zarr").rglob("*.partial"))
+    # and the values read back (by xarray) are the computed ones
+    ds = open_dataset(direct.path)
+    assert str(ds["error"].values[1, 6]) == "RuntimeError: injected, ünïcode text"
+    assert ds["done"].values.all()
+    got = np.asarray(ds["energy"].values)
+    want = np.full(got.shape, np.nan)
+    for res in results:
+        want[spec.point_index(res.p) + (slice(res.s0, res.s0 + res.status.size),)] = \
+            res.data["energy"]
+    assert got.tobytes() == want.tobytes()
+
+
+def test_chunk_index_only_for_whole_chunks(case, tmp_path):
+    spec, results, attrs = case
+    store = _fill(tmp_path / "s.zarr", spec, results[:1], attrs)
+    arr = store._array("energy")  # shape (2, 7), chunks (1, 2)
+    assert arr.shape == (2, 7) and tuple(arr.metadata.chunk_grid.chunk_shape) == (1, 2)
+    assert zs._chunk_index(arr, (slice(1, 2), slice(6, 7))) == (1, 3)  # edge chunk
+    assert zs._chunk_index(arr, (slice(0, 1), slice(2, 4))) == (0, 1)
+    assert zs._chunk_index(arr, (slice(0, 1), slice(0, 1))) is None  # part of a chunk
+    assert zs._chunk_index(arr, (slice(0, 2), slice(0, 2))) is None  # two chunks
+    assert zs._chunk_index(arr, (slice(0, 1), slice(1, 3))) is None  # not aligned
+    assert zs._chunk_index(store._array("density"), (slice(0, 1), slice(2, 4))) == (0, 1, 0)
