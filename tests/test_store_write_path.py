@@ -88,3 +88,32 @@ def test_chunk_index_only_for_whole_chunks(case, tmp_path):
     assert zs._chunk_index(arr, (slice(0, 2), slice(0, 2))) is None  # two chunks
     assert zs._chunk_index(arr, (slice(0, 1), slice(1, 3))) is None  # not aligned
     assert zs._chunk_index(store._array("density"), (slice(0, 1), slice(2, 4))) == (0, 1, 0)
+
+
+def test_new_store_metadata_equals_zarr_create_array(case, tmp_path):
+    """The metadata documents a new store writes for its arrays are byte for byte those of
+    ``zarr.create_array`` with the same arguments (every dtype of a store: float, int, int8
+    flags, variable-length error text)."""
+    import zarr
+
+    spec, _, attrs = case
+    store = ZarrStore(tmp_path / "new.zarr")
+    store.create(spec, attrs)
+    ref = zarr.open_group(str(tmp_path / "ref.zarr"), mode="w-", zarr_format=3)
+    kinds = set()
+    for name, a in store.layout.items():
+        zarr.create_array(ref.store, compressors=zs._codecs(), zarr_format=3,
+                          **zs._array_job(name, a))
+        mine = (tmp_path / "new.zarr" / name / "zarr.json").read_bytes()
+        assert mine == (tmp_path / "ref.zarr" / name / "zarr.json").read_bytes(), name
+        kinds.add(np.dtype(a.dtype).kind + str(np.dtype(a.dtype).itemsize))
+    assert {"f8", "i8", "i1"} <= kinds and any(k.startswith("U") for k in kinds)
+    # the store's handles (kept from creation) hold what zarr opens from the files
+    from zarr.core.buffer import default_buffer_prototype
+
+    def doc(arr):
+        return arr.metadata.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes()
+
+    for name in store.layout:
+        assert doc(store._handles[name]) == doc(zarr.open_array(
+            str(tmp_path / "new.zarr"), path=name, mode="r")), name

@@ -44,9 +44,11 @@ def _codecs():
 
 
 def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> dict:
-    """Create (empty) the arrays and coordinates ``names`` (default all) of a layout, all of
-    them concurrently through zarr's event loop (metadata with attributes, and coordinate
-    values, in one write each); returns them by name (``AsyncArray``)."""
+    """Create (empty) the arrays and coordinates ``names`` (default all) of a layout: in a new
+    store the arrays' metadata documents directly (:func:`_empty_array`), the coordinates (and
+    re-created arrays, :meth:`ZarrStore.repair`) concurrently through zarr's event loop
+    (metadata with attributes, and coordinate values, in one write each); returns them by name
+    (``AsyncArray``)."""
     import asyncio
 
     import zarr.api.asynchronous as za
@@ -54,13 +56,14 @@ def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> 
 
     prefix = f"{group.path}/" if group.path else ""
     jobs = []
+    direct = {}
     for name, a in layout.items():
         if names is not None and name not in names:
             continue
-        dt = str if np.dtype(a.dtype).kind == "U" else a.dtype  # variable-length UTF-8
-        jobs.append(dict(name=prefix + name, shape=a.shape, chunks=a.chunks, shards=a.shards,
-                         dtype=dt, fill_value=a.fill, dimension_names=a.dims,
-                         config={"write_empty_chunks": True}, attributes=dict(a.attrs)))
+        if names is None and a.shards is None:  # a new store: metadata written here
+            direct[name] = _empty_array(group, prefix + name, a)
+        else:
+            jobs.append(_array_job(prefix + name, a))
     for name, (dims, values, at) in coords.items():
         if names is not None and name not in names:
             continue
@@ -78,9 +81,44 @@ def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> 
 
     created = sync(create_all())
     if step:
-        for _ in jobs:
+        for _ in range(len(direct) + len(jobs)):
             fault_point(step)
-    return {j["name"][len(prefix):]: a for j, a in zip(jobs, created)}
+    return {**direct, **{j["name"][len(prefix):]: a for j, a in zip(jobs, created)}}
+
+
+def _array_job(name: str, a) -> dict:
+    """``zarr.create_array`` arguments (besides store and codecs) of the empty array ``name``
+    of a layout (an :class:`~tgsweep.sweep.storage.ArraySpec`)."""
+    dt = str if np.dtype(a.dtype).kind == "U" else a.dtype  # variable-length UTF-8
+    return dict(name=name, shape=a.shape, chunks=a.chunks, shards=a.shards, dtype=dt,
+                fill_value=a.fill, dimension_names=a.dims, config={"write_empty_chunks": True},
+                attributes=dict(a.attrs))
+
+
+def _empty_array(group, name: str, a):
+    """Create the empty array ``name`` of a layout (an unsharded
+    :class:`~tgsweep.sweep.storage.ArraySpec`) in the new local-store ``group``: the metadata
+    document that ``zarr.create_array(**_array_job(name, a))`` writes (built by zarr's own
+    functions: byte-identical), written in this thread without zarr's existence checks and
+    event-loop round trips (a new store: nothing to check).  Returns its ``AsyncArray``."""
+    from zarr.core.array import AsyncArray, _parse_chunk_encoding_v3
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.dtype import parse_dtype
+    from zarr.storage import StorePath
+
+    job = _array_job(name, a)
+    zdtype = parse_dtype(job["dtype"], zarr_format=3)
+    filters, serializer, compressors = _parse_chunk_encoding_v3(
+        compressors=_codecs(), filters="auto", serializer="auto", dtype=zdtype)
+    meta = AsyncArray._create_metadata_v3(
+        shape=a.shape, dtype=zdtype, chunk_shape=a.chunks, fill_value=a.fill,
+        codecs=(*filters, serializer, *compressors), dimension_names=a.dims,
+        attributes=job["attributes"])
+    doc = meta.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes()
+    path = Path(group.store.root) / name / "zarr.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(doc)
+    return AsyncArray(meta, StorePath(group.store, name), job["config"])
 
 
 def _handles_at(path, created: dict) -> dict:
