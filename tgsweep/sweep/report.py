@@ -1,11 +1,10 @@
-"""Text reports of a store: ``tgsweep info`` and ``tgsweep status --verify`` (plain ``tgsweep status``
-is :mod:`tgsweep.sweep.storeview`, which loads no physics; its names are re-exported here)."""
+"""Text reports of a store: ``tgsweep info`` and ``tgsweep status --verify`` (plain
+``tgsweep status`` is :mod:`tgsweep.sweep.storeview`, which loads no physics; its names are
+re-exported here)."""
 
 from __future__ import annotations
 
 import json
-
-import numpy as np
 
 from .spec import parse_spec
 from .store import ZarrStore, shard_plan
