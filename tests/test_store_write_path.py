@@ -1,9 +1,11 @@
-"""The shard write path of the Zarr store: whole chunks encoded in this thread with the arrays'
-own codecs must write exactly the files that zarr's ``Array.__setitem__`` writes.
+"""The Zarr store's own write paths -- whole shard chunks encoded in this thread with the
+arrays' own codecs, new arrays' metadata and single-chunk arrays (coordinates, the summary
+group) written in one pass -- must write exactly the files that zarr writes.
 
-Reference: zarr itself (``arr[region] = values``, the path every other block takes), file by
-file and byte by byte, over a store with several shards, edge chunks (a partial last sample
-block) and a failed sample's error text (the variable-length string array).
+Reference: zarr itself (``arr[region] = values`` and ``zarr.create_array``, the paths every
+other block takes), file by file and byte by byte, over a store with several shards, edge
+chunks (a partial last sample block), a failed sample's error text (the variable-length
+string array) and all-fill arrays (whose chunks zarr does not store).
 """
 
 from __future__ import annotations
@@ -58,9 +60,10 @@ def test_direct_shard_writes_equal_zarr_writes(case, tmp_path, monkeypatch):
     calls = []
     real = zs._encode_chunk
     monkeypatch.setattr(zs, "_encode_chunk", lambda *a: calls.append(a) or False)
-    _fill(tmp_path / "zarr.zarr", spec, results, attrs)
+    monkeypatch.setattr(zs, "_data_array", lambda group, job: calls.append(job) and False)
+    _fill(tmp_path / "zarr.zarr", spec, results, attrs)  # coordinates and shards: zarr
     monkeypatch.setattr(zs, "_encode_chunk", real)
-    assert calls  # the reference store really took zarr's path
+    assert any(isinstance(c, dict) for c in calls) and any(isinstance(c, tuple) for c in calls)
     a, b = _files(tmp_path / "direct.zarr"), _files(tmp_path / "zarr.zarr")
     assert sorted(a) == sorted(b)
     assert [k for k in a if a[k] != b[k]] == []
@@ -117,3 +120,38 @@ def test_new_store_metadata_equals_zarr_create_array(case, tmp_path):
     for name in store.layout:
         assert doc(store._handles[name]) == doc(zarr.open_array(
             str(tmp_path / "new.zarr"), path=name, mode="r")), name
+
+
+def test_summary_group_files_equal_zarr_create_array(case, tmp_path, monkeypatch):
+    """The summary group written array by array in this thread is file for file the group
+    that ``zarr.create_array(data=...)`` writes (including which all-fill chunks zarr leaves
+    out), and xarray reads it back as the summary."""
+    spec, results, attrs = case
+    import dataclasses
+
+    store = _fill(tmp_path / "s.zarr", spec, results, attrs)
+    table = store.summary_table(spec)
+    # all-fill arrays too (an all-NaN mean, an all-zero count): zarr stores no chunk for them
+    dims, v, at = table.variables["energy_stderr"]
+    dims2, v2, at2 = table.variables["energy_n_valid"]
+    table = dataclasses.replace(table, variables={
+        **table.variables, "energy_stderr": (dims, np.full_like(v, np.nan), at),
+        "energy_n_valid": (dims2, np.zeros_like(v2), at2)})
+    zs._write_table(tmp_path / "direct", table)
+    calls = []
+    monkeypatch.setattr(zs, "_data_array", lambda group, job: calls.append(job) and False)
+    zs._write_table(tmp_path / "zarr", table)
+    assert len(calls) == len(table.variables) + len(table.coords)
+    a = {str(p.relative_to(tmp_path / "direct")): p.read_bytes()
+         for p in sorted((tmp_path / "direct").rglob("*")) if p.is_file()}
+    b = {str(p.relative_to(tmp_path / "zarr")): p.read_bytes()
+         for p in sorted((tmp_path / "zarr").rglob("*")) if p.is_file()}
+    assert sorted(a) == sorted(b)
+    assert [k for k in a if a[k] != b[k]] == []
+    assert any(k.startswith("energy_mean/c") for k in a)  # chunks really written
+    assert not any(k.startswith(("energy_stderr/c", "energy_n_valid/c")) for k in a)
+    got = open_dataset(tmp_path / "direct")
+    want = table.to_dataset()
+    for name in want.data_vars:
+        x, y = np.asarray(got[name].values), np.asarray(want[name].values)
+        assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), name

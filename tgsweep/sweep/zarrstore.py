@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import shutil
@@ -68,11 +69,14 @@ def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> 
         if names is not None and name not in names:
             continue
         values = np.asarray(values)
-        jobs.append(dict(name=prefix + name, data=values.astype(object)
-                         if values.dtype.kind == "U" else values, chunks=values.shape,
-                         dimension_names=dims,
-                         fill_value="" if values.dtype.kind == "U" else None,
-                         attributes=dict(at)))
+        job = dict(name=prefix + name, data=values.astype(object)
+                   if values.dtype.kind == "U" else values, chunks=values.shape,
+                   dimension_names=dims, fill_value="" if values.dtype.kind == "U" else None,
+                   attributes=dict(at))
+        if names is None and _data_array(group, {**job, "name": name}):
+            direct[name] = None  # written (not a layout array: no handle kept)
+        else:
+            jobs.append(job)
 
     async def create_all():
         return await asyncio.gather(*(za.create_array(group.store, compressors=_codecs(),
@@ -84,6 +88,20 @@ def _create_arrays(group, layout: dict, coords: dict, names=None, step=None) -> 
         for _ in range(len(direct) + len(jobs)):
             fault_point(step)
     return {**direct, **{j["name"][len(prefix):]: a for j, a in zip(jobs, created)}}
+
+
+@functools.lru_cache(maxsize=None)
+def _encoding(dtype) -> tuple:
+    """(zarr data type, codecs) of a tgsweep array of numpy ``dtype`` (or ``str``: variable-
+    length UTF-8), as ``zarr.create_array`` chooses them with :func:`_codecs`; cached (zarr's
+    data-type matching costs ~1 ms a call; both are immutable)."""
+    from zarr.core.array import _parse_chunk_encoding_v3
+    from zarr.core.dtype import parse_dtype
+
+    zdtype = parse_dtype(dtype, zarr_format=3)
+    filters, serializer, compressors = _parse_chunk_encoding_v3(
+        compressors=_codecs(), filters="auto", serializer="auto", dtype=zdtype)
+    return zdtype, (*filters, serializer, *compressors)
 
 
 def _array_job(name: str, a) -> dict:
@@ -101,19 +119,16 @@ def _empty_array(group, name: str, a):
     document that ``zarr.create_array(**_array_job(name, a))`` writes (built by zarr's own
     functions: byte-identical), written in this thread without zarr's existence checks and
     event-loop round trips (a new store: nothing to check).  Returns its ``AsyncArray``."""
-    from zarr.core.array import AsyncArray, _parse_chunk_encoding_v3
+    from zarr.core.array import AsyncArray
     from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.dtype import parse_dtype
     from zarr.storage import StorePath
 
     job = _array_job(name, a)
-    zdtype = parse_dtype(job["dtype"], zarr_format=3)
-    filters, serializer, compressors = _parse_chunk_encoding_v3(
-        compressors=_codecs(), filters="auto", serializer="auto", dtype=zdtype)
+    dt = job["dtype"]
+    zdtype, codecs = _encoding(dt if dt is str else np.dtype(dt))
     meta = AsyncArray._create_metadata_v3(
-        shape=a.shape, dtype=zdtype, chunk_shape=a.chunks, fill_value=a.fill,
-        codecs=(*filters, serializer, *compressors), dimension_names=a.dims,
-        attributes=job["attributes"])
+        shape=a.shape, dtype=zdtype, chunk_shape=a.chunks, fill_value=a.fill, codecs=codecs,
+        dimension_names=a.dims, attributes=job["attributes"])
     doc = meta.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes()
     path = Path(group.store.root) / name / "zarr.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +180,8 @@ def _write_table(path: Path, table: SummaryTable) -> None:
     group = zarr.open_group(str(path), mode="w-", zarr_format=3, attributes=gattrs)
     store = group.store
 
-    def one(name, dims, values, attrs):
+    jobs = []
+    for name, (dims, values, attrs) in [*table.variables.items(), *table.coords.items()]:
         values = np.asarray(values)
         if values.dtype.kind == "U":
             values = values.astype(object)
@@ -174,15 +190,48 @@ def _write_table(path: Path, table: SummaryTable) -> None:
             attrs["coordinates"] = per[name]
         fill = (np.nan if values.dtype.kind in "fc" else "" if values.dtype.kind in "OU"
                 else 0)
-        return za.create_array(store, name=name, data=values, chunks=values.shape,
-                               dimension_names=tuple(dims), fill_value=fill,
-                               compressors=_codecs(), attributes=attrs, zarr_format=3)
+        job = dict(name=name, data=values, chunks=values.shape, dimension_names=tuple(dims),
+                   fill_value=fill, attributes=attrs)
+        if not _data_array(group, job):  # numbers: written here; strings: through zarr
+            jobs.append(job)
 
     async def all_arrays():
-        await asyncio.gather(*(one(n, d, v, a) for n, (d, v, a) in
-                               [*table.variables.items(), *table.coords.items()]))
+        await asyncio.gather(*(za.create_array(store, compressors=_codecs(), zarr_format=3,
+                                               **j) for j in jobs))
 
-    sync(all_arrays())
+    if jobs:
+        sync(all_arrays())
+
+
+def _data_array(group, job: dict) -> bool:
+    """Create in the new local-store ``group`` the single-chunk array of
+    ``zarr.create_array(**job)`` (``job``: name, data, chunks = data.shape, dimension_names,
+    fill_value, attributes; zarr's default configuration, so a chunk equal to the fill value
+    is not written): its metadata built by zarr's own functions and its chunk encoded by its
+    own codecs (:func:`_encode_chunk`), both written in this thread -- the same files.  False
+    (nothing written) for what this does not cover (strings, empty arrays): the caller then
+    creates it through zarr."""
+    import zarr
+    from zarr.core.array import AsyncArray
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.storage import StorePath
+
+    values = job["data"]
+    if values.dtype.kind not in "biuf" or values.size == 0 or job["chunks"] != values.shape:
+        return False
+    zdtype, codecs = _encoding(values.dtype)
+    meta = AsyncArray._create_metadata_v3(
+        shape=values.shape, dtype=zdtype, chunk_shape=values.shape,
+        fill_value=job["fill_value"], codecs=codecs, dimension_names=job["dimension_names"],
+        attributes=job["attributes"])
+    name = f"{group.path}/{job['name']}" if group.path else job["name"]
+    path = Path(group.store.root) / name / "zarr.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(meta.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes())
+    arr = zarr.Array(AsyncArray(meta, StorePath(group.store, name)))
+    if not _encode_chunk(arr, (slice(None),) * values.ndim, values, group.store.root):
+        raise RuntimeError(f"{name}: the single chunk of a new array was not written")
+    return True
 
 
 def _chunk_index(arr, region) -> tuple[int, ...] | None:
@@ -230,11 +279,14 @@ def _encode_chunk(arr, region, values, root) -> bool:
         values = full
     proto = default_buffer_prototype()
     spec = meta.get_chunk_spec(index, arr.async_array.config, proto)
-    data = pipe.array_bytes_codec._encode_sync(proto.nd_buffer.from_numpy_array(
-        np.ascontiguousarray(values)), spec)
+    nd = proto.nd_buffer.from_numpy_array(np.ascontiguousarray(values))
+    path = Path(root) / arr.path / meta.encode_chunk_key(index)
+    if not spec.config.write_empty_chunks and nd.all_equal(meta.fill_value):
+        path.unlink(missing_ok=True)  # as zarr: a chunk equal to the fill value is not stored
+        return True
+    data = pipe.array_bytes_codec._encode_sync(nd, spec)
     for codec in pipe.bytes_bytes_codecs:
         data = codec._encode_sync(data, spec)
-    path = Path(root) / arr.path / meta.encode_chunk_key(index)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{uuid.uuid4().hex}.partial")
     try:
