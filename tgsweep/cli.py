@@ -227,9 +227,7 @@ def _record(rep) -> None:
 def _open(path, lazy=False):
     from pathlib import Path
 
-    from .sweep.store import interrupted_creations, open_dataset
-
-    from .sweep.workflow import missing_store_message
+    from .sweep.storeview import interrupted_creations, missing_store_message
 
     if not (Path(path) / "zarr.json").exists():
         if interrupted_creations(path):
@@ -240,6 +238,8 @@ def _open(path, lazy=False):
         raise FileNotFoundError(f"store: {path} is not a tgsweep Zarr store (no zarr.json)")
     if lazy:
         return None
+    from .sweep.store import open_dataset
+
     try:
         return open_dataset(path)
     except Exception as exc:  # noqa: BLE001 - a damaged store: one line, not a traceback
@@ -266,8 +266,8 @@ def _print_report(a, text_of) -> int:
 def _cmd_status(a) -> int:
     from pathlib import Path
 
-    from .sweep.report import StoreView, status_text, verify_text
-    from .sweep.workflow import is_series_dir
+    # plain status: the light read side only (no physics, spec or registry is imported)
+    from .sweep.storeview import StoreView, is_series_dir, status_text
 
     if is_series_dir(a.store) and not a.verify:  # one store per [[series]] member: each
         for label in sorted(p.stem for p in Path(a.store).glob("*.zarr")):
@@ -284,6 +284,8 @@ def _cmd_status(a) -> int:
     except Exception as exc:  # noqa: BLE001 - a damaged store: one line, not a traceback
         return _fail(f"store: {a.store} cannot be read ({type(exc).__name__}); run `tgsweep "
                      "status --verify` on it")
+    from .sweep.report import verify_text
+
     text, ok = verify_text(a.store)
     print(text)
     return 0 if ok else 1

@@ -19,6 +19,7 @@ from ..models.potentials import make_potential
 from ..models.ring import Ring
 from ..observables.declaration import DeferredState, SampleContext
 from . import registry
+from .codes import STATUS
 from .faults import fault_point
 from .kernels import compiled_count, install_compile_lock
 from .interaction import make_state
@@ -26,7 +27,6 @@ from .interaction import make_state
 __all__ = ["STATUS", "ERROR_WIDTH", "sample_rng", "draw_potential", "make_ring", "run_sample",
            "compute_chunk", "ChunkResult", "warm_cache"]
 
-STATUS = {"pending": 0, "ok": 1, "error": 2, "nonfinite": 3, "selfcheck": 4}
 ERROR_WIDTH = 200
 #: self-check tolerances (relative)
 TRACE_RTOL = 1e-8

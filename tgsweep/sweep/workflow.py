@@ -21,6 +21,7 @@ from pathlib import Path
 from .runner import run_sweep
 from .spec import SpecError, parse_spec
 from .store import ZarrStore, open_dataset
+from .storeview import is_series_dir, missing_store_message  # re-exported
 
 __all__ = ["load_workflow", "run_workflow", "open_workflow", "workflow_stores", "workflow_name",
            "has_series", "is_series_dir", "member_store", "stored_spec", "missing_store_message"]
@@ -128,23 +129,6 @@ def run_workflow(path, out: str | None = None, overrides: dict | None = None, *,
         run_sweep(spec, store, executor, resume=resume, progress=progress, **run_kwargs)
         ZarrStore(store).update_attrs({"workflow": name, "series_label": label})
     return stores
-
-
-def is_series_dir(path) -> bool:
-    """True for a directory holding ``<label>.zarr`` stores rather than being a store."""
-    p = Path(path)
-    return p.is_dir() and not (p / "zarr.json").exists() and any(p.glob("*.zarr/zarr.json"))
-
-
-def missing_store_message(path) -> str:
-    """'store: PATH does not exist', with a hint when PATH names a series workflow's base store
-    (``data/x.zarr``) whose members were written to the directory ``data/x``."""
-    p = Path(str(path).rstrip("/"))
-    msg = f"store: {path} does not exist"
-    if p.name.endswith(".zarr") and is_series_dir(p.parent / p.name[:-5]):
-        msg += (f"; this is a series workflow: its stores are in {p.parent / p.name[:-5]} "
-                "(use that directory)")
-    return msg
 
 
 def open_workflow(stores):
