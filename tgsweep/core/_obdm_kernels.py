@@ -416,6 +416,21 @@ def group_values(tm, tv, gg, pref, out, orow, y, aw, zv, mat, tol_piv):
 
 
 @njit(cache=True)
+def bordered_minors(af, tf, npend, gg, pref, out, orow, y, mat):
+    """out[orow - r, y] = pref * det [[af[:q, :q], tf[:q]], [af[q, :q], tf[q]]], q = npend + r,
+    r = 0..gg-1: the bordered leading minors of the small system while npend deferred steps are
+    pending (exact small determinants, :func:`det_lu`).  Shared by the grouped T = 0 sweep and
+    the general thermal sweep."""
+    for r in range(gg):
+        q = npend + r
+        for i in range(q + 1):
+            for j in range(q):
+                mat[i, j] = af[i, j]
+            mat[i, q] = tf[i]
+        out[orow - r, y] = pref * det_lu(mat, q + 1)
+
+
+@njit(cache=True)
 def _pending_values(bp, pp, bz, tm, uz, uy, npend, gg, pref, out, orow, y, af, tf, mat):
     """Column y of the group while npend deferred steps P = [p_0..p_{npend-1}] are pending:
     out[orow - r, y] = pref * det [[A[:q, :q], t[:q]], [A[q, :q], t[q]]], q = npend + r, with
@@ -437,13 +452,7 @@ def _pending_values(bp, pp, bz, tm, uz, uy, npend, gg, pref, out, orow, y, af, t
         for l in range(gg):
             af[npend + k, npend + l] = -2.0 * tm[k, l]
         af[npend + k, npend + k] += 1.0
-    for r in range(gg):
-        q = npend + r
-        for i in range(q + 1):
-            for j in range(q):
-                mat[i, j] = af[i, j]
-            mat[i, q] = tf[i]
-        out[orow - r, y] = pref * det_lu(mat, q + 1)
+    bordered_minors(af, tf, npend, gg, pref, out, orow, y, mat)
 
 
 @njit(cache=True)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._obdm_kernels import cdot, det_lu, group_values, outer_acc
+from ._obdm_kernels import bordered_minors, cdot, det_lu, group_values, outer_acc
 
 
 @njit(cache=True)
@@ -518,13 +518,7 @@ def _pend_values(pv, bp, pp, bz, tm, uz, vy, npend, gg, pref, out, orow, y, af, 
         for l in range(gg):
             af[npend + kk, npend + l] = -2.0 * tm[kk, l]
         af[npend + kk, npend + kk] += 1.0
-    for r in range(gg):
-        q = npend + r
-        for i in range(q + 1):
-            for j in range(q):
-                mat[i, j] = af[i, j]
-            mat[i, q] = tf[i]
-        out[orow - r, y] = pref * det_lu(mat, q + 1)
+    bordered_minors(af, tf, npend, gg, pref, out, orow, y, mat)
 
 
 @njit(cache=True)
