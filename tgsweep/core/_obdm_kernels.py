@@ -371,6 +371,66 @@ def det_lu(a, k):
 
 
 @njit(cache=True)
+def group_values(tm, tv, gg, pref, out, orow, y, aw, zv, mat, tol_piv):
+    """The group-value block: out[orow - r, y] = pref * det [[A[:r, :r], t[:r]], [A[r, :r], t[r]]]
+    for r = 0..gg-1, A = I - 2 tm, t = tv (the bordered leading minors of the group's small
+    system; Woodbury and the determinant lemma, docs/references.md section 1).  Gaussian
+    elimination of [A | t] in natural order gives all gg values (row r's value is the product of
+    the first r pivots times the eliminated t[r]); from the first pivot below ``tol_piv`` in
+    modulus on, the remaining values are exact small determinants (:func:`det_lu`, LU with
+    partial pivoting), so singular leading minors are passed exactly.  aw (gg, gg), zv (gg),
+    mat (gg, gg) are work arrays (any larger size).  Returns 1 if that fallback was used, else 0.
+    Shared by the grouped T = 0 sweep, the group heads and the general thermal sweep."""
+    for k in range(gg):
+        for l in range(gg):
+            aw[k, l] = -2.0 * tm[k, l]
+        aw[k, k] += 1.0
+        zv[k] = tv[k]
+    deta = 1.0 + 0.0 * tv[0]
+    rfail = gg
+    for r in range(gg):
+        out[orow - r, y] = pref * deta * zv[r]
+        if r == gg - 1:
+            break
+        piv = aw[r, r]
+        if abs(piv) < tol_piv:
+            rfail = r + 1
+            break
+        deta *= piv
+        for i in range(r + 1, gg):
+            lf = aw[i, r] / piv
+            for j in range(r + 1, gg):
+                aw[i, j] -= lf * aw[r, j]
+            zv[i] -= lf * zv[r]
+    if rfail == gg:
+        return 0
+    for r in range(rfail, gg):
+        for k in range(r + 1):
+            for l in range(r):
+                mat[k, l] = -2.0 * tm[k, l]
+            if k < r:
+                mat[k, k] += 1.0
+            mat[k, r] = tv[k]
+        out[orow - r, y] = pref * det_lu(mat, r + 1)
+    return 1
+
+
+@njit(cache=True)
+def bordered_minors(af, tf, npend, gg, pref, out, orow, y, mat):
+    """out[orow - r, y] = pref * det [[af[:q, :q], tf[:q]], [af[q, :q], tf[q]]], q = npend + r,
+    r = 0..gg-1: the bordered leading minors of the small system while npend deferred steps are
+    pending (exact small determinants, :func:`det_lu`).  Shared by the grouped T = 0 sweep and
+    the general thermal sweep."""
+    for r in range(gg):
+        q = npend + r
+        for i in range(q + 1):
+            for j in range(q):
+                mat[i, j] = af[i, j]
+            mat[i, q] = tf[i]
+        out[orow - r, y] = pref * det_lu(mat, q + 1)
+
+
+@njit(cache=True)
 def _pending_values(bp, pp, bz, tm, uz, uy, npend, gg, pref, out, orow, y, af, tf, mat):
     """Column y of the group while npend deferred steps P = [p_0..p_{npend-1}] are pending:
     out[orow - r, y] = pref * det [[A[:q, :q], t[:q]], [A[q, :q], t[q]]], q = npend + r, with
@@ -392,13 +452,7 @@ def _pending_values(bp, pp, bz, tm, uz, uy, npend, gg, pref, out, orow, y, af, t
         for l in range(gg):
             af[npend + k, npend + l] = -2.0 * tm[k, l]
         af[npend + k, npend + k] += 1.0
-    for r in range(gg):
-        q = npend + r
-        for i in range(q + 1):
-            for j in range(q):
-                mat[i, j] = af[i, j]
-            mat[i, q] = tf[i]
-        out[orow - r, y] = pref * det_lu(mat, q + 1)
+    bordered_minors(af, tf, npend, gg, pref, out, orow, y, mat)
 
 
 @njit(cache=True)
@@ -461,40 +515,10 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
             _pending_values(bp, pp, bz, tm, uz, uy, npend, gg, sgn * np.exp(logdet), out,
                             orow, y, af, tf, mat)
         elif regular:
-            pref = sgn * np.exp(logdet)
             for k in range(gg):
                 tv[k] = cdot(bz[k], uy)
-            for k in range(gg):
-                for l in range(gg):
-                    aw[k, l] = -2.0 * tm[k, l]
-                aw[k, k] += 1.0
-                zv[k] = tv[k]
-            deta = 1.0 + 0.0 * tv[0]
-            rfail = gg
-            for r in range(gg):
-                out[orow - r, y] = pref * deta * zv[r]
-                if r == gg - 1:
-                    break
-                piv = aw[r, r]
-                if abs(piv) < tol_piv:
-                    rfail = r + 1
-                    break
-                deta *= piv
-                for i in range(r + 1, gg):
-                    lf = aw[i, r] / piv
-                    for j in range(r + 1, gg):
-                        aw[i, j] -= lf * aw[r, j]
-                    zv[i] -= lf * zv[r]
-            if rfail < gg:
-                fallbacks += 1
-                for r in range(rfail, gg):
-                    for k in range(r + 1):
-                        for l in range(r):
-                            mat[k, l] = -2.0 * tm[k, l]
-                        if k < r:
-                            mat[k, k] += 1.0
-                        mat[k, r] = tv[k]
-                    out[orow - r, y] = pref * det_lu(mat, r + 1)
+            fallbacks += group_values(tm, tv, gg, sgn * np.exp(logdet), out, orow, y, aw, zv,
+                                      mat, tol_piv)
         else:
             # K singular: per-pair bordered determinants for every row of the group
             otr = ot.copy()
@@ -609,30 +633,35 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
 
 
 @njit(cache=True)
-def group_head(u, x0, zmin, out, row0):
+def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
     """The group's own triangle: out[x - row0, y] for zmin <= x <= y <= x0, exactly, from the
-    Gram matrix G of the group's orbitals rows.  For x < y with S = {x+1..y-1} (Schur complement
+    Gram matrix G of the group's orbital rows.  For x < y with S = {x+1..y-1} (Schur complement
     of the identity in the bordered matrix),
         <b+_x b_y> = det [[I - 2 G[S, S], G[S, y]], [-2 G[x, S], G[x, y]]],
-    a polynomial in the entries: exact through singular O^T, no restart."""
+    a polynomial in the entries: exact through singular O^T, no restart.  For fixed y the sets
+    S(y-1-r, y) = {y-1, .., y-r} are nested, so all rows x < y of column y are the bordered
+    leading minors of one small system (K = I, Z = [u(y-1), u(y-2), ..]): one
+    :func:`group_values` elimination per column (exact small determinants past a tiny pivot)."""
     gg = x0 - zmin + 1
     gm = np.empty((gg, gg), dtype=u.dtype)
     for i in range(gg):
         for j in range(gg):
             gm[i, j] = cdot(u[zmin + i], u[zmin + j])
-    for i in range(gg):
-        out[zmin + i - row0, zmin + i] = gm[i, i].real
-        for j in range(i + 1, gg):
-            k = j - i - 1
-            mat = np.empty((k + 1, k + 1), dtype=u.dtype)
-            for a in range(k):
-                for c in range(k):
-                    mat[a, c] = -2.0 * gm[i + 1 + a, i + 1 + c]
-                mat[a, a] += 1.0
-                mat[a, k] = gm[i + 1 + a, j]
-                mat[k, a] = -2.0 * gm[i, i + 1 + a]
-            mat[k, k] = gm[i, j]
-            out[zmin + i - row0, zmin + j] = np.linalg.det(mat)
+    tmh = np.empty((gg, gg), dtype=u.dtype)
+    tvh = np.empty(gg, dtype=u.dtype)
+    aw = np.empty((gg, gg), dtype=u.dtype)
+    zv = np.empty(gg, dtype=u.dtype)
+    mat = np.empty((gg, gg), dtype=u.dtype)
+    for j in range(gg):
+        out[zmin + j - row0, zmin + j] = gm[j, j].real
+        # rows zmin + j - 1 - r, r < j: Z_r = u(zmin + j - 1 - r)
+        for r in range(j):
+            for s_ in range(j):
+                tmh[r, s_] = gm[j - 1 - r, j - 1 - s_]
+            tvh[r] = gm[j - 1 - r, j]
+        if j > 0:
+            group_values(tmh, tvh, j, 1.0, out, zmin + j - 1 - row0, zmin + j, aw, zv, mat,
+                         tol_piv)
 
 
 @njit(cache=True)
@@ -647,7 +676,7 @@ def obdm_grouped(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, 
     x0 = xb - 1
     while x0 >= xa:
         zmin = max(xa, x0 - g)
-        group_head(u, x0, zmin, out, row0)
+        group_head(u, x0, zmin, out, row0, tol_piv)
         r1, r2, r3 = group_sweep(u, q, stride, x0, x0 - zmin, out, row0, tol_den, tol_eig,
                                  tol_piv, pmax)
         restarts += r1
@@ -1235,7 +1264,7 @@ def obdm_blocked(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, 
     qx = _prefix_at(u, q, stride, x0 + 1)
     while x0 >= xa:
         zmin = max(xa, x0 - g)
-        group_head(u, x0, zmin, out, row0)
+        group_head(u, x0, zmin, out, row0, tol_piv)
         r1, r2, r3 = group_sweep_blocked(u, q, stride, qx, x0, x0 - zmin, out, row0, tol_den,
                                          tol_eig, tol_piv, pmax, kb)
         # Q(zmin) for the next group: from the checkpoint when zmin is one, else downdated

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
-from ._obdm_kernels import cdot, det_lu, outer_acc
+from ._obdm_kernels import bordered_minors, cdot, det_lu, group_values, outer_acc
 
 
 @njit(cache=True)
@@ -518,13 +518,7 @@ def _pend_values(pv, bp, pp, bz, tm, uz, vy, npend, gg, pref, out, orow, y, af, 
         for l in range(gg):
             af[npend + kk, npend + l] = -2.0 * tm[kk, l]
         af[npend + kk, npend + kk] += 1.0
-    for r in range(gg):
-        q = npend + r
-        for i in range(q + 1):
-            for j in range(q):
-                mat[i, j] = af[i, j]
-            mat[i, q] = tf[i]
-        out[orow - r, y] = pref * det_lu(mat, q + 1)
+    bordered_minors(af, tf, npend, gg, pref, out, orow, y, mat)
 
 
 @njit(cache=True)
@@ -667,40 +661,10 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
             _pend_values(pv, bp, pp, bz, tm, uz, vy, npend, gg,
                          ppref * ph * np.exp(lpref + logdet), out, orow, y, af, tf, mat)
         elif regular:
-            pref = ppref * ph * np.exp(lpref + logdet)
             for r in range(gg):
                 tv[r] = cdot(bz[r], vy)
-            for r in range(gg):
-                for l in range(gg):
-                    aw[r, l] = -2.0 * tm[r, l]
-                aw[r, r] += 1.0
-                zv[r] = tv[r]
-            deta = 1.0 + 0.0 * tv[0]
-            rfail = gg
-            for r in range(gg):
-                out[orow - r, y] = pref * deta * zv[r]
-                if r == gg - 1:
-                    break
-                piv = aw[r, r]
-                if abs(piv) < tol_piv:
-                    rfail = r + 1
-                    break
-                deta *= piv
-                for i in range(r + 1, gg):
-                    lf = aw[i, r] / piv
-                    for j in range(r + 1, gg):
-                        aw[i, j] -= lf * aw[r, j]
-                    zv[i] -= lf * zv[r]
-            if rfail < gg:
-                fallbacks += 1
-                for r in range(rfail, gg):
-                    for i in range(r + 1):
-                        for j in range(r):
-                            mat[i, j] = -2.0 * tm[i, j]
-                        if i < r:
-                            mat[i, i] += 1.0
-                        mat[i, r] = tv[i]
-                    out[orow - r, y] = pref * det_lu(mat, r + 1)
+            fallbacks += group_values(tm, tv, gg, ppref * ph * np.exp(lpref + logdet), out, orow,
+                                      y, aw, zv, mat, tol_piv)
         else:
             n_bord += 1
             otr[:, :] = kmat

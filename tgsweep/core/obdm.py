@@ -20,8 +20,9 @@ TOL_EIG = 1e-3
 GROUP = 8
 #: smallest elimination pivot of the group's small system before exact small determinants
 TOL_PIV = 1e-2
-#: rows sharing one master sweep in the blocked kernel (``_obdm_kernels.obdm_blocked``)
-BLOCK_GROUP = 16
+#: rows sharing one master sweep in the blocked kernel (``_obdm_kernels.obdm_blocked``); g = 24-32
+#: measured best at N = 64 and 256 (``benchmarks/bench_obdm.py --case headroom``)
+BLOCK_GROUP = 24
 #: columns per level-3 block of the blocked kernel's master sweep
 BLOCK_COLS = 24
 #: the blocked kernel is used from this many orbitals on (measured crossover,
