@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 import tgsweep
+from tgsweep.core.jit import FMA, njit
 from tgsweep.threads import pinned_environ
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,13 +155,15 @@ def _declared_fastmath(mod) -> dict[str, bool]:
             for dec in node.decorator_list:
                 if isinstance(dec, ast.Call) and getattr(dec.func, "id", "") == "njit":
                     kw = {k.arg: k.value for k in dec.keywords}
-                    out[node.name] = bool(kw["fastmath"].value) if "fastmath" in kw else False
+                    value = kw.get("fastmath")
+                    out[node.name] = (value.id == "FMA" if isinstance(value, ast.Name)
+                                      else bool(value.value) if value is not None else False)
     return out
 
 
 def test_njit_keeps_an_explicit_choice():
     """:func:`tgsweep.core.jit.njit` fills in only what a decorator leaves out: each kernel's
-    compiled fastmath flag is the one written at the kernel (``fastmath=True`` where asked,
+    compiled fastmath flag is the one written at the kernel (``fastmath=FMA`` where asked,
     False where the decorator is silent), and its error_model is numba's default "python"."""
     from numba.core.dispatcher import Dispatcher
 
@@ -170,7 +173,9 @@ def test_njit_keeps_an_explicit_choice():
         declared = _declared_fastmath(mod)
         for attr, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and obj.py_func.__module__ == name:
-                assert obj.targetoptions["fastmath"] is declared[attr], f"{name}.{attr}"
+                compiled = obj.targetoptions["fastmath"]
+                expected = set(FMA) if declared[attr] else False
+                assert compiled == expected, f"{name}.{attr}: {compiled!r}"
                 assert obj.targetoptions["error_model"] == "python", f"{name}.{attr}"
                 n_fast += declared[attr]
     assert n_fast >= 1  # the fastmath=True kernels of the OBDM sweeps
@@ -231,3 +236,50 @@ def test_an_edit_of_a_callee_module_invalidates_its_callers(tmp_path):
     assert run() == (3.0, 0)          # loaded from the cache
     (pkg / "_a_kernels.py").write_text(HELPER.format(factor=5.0))
     assert run() == (6.0, 1)          # the caller is recompiled with the new helper
+
+
+def test_reassociating_fast_math_is_refused():
+    """Only FMA contraction is allowed (:data:`tgsweep.core.jit.FMA`): ``fastmath=True`` or a
+    reassociating flag is refused where the kernel is declared."""
+    with pytest.raises(ValueError, match="fastmath"):
+        njit(cache=False, fastmath=True)(lambda x: x)
+    with pytest.raises(ValueError, match="fastmath"):
+        njit(fastmath={"contract", "reassoc"})(lambda x: x)
+    assert njit(fastmath=FMA)(lambda x: x + 1.0)(1.0) == 2.0
+
+
+#: one process: OBDMs of the blocked (N = 40; FMA kernels) and grouped (N = 5) sweeps, real and
+#: complex orbitals, printed as hex digests of their bytes
+COMPILE_OR_LOAD = r"""
+import hashlib, json
+import numpy as np
+from tgsweep.core.obdm import obdm_lattice
+out = {}
+for m, n in ((64, 5), (96, 40), (128, 40)):
+    rng = np.random.default_rng(m)
+    for kind in ("real", "complex"):
+        a = rng.standard_normal((m, n))
+        if kind == "complex":
+            a = a + 1j * rng.standard_normal((m, n))
+        u = np.linalg.qr(a)[0]
+        out[f"{m},{n},{kind}"] = hashlib.sha256(np.ascontiguousarray(obdm_lattice(u)).tobytes()).hexdigest()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_compiled_and_cache_loaded_kernels_give_the_same_bits(tmp_path):
+    """The process that compiles the OBDM kernels into a fresh cache and a process that loads
+    them from it give byte-identical gamma (real and complex, grouped and blocked sweeps).  With
+    numba's ``fastmath=True`` (reassociation allowed) the complex blocked gamma at M = 128,
+    N = 40 differed between the two; compared byte for byte, no tolerance."""
+    env = pinned_environ(dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+                              PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])))
+
+    def run():
+        return json.loads(subprocess.run([sys.executable, "-c", COMPILE_OR_LOAD], env=env,
+                                         check=True, capture_output=True, text=True).stdout)
+
+    compiled = run()
+    loaded = run()
+    assert compiled == loaded

@@ -29,7 +29,7 @@ O(N^3) rebuild per two columns, 60-100x slower than N - 1).
 from __future__ import annotations
 
 import numpy as np
-from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
+from .jit import FMA, njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
 
 @njit(cache=True)
@@ -89,7 +89,7 @@ def _eig_state(ot, ux):
     return lam, v, _vh_dot(v, ux)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _fused_update(b, w, c, unext, wnext):
     """b += c w w^H and wnext = b_new unext in one pass over b (b Hermitian, rows contiguous)."""
     n = w.size
@@ -105,7 +105,7 @@ def _fused_update(b, w, c, unext, wnext):
             wnext[al] += np.conj(v) * ub
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _matvec_h(b, v, out):
     """out = b v for Hermitian b, by rows (out = sum_be conj(b[be, :]) v[be])."""
     n = v.size
@@ -137,14 +137,21 @@ def _inverse_from_eig(lam, vv, b):
     return logdet, sgn
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _block_pass(b, pk, ck, kk, u, y0, kn, w):
     """b += sum_{j<kk} ck[j] pk[j] pk[j]^H, then w[j] = b u(y0 + j) for j < kn, in one pass.
 
     One sweep over the rows of the Hermitian b (L1-resident) does a rank-kk update and kn
     matrix-vector products: memory traffic per step is 1/kk of a rank-one Sherman-Morrison.
+    The products are accumulated as axpys, w[j] += conj(b[be]) u(y0 + j)[be] over the rows
+    (b Hermitian: (b u)[al] = sum_be conj(b[be, al]) u[be]), not as dot-product reductions:
+    an axpy vectorizes without reassociation, which the kernels may not use (tgsweep.core.jit.FMA).
     """
     n = b.shape[0]
+    for j in range(kn):
+        wj = w[j]
+        for al in range(n):
+            wj[al] = 0.0 * b[0, 0]
     for be in range(n):
         row = b[be]
         for j in range(kk):
@@ -153,11 +160,10 @@ def _block_pass(b, pk, ck, kk, u, y0, kn, w):
             for al in range(n):
                 row[al] += cp * np.conj(pj[al])
         for j in range(kn):
-            uj = u[y0 + j]
-            acc = 0.0 * row[0]
+            ub = u[y0 + j, be]
+            wj = w[j]
             for al in range(n):
-                acc += row[al] * uj[al]
-            w[j, be] = acc
+                wj[al] += np.conj(row[al]) * ub
 
 
 @njit(cache=True)
@@ -702,7 +708,7 @@ def obdm_grouped(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, 
 # W = U_blk conj(B) holds the rows (B0 u)^T of C-contiguous arrays.
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _ldl_factor(tm, gg, ld, dd, tol_piv):
     """A = I - 2 tm = L D L^H (L unit lower, stored below the diagonal of ``ld``; D in ``dd``)
     without pivoting.  Returns False (factors unusable) if a pivot d_i, i < gg - 1, is below
@@ -728,7 +734,7 @@ def _ldl_factor(tm, gg, ld, dd, tol_piv):
     return True
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _ldl_update(ld, dd, gg, alpha, v, wv, tol_piv):
     """L D L^H <- L D L^H + alpha v v^H in O(gg^2) (Gill, Golub, Murray & Saunders, Math. Comp.
     28, 505 (1974), method C1, Hermitian form).  Returns False if a new pivot d_i, i < gg - 1,
@@ -753,7 +759,7 @@ def _ldl_update(ld, dd, gg, alpha, v, wv, tol_piv):
     return True
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _ldl_values(ld, dd, tv, gg, pref, out, orow, y, zv):
     """out[orow - r, y] = pref * det A[:r, :r] * (L^{-1} t)_r = pref * det [[A[:r, :r], t[:r]],
     [A[r, :r], t[r]]] for A = L D L^H = I - 2 Z^H B Z, t = Z^H B u(y)."""
@@ -767,7 +773,7 @@ def _ldl_values(ld, dd, tv, gg, pref, out, orow, y, zv):
         deta *= dd[r]
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, y, gw, cm, mat):
     """Column y while npend deferred steps are pending (pp[i, j] = p_i^H B p_j, pz[i, k] =
     p_i^H B z_k, tp[i] = p_i^H B u(y), tz[k] = z_k^H B u(y); the bordered determinants of

@@ -30,7 +30,7 @@ The plain NumPy twin :func:`string_values_reference` evaluates the bordered dete
 from __future__ import annotations
 
 import numpy as np
-from .jit import njit  # numba.njit with explicit fastmath/error_model (see jit.py)
+from .jit import FMA, njit  # numba.njit with explicit fastmath/error_model (see jit.py)
 
 from ._obdm_kernels import bordered_minors, cdot, det_lu, group_values, outer_acc
 
@@ -77,7 +77,7 @@ def _bordered(r, uy, lx, shift):
     return -sign * np.exp(lab - shift)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _rank1(r, p, q):
     """R += p q^T."""
     k = p.size
@@ -87,7 +87,7 @@ def _rank1(r, p, q):
             r[n, mm] += pn * q[mm]
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _sm_products(b, p, q, bp, qb):
     """bp = B p, qb = q^T B; returns rho = 1 + q^T B p (Sherman-Morrison, O(k^2))."""
     k = p.size
@@ -108,7 +108,7 @@ def _sm_products(b, p, q, bp, qb):
     return rho
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _sm_update(b, bp, qb, lv, inv_rho):
     """B -= bp qb^T / rho; returns (qb . lv) / rho (for b = B l)."""
     k = bp.size
@@ -368,7 +368,7 @@ def _bordered_log(o, vx, vy, lpref):
 
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FMA)
 def _gpass(b, p, qv, cc, w, pn, qn, mode):
     """B += cc p qv^H, then pn = B w and qn = B^H w (mode 0) in one pass over B; mode 1:
     qn = conj(pn) (B complex symmetric, w real); mode 2: qn = pn (B Hermitian)."""

@@ -7,7 +7,7 @@ so that every kernel states its ``fastmath`` and ``error_model`` itself.
 Why: numba compiles a kernel that leaves ``fastmath`` (or ``error_model``) unset with the flags
 of the kernel whose compilation first needed it (``Flags.inherit_if_not_set`` in
 ``numba.core.cpu.CPUTargetOptions.finalize``).  The shared helper ``_obdm_kernels.det_lu`` (LU
-determinant), first reached from the ``fastmath=True`` kernel ``_pending_values_ldl`` of the
+determinant), first reached from a ``fastmath=True`` kernel ``_pending_values_ldl`` of the
 blocked OBDM sweep, was compiled with a reciprocal multiply and fused multiply-adds; first
 reached from the grouped sweep, or called directly, it divided and rounded every product.  The
 on-disk cache keys a compiled kernel by its argument types only, and every kernel that calls the
@@ -19,8 +19,9 @@ in the last bits of ``lambda0``.  With every flag explicit, a kernel's machine c
 of its own source and its callees' sources only, whatever the order of compilation and whichever
 process compiled it (``tests/test_reproducibility.py``).
 
-``fastmath=True`` stays a per-kernel choice written at the kernel; its callees keep their own
-flags.
+Fast math is a per-kernel choice written at the kernel, and limited to :data:`FMA` (FMA
+contraction): with reassociation allowed, the code a process compiles and the code it loads
+from the cache differ in the last bits.  Callees keep their own flags.
 
 The cache stamp (declared here too).  numba stamps a cached kernel with a hash of its *own*
 module's source only, yet a kernel carries its callees' machine code: ``_thermal_kernels``
@@ -44,19 +45,34 @@ import os
 from numba import njit as _numba_njit
 from numba.core import caching as _caching
 
-__all__ = ["njit", "EXPLICIT", "kernel_sources", "kernel_sources_stamp"]
+__all__ = ["njit", "EXPLICIT", "FMA", "kernel_sources", "kernel_sources_stamp"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: options every kernel gets unless its decorator gives them (numba's own defaults, made explicit)
 EXPLICIT = {"fastmath": False, "error_model": "python"}
 
+#: the only fast-math flag a kernel may ask for: fused multiply-add contraction.  The other
+#: flags (``fastmath=True`` sets them all) let LLVM reassociate, and then the machine code
+#: compiled in a process and the code numba writes to and loads from its cache gave different
+#: last bits: a complex blocked OBDM (M = 128, N = 40) hashed differently in the process that
+#: compiled it and in every process that loaded the cache, while with ``{"contract"}`` alone
+#: (or no flag) both agree (``tests/test_reproducibility.py``).
+FMA = frozenset({"contract"})
+
 
 def njit(*args, **options):
     """``numba.njit`` with :data:`EXPLICIT` for the options not given; used as ``@njit``,
-    ``@njit(cache=True)``, ``@njit(cache=True, fastmath=True)`` or ``njit(signature, ...)``."""
+    ``@njit(cache=True)``, ``@njit(cache=True, fastmath=FMA)`` or ``njit(signature, ...)``."""
     for key, value in EXPLICIT.items():
         options.setdefault(key, value)
+    fast = options["fastmath"]
+    if fast is not False:
+        if fast is True or not set(fast) <= FMA:
+            raise ValueError(f"tgsweep kernels may use fastmath=False or fastmath=FMA "
+                             f"({sorted(FMA)}), got fastmath={fast!r}: reassociating flags make "
+                             "the cached machine code differ from the in-process compilation")
+        options["fastmath"] = set(fast)
     return _numba_njit(*args, **options)
 
 
