@@ -50,7 +50,7 @@ def _norm1(a):
 
 @njit(cache=True)
 def _rebuild(r, b, cond_max):
-    """B = R^{-1} if R is well conditioned; returns (ok, log|det R|, phase of det R)."""
+    """B = R^{-1} if cond_1(R) <= cond_max; returns (ok, log|det R|, phase of det R)."""
     sign, lab = np.linalg.slogdet(r)
     if sign == 0 or not np.isfinite(lab):
         return False, 0.0, sign
@@ -302,8 +302,6 @@ def log_char_poly_reference(h_phi0, t, es):
 # product is O(1); det K alone may over- or underflow).
 
 
-
-
 @njit(cache=True)
 def general_prefix(v, stride):
     """P[k // stride] = sum_{z < k} v(z) v(z)^H for k = 0, stride, 2 stride, ... (<= M)."""
@@ -336,19 +334,6 @@ def _kmat(v, phi, q, stride, x0, y, kmat):
 
 
 @njit(cache=True)
-def _ginv(kmat, b, cond_max):
-    """b = K^{-1} if cond_1(K) <= cond_max; returns (ok, log|det K|, phase of det K)."""
-    sign, lab = np.linalg.slogdet(kmat)
-    if sign == 0 or not np.isfinite(lab):
-        return False, 0.0, sign
-    inv = np.linalg.inv(kmat)
-    if _norm1(kmat) * _norm1(inv) > cond_max:
-        return False, lab, sign
-    b[:, :] = inv
-    return True, lab, sign
-
-
-@njit(cache=True)
 def _bordered_log(o, vx, vy, lpref):
     """-det [[0, vx^H], [vy, O]] * exp(lpref), via slogdet."""
     k = vx.size
@@ -362,10 +347,6 @@ def _bordered_log(o, vx, vy, lpref):
     if sign == 0:
         return 0.0 * sign
     return -sign * np.exp(lab + lpref)
-
-
-
-
 
 
 @njit(cache=True, fastmath=FMA)
@@ -632,7 +613,7 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
     else:
         rebuilds += 1
         _kmat(v, phi, q, stride, x0, y, kmat)
-        regular, logdet, ph = _ginv(kmat, b, cond_max)
+        regular, logdet, ph = _rebuild(kmat, b, cond_max)
     if regular and pz.shape[0] <= pmax:
         # B = diag(1 / Phi'): the products are O(k) each
         for r in range(gg):
@@ -726,7 +707,7 @@ def general_sweep(v, phi, lpref, ppref, q, stride, x0, g, out, row0, tol_den, to
                 _kmat(v, phi, q, stride, x0, y, kmat)
             else:
                 outer_acc(kmat, vy, -2.0)
-            regular, logdet, ph = _ginv(kmat, b, cond_max)
+            regular, logdet, ph = _rebuild(kmat, b, cond_max)
             if regular:
                 for r in range(gg):
                     _gproducts(b, uz[r], pn, bz[r])
