@@ -2,7 +2,7 @@
 
 Run with:  .venv/bin/python benchmarks/bench_sweep.py [--samples 40 1000] [--repeats 3]
            [--cold] [--dask] [--slurm] [--skip end summary task start]
-           [--start-cases serial auto workers dask]
+           [--start-cases serial auto workers dask] [--no-bytecode]
 
 The "small point" is a continuum ring (L = 32, 8 points per unit, M = 256) with speckle
 disorder at mu = 20 (N ~ 45) and every registered observable, 2 samples per task.  The *ideal*
@@ -27,7 +27,10 @@ Printed (goals of the sweep engine in brackets):
 * start-up and tear-down of a trivial run (8 one-sample tasks of a 12-site lattice, enough
   that requested workers are used; the mode each run reported is printed) over
   ``python -c "import tgsweep"`` [<= 0.3 s serial, <= 1.0 s with workers], and the whole
-  ``tgsweep status STORE`` command [< 1 s];
+  ``tgsweep status STORE`` command [< 1 s];  measured as a user's Python runs: every
+  subprocess gets the environment without ``PYTHONDONTWRITEBYTECODE`` (after an untimed
+  warm-up run of each case that writes ``__pycache__``), the baseline import too;
+  ``--no-bytecode`` keeps the variable (every process compiles tgsweep from source);
 Every line holding a goal starts with or contains ``GOAL``.
 * ``--cold``: a first sweep on an empty numba cache / (the warm sweep + one compilation of the
   spec's kernels) [<= 1.5];
@@ -149,10 +152,26 @@ def _tree_cpu(root: int, seen: dict) -> None:
             seen[pid] = max(seen.get(pid, 0), ticks)
 
 
+#: ``--no-bytecode``: measure as this sandbox runs Python (PYTHONDONTWRITEBYTECODE=1, every
+#: tgsweep module compiled from source in every process) instead of as a user's Python does
+BYTECODE = {"on": True}
+
+
+def run_env(extra=None) -> dict:
+    """Environment of every measured subprocess: this one's, threads pinned (:data:`PIN`), and
+    -- unless ``--no-bytecode`` -- without ``PYTHONDONTWRITEBYTECODE``, as on a user's machine,
+    where Python writes ``__pycache__`` once and later processes load the bytecode (measured
+    runs follow a warm-up run that wrote it)."""
+    env = {**os.environ, **PIN, **(extra or {})}
+    if BYTECODE["on"]:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def measure(cmd, env=None, poll=0.05) -> tuple[float, float]:
     """(wall, CPU) seconds of a command and every process it starts (CPU sampled from /proc
     every ``poll`` s; the last ``poll`` of a short-lived child may be missed)."""
-    env = {**os.environ, **PIN, **(env or {})}
+    env = run_env(env)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -346,6 +365,11 @@ def section_startup(tmp: Path, repeats, which=tuple(START_CASES)):
     walls = {k: [] for k in cases}
     cpus = {k: [] for k in cases}  # CPU of the process tree: less sensitive to other load
     modes = {}
+    # warm-up (not timed): writes the __pycache__ of every module the cases import (bytecode on)
+    for k, cmd in cases.items():
+        measure(cmd or tg("run", toml, "--out", tmp / "triv-warm.zarr", "--no-progress",
+                          *extra[k]))
+        shutil.rmtree(tmp / "triv-warm.zarr", ignore_errors=True)
     for r in range(repeats):
         for i, (k, cmd) in enumerate(cases.items()):
             rep_file = tmp / f"triv-{r}-{i}.jsonl"
@@ -358,7 +382,10 @@ def section_startup(tmp: Path, repeats, which=tuple(START_CASES)):
             modes[k] = ", ".join(rep["mode"] for rep in _reports(rep_file))
     base, cbase = med(walls["import tgsweep"]), med(cpus["import tgsweep"])
     print(f"trivial run (lattice L=12, 8 one-sample tasks), whole process, over `import tgsweep` "
-          f"({base:.2f} s wall, {cbase:.2f} s CPU):", flush=True)
+          f"({base:.2f} s wall, {cbase:.2f} s CPU); bytecode "
+          + ("on (PYTHONDONTWRITEBYTECODE unset, __pycache__ written by a warm-up run, as on a "
+             "user's machine):" if BYTECODE["on"] else "off (--no-bytecode: every process "
+             "compiles tgsweep's modules from source):"), flush=True)
     for k in list(cases)[1:]:
         goal = "<= 0.3" if k in ("run --serial", "run (auto)") else "<= 1.0"
         print(f"    GOAL {k:24s} +{med(walls[k]) - base:5.2f} s  (goal {goal})   [{modes[k]}; "
@@ -451,7 +478,10 @@ def main():
     ap.add_argument("--start-cases", nargs="+", default=list(START_CASES),
                     choices=list(START_CASES), help="which trivial runs the start-up section "
                     "times (default all; `tgsweep status` is timed on the first one's store)")
+    ap.add_argument("--no-bytecode", action="store_true", help="keep PYTHONDONTWRITEBYTECODE "
+                    "in the subprocesses' environment (default: removed, as a user's Python)")
     a = ap.parse_args()
+    BYTECODE["on"] = not a.no_bytecode
     load = os.getloadavg()[0]
     print(textwrap.fill(
         f"machine: {os.cpu_count()} cores, load average {load:.1f} before the run. "
@@ -463,7 +493,7 @@ def main():
         # warm the numba cache for the small point (both sides then load it)
         subprocess.run([sys.executable, "-c", "from tgsweep.sweep.tasks import warm_cache;"
                         f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_sweep as b;"
-                        "warm_cache([b.spec(2)])"], check=True, env={**os.environ, **PIN})
+                        "warm_cache([b.spec(2)])"], check=True, env=run_env())
         if "end" not in a.skip:
             section_end_to_end(tmp, a.samples, a.repeats)
         if "summary" not in a.skip:

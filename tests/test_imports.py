@@ -130,3 +130,33 @@ def test_the_checks_see_violations():
     assert "tgsweep.core.kernels" in found and "tgsweep.core.obdm" in found
     assert _rank("tgsweep.sweep.spec") > _rank("tgsweep.observables.dynamics") > _rank(
         "tgsweep.core.evolution") > _rank("tgsweep.models.potentials")
+
+
+def _import_module_calls(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "import_module":
+            yield node
+
+
+@pytest.mark.parametrize("mod", sorted(MODULES))
+def test_lazy_imports_stay_inside_the_package(mod):
+    """A package's lazily loaded names (PEP 562 ``__getattr__`` with ``importlib``, invisible to
+    the checks above) come only from its own submodules: ``import_module(f"{__name__}.X")`` in
+    the package's ``__init__``, so a lazy name never crosses a layer (third-party modules named
+    by a constant string are not checked)."""
+    tree, is_pkg = MODULES[mod]
+    for call in _import_module_calls(tree):
+        arg = call.args[0] if call.args else None
+        if isinstance(arg, ast.Constant) and not str(arg.value).startswith("tgsweep"):
+            continue
+        ok = (is_pkg and isinstance(arg, ast.JoinedStr) and len(arg.values) >= 2
+              and isinstance(arg.values[0], ast.FormattedValue)
+              and isinstance(arg.values[0].value, ast.Name) and arg.values[0].value.id == "__name__"
+              and isinstance(arg.values[1], ast.Constant) and str(arg.values[1].value).startswith("."))
+        assert ok, f"{mod}: import_module({ast.unparse(arg) if arg else ''}) is not a submodule"
+
+
+def test_lazy_import_check_sees_the_lazy_packages():
+    found = {m for m in MODULES if any(True for _ in _import_module_calls(MODULES[m][0]))}
+    assert {"tgsweep.observables", "tgsweep.sweep"} <= found

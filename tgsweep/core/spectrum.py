@@ -17,7 +17,7 @@ from ._lyapunov_kernels import log_growth
 
 __all__ = ["count_below", "count_at_most", "eigenvalues", "banded_eigenvalues", "folded_band",
            "eigenpairs", "eigenpairs_in_window", "dense_eigenpairs", "spectral_bounds",
-           "DENSE_MAX", "LocalizedOrbitals", "lowest_eigenpairs"]
+           "DENSE_MAX", "SMALL_COUNT_MAX", "LocalizedOrbitals", "lowest_eigenpairs"]
 
 #: rings with at most this many grid points use LAPACK's dense eigh in ``method="auto"``
 DENSE_MAX = 400
@@ -50,10 +50,28 @@ def _pivmin(ring: Ring) -> float:
     return float(np.finfo(float).tiny / _EPS + _EPS**2 * max(ring.hopping**2, 1.0))
 
 
+#: rings with at most this many grid points are Sturm-counted by the kernel's own Python source
+#: (``py_func``: the same IEEE operations in the same order, so the same count; the kernel runs
+#: no fast math).  Start-up: the first compiled kernel a process calls, even from the on-disk
+#: cache, costs numba's CPU-target initialization, about 0.3 s; a small ring's ground state at
+#: ``mu`` needs no other kernel (its eigenpairs are LAPACK's, :data:`DENSE_MAX`), so a small run
+#: skips it.  Cost: ~20 us per count at M = 12 (kernel ~1 us), ~2 % of the cheapest sweep
+#: sample (energy alone).  Chosen by M only, so every process takes the same path.
+SMALL_COUNT_MAX = 16
+
+
+def _count_below_python(diag, t, corner, e, pivmin) -> int:
+    """:func:`~tgsweep.core._spectrum_kernels.ring_count_below`, run as plain Python."""
+    bt = np.empty(1, dtype=np.int8)
+    pv = np.empty(1)
+    g = np.zeros(1) * corner
+    return K._arrow_factor.py_func(diag, t, corner, e, pivmin, bt, pv, pv, pv, g, g, False)[0]
+
+
 def count_below(ring: Ring, phi: float, energy: float) -> int:
     """Number of eigenvalues of H_phi strictly below ``energy`` (Sturm count, O(M))."""
-    return int(K.ring_count_below(ring.diag, ring.hopping, _corner(ring, phi), float(energy),
-                                  _pivmin(ring)))
+    count = _count_below_python if ring.n_grid <= SMALL_COUNT_MAX else K.ring_count_below
+    return int(count(ring.diag, ring.hopping, _corner(ring, phi), float(energy), _pivmin(ring)))
 
 
 def count_at_most(ring: Ring, phi: float, energy: float) -> int:

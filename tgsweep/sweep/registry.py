@@ -5,34 +5,44 @@ see :mod:`tgsweep.observables.declaration`: options, layout of the stored variab
 dims/units/long_name, ``compute(ctx, options) -> dict of arrays``).  This module only collects
 them, lets tests or plugins :func:`register` more, and validates a spec's
 ``[observables.NAME]`` tables against the declarations (errors as :class:`SpecError`).
+
+A declaration is loaded when first asked for (:func:`tgsweep.observables.declared`, which
+imports only its module): a spec with only ``energy`` does not import the modules of the other
+observables (start-up of ``tgsweep run``); the names come from the index
+:data:`tgsweep.observables.DECLARING_MODULES`.
 """
 
 from __future__ import annotations
 
+from .. import observables
 from ..models.params import ParamError
-from ..observables import OBSERVABLES
 from ..observables.declaration import ENSEMBLE_OPTION, Observable
 from .errors import SpecError
 
 __all__ = ["register", "available", "get", "validate_observables", "spec_ensemble"]
 
-_REGISTRY: dict[str, Observable] = dict(OBSERVABLES)
+#: the entries loaded so far (declarations, as first asked for) and those registered here
+_REGISTRY: dict[str, Observable] = {}
 
 
 def register(entry: Observable, replace: bool = False) -> Observable:
     """Add an entry; ``replace`` to override an existing name."""
-    if entry.name in _REGISTRY and not replace:
+    if entry.name in available() and not replace:
         raise ValueError(f"observable {entry.name!r} already registered")
     _REGISTRY[entry.name] = entry
     return entry
 
 
 def available() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(set(observables.names()) | set(_REGISTRY))
 
 
 def get(name: str) -> Observable:
-    return _REGISTRY[name]
+    """The entry ``name`` (a declaration is loaded on first use); KeyError if unknown."""
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        entry = _REGISTRY[name] = observables.declared(name)
+    return entry
 
 
 def _has_state_field(spec, key: str) -> bool:
@@ -55,17 +65,18 @@ def validate_observables(obs: dict, spec) -> dict[str, dict]:
     out = {}
     ensemble = spec_ensemble(spec)
     thermal = ensemble != "ground"
+    known = set(available())
     for name, opts in obs.items():
-        if name not in _REGISTRY:
+        if name not in known:
             raise SpecError(f"observables.{name}", f"unknown observable; allowed: "
                             f"{', '.join(available())}")
         if not isinstance(opts, dict):
             raise SpecError(f"observables.{name}", "must be a table of options")
-        entry = _REGISTRY[name]
+        entry = get(name)
         if thermal and not entry.thermal:
             raise SpecError(f"observables.{name}", "does not support state.temperature (T > 0); "
                             "thermal observables: " + ", ".join(
-                                n for n in available() if _REGISTRY[n].thermal))
+                                n for n in available() if get(n).thermal))
         for key in entry.requires_at(thermal):
             if not _has_state_field(spec, key):
                 raise SpecError(f"observables.{name}", f"needs state.{key}" + {
@@ -85,7 +96,7 @@ def validate_observables(obs: dict, spec) -> dict[str, dict]:
     geom = spec.geometry()
     for name, opts in out.items():
         try:
-            variables, _ = _REGISTRY[name].layout(geom, opts)
+            variables, _ = get(name).layout(geom, opts)
         except ParamError as exc:  # an option the grid geometry does not allow
             raise SpecError(f"observables.{name}.{exc.field}", exc.reason) from None
         for v in variables:
