@@ -177,8 +177,11 @@ def test_fresh_cache_compiles_once_only_what_the_spec_needs(tmp_path, monkeypatc
     numbers) compiles spectrum kernels in the client (announced while it runs), writes no OBDM
     or dynamics kernel to the cache, and the two workers compile nothing (the run line would
     say "workers compiled N kernels")."""
+    from tgsweep.core.spectrum import SMALL_COUNT_MAX  # smaller rings need no kernel at all
+
     cache = tmp_path / "numba-cache"
-    d = spec_dict(sampling={"n_samples": 4, "seed": 1, "samples_per_task": 1},
+    d = spec_dict(model={"kind": "lattice", "sites": SMALL_COUNT_MAX + 8},
+                  sampling={"n_samples": 4, "seed": 1, "samples_per_task": 1},
                   observables={"energy": {}, "particle_numbers": {}})
     spec = write_spec(tmp_path / "s.toml", d)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
