@@ -723,20 +723,18 @@ def _rayleigh(diag, t, corner, v, hv):
 
 
 @njit(cache=True, fastmath=FMA)
-def _batched_inverse_step(diag, t, corner, sig, piv, bv, x):
+def batched_inverse_step(diag, t, corner, sig, piv, bv, x, work):
     """One inverse-iteration step for L shifts at once: x[:, l] = (H - sig[l])^{-1} bv[:, l]
     (arrays (M, L), the L chains interleaved site by site so that their divisions overlap).
     Block LDL^H of (H - sig[l]) in the order (1, ..., M-1, 0) as :func:`_arrow_factor` but with
     1x1 pivots only (a pivot below ``piv`` in modulus becomes -piv): a poor vector from a tiny
-    pivot shows in the residual the caller checks.  Returns nothing; M >= 3."""
+    pivot shows in the residual the caller checks.  ``work`` = (cur, s, g, r1, r2, z1): arrays
+    of shapes (L,), (L,), (L,), (M, L), (M, L), (M, L), g and z1 of bv's dtype (allocated once
+    by the caller).  Returns nothing; M >= 3.  NumPy twin:
+    :func:`batched_inverse_step_reference`."""
     m, nl = bv.shape
     zero = corner - corner
-    cur = np.empty(nl)
-    s = np.empty(nl)
-    g = np.empty(nl, dtype=bv.dtype)
-    r1 = np.empty((m, nl))
-    r2 = np.empty((m, nl))
-    z1 = np.empty((m, nl), dtype=bv.dtype)
+    cur, s, g, r1, r2, z1 = work
     for l in range(nl):
         cur[l] = diag[1] - sig[l]
         g[l] = zero - t
@@ -779,12 +777,52 @@ def _batched_inverse_step(diag, t, corner, sig, piv, bv, x):
 
 
 @njit(cache=True)
+def batched_counts(diag, t, corner, es, ne, pivmin, out, work):
+    """out[q] = number of eigenvalues of the ring below es[q], q < ne, for all shifts in one pass
+    over the sites (the ne division chains interleaved): the LDL^H of (H - e) in the order
+    (1, ..., M-1, 0) with 1x1 pivots, a pivot below ``pivmin`` in modulus replaced by -pivmin
+    (LAPACK dstebz's rule), Sylvester's law of inertia.  Used to place brackets only; the
+    certificate's count is the 2x2-pivoted :func:`ring_count_below`.  ``work`` = (cur, s, g),
+    arrays of at least ne entries, g of corner's type.  M >= 3.  NumPy twin:
+    :func:`batched_counts_reference`."""
+    m = diag.size
+    zero = corner - corner
+    cur, s, g = work
+    for q in range(ne):
+        cur[q] = diag[1] - es[q]
+        g[q] = zero - t
+        s[q] = diag[0] - es[q]
+        out[q] = 0
+    for k in range(1, m):
+        nxt = corner if k + 1 == m - 1 else zero
+        dnext = diag[k + 1] if k + 1 <= m - 1 else 0.0
+        for q in range(ne):
+            c = cur[q]
+            if abs(c) < pivmin:
+                c = -pivmin
+            if c < 0.0:
+                out[q] += 1
+            inv = 1.0 / c
+            gl = g[q]
+            s[q] -= (gl.real * gl.real + gl.imag * gl.imag) * inv
+            g[q] = nxt + t * gl * inv
+            cur[q] = dnext - es[q] - t * t * inv
+    for q in range(ne):
+        sq = s[q]
+        if abs(sq) < pivmin:
+            sq = -pivmin
+        if sq < 0.0:
+            out[q] += 1
+
+
+@njit(cache=True)
 def ring_tiny_pairs(diag, t, corner, pivmin, vecs, evals, seed):
     """The lowest n = vecs.shape[0] eigenpairs of a small ring, with their certificate, without
-    LAPACK: Sturm bisection (:func:`ring_count_below`, ``pivmin``) until each of the levels
+    LAPACK: Sturm bisection (all open brackets' midpoints per pass, :func:`batched_counts`,
+    ``pivmin``) until each of the levels
     0..n (0..n-1 if n = M) has a bracket [a_j, b_j] that holds it alone (count(a_j) = j,
     count(b_j) = j + 1) and is at most 0.05 ||H|| wide; then safeguarded Rayleigh quotient
-    iteration for all n levels at once (:func:`_batched_inverse_step`), each from its bracket's
+    iteration for all n levels at once (:func:`batched_inverse_step`), each from its bracket's
     midpoint and a uniform(-1, 1) start (xorshift64 stream seeded by ``seed``): a Rayleigh
     quotient rho outside its bracket is replaced by a bisection step of the bracket.  When the
     residual r = ||H v - rho v|| <= 1e-9 ||H||, one more step with shift rho; the pair is
@@ -798,7 +836,8 @@ def ring_tiny_pairs(diag, t, corner, pivmin, vecs, evals, seed):
     vector's error residual / gap shows; no Gram-Schmidt here: the caller takes the banded
     path); e_cut = (b_{n-1} + a_n) / 2 (max diag + 2t + 1 if n = M);
     max_res, max_ov as in :func:`ring_certified_pairs`; count = the Sturm count below e_cut;
-    hnorm = max(|min diag - 2t|, |max diag + 2t|).  NumPy twin: :func:`certified_pairs_reference`."""
+    hnorm = max(|min diag - 2t|, |max diag + 2t|).
+    NumPy twin: :func:`certified_pairs_reference`."""
     n, m = vecs.shape
     eps = 2.220446049250313e-16
     dmin = diag[0]
@@ -819,13 +858,31 @@ def ring_tiny_pairs(diag, t, corner, pivmin, vecs, evals, seed):
     cb = np.full(k, m, dtype=np.int64)
     wtol = 0.05 * hnorm
     wmin = 1e-12 * hnorm
-    for j in range(k):
-        while not (ca[j] == j and cb[j] == j + 1 and b[j] - a[j] <= wtol):
+    mids = np.empty(k)
+    cnts = np.zeros(k, dtype=np.int64)
+    cwork = (np.empty(k), np.empty(k), np.zeros(k, dtype=vecs.dtype))
+    for sweep in range(200):
+        ne = 0
+        last_a = np.nan
+        last_b = np.nan
+        for j in range(k):
+            if ca[j] == j and cb[j] == j + 1 and b[j] - a[j] <= wtol:
+                continue
             if b[j] - a[j] <= wmin:
                 return fail
-            mid = 0.5 * (a[j] + b[j])
-            c = ring_count_below(diag, t, corner, mid, pivmin)
-            for i in range(j, k):
+            if a[j] == last_a and b[j] == last_b:
+                continue                        # the same bracket: one midpoint serves both
+            last_a = a[j]
+            last_b = b[j]
+            mids[ne] = 0.5 * (a[j] + b[j])
+            ne += 1
+        if ne == 0:
+            break
+        batched_counts(diag, t, corner, mids, ne, pivmin, cnts, cwork)
+        for q in range(ne):
+            mid = mids[q]
+            c = cnts[q]
+            for i in range(k):
                 if c <= i:
                     if mid > a[i]:
                         a[i] = mid
@@ -836,6 +893,8 @@ def ring_tiny_pairs(diag, t, corner, pivmin, vecs, evals, seed):
     sig = np.empty(n)
     bv = np.empty((m, n), dtype=vecs.dtype)
     x = np.empty((m, n), dtype=vecs.dtype)
+    swork = (np.empty(n), np.empty(n), np.empty(n, dtype=vecs.dtype), np.empty((m, n)),
+             np.empty((m, n)), np.empty((m, n), dtype=vecs.dtype))
     st = np.uint64(seed) + np.uint64(88172645463325252)
     for l in range(n):
         sig[l] = 0.5 * (a[l] + b[l])
@@ -858,7 +917,7 @@ def ring_tiny_pairs(diag, t, corner, pivmin, vecs, evals, seed):
     for it in range(20):
         if left == 0:
             break
-        _batched_inverse_step(diag, t, corner, sig, piv, bv, x)
+        batched_inverse_step(diag, t, corner, sig, piv, bv, x, swork)
         for l in range(n):
             if done[l]:
                 continue
@@ -910,5 +969,20 @@ def ring_tiny_pairs(diag, t, corner, pivmin, vecs, evals, seed):
     if not max_ov <= 1e-10:                  # close levels: the banded path orthogonalizes
         return fail
     e_cut = hi + 1.0 if n == m else 0.5 * (b[n - 1] + a[n])
+    if not evals[n - 1] + max_res < e_cut:
+        return fail
     count = ring_count_below(diag, t, corner, e_cut, pivmin)
     return True, e_cut, max_res, max_ov, count, hnorm
+
+
+def batched_counts_reference(diag, t, corner, es):
+    """Plain NumPy twin of :func:`batched_counts`: dense eigenvalues below each shift."""
+    ev = np.linalg.eigvalsh(ring_matrix_reference(diag, t, corner))
+    return np.array([int(np.sum(ev < e)) for e in es], dtype=np.int64)
+
+
+def batched_inverse_step_reference(diag, t, corner, sig, bv):
+    """Plain NumPy twin of :func:`batched_inverse_step`: dense solves (H - sig[l]) x = bv[:, l]."""
+    h = ring_matrix_reference(diag, t, corner)
+    return np.stack([np.linalg.solve(h - s * np.eye(len(diag)), bv[:, l])
+                     for l, s in enumerate(sig)], axis=1)

@@ -193,10 +193,12 @@ class LocalizedOrbitals:
     values : concatenated window values (lattice-normalized, ring gauge of ``Ring.matrix``);
         orbital j is ``values[offsets[j]:offsets[j] + lengths[j]]``.
     n_grid : M.
-    method : "sliced" (spatial segments, LAPACK dsterf + dstein per window), "banded" (one
-        window = the ring: eigenvalues from the folded band, :func:`banded_eigenvalues`, vectors
-        by inverse iteration; small rings, and clean / extended rings with M <= 16 n) or
-        "global" (the O(M n) bisection + inverse iteration of :func:`eigenpairs`).
+    method : "sliced" (spatial segments, LAPACK dsterf + dstein per window), "rqi" (one
+        window = the ring, M <= SMALL_MAX: Sturm-isolated batched Rayleigh quotient iteration,
+        no LAPACK, :func:`_small_ring`), "banded" (one window = the ring: eigenvalues from the
+        folded band, :func:`banded_eigenvalues`, vectors by inverse iteration; small rings
+        where "rqi" declines, rings too small for windows, and clean / extended rings with
+        M <= 16 n) or "global" (the O(M n) bisection + inverse iteration of :func:`eigenpairs`).
     max_residual : max_j ||H phi_j - E_j phi_j||_2, computed with the full ring operator on
         the stored (trimmed) vectors.
     max_overlap : max |<phi_i, phi_j>| over every pair of stored vectors whose windows
@@ -518,10 +520,12 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
     band), and otherwise takes the global banded path: every eigenvalue from the folded
     pentadiagonal band (:func:`banded_eigenvalues`, LAPACK band reduction + dqds) and the
     vectors by inverse iteration on the ring (method "banded"; on small rings, M <~ 1000 at
-    W = 3 and N = M / 4, this beats MRRR on the open chain, see benchmarks/bench_eigensolver.py;
-    below M ~ 130, where no window plan with >= 16-site margins can pay, the band's eigenvalues
-    also give the cut and the Lyapunov estimate is skipped).  "sliced" always tries the slicing
-    first; "global" skips it.
+    W = 3 and N = M / 4, this beats MRRR on the open chain, see benchmarks/bench_eigensolver.py).
+    Rings of 3..SMALL_MAX = 256 sites (where no window plan can pay) go straight to
+    :func:`_small_ring`: no energy cut by bisection, no Lyapunov estimate, one kernel call
+    (method "rqi": Sturm-isolated Rayleigh quotient iteration of all n levels at once, no
+    LAPACK), or where that declines (degenerate or very close levels) the banded path with the
+    raw LAPACK call.  "sliced" always tries the slicing first; "global" skips it.
 
     Certificate (:class:`LocalizedOrbitals`), on every path: residuals ||H phi_j - E_j phi_j||
     of the stored vectors with the full ring operator, max |<phi_i, phi_j>| over every pair of
