@@ -246,3 +246,33 @@ def test_tiny_kernel_declines_degenerate_rings():
     vecs, w = np.empty((4, 16)), np.empty(4)
     assert not K.ring_tiny_pairs(ring.diag, 1.0, -1.0, 1e-290, vecs, w, 1)[0]
     assert lowest_eigenpairs(ring, 0.0, 3).method == "banded"
+
+
+@pytest.mark.parametrize("kind,length,ppu,phi", [("speckle", 16, 4, np.pi),
+                                                 ("white_noise", 40, 2, 0.6),
+                                                 ("white_noise", 60, 4, 0.0)])
+def test_small_continuum_rings_match_dense_lapack(kind, length, ppu, phi):
+    """Finite-difference continuum rings (t = 1/h^2 = 4 and 16, so ||H|| ~ 4t + V): the
+    small-ring path scales with ||H||; energies equal LAPACK's dense eigh to 1e-12 ||H||, the
+    span equals LAPACK's lowest-N eigenspace, the stated certificate is not below the dense
+    one, N = the global Sturm count below the cut."""
+    from tgsweep.models.potentials import speckle, white_noise
+
+    rng = np.random.default_rng(length + ppu)
+    m = length * ppu
+    pot = (speckle(rng, m, 1.0 / ppu, strength=2.0, corr_length=0.5) if kind == "speckle"
+           else white_noise(rng, m, 1.0 / ppu, D=8.0))
+    ring = Ring.continuum(length, ppu, pot)
+    n = max(1, length // 4)
+    lo = lowest_eigenpairs(ring, phi, n)
+    h = ring.matrix(phi)
+    ev, v = np.linalg.eigh(h)
+    hnorm = np.abs(ev).max()
+    assert lo.method in ("rqi", "banded")
+    np.testing.assert_allclose(lo.energies, ev[:n], rtol=0, atol=1e-12 * hnorm)
+    d = lo.dense()
+    assert _projector_error(d, v[:, :n]) < 1e-10
+    assert np.max(np.linalg.norm(h @ d - d * lo.energies, axis=0)) <= lo.max_residual
+    assert lo.max_residual < 1e-13 * hnorm
+    assert np.abs(d.conj().T @ d - np.eye(n)).max() <= lo.max_overlap < 1e-12
+    assert lo.sturm_count == n == count_below(ring, phi, lo.energy_cut)
