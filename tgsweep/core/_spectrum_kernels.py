@@ -831,7 +831,7 @@ def ring_tiny_pairs(diag, t, corner, pivmin, vecs, evals, seed):
     ``vecs`` (float64 for a real twist, complex128 otherwise), largest entry real positive.
 
     Returns (ok, e_cut, max_res, max_ov, count, hnorm): ok False where a bracket cannot be
-    isolated above 1e-12 ||H|| (degenerate levels, e.g. clean rings), an iteration does not
+    isolated above 1e-7 ||H|| (degenerate levels, e.g. clean rings), an iteration does not
     converge in 20 steps, or the vectors' overlaps exceed 1e-10 (levels so close that each
     vector's error residual / gap shows; no Gram-Schmidt here: the caller takes the banded
     path); e_cut = (b_{n-1} + a_n) / 2 (max diag + 2t + 1 if n = M);
@@ -858,6 +858,9 @@ def ring_tiny_pairs(diag, t, corner, pivmin, vecs, evals, seed):
     cb = np.full(k, m, dtype=np.int64)
     wtol = 0.05 * hnorm
     wmin = 1e-12 * hnorm
+    # a bracket this narrow that still holds two levels: their vectors from separate Rayleigh
+    # quotient iterations would overlap ~ eps ||H|| / gap > 1e-10 and be declined anyway
+    wiso = 1e-7 * hnorm
     mids = np.empty(k)
     cnts = np.zeros(k, dtype=np.int64)
     cwork = (np.empty(k), np.empty(k), np.zeros(k, dtype=vecs.dtype))
@@ -868,8 +871,8 @@ def ring_tiny_pairs(diag, t, corner, pivmin, vecs, evals, seed):
         for j in range(k):
             if ca[j] == j and cb[j] == j + 1 and b[j] - a[j] <= wtol:
                 continue
-            if b[j] - a[j] <= wmin:
-                return fail
+            if b[j] - a[j] <= wiso:
+                return fail                     # levels closer than 1e-7 ||H|| (see above)
             if a[j] == last_a and b[j] == last_b:
                 continue                        # the same bracket: one midpoint serves both
             last_a = a[j]
