@@ -189,14 +189,17 @@ def test_folded_band_is_the_ring_matrix(m, phi):
                                        (1000, 3.0, np.pi, 250)])
 def test_small_ring_banded_path_matches_dense_lapack(m, w, phi, n):
     """Small Anderson rings (W = 3, N = M/4), where one global solve is cheaper than windows:
-    method "banded" (eigenvalues from the folded band, inverse iteration on the ring) equals
+    method "rqi" up to SMALL_MAX sites, else "banded" (eigenvalues from the folded band, inverse
+    iteration on the ring), equals
     LAPACK's dense eigh of Ring.matrix (energies within the stated residual, each orbital in
     LAPACK's lowest-n eigenspace), is orthonormal to the stated overlap, and n = the global
     Sturm count below the cut (Sylvester's law of inertia; Parlett, The Symmetric Eigenvalue
     Problem, ch. 3)."""
+    from tgsweep.core.spectrum import SMALL_MAX
+
     ring = Ring.lattice(np.random.default_rng(m + 1).uniform(-w / 2, w / 2, m))
     lo = lowest_eigenpairs(ring, phi, n)
-    assert lo.method == "banded"
+    assert lo.method == ("rqi" if m <= SMALL_MAX else "banded")   # tests/test_spectrum_small.py
     h = ring.matrix(phi)
     ev, v = np.linalg.eigh(h)
     ref_err = 10 * np.finfo(float).eps * np.abs(ev).max()   # LAPACK's own O(eps ||H||)
@@ -226,12 +229,13 @@ def test_bad_method_is_named():
 
 @pytest.mark.parametrize("m,phi", [(3, 0.0), (4, 0.5), (17, np.pi)])
 def test_tiny_rings_every_level(m, phi):
-    """Rings of 3-17 sites, n = 1 and n = M (no cut above the top level): the folded-band path
-    equals LAPACK's dense eigvalsh of Ring.matrix, residuals and overlaps near rounding."""
+    """Rings of 3-17 sites, n = 1 and n = M (no cut above the top level): the small-ring path
+    ("rqi", tests/test_spectrum_small.py) equals LAPACK's dense eigvalsh of Ring.matrix,
+    residuals and overlaps near rounding."""
     ring = Ring.lattice(np.random.default_rng(m).uniform(-1.5, 1.5, m))
     ev = np.linalg.eigvalsh(ring.matrix(phi))
     for n in (1, m):
         lo = lowest_eigenpairs(ring, phi, n)
-        assert lo.method == "banded" and lo.sturm_count == n
+        assert lo.method == "rqi" and lo.sturm_count == n
         np.testing.assert_allclose(lo.energies, ev[:n], rtol=0, atol=1e-13)
         assert lo.max_residual < 1e-13 and lo.max_overlap < 1e-13

@@ -26,6 +26,7 @@ DENSE_MAX = 400
 MAX_OVERLAP = 1e-8
 
 _EPS = np.finfo(float).eps
+_TINY = float(np.finfo(float).tiny)
 
 
 def _corner(ring: Ring, phi: float):
@@ -47,7 +48,7 @@ def spectral_bounds(ring: Ring) -> tuple[float, float]:
 
 
 def _pivmin(ring: Ring) -> float:
-    return float(np.finfo(float).tiny / _EPS + _EPS**2 * max(ring.hopping**2, 1.0))
+    return _TINY / _EPS + _EPS**2 * max(ring.hopping**2, 1.0)
 
 
 #: rings with at most this many grid points are Sturm-counted by the kernel's own Python source
@@ -210,10 +211,12 @@ class LocalizedOrbitals:
     values : concatenated window values (lattice-normalized, ring gauge of ``Ring.matrix``);
         orbital j is ``values[offsets[j]:offsets[j] + lengths[j]]``.
     n_grid : M.
-    method : "sliced" (spatial segments, LAPACK dsterf + dstein per window), "banded" (one
-        window = the ring: eigenvalues from the folded band, :func:`banded_eigenvalues`, vectors
-        by inverse iteration; small rings, and clean / extended rings with M <= 16 n) or
-        "global" (the O(M n) bisection + inverse iteration of :func:`eigenpairs`).
+    method : "sliced" (spatial segments, LAPACK dsterf + dstein per window), "rqi" (one
+        window = the ring, M <= SMALL_MAX: Sturm-isolated batched Rayleigh quotient iteration,
+        no LAPACK, :func:`_small_ring`), "banded" (one window = the ring: eigenvalues from the
+        folded band, :func:`banded_eigenvalues`, vectors by inverse iteration; small rings
+        where "rqi" declines, rings too small for windows, and clean / extended rings with
+        M <= 16 n) or "global" (the O(M n) bisection + inverse iteration of :func:`eigenpairs`).
     max_residual : max_j ||H phi_j - E_j phi_j||_2, computed with the full ring operator on
         the stored (trimmed) vectors.
     max_overlap : max |<phi_i, phi_j>| over every pair of stored vectors whose windows
@@ -452,6 +455,69 @@ def _n_segments(m: int, margin: int, core: int | None) -> int | None:
     return k
 
 
+#: ``lowest_eigenpairs(method="auto")`` on rings of 3..SMALL_MAX sites takes :func:`_small_ring`
+#: (no windows, no Lyapunov estimate): below M ~ 130 no window plan with >= 16-site margins
+#: costs less than one solve of the ring, and up to here the per-window overhead (~0.1 ms of
+#: Python per window) exceeds what windows save even at strong disorder
+SMALL_MAX = 256
+
+
+def _small_ring(ring: Ring, phi: float, n: int) -> LocalizedOrbitals:
+    """The lowest n eigenpairs of a ring of 3..SMALL_MAX sites, certified, in one or two kernel
+    calls.  First (method "rqi") without LAPACK: Sturm-isolated, batched Rayleigh quotient
+    iteration with its certificate in one kernel
+    (:func:`tgsweep.core._spectrum_kernels.ring_tiny_pairs`; below M ~ 30 a LAPACK call alone
+    costs more than that whole solve).  Where that declines (levels that bisection cannot
+    isolate, e.g. the degenerate pairs of clean rings, or overlaps above 1e-10 from very close
+    levels) or its count is not n, method "banded": the folded band written by a kernel
+    (:func:`tgsweep.core._spectrum_kernels.fold_ring_band`), every eigenvalue by LAPACK's band
+    reduction + dqds (the raw ?sbevd / ?hbevd, no wrapper checks), the cut midway between
+    levels n-1 and n, and vectors (inverse iteration with Gram-Schmidt in clusters), residuals,
+    Gram matrix and Sturm count at the cut from one kernel
+    (:func:`tgsweep.core._spectrum_kernels.ring_certified_pairs`); where the band's levels n-1
+    and n are closer than 16 eps ||H|| or the count at the midpoint is not n, the cut comes from
+    Sturm brackets (:func:`_level_brackets`) as on the other paths."""
+    m = ring.n_grid
+    d = ring.diag
+    t = float(ring.hopping)
+    real = is_real_twist(phi)
+    c = ring.corner(phi)
+    c = float(c.real) if real else complex(c)
+    dtype = np.float64 if real else np.complex128
+    pivmin = _pivmin(ring)
+    vecs = np.empty((n, m), dtype=dtype)
+    w = np.empty(n)
+    ok, e_cut, res, ov, count, hnorm = K.ring_tiny_pairs(d, t, c, pivmin, vecs, w, 12345)
+    method = "rqi"
+    if not (ok and count == n and res <= 1e-8 * hnorm):
+        method = "banded"
+        ab = np.empty((3, m), dtype=dtype, order="F")
+        lo, hi = K.fold_ring_band(d, t, c, ab)
+        hnorm = max(abs(lo), abs(hi))
+        w, _, info = (sla.lapack.dsbevd if real else sla.lapack.zhbevd)(ab, compute_v=0,
+                                                                         lower=1, overwrite_ab=1)
+        if info != 0:                   # dqds failed to converge: LAPACK's dense eigensolver
+            w = np.linalg.eigvalsh(ring.matrix(phi))
+        e_cut = hi + 1.0
+        if n < m:
+            a, b = float(w[n - 1]), float(w[n])
+            e_cut = 0.5 * (a + b) if b - a > 16 * _EPS * hnorm else float("nan")
+        w = w[:n]
+        res, ov, count = K.ring_certified_pairs(d, t, c, w, hnorm, e_cut, pivmin, vecs, 12345)
+        if count != n and n < m:        # no gap at the band's midpoint: Sturm brackets
+            ab_, bb_ = _level_brackets(ring, phi, n - 1, n + 1)
+            e_cut = float(0.5 * (bb_[0] + ab_[1])) if bb_[0] < ab_[1] else float("nan")
+            count = count_below(ring, phi, e_cut) if np.isfinite(e_cut) else n
+        if not res <= 1e-8 * hnorm:
+            raise RuntimeError(f"inverse iteration did not converge: residual {res:.3g} "
+                               f"(||H|| = {hnorm:.3g})")
+    lengths = np.empty(n, dtype=np.int64)
+    lengths.fill(m)
+    # + 1e-15 ||H||: rounding in forming H v - E v, as on the other paths
+    return LocalizedOrbitals(w, np.zeros(n, dtype=np.int64), lengths, vecs.reshape(-1), m,
+                             method, res + 1e-15 * hnorm, ov, count, e_cut)
+
+
 def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None,
                       margin: int | None = None, tol: float = 1e-12,
                       max_margin: int | None = None, method: str = "auto") -> LocalizedOrbitals:
@@ -472,10 +538,12 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
     band), and otherwise takes the global banded path: every eigenvalue from the folded
     pentadiagonal band (:func:`banded_eigenvalues`, LAPACK band reduction + dqds) and the
     vectors by inverse iteration on the ring (method "banded"; on small rings, M <~ 1000 at
-    W = 3 and N = M / 4, this beats MRRR on the open chain, see benchmarks/bench_eigensolver.py;
-    below M ~ 130, where no window plan with >= 16-site margins can pay, the band's eigenvalues
-    also give the cut and the Lyapunov estimate is skipped).  "sliced" always tries the slicing
-    first; "global" skips it.
+    W = 3 and N = M / 4, this beats MRRR on the open chain, see benchmarks/bench_eigensolver.py).
+    Rings of 3..SMALL_MAX = 256 sites (where no window plan can pay) go straight to
+    :func:`_small_ring`: no energy cut by bisection, no Lyapunov estimate, one kernel call
+    (method "rqi": Sturm-isolated Rayleigh quotient iteration of all n levels at once, no
+    LAPACK), or where that declines (degenerate or very close levels) the banded path with the
+    raw LAPACK call.  "sliced" always tries the slicing first; "global" skips it.
 
     Certificate (:class:`LocalizedOrbitals`), on every path: residuals ||H phi_j - E_j phi_j||
     of the stored vectors with the full ring operator, max |<phi_i, phi_j>| over every pair of
@@ -493,20 +561,16 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
         raise ValueError(f"n: must be an integer in [1, {m}], got {n!r}")
     if method not in ("auto", "sliced", "global"):
         raise ValueError(f"method: must be 'auto', 'sliced' or 'global', got {method!r}")
+    if method == "auto" and 3 <= m <= SMALL_MAX:
+        return _small_ring(ring, phi, n)
     lo, hi = spectral_bounds(ring)
     hnorm = max(abs(lo), abs(hi))
-    # rings so small that windows of >= 16-site margins never pay: every eigenvalue from the
-    # folded band first (it gives the cut too), no Lyapunov estimate
-    k = _n_segments(m, 16, None)
-    small = (method == "auto" and m >= 3
-             and (k is None or k * min(m, -(-m // k) + 32) ** 2 >= m * m))
-    ev = banded_eigenvalues(ring, phi, 0, min(n + 1, m)) if small else None
     if n < m:
-        e_cut = _energy_cut(ring, phi, n, None if ev is None else ev[n - 1:n + 1])
+        e_cut = _energy_cut(ring, phi, n)
     else:
         e_cut = hi + 1.0
     max_margin = int(max_margin or max(m // 2 - 1, 1))
-    if np.isfinite(e_cut) and n < m and method != "global" and not small:
+    if np.isfinite(e_cut) and n < m and method != "global":
         mar = float(margin) if margin else _margin_estimate(ring, e_cut, tol, hnorm)
         mar = max(16.0, mar) if np.isfinite(mar) else mar
         for attempt in range(3):
@@ -528,12 +592,8 @@ def lowest_eigenpairs(ring: Ring, phi: float, n: int, *, core: int | None = None
                     and out.max_overlap <= MAX_OVERLAP):
                 return out
             mar *= 2
-    path = "banded" if m <= 16 * n or small else "bisect"
-    if small:
-        w = np.ascontiguousarray(ev[:n])
-        v = _ring_vectors(ring, phi, w, 0, True)
-    else:
-        w, v = eigenpairs(ring, phi, 0, n, method=path)
+    path = "banded" if m <= 16 * n else "bisect"
+    w, v = eigenpairs(ring, phi, 0, n, method=path)
     hv = _apply_ring(ring, phi, v) - v * w[None, :]
     # + 1e-15 ||H||: rounding in forming H v - E v, as on the sliced path
     res = float(np.max(np.linalg.norm(hv, axis=0))) + 1e-15 * hnorm if n else 0.0
