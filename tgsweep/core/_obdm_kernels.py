@@ -709,76 +709,139 @@ def obdm_grouped(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, 
 
 
 @njit(cache=True, fastmath=FMA)
-def _ldl_factor(tm, gg, ld, dd, tol_piv):
-    """A = I - 2 tm = L D L^H (L unit lower, stored below the diagonal of ``ld``; D in ``dd``)
-    without pivoting.  Returns False (factors unusable) if a pivot d_i, i < gg - 1, is below
-    ``tol_piv`` in modulus."""
-    for i in range(gg):
-        for j in range(i + 1):
-            ld[i, j] = -2.0 * tm[i, j]
-        ld[i, i] += 1.0
+def _ldl_factor(tm, gg, lt, dd, tol_piv):
+    """A = I - 2 tm = L D L^H (L unit lower) without pivoting, L stored *transposed*:
+    lt[c, i] = L[i, c] for i > c (column c of L is row c of ``lt``, so the column operations of
+    the factorization, the update and the forward substitution run over contiguous memory and
+    vectorize without reassociation); D in ``dd``.  Returns False (factors
+    unusable) if a pivot d_i, i < gg - 1, is below ``tol_piv`` in modulus."""
+    for j in range(gg):
+        for i in range(j, gg):
+            lt[j, i] = -2.0 * tm[i, j]
+        lt[j, j] += 1.0
     for c in range(gg):
-        d = ld[c, c].real
+        d = lt[c, c].real
         dd[c] = d
         if c == gg - 1:
             break
-        if abs(d) < tol_piv:
+        if abs(d) < tol_piv or d == 0.0:
             return False
         inv = 1.0 / d
-        for i in range(c + 1, gg):
-            ld[i, c] *= inv
+        for i in range(np.uint64(c + 1), np.uint64(gg)):
+            lt[c, i] *= inv
         for j in range(c + 1, gg):
-            f = d * np.conj(ld[j, c])
-            for i in range(j, gg):
-                ld[i, j] -= ld[i, c] * f
+            f = d * np.conj(lt[c, j])
+            # unsigned indices: numba's negative-index wraparound test keeps a loop that
+            # starts at a variable offset scalar; without it the loop vectorizes
+            for i in range(np.uint64(j), np.uint64(gg)):
+                lt[j, i] -= lt[c, i] * f
     return True
 
 
 @njit(cache=True, fastmath=FMA)
-def _ldl_update(ld, dd, gg, alpha, v, wv, tol_piv):
-    """L D L^H <- L D L^H + alpha v v^H in O(gg^2) (Gill, Golub, Murray & Saunders, Math. Comp.
-    28, 505 (1974), method C1, Hermitian form).  Returns False if a new pivot d_i, i < gg - 1,
-    falls below ``tol_piv`` in modulus (then the factors must be rebuilt)."""
+def _ldl_values_update(lt, dd, gg, tv, wv, pref, out, orow, y, alpha, upd, tol_piv):
+    """The values and (if ``upd``) the rank-1 update in one pass over the factors.
+
+    Values: out[orow - r, y] = pref * det A[:r, :r] * (L^{-1} t)_r = pref * det [[A[:r, :r],
+    t[:r]], [A[r, :r], t[r]]] for A = L D L^H = I - 2 Z^H B Z, t = tv = Z^H B u(y).
+    Update: L D L^H <- L D L^H + alpha t t^H (Gill, Golub, Murray & Saunders, Math. Comp. 28,
+    505 (1974), method C1, Hermitian form), whose multipliers p_j are the same forward
+    substitution L^{-1} t, so both come from one sweep over the columns of L.  C1's scalar
+    recurrence a_{j+1} = a_j d_j / d'_j (d'_j = d_j + a_j |p_j|^2) is carried as a fraction
+    a_j = nu_j / de_j: nu_{j+1} = nu_j d_j, de_{j+1} = de_j d_j + nu_j |p_j|^2 = de_j d'_j,
+    so the chain from column to column has no division and one reciprocal 1 / de_{j+1} per
+    column gives both d'_{j+1} = de_{j+2} / de_{j+1} and beta_j (rescaled every 16 columns
+    against over/underflow).  As accurate as C1 itself (the
+    cancellation in d'_j is the same).  Returns False if ``upd`` and a new pivot d'_j, j < gg - 1,
+    falls below ``tol_piv`` in modulus: the factors are then partly updated and unusable, the
+    values are complete (they use the old factors only)."""
     for i in range(gg):
-        wv[i] = v[i]
-    a = alpha
+        wv[i] = tv[i]
+    deta = pref
+    ok = upd
+    nu = alpha
+    de = 1.0
+    rde = 1.0
     for j in range(gg):
         p = wv[j]
-        dn = dd[j] + a * (p.real * p.real + p.imag * p.imag)
+        out[orow - j, y] = deta * p
+        d = dd[j]
+        deta *= d
+        if ok:
+            pa = p.real * p.real + p.imag * p.imag
+            mj = de * d + nu * pa
+            dn = mj * rde
+            dd[j] = dn
+            if j == gg - 1:
+                break
+            if abs(dn) < tol_piv or dn == 0.0:
+                ok = False
+                for r in range(np.uint64(j + 1), np.uint64(gg)):
+                    wv[r] -= p * lt[j, r]
+                continue
+            rde = 1.0 / mj
+            beta = (nu * rde) * np.conj(p)
+            nu *= d
+            de = mj
+            if (j & 15) == 15:
+                nu *= rde
+                de = 1.0
+                rde = 1.0
+            for r in range(np.uint64(j + 1), np.uint64(gg)):
+                wr = wv[r] - p * lt[j, r]
+                wv[r] = wr
+                lt[j, r] += beta * wr
+        else:
+            for r in range(np.uint64(j + 1), np.uint64(gg)):
+                wv[r] -= p * lt[j, r]
+    return ok or not upd
+
+
+@njit(cache=True, fastmath=FMA)
+def _ldl_update(lt, dd, gg, alpha, v, wv, tol_piv):
+    """L D L^H <- L D L^H + alpha v v^H in O(gg^2) (:func:`_ldl_values_update` without the
+    values, the same recurrence; factors stored as by :func:`_ldl_factor`).  Returns False if a new pivot d_i,
+    i < gg - 1, falls below ``tol_piv`` in modulus (then the factors must be rebuilt)."""
+    for i in range(gg):
+        wv[i] = v[i]
+    nu = alpha
+    de = 1.0
+    rde = 1.0
+    for j in range(gg):
+        p = wv[j]
+        d = dd[j]
+        pa = p.real * p.real + p.imag * p.imag
+        mj = de * d + nu * pa
+        dn = mj * rde
         if j == gg - 1:
             dd[j] = dn
             break
-        if abs(dn) < tol_piv:
+        if abs(dn) < tol_piv or dn == 0.0:
             return False
-        beta = a * np.conj(p) / dn
-        a = a * dd[j] / dn
         dd[j] = dn
-        for r in range(j + 1, gg):
-            wv[r] -= p * ld[r, j]
-            ld[r, j] += beta * wv[r]
+        rde = 1.0 / mj
+        beta = (nu * rde) * np.conj(p)
+        nu *= d
+        de = mj
+        if (j & 15) == 15:
+            nu *= rde
+            de = 1.0
+            rde = 1.0
+        # unsigned indices: no wraparound test, so the loop vectorizes (no reassociation)
+        for r in range(np.uint64(j + 1), np.uint64(gg)):
+            wr = wv[r] - p * lt[j, r]
+            wv[r] = wr
+            lt[j, r] += beta * wr
     return True
 
 
 @njit(cache=True, fastmath=FMA)
-def _ldl_values(ld, dd, tv, gg, pref, out, orow, y, zv):
-    """out[orow - r, y] = pref * det A[:r, :r] * (L^{-1} t)_r = pref * det [[A[:r, :r], t[:r]],
-    [A[r, :r], t[r]]] for A = L D L^H = I - 2 Z^H B Z, t = Z^H B u(y)."""
-    deta = pref
-    for r in range(gg):
-        acc = tv[r]
-        for i in range(r):
-            acc -= ld[r, i] * zv[i]
-        zv[r] = acc
-        out[orow - r, y] = deta * acc
-        deta *= dd[r]
-
-
-@njit(cache=True, fastmath=FMA)
-def _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, y, gw, cm, mat):
+def _pending_values_ldl(lt, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, y, gw, cm,
+                        mat):
     """Column y while npend deferred steps are pending (pp[i, j] = p_i^H B p_j, pz[i, k] =
     p_i^H B z_k, tp[i] = p_i^H B u(y), tz[k] = z_k^H B u(y); the bordered determinants of
     :func:`_pending_values`) from the LDL^H factors of A = I - 2 Z^H B Z
-    (L D L^H, all pivots usable) in O(gg^2 npend): with G = L^{-1} [F_ZP, t_Z]
+    (:func:`_ldl_factor`, all pivots usable) in O(gg^2 npend): with G = L^{-1} [F_ZP, t_Z]
     (F_ZP = -2 Z^H B P), eliminating Z_{<r} first leaves the (npend + 1)-dimensional Schur
     complement [[F_PP - G_r^H D_r^{-1} G_r, t_P - G_r^H D_r^{-1} g_r], [G[r, :npend], G[r, npend]]],
     whose determinant times prod_{i<r} d_i is the bordered determinant of row r."""
@@ -787,8 +850,10 @@ def _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, y, g
         for b in range(npend):
             gw[r, b] = -2.0 * np.conj(pz[b, r])
         gw[r, npend] = tz[r]
-        for i in range(r):
-            f = ld[r, i]
+    for i in range(gg):
+        row = lt[i]
+        for r in range(i + 1, gg):
+            f = row[r]
             for b in range(npc):
                 gw[r, b] -= f * gw[i, b]
     for a in range(npend):
@@ -1005,6 +1070,14 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     updates, exact rebuild every ``stride`` sites or when ``pmax`` deferred steps do not
     recover, per-pair determinants while O^T is singular); qx = sum_{z <= x0} u(z) u(z)^H.
 
+    Per block: W = U_blk conj(B) and E^T = W conj(X)^T (X = [U_blk, Z]) by two GEMMs into
+    preallocated buffers; per column one pass over the LDL^H factors of the group's small
+    matrix gives the column's values and commits the step (:func:`_ldl_values_update`); the
+    values go to a (g + 1, kb) buffer written to ``out`` row by row at the end of the block
+    (a column of ``out`` spans g + 1 rows M apart); the determinant ratios of the block are
+    multiplied up and their logarithm taken once per block; B advances by P = R W and
+    conj(B) += conj(P)^T (c P) (two GEMMs).
+
     Returns (exact rebuilds, pivot fallbacks, deferred steps)."""
     m, n = u.shape
     if x0 >= m - 1:
@@ -1035,8 +1108,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     app = np.zeros((pm, pm), dtype=u.dtype)
     na = pm + gg
     mat = np.empty((na + 1, na + 1), dtype=u.dtype)
-    zv = np.empty(gg, dtype=u.dtype)
-    ld = np.zeros((gg, gg), dtype=u.dtype)             # LDL^H of A = I - 2 tm
+    lt = np.zeros((gg, gg), dtype=u.dtype)             # L^T of A = I - 2 tm = L D L^H
     dd = np.zeros(gg)
     wv = np.empty(gg, dtype=u.dtype)
     gw = np.empty((gg, pm + 1), dtype=u.dtype)
@@ -1045,6 +1117,15 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     rws = np.empty(gg + pm + 1, dtype=np.int64)
     cls = np.empty(gg + pm + 1, dtype=np.int64)
     cm = np.empty((pm, pm + 1), dtype=u.dtype)
+    # level-3 buffers (no allocation inside the sweep)
+    xc = np.empty((nx, n), dtype=u.dtype)              # conj(X) = [conj(U_blk); conj(Z)]
+    wbuf = np.empty(kmax * n, dtype=u.dtype)
+    etbuf = np.empty(kmax * nx, dtype=u.dtype)
+    pbuf = np.empty(kmax * n, dtype=u.dtype)
+    cpbuf = np.empty(kmax * n, dtype=u.dtype)
+    rrbuf = np.zeros(kmax * kmax, dtype=u.dtype)
+    upd = np.empty((n, n), dtype=u.dtype)
+    vb = np.empty((gg, kmax), dtype=u.dtype)           # the block's values, row gg - 1 - r
     qcur = qx.copy()
     ot = np.eye(n).astype(u.dtype)
     logdet = 0.0
@@ -1089,53 +1170,72 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
         rem = stride - 1 - (y % stride)
         if rem + 1 < ke:
             ke = rem + 1
+        nxe = ke + gg
         ub = u[y:y + ke]
-        w = np.dot(ub, bc)                              # w[j] = (B0 u(y + j))^T
-        wt = np.ascontiguousarray(w.T)
-        eu = np.dot(np.conj(ub), wt)                    # eu[l, j] = u_l^H B0 u_j
-        ez = np.dot(uzc, wt)                            # ez[r, j] = z_r^H B0 u_j
+        for l in range(ke):
+            for al in range(n):
+                xc[l, al] = np.conj(ub[l, al])
+        for r in range(gg):
+            for al in range(n):
+                xc[ke + r, al] = uzc[r, al]
+        w = wbuf[:ke * n].reshape((ke, n))
+        np.dot(ub, bc, w)                               # w[j] = (B0 u(y + j))^T
+        et = etbuf[:ke * nxe].reshape((ke, nxe))
+        np.dot(w, xc[:nxe].T, et)                       # et[j, l] = x_l^H B0 u_j
         ncom = 0
         npend = 0
         jstop = -1
         last = False
+        nv = 0
         tmc[:, :] = tm
         ntm = 0
-        clean = _ldl_factor(tmc, gg, ld, dd, tol_piv)
+        clean = _ldl_factor(tmc, gg, lt, dd, tol_piv)
+        pdet = sgn * np.exp(logdet)                     # det O^T at the block start
+        dprod = 1.0                                     # det ratios committed in the block
         for j in range(ke):
             yy = y + j
             lo = pidx[0] if npend > 0 else j
-            for l in range(lo, ke):
-                e[l] = eu[l, j]
-            for r in range(gg):
-                e[ke + r] = ez[r, j]
+            ne = nxe - lo
+            el = e[lo:nxe]
+            etj = et[j, lo:nxe]
+            for l in range(ne):
+                el[l] = etj[l]
             for i in range(ncom):
                 f = cv[i] * np.conj(ev[i, j])
-                evi = ev[i]
-                for l in range(lo, ke + gg):
-                    e[l] += f * evi[l]
-            tz = e[ke:ke + gg]
-            pref = sgn * np.exp(logdet)
+                evi = ev[i, lo:nxe]
+                for l in range(ne):
+                    el[l] += f * evi[l]
+            tz = e[ke:nxe]
+            pref = pdet * dprod
+            s = e[j].real
+            den = 1.0 - 2.0 * s
+            # a plain commit of column j (no pending step, ratio large enough, not the end)
+            plain = (npend == 0 and abs(den) >= tol_den and yy != m - 1
+                     and (yy + 1) % stride != 0 and pmax > 0)
             if npend > 0:
                 for i in range(npend):
                     tp[i] = e[pidx[i]]
                 if clean:
-                    _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, yy,
-                                        gw, cm, mat)
+                    _pending_values_ldl(lt, dd, gg, pp, pz, tp, tz, npend, pref, vb,
+                                        gg - 1, j, gw, cm, mat)
                 else:
                     _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
                     ntm = ncom
-                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, npend, gg, pref, out,
-                                                 orow, yy, sm, s0, rws, cls, mat, tol_piv)
+                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, npend, gg, pref, vb,
+                                                 gg - 1, j, sm, s0, rws, cls, mat, tol_piv)
             else:
                 if not clean:
                     _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
                     ntm = ncom
-                    clean = _ldl_factor(tmc, gg, ld, dd, tol_piv)
+                    clean = _ldl_factor(tmc, gg, lt, dd, tol_piv)
                 if clean:
-                    _ldl_values(ld, dd, tz, gg, pref, out, orow, yy, zv)
+                    c = 2.0 / den if plain else 0.0
+                    clean = _ldl_values_update(lt, dd, gg, tz, wv, pref, vb, gg - 1, j,
+                                               -2.0 * c, plain, tol_piv)
                 else:
-                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, 0, gg, pref, out, orow,
-                                                 yy, sm, s0, rws, cls, mat, tol_piv)
+                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, 0, gg, pref, vb,
+                                                 gg - 1, j, sm, s0, rws, cls, mat, tol_piv)
+            nv = j + 1
             if yy == m - 1:
                 last = True
                 break
@@ -1145,8 +1245,6 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             if npend >= pmax:
                 jstop = j
                 break
-            s = e[j].real
-            den = 1.0 - 2.0 * s
             if npend == 0 and abs(den) < tol_den and pmax <= 0:
                 jstop = j
                 break
@@ -1159,25 +1257,23 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 ri = rv[i]
                 for l in range(rend[i]):
                     re[l] += f * ri[l]
-            if npend == 0 and abs(den) >= tol_den:
-                c = 2.0 / den
-                for l in range(j, ke + gg):
-                    ev[ncom, l] = e[l]
+            if plain:
+                evn = ev[ncom, j:nxe]
+                ej = e[j:nxe]
+                for l in range(nxe - j):
+                    evn[l] = ej[l]
+                rvn = rv[ncom]
                 for l in range(j + 1):
-                    rv[ncom, l] = re[l]
-                cv[ncom] = c
+                    rvn[l] = re[l]
+                cv[ncom] = 2.0 / den
                 rend[ncom] = j + 1
                 ncom += 1
-                if clean:
-                    clean = _ldl_update(ld, dd, gg, -2.0 * c, tz, wv, tol_piv)
-                logdet += np.log(abs(den))
-                if den < 0:
-                    sgn = -sgn
+                dprod *= den
                 continue
             # defer column j
             deferred += 1
             pidx[npend] = j
-            for l in range(lo, ke + gg):
+            for l in range(lo, nxe):
                 pe[npend, l] = e[l]
             for l in range(j + 1):
                 pr[npend, l] = re[l]
@@ -1200,7 +1296,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 continue
             # commit the pending steps: B += 2 (B P) app^{-1} (B P)^H in eigen-form
             for kk in range(npend):
-                for l in range(j + 1, ke + gg):
+                for l in range(j + 1, nxe):
                     acc = 0.0 * e[0]
                     for i in range(npend):
                         acc += qv[i, kk] * pe[i, l]
@@ -1214,12 +1310,16 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 rend[ncom] = j + 1
                 ncom += 1
                 if clean:
-                    clean = _ldl_update(ld, dd, gg, -2.0 * cv[ncom - 1], ev[ncom - 1, ke:ke + gg],
-                                        wv, tol_piv)
-                logdet += np.log(abs(lam[kk]))
-                if lam[kk] < 0:
-                    sgn = -sgn
+                    clean = _ldl_update(lt, dd, gg, -2.0 * cv[ncom - 1],
+                                        ev[ncom - 1, ke:nxe], wv, tol_piv)
+                dprod *= lam[kk]
             npend = 0
+        # the block's values, row by row
+        for i in range(gg):
+            orw = out[orow - (gg - 1) + i, y:y + nv]
+            vbi = vb[i]
+            for jj in range(nv):
+                orw[jj] = vbi[jj]
         if last:
             break
         if jstop < 0 and npend > 0 and pidx[0] == 0:
@@ -1235,20 +1335,28 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 qcur = _prefix_at(u, q, stride, yy + 1)
             y = yy + 1
             continue
+        logdet += np.log(abs(dprod))
+        if dprod < 0:
+            sgn = -sgn
         _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
         tm[:, :] = tmc
         if ncom > 0:
             # B <- B0 + sum_i c_i p_i p_i^H, p_i^T = rv[i] W: conj(B) += conj(P)^T (c P)
-            rr = np.zeros((ncom, ke), dtype=u.dtype)
+            rr = rrbuf[:ncom * ke].reshape((ncom, ke))
             for i in range(ncom):
-                for l in range(rend[i]):
-                    rr[i, l] = rv[i, l]
-            pm_ = np.dot(rr, w)
-            cp = np.empty_like(pm_)
+                for l in range(ke):
+                    rr[i, l] = rv[i, l] if l < rend[i] else 0.0
+            pmt = pbuf[:ncom * n].reshape((ncom, n))
+            np.dot(rr, w, pmt)
+            cp = cpbuf[:ncom * n].reshape((ncom, n))
             for i in range(ncom):
                 for al in range(n):
-                    cp[i, al] = cv[i] * pm_[i, al]
-            bc += np.dot(np.ascontiguousarray(np.conj(pm_).T), cp)
+                    cp[i, al] = cv[i] * pmt[i, al]
+                    pmt[i, al] = np.conj(pmt[i, al])
+            np.dot(pmt.T, cp, upd)
+            for al in range(n):
+                for be in range(n):
+                    bc[al, be] += upd[al, be]
         if npend > 0:
             deferred -= npend         # carried into the next block, counted again there
             y += pidx[0]
