@@ -405,7 +405,8 @@ def group_values(tm, tv, gg, pref, out, orow, y, aw, zv, mat, tol_piv):
         deta *= piv
         for i in range(r + 1, gg):
             lf = aw[i, r] / piv
-            for j in range(r + 1, gg):
+            # unsigned indices: no wraparound test, the row operation vectorizes (same bits)
+            for j in range(np.uint64(r + 1), np.uint64(gg)):
                 aw[i, j] -= lf * aw[r, j]
             zv[i] -= lf * zv[r]
     if rfail == gg:
@@ -649,10 +650,21 @@ def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
     leading minors of one small system (K = I, Z = [u(y-1), u(y-2), ..]): one
     :func:`group_values` elimination per column (exact small determinants past a tiny pivot)."""
     gg = x0 - zmin + 1
-    gm = np.empty((gg, gg), dtype=u.dtype)
+    n = u.shape[1]
+    # gm[i, j] = cdot(u(zmin + i), u(zmin + j)), summed over the orbitals in the same order as
+    # cdot but as row operations over j (they vectorize; the same bits)
+    ut = np.empty((n, gg), dtype=u.dtype)
+    for j in range(gg):
+        for al in range(n):
+            ut[al, j] = u[zmin + j, al]
+    gm = np.zeros((gg, gg), dtype=u.dtype)
     for i in range(gg):
-        for j in range(gg):
-            gm[i, j] = cdot(u[zmin + i], u[zmin + j])
+        gi = gm[i]
+        for al in range(n):
+            f = np.conj(u[zmin + i, al])
+            ua = ut[al]
+            for j in range(gg):
+                gi[j] += f * ua[j]
     tmh = np.empty((gg, gg), dtype=u.dtype)
     tvh = np.empty(gg, dtype=u.dtype)
     aw = np.empty((gg, gg), dtype=u.dtype)
