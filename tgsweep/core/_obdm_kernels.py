@@ -1143,6 +1143,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     logdet = 0.0
     sgn = 1.0
     regular = True
+    clean = False                                       # lt, dd hold the factors of I - 2 tm
     restarts = 0
     fallbacks = 0
     deferred = 0
@@ -1175,6 +1176,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                         bc[al, be] = np.conj(bc[al, be])
                 wz = np.dot(uz, bc)
                 tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
+                clean = False
             y += 1
             continue
         # ---- one block of columns y .. y + ke - 1, never past a checkpoint column
@@ -1201,22 +1203,21 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
         nv = 0
         tmc[:, :] = tm
         ntm = 0
-        clean = _ldl_factor(tmc, gg, lt, dd, tol_piv)
+        if not clean:
+            # the factors are carried from block to block (updated with every committed
+            # step); rebuilt from tm after an exact rebuild or where they became unusable
+            clean = _ldl_factor(tmc, gg, lt, dd, tol_piv)
         pdet = sgn * np.exp(logdet)                     # det O^T at the block start
         dprod = 1.0                                     # det ratios committed in the block
         for j in range(ke):
             yy = y + j
             lo = pidx[0] if npend > 0 else j
-            ne = nxe - lo
-            el = e[lo:nxe]
-            etj = et[j, lo:nxe]
-            for l in range(ne):
-                el[l] = etj[l]
+            for l in range(np.uint64(lo), np.uint64(nxe)):
+                e[l] = et[j, l]
             for i in range(ncom):
                 f = cv[i] * np.conj(ev[i, j])
-                evi = ev[i, lo:nxe]
-                for l in range(ne):
-                    el[l] += f * evi[l]
+                for l in range(np.uint64(lo), np.uint64(nxe)):
+                    e[l] += f * ev[i, l]
             tz = e[ke:nxe]
             pref = pdet * dprod
             s = e[j].real
@@ -1266,17 +1267,13 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             re[j] = 1.0
             for i in range(ncom):
                 f = cv[i] * np.conj(ev[i, j])
-                ri = rv[i]
                 for l in range(rend[i]):
-                    re[l] += f * ri[l]
+                    re[l] += f * rv[i, l]
             if plain:
-                evn = ev[ncom, j:nxe]
-                ej = e[j:nxe]
-                for l in range(nxe - j):
-                    evn[l] = ej[l]
-                rvn = rv[ncom]
+                for l in range(np.uint64(j), np.uint64(nxe)):
+                    ev[ncom, l] = e[l]
                 for l in range(j + 1):
-                    rvn[l] = re[l]
+                    rv[ncom, l] = re[l]
                 cv[ncom] = 2.0 / den
                 rend[ncom] = j + 1
                 ncom += 1
@@ -1328,10 +1325,9 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             npend = 0
         # the block's values, row by row
         for i in range(gg):
-            orw = out[orow - (gg - 1) + i, y:y + nv]
-            vbi = vb[i]
+            orw = orow - (gg - 1) + i
             for jj in range(nv):
-                orw[jj] = vbi[jj]
+                out[orw, np.uint64(y + jj)] = vb[i, jj]
         if last:
             break
         if jstop < 0 and npend > 0 and pidx[0] == 0:
@@ -1340,6 +1336,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             restarts += 1
             yy = y + jstop
             regular, ldet, sg, ot = _exact_state(u, q, stride, qx, yy, uz, uzc, bc, tm, tol_eig)
+            clean = False
             if regular:
                 logdet = ldet
                 sgn = sg
