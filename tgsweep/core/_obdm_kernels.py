@@ -361,7 +361,7 @@ def det_lu(a, k):
         if big == 0.0:
             return 0.0 * det
         if piv != c:
-            for j in range(c, k):
+            for j in range(np.uint64(c), np.uint64(k)):
                 tmp = a[c, j]
                 a[c, j] = a[piv, j]
                 a[piv, j] = tmp
@@ -371,7 +371,8 @@ def det_lu(a, k):
         for i in range(c + 1, k):
             f = a[i, c] / d
             if f != 0.0:
-                for j in range(c + 1, k):
+                # unsigned indices: no wraparound test, the row operation vectorizes (same bits)
+                for j in range(np.uint64(c + 1), np.uint64(k)):
                     a[i, j] -= f * a[c, j]
     return det
 
@@ -947,7 +948,7 @@ def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, r
             for i in range(r + 1, nt):
                 f = sm[i, r] * inv
                 if f != 0.0:
-                    for j in range(r + 1, nt + 1):
+                    for j in range(np.uint64(r + 1), np.uint64(nt + 1)):
                         sm[i, j] -= f * sm[r, j]
             deta *= piv
             r += 1
@@ -974,7 +975,7 @@ def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, r
         for i in range(r + 2, nt):
             f0 = sm[i, r] * i00 + sm[i, r + 1] * i10
             f1 = sm[i, r] * i01 + sm[i, r + 1] * i11
-            for j in range(r + 2, nt + 1):
+            for j in range(np.uint64(r + 2), np.uint64(nt + 1)):
                 sm[i, j] -= f0 * sm[r, j] + f1 * sm[r + 1, j]
         deta *= d2
         r += 2
@@ -990,9 +991,10 @@ def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, r
 
 
 @njit(cache=True)
-def _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg):
+def _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, abuf, acbuf, tbuf):
     """tmc += sum_{ntm <= i < ncom} cv[i] ev[i, Z] ev[i, Z]^H (Z = ke .. ke + gg - 1): the
-    group's Z^H B Z brought up to the committed steps (a small GEMM when there are many)."""
+    group's Z^H B Z brought up to the committed steps (a small GEMM when there are many;
+    abuf, acbuf: work arrays of >= gg * (ncom - ntm) entries, tbuf: (gg, gg))."""
     nc = ncom - ntm
     if nc <= 0:
         return
@@ -1003,14 +1005,17 @@ def _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg):
                 for l in range(gg):
                     tmc[k, l] += f * np.conj(ev[i, ke + l])
         return
-    a = np.empty((gg, nc), dtype=ev.dtype)
-    ac = np.empty((nc, gg), dtype=ev.dtype)
+    a = abuf[:gg * nc].reshape((gg, nc))
+    ac = acbuf[:nc * gg].reshape((nc, gg))
     for i in range(nc):
         for k in range(gg):
             v = ev[ntm + i, ke + k]
             a[k, i] = cv[ntm + i] * v
             ac[i, k] = np.conj(v)
-    tmc += np.dot(a, ac)
+    np.dot(a, ac, tbuf)
+    for k in range(gg):
+        for l in range(gg):
+            tmc[k, l] += tbuf[k, l]
 
 
 @njit(cache=True)
@@ -1072,6 +1077,12 @@ def _exact_state(u, q, stride, qx, y, uz, uzc, bc, tm, tol_eig):
     wz = np.dot(uz, bc)
     tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
     return True, logdet, sgn, ot
+
+
+#: after a failed refactorization (a leading minor of the group's small matrix near zero, which
+#: persists over a range of columns) the blocked sweep takes the values from the pivoted
+#: elimination for this many columns before it tries the factors again
+REFACTOR_WAIT = 8
 
 
 @njit(cache=True)
@@ -1138,12 +1149,16 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     rrbuf = np.zeros(kmax * kmax, dtype=u.dtype)
     upd = np.empty((n, n), dtype=u.dtype)
     vb = np.empty((gg, kmax), dtype=u.dtype)           # the block's values, row gg - 1 - r
+    cabuf = np.empty(gg * kmax, dtype=u.dtype)
+    ccbuf = np.empty(gg * kmax, dtype=u.dtype)
+    ctbuf = np.empty((gg, gg), dtype=u.dtype)
     qcur = qx.copy()
     ot = np.eye(n).astype(u.dtype)
     logdet = 0.0
     sgn = 1.0
     regular = True
     clean = False                                       # lt, dd hold the factors of I - 2 tm
+    wait = 0                                            # columns before the next refactor try
     restarts = 0
     fallbacks = 0
     deferred = 0
@@ -1203,10 +1218,11 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
         nv = 0
         tmc[:, :] = tm
         ntm = 0
-        if not clean:
+        if not clean and wait <= 0:
             # the factors are carried from block to block (updated with every committed
             # step); rebuilt from tm after an exact rebuild or where they became unusable
             clean = _ldl_factor(tmc, gg, lt, dd, tol_piv)
+            wait = 0 if clean else REFACTOR_WAIT
         pdet = sgn * np.exp(logdet)                     # det O^T at the block start
         dprod = 1.0                                     # det ratios committed in the block
         for j in range(ke):
@@ -1232,15 +1248,19 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                     _pending_values_ldl(lt, dd, gg, pp, pz, tp, tz, npend, pref, vb,
                                         gg - 1, j, gw, cm, mat)
                 else:
-                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, cabuf, ccbuf, ctbuf)
                     ntm = ncom
                     fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, npend, gg, pref, vb,
                                                  gg - 1, j, sm, s0, rws, cls, mat, tol_piv)
             else:
                 if not clean:
-                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, cabuf, ccbuf, ctbuf)
                     ntm = ncom
-                    clean = _ldl_factor(tmc, gg, lt, dd, tol_piv)
+                    if wait <= 0:
+                        clean = _ldl_factor(tmc, gg, lt, dd, tol_piv)
+                        wait = 0 if clean else REFACTOR_WAIT
+                    else:
+                        wait -= 1
                 if clean:
                     c = 2.0 / den if plain else 0.0
                     clean = _ldl_values_update(lt, dd, gg, tz, wv, pref, vb, gg - 1, j,
@@ -1347,7 +1367,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
         logdet += np.log(abs(dprod))
         if dprod < 0:
             sgn = -sgn
-        _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+        _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, cabuf, ccbuf, ctbuf)
         tm[:, :] = tmc
         if ncom > 0:
             # B <- B0 + sum_i c_i p_i p_i^H, p_i^T = rv[i] W: conj(B) += conj(P)^T (c P)
