@@ -152,33 +152,56 @@ def headroom(full, repeat):
 
 @njit(cache=True)
 def _gemm_replay(u, g, kb, scale):
-    """Only the level-3 part of the blocked kernel (the same GEMM shapes and temporaries per
-    block: W = U conj(B), U^H W, Z^H W, P = R W and conj(B) += conj(P)^T (c P)), for the same
-    groups and blocks; ``scale`` keeps B bounded.  Measures the floor the GEMMs set."""
+    """Only the level-3 part of the blocked kernel (the same GEMM shapes and preallocated
+    buffers per block: W = U conj(B), E^T = W conj(X)^T with X = [U_blk, Z], P = R W and
+    conj(B) += conj(P)^T (c P)), for the same groups and blocks; ``scale`` keeps B bounded.
+    Measures the floor the GEMMs set."""
     m, n = u.shape
     x0 = m - 1
     acc = 0.0
+    wbuf = np.empty(kb * n, dtype=u.dtype)
+    nxm = kb + g + 1
+    etbuf = np.empty(kb * nxm, dtype=u.dtype)
+    xc = np.empty((nxm, n), dtype=u.dtype)
+    pbuf = np.empty(kb * n, dtype=u.dtype)
+    cpbuf = np.empty(kb * n, dtype=u.dtype)
+    rrbuf = np.zeros(kb * kb, dtype=u.dtype)
+    upd = np.empty((n, n), dtype=u.dtype)
     while x0 >= 0:
         zmin = max(0, x0 - g)
         gg = x0 - zmin + 1
-        uzc = np.conj(u[zmin:x0 + 1][::-1].copy())
         bc = np.eye(n).astype(u.dtype)
         y = x0 + 1
         while y < m:
             ke = min(kb, m - y)
+            nxe = ke + gg
             ub = u[y:y + ke]
-            w = np.dot(ub, bc)
-            wt = np.ascontiguousarray(w.T)
-            eu = np.dot(np.conj(ub), wt)
-            ez = np.dot(uzc, wt)
-            rr = np.zeros((ke, ke), dtype=u.dtype)
+            for l in range(ke):
+                for al in range(n):
+                    xc[l, al] = np.conj(ub[l, al])
+            for r in range(gg):
+                for al in range(n):
+                    xc[ke + r, al] = np.conj(u[x0 - r, al])
+            w = wbuf[:ke * n].reshape((ke, n))
+            np.dot(ub, bc, w)
+            et = etbuf[:ke * nxe].reshape((ke, nxe))
+            np.dot(w, xc[:nxe].T, et)
+            rr = rrbuf[:ke * ke].reshape((ke, ke))
             for i in range(ke):
                 for l in range(i + 1):
-                    rr[i, l] = eu[i, l] * scale
-            pm = np.dot(rr, w)
-            cp = pm * scale
-            bc += np.dot(np.ascontiguousarray(np.conj(pm).T), cp)
-            acc += abs(ez[0, 0])
+                    rr[i, l] = et[l, i] * scale
+            pm = pbuf[:ke * n].reshape((ke, n))
+            np.dot(rr, w, pm)
+            cp = cpbuf[:ke * n].reshape((ke, n))
+            for i in range(ke):
+                for al in range(n):
+                    cp[i, al] = scale * pm[i, al]
+                    pm[i, al] = np.conj(pm[i, al])
+            np.dot(pm.T, cp, upd)
+            for al in range(n):
+                for be in range(n):
+                    bc[al, be] += upd[al, be]
+            acc += abs(et[0, ke])
             y += ke
         x0 = zmin - 1
         if gg == 0:
@@ -188,7 +211,8 @@ def _gemm_replay(u, g, kb, scale):
 
 def breakdown(repeat):
     """Where the blocked kernel's time goes: the GEMM floor (same calls, nothing else) and the
-    rest (small-space Woodbury steps, LDL updates and values, group heads, rebuilds)."""
+    rest (small-space Woodbury steps, the LDL values-and-update pass, group heads, rebuilds,
+    first touch of the output's pages)."""
     print(f"case breakdown: blocked kernel (g = BLOCK_GROUP = {BLOCK_GROUP}, BLOCK_COLS = "
           f"{BLOCK_COLS}) vs its GEMMs alone; ns per master-sweep column; CPU time")
     print(f"{'M':>5} {'N':>4} {'dtype':>7} {'count':>7} {'blocked':>8} {'GEMMs':>7} {'rest':>7} "

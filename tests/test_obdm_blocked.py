@@ -17,8 +17,9 @@ import pytest
 import tgsweep
 from tgsweep import Ring
 from tgsweep.core import _obdm_kernels as OK
-from tgsweep.core.obdm import (BLOCKED_MIN_N, TOL_DEN, TOL_EIG, TOL_PIV, fill_upper_rows,
-                               obdm_lattice, obdm_reference, obdm_stride, upper_rows_lattice)
+from tgsweep.core.obdm import (BLOCK_COLS, BLOCK_GROUP, BLOCKED_MIN_N, TOL_DEN, TOL_EIG, TOL_PIV,
+                               fill_upper_rows, obdm_lattice, obdm_reference, obdm_stride,
+                               upper_rows_lattice)
 
 from _ed import hcb_ground_state, hcb_obdm
 from _tolerances import ROUNDOFF, ROUNDOFF_SUM
@@ -182,32 +183,55 @@ def test_half_filling_no_rebuilds_blocked():
 @pytest.mark.parametrize("complex_", [False, True])
 def test_ldl_helpers_against_numpy(complex_):
     """The small-space helpers against plain NumPy: the LDL^H factors of A = I - 2 tm
-    reproduce A, the rank-1 update (Gill, Golub, Murray & Saunders, Math. Comp. 28, 505
-    (1974)) reproduces A + alpha v v^H, and the values are the bordered leading minors
-    det [[A[:r, :r], t[:r]], [A[r, :r], t[r]]] (numpy.linalg.det)."""
+    (L stored transposed) reproduce A, the rank-1 update (Gill, Golub, Murray & Saunders,
+    Math. Comp. 28, 505 (1974)) reproduces A + alpha v v^H, and the values are the bordered
+    leading minors det [[A[:r, :r], t[:r]], [A[r, :r], t[r]]] (numpy.linalg.det); the fused
+    values-and-update pass gives the minors of the old A and the factors of the new one."""
     rng = np.random.default_rng(4)
     gg = 9
     x = rng.normal(size=(gg, gg)) + (1j * rng.normal(size=(gg, gg)) if complex_ else 0)
     tm = x @ x.conj().T / 30
     dt = tm.dtype
-    ld, dd = np.zeros((gg, gg), dt), np.zeros(gg)
-    assert OK._ldl_factor(tm, gg, ld, dd, 1e-2)
-    lo = np.tril(ld, -1) + np.eye(gg)
+
+    def vec(scale=1.0):
+        return (scale * (rng.normal(size=gg) + (1j * rng.normal(size=gg) if complex_ else 0))
+                ).astype(dt)
+
+    def check_factors(a):
+        lo = np.triu(lt, 1).T + np.eye(gg)
+        np.testing.assert_allclose(lo @ np.diag(dd) @ lo.conj().T, a, rtol=0, atol=10 * ROUNDOFF)
+
+    def minors(a, t):
+        return [np.linalg.det(np.block([[a[:r, :r], t[:r, None]],
+                                        [a[r:r + 1, :r], t[r:r + 1, None]]])) for r in range(gg)]
+
+    lt, dd = np.zeros((gg, gg), dt), np.zeros(gg)
+    assert OK._ldl_factor(tm, gg, lt, dd, 1e-2)
     a = np.eye(gg) - 2 * tm
-    np.testing.assert_allclose(lo @ np.diag(dd) @ lo.conj().T, a, rtol=0, atol=ROUNDOFF)
-    v = 0.3 * (rng.normal(size=gg) + (1j * rng.normal(size=gg) if complex_ else 0))
-    assert OK._ldl_update(ld, dd, gg, -0.7, v.astype(dt), np.zeros(gg, dt), 1e-8)
-    lo = np.tril(ld, -1) + np.eye(gg)
+    check_factors(a)
+    v = vec(0.3)
+    assert OK._ldl_update(lt, dd, gg, -0.7, v, np.zeros(gg, dt), 1e-8)
     a = a - 0.7 * np.outer(v, v.conj())
-    np.testing.assert_allclose(lo @ np.diag(dd) @ lo.conj().T, a, rtol=0, atol=10 * ROUNDOFF)
-    t = (rng.normal(size=gg) + (1j * rng.normal(size=gg) if complex_ else 0)).astype(dt)
-    out = np.zeros((gg, 1), dt)
-    OK._ldl_values(ld, dd, t, gg, 1.0, out, gg - 1, 0, np.zeros(gg, dt))
-    ref = [np.linalg.det(np.block([[a[:r, :r], t[:r, None]], [a[r:r + 1, :r], t[r:r + 1, None]]]))
-           for r in range(gg)]
-    np.testing.assert_allclose(out[::-1, 0], ref, rtol=0, atol=10 * ROUNDOFF)
+    check_factors(a)
+    for upd, alpha in ((False, 0.0), (True, 0.45), (True, -0.6)):
+        t = vec(0.4)
+        out = np.zeros((gg, 1), dt)
+        assert OK._ldl_values_update(lt, dd, gg, t, np.zeros(gg, dt), 1.0, out, gg - 1, 0,
+                                     alpha, upd, 1e-8)
+        np.testing.assert_allclose(out[::-1, 0], minors(a, t), rtol=0, atol=10 * ROUNDOFF)
+        a = a + alpha * np.outer(t, t.conj())
+        check_factors(a)
     # a pivot below tol_piv is reported, not used
-    assert not OK._ldl_factor(np.full((gg, gg), 0.5, dtype=dt), gg, ld, dd, 1e-2)
+    assert not OK._ldl_factor(np.full((gg, gg), 0.5, dtype=dt), gg, lt, dd, 1e-2)
+    # an update whose new pivot vanishes: reported, and the values still complete
+    assert OK._ldl_factor(tm, gg, lt, dd, 1e-2)
+    a = np.eye(gg) - 2 * tm
+    t = vec()
+    out = np.zeros((gg, 1), dt)
+    alpha = -dd[0] / abs(t[0]) ** 2          # d_0 + alpha |t_0|^2 = 0
+    assert not OK._ldl_values_update(lt, dd, gg, t, np.zeros(gg, dt), 1.0, out, gg - 1, 0,
+                                     alpha, True, 1e-8)
+    np.testing.assert_allclose(out[::-1, 0], minors(a, t), rtol=0, atol=10 * ROUNDOFF)
 
 
 def test_fill_upper_rows_rejects_unknown_kernel():
@@ -216,3 +240,19 @@ def test_fill_upper_rows_rejects_unknown_kernel():
     with pytest.raises(ValueError, match="kernel: must be"):
         fill_upper_rows(u, OK.prefix_checkpoints(u, 1024), 1024, np.zeros((10, 10)), 0, 0, 10,
                         kernel="fast")
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.6])
+def test_blocked_default_shape_long_sweep(theta):
+    """The default block shape (g = BLOCK_GROUP, BLOCK_COLS columns) over long master sweeps
+    (M = 512: the LDL^H factors of each group's small matrix are carried across ~20 blocks and
+    a checkpoint rebuild, stride 256): equal to the grouped kernel (level-2 Sherman-Morrison,
+    no factors carried) to 1e-12 everywhere and to the per-pair bordered determinant
+    (obdm_reference) on sampled pairs, real and complex orbitals, N above BLOCKED_MIN_N."""
+    u = _orbitals("lattice", 512, 40, 0.6, theta, seed=5)
+    out, _ = _blocked(u, g=BLOCK_GROUP, kb=BLOCK_COLS, stride=256)
+    old, _ = _grouped(u, stride=256)
+    np.testing.assert_allclose(out, old, rtol=0, atol=ROUNDOFF_SUM)
+    pairs = np.random.default_rng(8).integers(0, 512, (40, 2))
+    np.testing.assert_allclose(out[pairs[:, 0], pairs[:, 1]], obdm_reference(u, pairs), rtol=0,
+                               atol=ROUNDOFF_SUM)

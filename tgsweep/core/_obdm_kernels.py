@@ -361,7 +361,7 @@ def det_lu(a, k):
         if big == 0.0:
             return 0.0 * det
         if piv != c:
-            for j in range(c, k):
+            for j in range(np.uint64(c), np.uint64(k)):
                 tmp = a[c, j]
                 a[c, j] = a[piv, j]
                 a[piv, j] = tmp
@@ -371,7 +371,8 @@ def det_lu(a, k):
         for i in range(c + 1, k):
             f = a[i, c] / d
             if f != 0.0:
-                for j in range(c + 1, k):
+                # unsigned indices: no wraparound test, the row operation vectorizes (same bits)
+                for j in range(np.uint64(c + 1), np.uint64(k)):
                     a[i, j] -= f * a[c, j]
     return det
 
@@ -405,7 +406,8 @@ def group_values(tm, tv, gg, pref, out, orow, y, aw, zv, mat, tol_piv):
         deta *= piv
         for i in range(r + 1, gg):
             lf = aw[i, r] / piv
-            for j in range(r + 1, gg):
+            # unsigned indices: no wraparound test, the row operation vectorizes (same bits)
+            for j in range(np.uint64(r + 1), np.uint64(gg)):
                 aw[i, j] -= lf * aw[r, j]
             zv[i] -= lf * zv[r]
     if rfail == gg:
@@ -649,10 +651,21 @@ def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
     leading minors of one small system (K = I, Z = [u(y-1), u(y-2), ..]): one
     :func:`group_values` elimination per column (exact small determinants past a tiny pivot)."""
     gg = x0 - zmin + 1
-    gm = np.empty((gg, gg), dtype=u.dtype)
+    n = u.shape[1]
+    # gm[i, j] = cdot(u(zmin + i), u(zmin + j)), summed over the orbitals in the same order as
+    # cdot but as row operations over j (they vectorize; the same bits)
+    ut = np.empty((n, gg), dtype=u.dtype)
+    for j in range(gg):
+        for al in range(n):
+            ut[al, j] = u[zmin + j, al]
+    gm = np.zeros((gg, gg), dtype=u.dtype)
     for i in range(gg):
-        for j in range(gg):
-            gm[i, j] = cdot(u[zmin + i], u[zmin + j])
+        gi = gm[i]
+        for al in range(n):
+            f = np.conj(u[zmin + i, al])
+            ua = ut[al]
+            for j in range(gg):
+                gi[j] += f * ua[j]
     tmh = np.empty((gg, gg), dtype=u.dtype)
     tvh = np.empty(gg, dtype=u.dtype)
     aw = np.empty((gg, gg), dtype=u.dtype)
@@ -709,76 +722,139 @@ def obdm_grouped(u, q, stride, out, row0, xa, xb, g, tol_den, tol_eig, tol_piv, 
 
 
 @njit(cache=True, fastmath=FMA)
-def _ldl_factor(tm, gg, ld, dd, tol_piv):
-    """A = I - 2 tm = L D L^H (L unit lower, stored below the diagonal of ``ld``; D in ``dd``)
-    without pivoting.  Returns False (factors unusable) if a pivot d_i, i < gg - 1, is below
-    ``tol_piv`` in modulus."""
-    for i in range(gg):
-        for j in range(i + 1):
-            ld[i, j] = -2.0 * tm[i, j]
-        ld[i, i] += 1.0
+def _ldl_factor(tm, gg, lt, dd, tol_piv):
+    """A = I - 2 tm = L D L^H (L unit lower) without pivoting, L stored *transposed*:
+    lt[c, i] = L[i, c] for i > c (column c of L is row c of ``lt``, so the column operations of
+    the factorization, the update and the forward substitution run over contiguous memory and
+    vectorize without reassociation); D in ``dd``.  Returns False (factors
+    unusable) if a pivot d_i, i < gg - 1, is below ``tol_piv`` in modulus."""
+    for j in range(gg):
+        for i in range(j, gg):
+            lt[j, i] = -2.0 * tm[i, j]
+        lt[j, j] += 1.0
     for c in range(gg):
-        d = ld[c, c].real
+        d = lt[c, c].real
         dd[c] = d
         if c == gg - 1:
             break
-        if abs(d) < tol_piv:
+        if abs(d) < tol_piv or d == 0.0:
             return False
         inv = 1.0 / d
-        for i in range(c + 1, gg):
-            ld[i, c] *= inv
+        for i in range(np.uint64(c + 1), np.uint64(gg)):
+            lt[c, i] *= inv
         for j in range(c + 1, gg):
-            f = d * np.conj(ld[j, c])
-            for i in range(j, gg):
-                ld[i, j] -= ld[i, c] * f
+            f = d * np.conj(lt[c, j])
+            # unsigned indices: numba's negative-index wraparound test keeps a loop that
+            # starts at a variable offset scalar; without it the loop vectorizes
+            for i in range(np.uint64(j), np.uint64(gg)):
+                lt[j, i] -= lt[c, i] * f
     return True
 
 
 @njit(cache=True, fastmath=FMA)
-def _ldl_update(ld, dd, gg, alpha, v, wv, tol_piv):
-    """L D L^H <- L D L^H + alpha v v^H in O(gg^2) (Gill, Golub, Murray & Saunders, Math. Comp.
-    28, 505 (1974), method C1, Hermitian form).  Returns False if a new pivot d_i, i < gg - 1,
-    falls below ``tol_piv`` in modulus (then the factors must be rebuilt)."""
+def _ldl_values_update(lt, dd, gg, tv, wv, pref, out, orow, y, alpha, upd, tol_piv):
+    """The values and (if ``upd``) the rank-1 update in one pass over the factors.
+
+    Values: out[orow - r, y] = pref * det A[:r, :r] * (L^{-1} t)_r = pref * det [[A[:r, :r],
+    t[:r]], [A[r, :r], t[r]]] for A = L D L^H = I - 2 Z^H B Z, t = tv = Z^H B u(y).
+    Update: L D L^H <- L D L^H + alpha t t^H (Gill, Golub, Murray & Saunders, Math. Comp. 28,
+    505 (1974), method C1, Hermitian form), whose multipliers p_j are the same forward
+    substitution L^{-1} t, so both come from one sweep over the columns of L.  C1's scalar
+    recurrence a_{j+1} = a_j d_j / d'_j (d'_j = d_j + a_j |p_j|^2) is carried as a fraction
+    a_j = nu_j / de_j: nu_{j+1} = nu_j d_j, de_{j+1} = de_j d_j + nu_j |p_j|^2 = de_j d'_j,
+    so the chain from column to column has no division and one reciprocal 1 / de_{j+1} per
+    column gives both d'_{j+1} = de_{j+2} / de_{j+1} and beta_j (rescaled every 16 columns
+    against over/underflow).  As accurate as C1 itself (the
+    cancellation in d'_j is the same).  Returns False if ``upd`` and a new pivot d'_j, j < gg - 1,
+    falls below ``tol_piv`` in modulus: the factors are then partly updated and unusable, the
+    values are complete (they use the old factors only)."""
     for i in range(gg):
-        wv[i] = v[i]
-    a = alpha
+        wv[i] = tv[i]
+    deta = pref
+    ok = upd
+    nu = alpha
+    de = 1.0
+    rde = 1.0
     for j in range(gg):
         p = wv[j]
-        dn = dd[j] + a * (p.real * p.real + p.imag * p.imag)
+        out[orow - j, y] = deta * p
+        d = dd[j]
+        deta *= d
+        if ok:
+            pa = p.real * p.real + p.imag * p.imag
+            mj = de * d + nu * pa
+            dn = mj * rde
+            dd[j] = dn
+            if j == gg - 1:
+                break
+            if abs(dn) < tol_piv or dn == 0.0:
+                ok = False
+                for r in range(np.uint64(j + 1), np.uint64(gg)):
+                    wv[r] -= p * lt[j, r]
+                continue
+            rde = 1.0 / mj
+            beta = (nu * rde) * np.conj(p)
+            nu *= d
+            de = mj
+            if (j & 15) == 15:
+                nu *= rde
+                de = 1.0
+                rde = 1.0
+            for r in range(np.uint64(j + 1), np.uint64(gg)):
+                wr = wv[r] - p * lt[j, r]
+                wv[r] = wr
+                lt[j, r] += beta * wr
+        else:
+            for r in range(np.uint64(j + 1), np.uint64(gg)):
+                wv[r] -= p * lt[j, r]
+    return ok or not upd
+
+
+@njit(cache=True, fastmath=FMA)
+def _ldl_update(lt, dd, gg, alpha, v, wv, tol_piv):
+    """L D L^H <- L D L^H + alpha v v^H in O(gg^2) (:func:`_ldl_values_update` without the
+    values, the same recurrence; factors stored as by :func:`_ldl_factor`).  Returns False if a new pivot d_i,
+    i < gg - 1, falls below ``tol_piv`` in modulus (then the factors must be rebuilt)."""
+    for i in range(gg):
+        wv[i] = v[i]
+    nu = alpha
+    de = 1.0
+    rde = 1.0
+    for j in range(gg):
+        p = wv[j]
+        d = dd[j]
+        pa = p.real * p.real + p.imag * p.imag
+        mj = de * d + nu * pa
+        dn = mj * rde
         if j == gg - 1:
             dd[j] = dn
             break
-        if abs(dn) < tol_piv:
+        if abs(dn) < tol_piv or dn == 0.0:
             return False
-        beta = a * np.conj(p) / dn
-        a = a * dd[j] / dn
         dd[j] = dn
-        for r in range(j + 1, gg):
-            wv[r] -= p * ld[r, j]
-            ld[r, j] += beta * wv[r]
+        rde = 1.0 / mj
+        beta = (nu * rde) * np.conj(p)
+        nu *= d
+        de = mj
+        if (j & 15) == 15:
+            nu *= rde
+            de = 1.0
+            rde = 1.0
+        # unsigned indices: no wraparound test, so the loop vectorizes (no reassociation)
+        for r in range(np.uint64(j + 1), np.uint64(gg)):
+            wr = wv[r] - p * lt[j, r]
+            wv[r] = wr
+            lt[j, r] += beta * wr
     return True
 
 
 @njit(cache=True, fastmath=FMA)
-def _ldl_values(ld, dd, tv, gg, pref, out, orow, y, zv):
-    """out[orow - r, y] = pref * det A[:r, :r] * (L^{-1} t)_r = pref * det [[A[:r, :r], t[:r]],
-    [A[r, :r], t[r]]] for A = L D L^H = I - 2 Z^H B Z, t = Z^H B u(y)."""
-    deta = pref
-    for r in range(gg):
-        acc = tv[r]
-        for i in range(r):
-            acc -= ld[r, i] * zv[i]
-        zv[r] = acc
-        out[orow - r, y] = deta * acc
-        deta *= dd[r]
-
-
-@njit(cache=True, fastmath=FMA)
-def _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, y, gw, cm, mat):
+def _pending_values_ldl(lt, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, y, gw, cm,
+                        mat):
     """Column y while npend deferred steps are pending (pp[i, j] = p_i^H B p_j, pz[i, k] =
     p_i^H B z_k, tp[i] = p_i^H B u(y), tz[k] = z_k^H B u(y); the bordered determinants of
     :func:`_pending_values`) from the LDL^H factors of A = I - 2 Z^H B Z
-    (L D L^H, all pivots usable) in O(gg^2 npend): with G = L^{-1} [F_ZP, t_Z]
+    (:func:`_ldl_factor`, all pivots usable) in O(gg^2 npend): with G = L^{-1} [F_ZP, t_Z]
     (F_ZP = -2 Z^H B P), eliminating Z_{<r} first leaves the (npend + 1)-dimensional Schur
     complement [[F_PP - G_r^H D_r^{-1} G_r, t_P - G_r^H D_r^{-1} g_r], [G[r, :npend], G[r, npend]]],
     whose determinant times prod_{i<r} d_i is the bordered determinant of row r."""
@@ -787,8 +863,10 @@ def _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, y, g
         for b in range(npend):
             gw[r, b] = -2.0 * np.conj(pz[b, r])
         gw[r, npend] = tz[r]
-        for i in range(r):
-            f = ld[r, i]
+    for i in range(gg):
+        row = lt[i]
+        for r in range(i + 1, gg):
+            f = row[r]
             for b in range(npc):
                 gw[r, b] -= f * gw[i, b]
     for a in range(npend):
@@ -870,7 +948,7 @@ def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, r
             for i in range(r + 1, nt):
                 f = sm[i, r] * inv
                 if f != 0.0:
-                    for j in range(r + 1, nt + 1):
+                    for j in range(np.uint64(r + 1), np.uint64(nt + 1)):
                         sm[i, j] -= f * sm[r, j]
             deta *= piv
             r += 1
@@ -897,7 +975,7 @@ def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, r
         for i in range(r + 2, nt):
             f0 = sm[i, r] * i00 + sm[i, r + 1] * i10
             f1 = sm[i, r] * i01 + sm[i, r + 1] * i11
-            for j in range(r + 2, nt + 1):
+            for j in range(np.uint64(r + 2), np.uint64(nt + 1)):
                 sm[i, j] -= f0 * sm[r, j] + f1 * sm[r + 1, j]
         deta *= d2
         r += 2
@@ -913,9 +991,10 @@ def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, r
 
 
 @njit(cache=True)
-def _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg):
+def _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, abuf, acbuf, tbuf):
     """tmc += sum_{ntm <= i < ncom} cv[i] ev[i, Z] ev[i, Z]^H (Z = ke .. ke + gg - 1): the
-    group's Z^H B Z brought up to the committed steps (a small GEMM when there are many)."""
+    group's Z^H B Z brought up to the committed steps (a small GEMM when there are many;
+    abuf, acbuf: work arrays of >= gg * (ncom - ntm) entries, tbuf: (gg, gg))."""
     nc = ncom - ntm
     if nc <= 0:
         return
@@ -926,14 +1005,17 @@ def _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg):
                 for l in range(gg):
                     tmc[k, l] += f * np.conj(ev[i, ke + l])
         return
-    a = np.empty((gg, nc), dtype=ev.dtype)
-    ac = np.empty((nc, gg), dtype=ev.dtype)
+    a = abuf[:gg * nc].reshape((gg, nc))
+    ac = acbuf[:nc * gg].reshape((nc, gg))
     for i in range(nc):
         for k in range(gg):
             v = ev[ntm + i, ke + k]
             a[k, i] = cv[ntm + i] * v
             ac[i, k] = np.conj(v)
-    tmc += np.dot(a, ac)
+    np.dot(a, ac, tbuf)
+    for k in range(gg):
+        for l in range(gg):
+            tmc[k, l] += tbuf[k, l]
 
 
 @njit(cache=True)
@@ -997,6 +1079,12 @@ def _exact_state(u, q, stride, qx, y, uz, uzc, bc, tm, tol_eig):
     return True, logdet, sgn, ot
 
 
+#: after a failed refactorization (a leading minor of the group's small matrix near zero, which
+#: persists over a range of columns) the blocked sweep takes the values from the pivoted
+#: elimination for this many columns before it tries the factors again
+REFACTOR_WAIT = 8
+
+
 @njit(cache=True)
 def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=4,
                         kb=32):
@@ -1004,6 +1092,14 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     same values, same safeguards (deferred near-singular steps committed as rank-p Woodbury
     updates, exact rebuild every ``stride`` sites or when ``pmax`` deferred steps do not
     recover, per-pair determinants while O^T is singular); qx = sum_{z <= x0} u(z) u(z)^H.
+
+    Per block: W = U_blk conj(B) and E^T = W conj(X)^T (X = [U_blk, Z]) by two GEMMs into
+    preallocated buffers; per column one pass over the LDL^H factors of the group's small
+    matrix gives the column's values and commits the step (:func:`_ldl_values_update`); the
+    values go to a (g + 1, kb) buffer written to ``out`` row by row at the end of the block
+    (a column of ``out`` spans g + 1 rows M apart); the determinant ratios of the block are
+    multiplied up and their logarithm taken once per block; B advances by P = R W and
+    conj(B) += conj(P)^T (c P) (two GEMMs).
 
     Returns (exact rebuilds, pivot fallbacks, deferred steps)."""
     m, n = u.shape
@@ -1035,8 +1131,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     app = np.zeros((pm, pm), dtype=u.dtype)
     na = pm + gg
     mat = np.empty((na + 1, na + 1), dtype=u.dtype)
-    zv = np.empty(gg, dtype=u.dtype)
-    ld = np.zeros((gg, gg), dtype=u.dtype)             # LDL^H of A = I - 2 tm
+    lt = np.zeros((gg, gg), dtype=u.dtype)             # L^T of A = I - 2 tm = L D L^H
     dd = np.zeros(gg)
     wv = np.empty(gg, dtype=u.dtype)
     gw = np.empty((gg, pm + 1), dtype=u.dtype)
@@ -1045,11 +1140,25 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     rws = np.empty(gg + pm + 1, dtype=np.int64)
     cls = np.empty(gg + pm + 1, dtype=np.int64)
     cm = np.empty((pm, pm + 1), dtype=u.dtype)
+    # level-3 buffers (no allocation inside the sweep)
+    xc = np.empty((nx, n), dtype=u.dtype)              # conj(X) = [conj(U_blk); conj(Z)]
+    wbuf = np.empty(kmax * n, dtype=u.dtype)
+    etbuf = np.empty(kmax * nx, dtype=u.dtype)
+    pbuf = np.empty(kmax * n, dtype=u.dtype)
+    cpbuf = np.empty(kmax * n, dtype=u.dtype)
+    rrbuf = np.zeros(kmax * kmax, dtype=u.dtype)
+    upd = np.empty((n, n), dtype=u.dtype)
+    vb = np.empty((gg, kmax), dtype=u.dtype)           # the block's values, row gg - 1 - r
+    cabuf = np.empty(gg * kmax, dtype=u.dtype)
+    ccbuf = np.empty(gg * kmax, dtype=u.dtype)
+    ctbuf = np.empty((gg, gg), dtype=u.dtype)
     qcur = qx.copy()
     ot = np.eye(n).astype(u.dtype)
     logdet = 0.0
     sgn = 1.0
     regular = True
+    clean = False                                       # lt, dd hold the factors of I - 2 tm
+    wait = 0                                            # columns before the next refactor try
     restarts = 0
     fallbacks = 0
     deferred = 0
@@ -1082,6 +1191,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                         bc[al, be] = np.conj(bc[al, be])
                 wz = np.dot(uz, bc)
                 tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
+                clean = False
             y += 1
             continue
         # ---- one block of columns y .. y + ke - 1, never past a checkpoint column
@@ -1089,53 +1199,76 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
         rem = stride - 1 - (y % stride)
         if rem + 1 < ke:
             ke = rem + 1
+        nxe = ke + gg
         ub = u[y:y + ke]
-        w = np.dot(ub, bc)                              # w[j] = (B0 u(y + j))^T
-        wt = np.ascontiguousarray(w.T)
-        eu = np.dot(np.conj(ub), wt)                    # eu[l, j] = u_l^H B0 u_j
-        ez = np.dot(uzc, wt)                            # ez[r, j] = z_r^H B0 u_j
+        for l in range(ke):
+            for al in range(n):
+                xc[l, al] = np.conj(ub[l, al])
+        for r in range(gg):
+            for al in range(n):
+                xc[ke + r, al] = uzc[r, al]
+        w = wbuf[:ke * n].reshape((ke, n))
+        np.dot(ub, bc, w)                               # w[j] = (B0 u(y + j))^T
+        et = etbuf[:ke * nxe].reshape((ke, nxe))
+        np.dot(w, xc[:nxe].T, et)                       # et[j, l] = x_l^H B0 u_j
         ncom = 0
         npend = 0
         jstop = -1
         last = False
+        nv = 0
         tmc[:, :] = tm
         ntm = 0
-        clean = _ldl_factor(tmc, gg, ld, dd, tol_piv)
+        if not clean and wait <= 0:
+            # the factors are carried from block to block (updated with every committed
+            # step); rebuilt from tm after an exact rebuild or where they became unusable
+            clean = _ldl_factor(tmc, gg, lt, dd, tol_piv)
+            wait = 0 if clean else REFACTOR_WAIT
+        pdet = sgn * np.exp(logdet)                     # det O^T at the block start
+        dprod = 1.0                                     # det ratios committed in the block
         for j in range(ke):
             yy = y + j
             lo = pidx[0] if npend > 0 else j
-            for l in range(lo, ke):
-                e[l] = eu[l, j]
-            for r in range(gg):
-                e[ke + r] = ez[r, j]
+            for l in range(np.uint64(lo), np.uint64(nxe)):
+                e[l] = et[j, l]
             for i in range(ncom):
                 f = cv[i] * np.conj(ev[i, j])
-                evi = ev[i]
-                for l in range(lo, ke + gg):
-                    e[l] += f * evi[l]
-            tz = e[ke:ke + gg]
-            pref = sgn * np.exp(logdet)
+                for l in range(np.uint64(lo), np.uint64(nxe)):
+                    e[l] += f * ev[i, l]
+            tz = e[ke:nxe]
+            pref = pdet * dprod
+            s = e[j].real
+            den = 1.0 - 2.0 * s
+            # a plain commit of column j (no pending step, ratio large enough, not the end)
+            plain = (npend == 0 and abs(den) >= tol_den and yy != m - 1
+                     and (yy + 1) % stride != 0 and pmax > 0)
             if npend > 0:
                 for i in range(npend):
                     tp[i] = e[pidx[i]]
                 if clean:
-                    _pending_values_ldl(ld, dd, gg, pp, pz, tp, tz, npend, pref, out, orow, yy,
-                                        gw, cm, mat)
+                    _pending_values_ldl(lt, dd, gg, pp, pz, tp, tz, npend, pref, vb,
+                                        gg - 1, j, gw, cm, mat)
                 else:
-                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, cabuf, ccbuf, ctbuf)
                     ntm = ncom
-                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, npend, gg, pref, out,
-                                                 orow, yy, sm, s0, rws, cls, mat, tol_piv)
+                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, npend, gg, pref, vb,
+                                                 gg - 1, j, sm, s0, rws, cls, mat, tol_piv)
             else:
                 if not clean:
-                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+                    _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, cabuf, ccbuf, ctbuf)
                     ntm = ncom
-                    clean = _ldl_factor(tmc, gg, ld, dd, tol_piv)
+                    if wait <= 0:
+                        clean = _ldl_factor(tmc, gg, lt, dd, tol_piv)
+                        wait = 0 if clean else REFACTOR_WAIT
+                    else:
+                        wait -= 1
                 if clean:
-                    _ldl_values(ld, dd, tz, gg, pref, out, orow, yy, zv)
+                    c = 2.0 / den if plain else 0.0
+                    clean = _ldl_values_update(lt, dd, gg, tz, wv, pref, vb, gg - 1, j,
+                                               -2.0 * c, plain, tol_piv)
                 else:
-                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, 0, gg, pref, out, orow,
-                                                 yy, sm, s0, rws, cls, mat, tol_piv)
+                    fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, 0, gg, pref, vb,
+                                                 gg - 1, j, sm, s0, rws, cls, mat, tol_piv)
+            nv = j + 1
             if yy == m - 1:
                 last = True
                 break
@@ -1145,8 +1278,6 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             if npend >= pmax:
                 jstop = j
                 break
-            s = e[j].real
-            den = 1.0 - 2.0 * s
             if npend == 0 and abs(den) < tol_den and pmax <= 0:
                 jstop = j
                 break
@@ -1156,28 +1287,22 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             re[j] = 1.0
             for i in range(ncom):
                 f = cv[i] * np.conj(ev[i, j])
-                ri = rv[i]
                 for l in range(rend[i]):
-                    re[l] += f * ri[l]
-            if npend == 0 and abs(den) >= tol_den:
-                c = 2.0 / den
-                for l in range(j, ke + gg):
+                    re[l] += f * rv[i, l]
+            if plain:
+                for l in range(np.uint64(j), np.uint64(nxe)):
                     ev[ncom, l] = e[l]
                 for l in range(j + 1):
                     rv[ncom, l] = re[l]
-                cv[ncom] = c
+                cv[ncom] = 2.0 / den
                 rend[ncom] = j + 1
                 ncom += 1
-                if clean:
-                    clean = _ldl_update(ld, dd, gg, -2.0 * c, tz, wv, tol_piv)
-                logdet += np.log(abs(den))
-                if den < 0:
-                    sgn = -sgn
+                dprod *= den
                 continue
             # defer column j
             deferred += 1
             pidx[npend] = j
-            for l in range(lo, ke + gg):
+            for l in range(lo, nxe):
                 pe[npend, l] = e[l]
             for l in range(j + 1):
                 pr[npend, l] = re[l]
@@ -1200,7 +1325,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 continue
             # commit the pending steps: B += 2 (B P) app^{-1} (B P)^H in eigen-form
             for kk in range(npend):
-                for l in range(j + 1, ke + gg):
+                for l in range(j + 1, nxe):
                     acc = 0.0 * e[0]
                     for i in range(npend):
                         acc += qv[i, kk] * pe[i, l]
@@ -1214,12 +1339,15 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 rend[ncom] = j + 1
                 ncom += 1
                 if clean:
-                    clean = _ldl_update(ld, dd, gg, -2.0 * cv[ncom - 1], ev[ncom - 1, ke:ke + gg],
-                                        wv, tol_piv)
-                logdet += np.log(abs(lam[kk]))
-                if lam[kk] < 0:
-                    sgn = -sgn
+                    clean = _ldl_update(lt, dd, gg, -2.0 * cv[ncom - 1],
+                                        ev[ncom - 1, ke:nxe], wv, tol_piv)
+                dprod *= lam[kk]
             npend = 0
+        # the block's values, row by row
+        for i in range(gg):
+            orw = orow - (gg - 1) + i
+            for jj in range(nv):
+                out[orw, np.uint64(y + jj)] = vb[i, jj]
         if last:
             break
         if jstop < 0 and npend > 0 and pidx[0] == 0:
@@ -1228,6 +1356,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             restarts += 1
             yy = y + jstop
             regular, ldet, sg, ot = _exact_state(u, q, stride, qx, yy, uz, uzc, bc, tm, tol_eig)
+            clean = False
             if regular:
                 logdet = ldet
                 sgn = sg
@@ -1235,20 +1364,28 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 qcur = _prefix_at(u, q, stride, yy + 1)
             y = yy + 1
             continue
-        _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg)
+        logdet += np.log(abs(dprod))
+        if dprod < 0:
+            sgn = -sgn
+        _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, cabuf, ccbuf, ctbuf)
         tm[:, :] = tmc
         if ncom > 0:
             # B <- B0 + sum_i c_i p_i p_i^H, p_i^T = rv[i] W: conj(B) += conj(P)^T (c P)
-            rr = np.zeros((ncom, ke), dtype=u.dtype)
+            rr = rrbuf[:ncom * ke].reshape((ncom, ke))
             for i in range(ncom):
-                for l in range(rend[i]):
-                    rr[i, l] = rv[i, l]
-            pm_ = np.dot(rr, w)
-            cp = np.empty_like(pm_)
+                for l in range(ke):
+                    rr[i, l] = rv[i, l] if l < rend[i] else 0.0
+            pmt = pbuf[:ncom * n].reshape((ncom, n))
+            np.dot(rr, w, pmt)
+            cp = cpbuf[:ncom * n].reshape((ncom, n))
             for i in range(ncom):
                 for al in range(n):
-                    cp[i, al] = cv[i] * pm_[i, al]
-            bc += np.dot(np.ascontiguousarray(np.conj(pm_).T), cp)
+                    cp[i, al] = cv[i] * pmt[i, al]
+                    pmt[i, al] = np.conj(pmt[i, al])
+            np.dot(pmt.T, cp, upd)
+            for al in range(n):
+                for be in range(n):
+                    bc[al, be] += upd[al, be]
         if npend > 0:
             deferred -= npend         # carried into the next block, counted again there
             y += pidx[0]

@@ -20,9 +20,11 @@ TOL_EIG = 1e-3
 GROUP = 8
 #: smallest elimination pivot of the group's small system before exact small determinants
 TOL_PIV = 1e-2
-#: rows sharing one master sweep in the blocked kernel (``_obdm_kernels.obdm_blocked``); g = 24-32
-#: measured best at N = 64 and 256 (``benchmarks/bench_obdm.py --case headroom``)
-BLOCK_GROUP = 24
+#: rows sharing one master sweep in the blocked kernel (``_obdm_kernels.obdm_blocked``); with the
+#: vectorized small-space pass g = 32 measured best at N = 64 (g = 40 faster on some rings, slower
+#: on rings where a leading minor of the group's small matrix is often near zero and the pivoted
+#: fallback runs; ``benchmarks/bench_obdm.py --case headroom``)
+BLOCK_GROUP = 32
 #: columns per level-3 block of the blocked kernel's master sweep
 BLOCK_COLS = 24
 #: the blocked kernel is used from this many orbitals on (measured crossover,
