@@ -69,6 +69,9 @@ class RunReport:
     close_seconds: float = 0.0
     #: spent during the run taking the moments of shards as they were written (the summary)
     moments_seconds: float = 0.0
+    #: CPU time of this process (every thread) while the tasks ran: the client's own share
+    #: (dispatch, receipt, buffering, shard writes; plus the tasks it computed itself)
+    loop_cpu_seconds: float = 0.0
 
     @property
     def samples_per_second(self) -> float:
@@ -204,17 +207,18 @@ def run_sweep(spec: Spec, store: ResultStore | str | None = None, executor=None,
         n_before = total - len(todo)
         bar = Progress(len(todo), enabled=progress)
         sink = _Sink(spec, store, bar)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         fault_point("run_started")
         mode, compile_s = _run(spec, todo, executor, sink, bar, warm, log)
-        seconds = time.perf_counter() - t0
+        seconds, loop_cpu = time.perf_counter() - t0, time.process_time() - cpu0
         extra.update(_executor_provenance(executor))  # jobs replaced during the run too
         t1 = time.perf_counter()
         acc = getattr(store, "__dict__", {}).get("_summary_acc")
         moments_s = acc.seconds if acc is not None else 0.0
         _close_store(store, spec, extra, summary)
         return RunReport(name, total, len(todo), sink.samples, sink.failed, seconds, mode,
-                         compile_s, sink.worker_compiled, time.perf_counter() - t1, moments_s)
+                         compile_s, sink.worker_compiled, time.perf_counter() - t1, moments_s,
+                         loop_cpu)
     except KeyboardInterrupt:
         try:
             store.flush()  # keep what was computed (tasks not yet flushed are recomputed)
