@@ -14,7 +14,9 @@ Two kinds:
 * ``"processes"`` (default): a :class:`concurrent.futures.ProcessPoolExecutor` on a forkserver
   that has imported :mod:`tgsweep.sweep.tasks` and initialized numba once
   (:mod:`tgsweep.sweep.worker_preload`), so each worker starts in milliseconds with tgsweep
-  loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).
+  loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).  ``tgsweep run
+  --workers N`` starts that server first thing (:func:`start_forkserver`), forked from the
+  still single-threaded client, so that it is ready by the end of the client's first task.
 * ``"dask"``: a ``distributed.LocalCluster`` (one thread per worker process, scheduler on
   127.0.0.1, no dashboard unless asked, the worker profiler off, workers forked from a
   forkserver that imported distributed and tgsweep once) and its ``Client``.
