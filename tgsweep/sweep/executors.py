@@ -67,11 +67,12 @@ def start_forkserver(kind: str = "processes") -> str:
     ``"spawned"``, ``"running"`` (already) or ``"unavailable"``.
 
     Called by ``tgsweep run --workers N`` first thing, before the command starts any thread.
-    In a process that still has a single thread the server is *forked* from it: it inherits the
-    modules this process imported (tgsweep, numpy, numba, ...) and imports only the rest of
-    :func:`preload_modules` (``worker_preload``: ~0.4 s instead of a fresh interpreter
-    importing everything, ~1.5 s), and it exits at once (``os._exit``, no interpreter
-    finalization) when this process, its only client, is gone.  Otherwise (other threads: a
+    In a process that still has a single thread, this process imports :func:`preload_modules`
+    (which it needs for its own first task anyway: tasks, numba's target, distributed for a
+    LocalCluster) and the server is *forked* from it: ready at once with everything loaded,
+    instead of a fresh interpreter importing it all again (~1.5 s of CPU, on the other core
+    of a 2-core machine), and it exits at once (``os._exit``, no interpreter finalization)
+    when its clients (this process, the workers) are gone.  Otherwise (other threads: a
     fork could inherit a lock held by one of them), or where the forkserver protocol is not
     the one this was written for (Python 3.11/3.12's), multiprocessing spawns it as usual.
     Either way it is multiprocessing's own forkserver (``multiprocessing.forkserver.main``),
@@ -89,8 +90,16 @@ def start_forkserver(kind: str = "processes") -> str:
         return "running"
     with _server_environ():
         if _can_fork_server(server):
-            _fork_server(server, preload)
-            return "forked"
+            import importlib
+
+            for name in preload:  # here, not in the server: this process needs them too
+                try:
+                    importlib.import_module(name)
+                except ImportError:  # as the forkserver does: a worker will say what is missing
+                    pass
+            if _can_fork_server(server):  # (an import may have started a thread)
+                _fork_server(server, preload)
+                return "forked"
         forkserver.ensure_running()
     return "spawned"
 

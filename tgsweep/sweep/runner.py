@@ -303,7 +303,7 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
                     compile_s += watch.seconds
                 elif not watch.loaded:
                     per_task = watch.seconds
-                if not lazy:
+                if not (lazy and executor.auto):  # a timed task only decides for auto
                     break
         bar.restart()
     if timer is not None:
@@ -322,8 +322,8 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
                     sink.accept(compute_chunk(spec, p, c), remote=False)
             return "serial", compile_s
         if log is not None:
-            log.write(f"running on {executor!r}: about {left:.0f} s of work left in one "
-                      "process\n")
+            log.write(f"running on {executor!r}" + (f": about {left:.0f} s of work left in one "
+                      "process\n" if per_task is not None else "\n"))
         executor.start()
         with _one_thread():  # tasks here while the workers start, rather than waiting idle
             # (leaving them at least two tasks each)
