@@ -22,8 +22,10 @@ Printed (goals of the sweep engine in brackets):
   [<= 1.2], the end-of-run step (last shards, attributes, merge and group write) as measured
   inside the run, and the summary streamed from a finished store (as after a resume);
 * per-task overhead of the engine with 1 sample per task (~50 ms): the client's store write
-  and a pool round trip per task, the client's CPU per task, and the measured wall overhead of
-  a run on 2 warmed workers, in % of the task [<= 5 %];
+  and a pool round trip per task, the client's CPU per task while the tasks run (every thread;
+  ``RunReport.loop_cpu_seconds``), and the measured wall overhead of a run on 2 warmed workers,
+  in % of the task, against sum(bare)/2 and against a plain ``pool.map`` of the same tasks on
+  the same workers (dispatch without a store) [<= 5 %];
 * start-up and tear-down of a trivial run (8 one-sample tasks of a 12-site lattice, enough
   that requested workers are used; the mode each run reported is printed) over
   ``python -c "import tgsweep"`` [<= 0.3 s serial, <= 1.0 s with workers], and the whole
