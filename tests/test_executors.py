@@ -76,12 +76,18 @@ def _client(tmp_path, threads: str) -> dict:
                     reason="needs fork and /proc (Linux)")
 @pytest.mark.parametrize("threads", ["single", "thread"])
 def test_forkserver_forked_or_spawned_bitwise_and_gone(reference, tmp_path, threads):
-    """A single-threaded client forks the workers' server (Python 3.11/3.12; later versions
-    spawn it), one with a second thread spawns it; either way the two workers are children of
+    """A single-threaded client forks the workers' server (where multiprocessing's forkserver
+    protocol is Python 3.11's; otherwise it spawns it), one with a second thread spawns it; either way the two workers are children of
     that server, the store is bitwise the serial one, and once the client has exited (its
     output pipes closed: the server held them too) the server is gone, not left running."""
     out = _client(tmp_path, threads)
-    forkable = sys.version_info[:2] in ((3, 11), (3, 12))
+    import inspect
+    from multiprocessing import forkserver
+
+    forkable = tuple(inspect.signature(forkserver.main).parameters) == (
+        "listener_fd", "alive_r", "preload", "main_path", "sys_path")  # 3.11's protocol
+    if sys.version_info[:2] == (3, 11):
+        assert forkable
     expected = "forked" if threads == "single" and forkable else "spawned"
     assert out["how"] == expected, out
     assert out["mode"] == "2 worker processes"

@@ -74,7 +74,7 @@ def start_forkserver(kind: str = "processes") -> str:
     of a 2-core machine), and it exits at once (``os._exit``, no interpreter finalization)
     when its clients (this process, the workers) are gone.  Otherwise (other threads: a
     fork could inherit a lock held by one of them), or where the forkserver protocol is not
-    the one this was written for (Python 3.11/3.12's), multiprocessing spawns it as usual.
+    the one this was written for (Python 3.11's), multiprocessing spawns it as usual.
     Either way it is multiprocessing's own forkserver (``multiprocessing.forkserver.main``),
     which the process pool and LocalCluster use unchanged."""
     import multiprocessing as mp
@@ -104,14 +104,14 @@ def start_forkserver(kind: str = "processes") -> str:
     return "spawned"
 
 
-#: the signature of multiprocessing.forkserver.main that :func:`_fork_server` calls (3.11, 3.12)
+#: the signature of multiprocessing.forkserver.main that :func:`_fork_server` calls (3.11)
 _SERVER_MAIN = ("listener_fd", "alive_r", "preload", "main_path", "sys_path")
 
 
 def _can_fork_server(server) -> bool:
     """Whether the forkserver can be forked from this process: a single Python thread, and the
-    forkserver state and protocol of Python 3.11/3.12 (no authentication key; later versions
-    differ, and get the spawned server)."""
+    forkserver state and protocol of Python 3.11 (no authentication key; a version that
+    differs gets the spawned server)."""
     import inspect
     from multiprocessing import forkserver
 
@@ -145,6 +145,9 @@ def _fork_server(server, preload) -> None:
         listener.listen()
         # every client owns the write end of the "alive" pipe: EOF on the read end = no client
         alive_r, alive_w = os.pipe()
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice
+            if stream is not None:
+                stream.flush()
         try:
             pid = os.fork()
         except BaseException:
@@ -154,6 +157,7 @@ def _fork_server(server, preload) -> None:
         if pid == 0:  # the server: never returns into this process's code
             code = 0
             try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # as forkserver.main does, at once
                 os.close(alive_w)
                 forkserver.main(listener.fileno(), alive_r, preload)
             except SystemExit:  # the last client is gone
