@@ -55,10 +55,15 @@ _LIMITS = []  # threadpoolctl limits kept alive in worker processes
 PRELOAD = "tgsweep.sweep.worker_preload"
 
 
+#: what a task imports (the first of the preloaded modules; a client forking the server has it)
+TASKS = "tgsweep.sweep.tasks"
+
+
 def preload_modules(kind: str = "processes") -> list[str]:
     """Modules the forkserver imports for workers of ``kind`` (a LocalCluster's also need
     distributed, and this module for its worker preload hook)."""
-    return [PRELOAD] if kind == "processes" else ["distributed", PRELOAD, __name__]
+    return [TASKS, PRELOAD] if kind == "processes" else ["distributed", TASKS, PRELOAD,
+                                                         __name__]
 
 
 def start_forkserver(kind: str = "processes") -> str:
@@ -68,10 +73,10 @@ def start_forkserver(kind: str = "processes") -> str:
 
     Called by ``tgsweep run --workers N`` first thing, before the command starts any thread.
     In a process that still has a single thread, this process imports :func:`preload_modules`
-    (which it needs for its own first task anyway: tasks, numba's target, distributed for a
-    LocalCluster) and the server is *forked* from it: ready at once with everything loaded,
-    instead of a fresh interpreter importing it all again (~1.5 s of CPU, on the other core
-    of a 2-core machine), and it exits at once (``os._exit``, no interpreter finalization)
+    (which it needs for its own first task anyway: tasks, distributed for a LocalCluster) and
+    the server is *forked* from it, then only initializes numba's target (``worker_preload``,
+    ~0.3 s on the other core; the client's first task may call no kernel at all) instead of a
+    fresh interpreter importing everything again (~1.5 s of CPU), and it exits at once (``os._exit``, no interpreter finalization)
     when its clients (this process, the workers) are gone.  Otherwise (other threads: a
     fork could inherit a lock held by one of them), or where the forkserver protocol is not
     the one this was written for (Python 3.11's), multiprocessing spawns it as usual.
@@ -92,7 +97,9 @@ def start_forkserver(kind: str = "processes") -> str:
         if _can_fork_server(server):
             import importlib
 
-            for name in preload:  # here, not in the server: this process needs them too
+            for name in preload:  # here, not in the server: this process needs them too,
+                if name == PRELOAD:  # but not numba's target (a task may call no kernel):
+                    continue  # the server initializes it, on the other core
                 try:
                     importlib.import_module(name)
                 except ImportError:  # as the forkserver does: a worker will say what is missing
