@@ -36,6 +36,7 @@ __all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG", "dask_e
            "start_forkserver", "preload_modules"]
 
 from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenMP/numba thread
+from . import tasks  # noqa: F401 - what workers run; a forkserver forked from here inherits it
 
 #: dask settings for sweep clusters: per-task costs that a sweep does not need are off
 #: (the statistical profiler samples every worker thread every 10 ms)
@@ -55,15 +56,10 @@ _LIMITS = []  # threadpoolctl limits kept alive in worker processes
 PRELOAD = "tgsweep.sweep.worker_preload"
 
 
-#: what a task imports (the first of the preloaded modules; a client forking the server has it)
-TASKS = "tgsweep.sweep.tasks"
-
-
 def preload_modules(kind: str = "processes") -> list[str]:
     """Modules the forkserver imports for workers of ``kind`` (a LocalCluster's also need
     distributed, and this module for its worker preload hook)."""
-    return [TASKS, PRELOAD] if kind == "processes" else ["distributed", TASKS, PRELOAD,
-                                                         __name__]
+    return [PRELOAD] if kind == "processes" else ["distributed", PRELOAD, __name__]
 
 
 def start_forkserver(kind: str = "processes") -> str:
@@ -95,14 +91,13 @@ def start_forkserver(kind: str = "processes") -> str:
         return "running"
     with _server_environ():
         if _can_fork_server(server):
-            import importlib
-
-            for name in preload:  # here, not in the server: this process needs them too,
-                if name == PRELOAD:  # but not numba's target (a task may call no kernel):
-                    continue  # the server initializes it, on the other core
+            # here, not in the server, what this process needs too (tasks: imported with this
+            # module; distributed); not numba's target (a small ring's task calls no kernel):
+            # the server initializes it (PRELOAD), on the other core
+            if kind == "dask":
                 try:
-                    importlib.import_module(name)
-                except ImportError:  # as the forkserver does: a worker will say what is missing
+                    import distributed  # noqa: F401
+                except ImportError:  # as the forkserver does: the cluster will say it
                     pass
             if _can_fork_server(server):  # (an import may have started a thread)
                 _fork_server(server, preload)
