@@ -22,8 +22,10 @@ Printed (goals of the sweep engine in brackets):
   [<= 1.2], the end-of-run step (last shards, attributes, merge and group write) as measured
   inside the run, and the summary streamed from a finished store (as after a resume);
 * per-task overhead of the engine with 1 sample per task (~50 ms): the client's store write
-  and a pool round trip per task, the client's CPU per task, and the measured wall overhead of
-  a run on 2 warmed workers, in % of the task [<= 5 %];
+  and a pool round trip per task, the client's CPU per task while the tasks run (every thread;
+  ``RunReport.loop_cpu_seconds``), and the measured wall overhead of a run on 2 warmed workers,
+  in % of the task, against sum(bare)/2 and against a plain ``pool.map`` of the same tasks on
+  the same workers (dispatch without a store) [<= 5 %];
 * start-up and tear-down of a trivial run (8 one-sample tasks of a 12-site lattice, enough
   that requested workers are used; the mode each run reported is printed) over
   ``python -c "import tgsweep"`` [<= 0.3 s serial, <= 1.0 s with workers], and the whole
@@ -327,24 +329,38 @@ def section_per_task(tmp: Path, repeats):
             ex.submit(_echo, r).result()
             rt.append(time.perf_counter() - t0)
         run_sweep(s, tmp / "pt-warm.zarr", workers, progress=False, summary=False)  # workers
-        runs, cpus = [], []  # load their kernels once, as in any run after the first task
+        # load their kernels once, as in any run after the first task; then, alternately, the
+        # same tasks as a plain pool.map on the same workers (dispatch, no store) and run_sweep
+        n = len(tasks)
+        runs, cpus, maps = [], [], []
         for k in range(repeats):
-            c0 = time.process_time()
+            t0 = time.perf_counter()
+            list(ex.map(compute_chunk, [s] * n, [p for p, _ in tasks], [c for _, c in tasks]))
+            maps.append(time.perf_counter() - t0)
             rep = run_sweep(s, tmp / f"pt{k}.zarr", workers, progress=False, summary=False)
-            cpus.append(time.process_time() - c0)
+            cpus.append(rep.loop_cpu_seconds)
             runs.append(rep.seconds)
     finally:
         workers.close()
     task = med(bare)
     ideal = sum(bare) / 2
     over = (med(runs) - ideal) / (len(tasks) / 2)
+    # median of the paired differences (each run_sweep right after its pool.map): slow drifts
+    # of the load on a shared machine cancel within a pair
+    over_map = med([r - m for r, m in zip(runs, maps)]) / (len(tasks) / 2)
     print(f"per task (1 sample, median {1e3 * task:.1f} ms): client store write "
           f"{1e3 * med(writes):.1f} ms, pool round trip of a result {1e3 * med(rt):.1f} ms "
           f"(together {100 * (med(writes) + med(rt)) / task:.1f} % of the task); client CPU in "
-          f"run_sweep {1e3 * med(cpus) / len(tasks):.1f} ms/task (on 2 cores it slows the "
-          f"workers by about half of that)", flush=True)
+          f"the task loop {1e3 * med(cpus) / len(tasks):.2f} ms/task = "
+          f"{100 * med(cpus) / len(tasks) / task:.1f} % of the task (every thread of the client: "
+          "dispatch, receipt, buffering, shard writes; on 2 cores it slows the workers by "
+          "about that fraction)", flush=True)
     print(f"    GOAL measured wall overhead of run_sweep on 2 warmed workers vs sum(bare)/2: "
           f"{1e3 * over:.1f} ms/task = {100 * over / task:.1f} % (goal <= 5 %)", flush=True)
+    print(f"    vs a plain pool.map of the same tasks on the same workers (no store; "
+          f"{med(maps):.2f} s): {1e3 * over_map:+.1f} ms/task = {100 * over_map / task:+.1f} % "
+          f"[median of {repeats} paired differences; two workers on two cores run each task slower than one "
+          "process alone: the difference of the two lines]", flush=True)
 
 
 def _echo(x):

@@ -259,3 +259,22 @@ def test_warmed_ready_workers_get_every_task(pool, reference, tmp_path):
     assert rep.tasks_run == 6 and rep.mode == "2 worker processes"
     assert fault_steps().get("task_computed", 0) == 0
     assert_stores_equal(reference, arrays(tmp_path / "second.zarr"))
+
+
+def test_layouts_cached_per_spec():
+    """The per-spec layout cache of the tasks (``tasks.layouts_of``) gives, for two specs that
+    differ only in an observable's option, the layouts each spec's declarations build afresh
+    (reference: ``Observable.layout`` of the registry), never the other spec's."""
+    from tgsweep.sweep import registry
+    from tgsweep.sweep.tasks import layouts_of
+
+    a = parse_spec({**SPEC, "observables": {"condensate": {"n_modes": 3}}})
+    b = parse_spec({**SPEC, "observables": {"condensate": {"n_modes": 5}}})
+    for spec in (a, b, a, b):
+        fresh = {name: registry.get(name).layout(spec.geometry(), opts)[0]
+                 for name, opts in spec.observables.items()}
+        got = layouts_of(spec)
+        assert {n: {v: m.shape for v, m in vs.items()} for n, vs in got.items()} == \
+            {n: {v: m.shape for v, m in vs.items()} for n, vs in fresh.items()}
+    assert layouts_of(a)["condensate"]["occupations"].shape == (3,)
+    assert layouts_of(b)["condensate"]["occupations"].shape == (5,)

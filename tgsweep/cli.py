@@ -146,6 +146,11 @@ def _executor(a):
 
 
 def _cmd_run(a) -> int:
+    if a.workers is not None and not (a.serial or a.scheduler or a.cluster):
+        from .sweep.executors import start_forkserver
+
+        # before any thread: the workers' server forks from here and imports on another core
+        start_forkserver("dask" if a.dask else "processes")
     from pathlib import Path
 
     from .sweep.storage import prefetch_provenance

@@ -14,7 +14,9 @@ Two kinds:
 * ``"processes"`` (default): a :class:`concurrent.futures.ProcessPoolExecutor` on a forkserver
   that has imported :mod:`tgsweep.sweep.tasks` and initialized numba once
   (:mod:`tgsweep.sweep.worker_preload`), so each worker starts in milliseconds with tgsweep
-  loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).
+  loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).  ``tgsweep run
+  --workers N`` starts that server first thing (:func:`start_forkserver`), forked from the
+  still single-threaded client, so that it is ready by the end of the client's first task.
 * ``"dask"``: a ``distributed.LocalCluster`` (one thread per worker process, scheduler on
   127.0.0.1, no dashboard unless asked, the worker profiler off, workers forked from a
   forkserver that imported distributed and tgsweep once) and its ``Client``.
@@ -30,9 +32,11 @@ import signal
 import threading
 from contextlib import contextmanager
 
-__all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG", "dask_env"]
+__all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG", "dask_env",
+           "start_forkserver", "preload_modules"]
 
 from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenMP/numba thread
+from . import tasks  # noqa: F401 - what workers run; a forkserver forked from here inherits it
 
 #: dask settings for sweep clusters: per-task costs that a sweep does not need are off
 #: (the statistical profiler samples every worker thread every 10 ms)
@@ -50,6 +54,129 @@ _LIMITS = []  # threadpoolctl limits kept alive in worker processes
 
 #: what the forkserver of local workers imports once (tasks, and numba's target initialized)
 PRELOAD = "tgsweep.sweep.worker_preload"
+
+
+def preload_modules(kind: str = "processes") -> list[str]:
+    """Modules the forkserver imports for workers of ``kind`` (a LocalCluster's also need
+    distributed, and this module for its worker preload hook)."""
+    return [PRELOAD] if kind == "processes" else ["distributed", PRELOAD, __name__]
+
+
+def start_forkserver(kind: str = "processes") -> str:
+    """Start the forkserver that local workers of ``kind`` fork from, now, in the background
+    (its imports run on another core while this process goes on); returns how: ``"forked"``,
+    ``"spawned"``, ``"running"`` (already) or ``"unavailable"``.
+
+    Called by ``tgsweep run --workers N`` first thing, before the command starts any thread.
+    In a process that still has a single thread, this process imports :func:`preload_modules`
+    (which it needs for its own first task anyway: tasks, distributed for a LocalCluster) and
+    the server is *forked* from it, then only initializes numba's target (``worker_preload``,
+    ~0.3 s on the other core; the client's first task may call no kernel at all) instead of a
+    fresh interpreter importing everything again (~1.5 s of CPU), and it exits at once (``os._exit``, no interpreter finalization)
+    when its clients (this process, the workers) are gone.  Otherwise (other threads: a
+    fork could inherit a lock held by one of them), or where the forkserver protocol is not
+    the one this was written for (Python 3.11's), multiprocessing spawns it as usual.
+    Either way it is multiprocessing's own forkserver (``multiprocessing.forkserver.main``),
+    which the process pool and LocalCluster use unchanged."""
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():
+        return "unavailable"
+    from multiprocessing import forkserver
+
+    preload = preload_modules(kind)
+    mp.get_context("forkserver").set_forkserver_preload(preload)
+    server = getattr(forkserver, "_forkserver", None)
+    if server is not None and getattr(server, "_forkserver_pid", None) is not None:
+        return "running"
+    with _server_environ():
+        if _can_fork_server(server):
+            # here, not in the server, what this process needs too (tasks: imported with this
+            # module; distributed); not numba's target (a small ring's task calls no kernel):
+            # the server initializes it (PRELOAD), on the other core
+            if kind == "dask":
+                try:
+                    import distributed  # noqa: F401
+                except ImportError:  # as the forkserver does: the cluster will say it
+                    pass
+            if _can_fork_server(server):  # (an import may have started a thread)
+                _fork_server(server, preload)
+                return "forked"
+        forkserver.ensure_running()
+    return "spawned"
+
+
+#: the signature of multiprocessing.forkserver.main that :func:`_fork_server` calls (3.11)
+_SERVER_MAIN = ("listener_fd", "alive_r", "preload", "main_path", "sys_path")
+
+
+def _can_fork_server(server) -> bool:
+    """Whether the forkserver can be forked from this process: a single Python thread, and the
+    forkserver state and protocol of Python 3.11 (no authentication key; a version that
+    differs gets the spawned server)."""
+    import inspect
+    from multiprocessing import forkserver
+
+    if server is None or not hasattr(os, "fork") or threading.active_count() != 1:
+        return False
+    if not all(hasattr(server, a) for a in ("_forkserver_address", "_forkserver_alive_fd",
+                                            "_forkserver_pid")):
+        return False
+    if any("authkey" in a for a in vars(server)):
+        return False
+    try:
+        params = tuple(inspect.signature(forkserver.main).parameters)
+    except (TypeError, ValueError):
+        return False
+    return params == _SERVER_MAIN
+
+
+def _fork_server(server, preload) -> None:
+    """``multiprocessing.forkserver.ForkServer.ensure_running`` with ``os.fork`` in place of
+    spawning a fresh interpreter (same socket, alive pipe and resource tracker)."""
+    import socket
+    import sys
+    from multiprocessing import connection, forkserver, resource_tracker, util
+
+    resource_tracker.ensure_running()
+    with socket.socket(socket.AF_UNIX) as listener:
+        address = connection.arbitrary_address("AF_UNIX")
+        listener.bind(address)
+        if not util.is_abstract_socket_namespace(address):
+            os.chmod(address, 0o600)
+        listener.listen()
+        # every client owns the write end of the "alive" pipe: EOF on the read end = no client
+        alive_r, alive_w = os.pipe()
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice
+            if stream is not None:
+                stream.flush()
+        try:
+            pid = os.fork()
+        except BaseException:
+            os.close(alive_w)
+            os.close(alive_r)
+            raise
+        if pid == 0:  # the server: never returns into this process's code
+            code = 0
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # as forkserver.main does, at once
+                os.close(alive_w)
+                forkserver.main(listener.fileno(), alive_r, preload)
+            except SystemExit:  # the last client is gone
+                pass
+            except BaseException:  # noqa: BLE001 - report, then leave
+                code = 1
+                try:
+                    sys.excepthook(*sys.exc_info())
+                    sys.stderr.flush()
+                except BaseException:  # noqa: BLE001
+                    pass
+            finally:
+                os._exit(code)
+        os.close(alive_r)
+    server._forkserver_address = address
+    server._forkserver_alive_fd = alive_w
+    server._forkserver_pid = pid
 
 
 def pin_this_process() -> None:
@@ -165,7 +292,7 @@ class LocalWorkers:
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload([PRELOAD])
+        start_forkserver("processes")  # unless already running (forked at the command's start)
         with _server_environ():
             pool = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init_pool_worker)
             for f in [pool.submit(_ready) for _ in range(self.n)]:  # start every process now
@@ -182,12 +309,7 @@ class LocalWorkers:
             # started first, so that its imports (distributed, tgsweep, numba) run on another
             # core while this thread imports distributed and starts the scheduler, not after
             cfg["distributed.worker.multiprocessing-method"] = "forkserver"
-            from multiprocessing import forkserver
-
-            mp.get_context("forkserver").set_forkserver_preload(["distributed", PRELOAD,
-                                                                 __name__])
-            with _server_environ():
-                forkserver.ensure_running()
+            start_forkserver("dask")
 
         import dask
         from distributed import Client, LocalCluster

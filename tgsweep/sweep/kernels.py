@@ -52,7 +52,9 @@ def dispatchers() -> dict:
 
     n_mod, known, found = _SCANNED
     if n_mod != len(sys.modules) or known is None:
-        mods = [mod for name, mod in list(sys.modules.items())
+        # copies, taken atomically: another thread may be importing (a LocalCluster starting
+        # in the background imports distributed while the client computes its first task)
+        mods = [mod for name, mod in sys.modules.copy().items()
                 if mod is not None and (name == "tgsweep" or name.startswith("tgsweep."))]
     else:
         mods = [mod for mod, _ in known]
@@ -63,7 +65,7 @@ def dispatchers() -> dict:
         return dict(found)
     out = {}
     for mod in mods:
-        for obj in list(vars(mod).values()):
+        for obj in vars(mod).copy().values():
             if isinstance(obj, Dispatcher):
                 fn = obj.py_func
                 out.setdefault(f"{fn.__module__}.{fn.__qualname__}", obj)

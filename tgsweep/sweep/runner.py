@@ -69,6 +69,9 @@ class RunReport:
     close_seconds: float = 0.0
     #: spent during the run taking the moments of shards as they were written (the summary)
     moments_seconds: float = 0.0
+    #: CPU time of this process (every thread) while the tasks ran: the client's own share
+    #: (dispatch, receipt, buffering, shard writes; plus the tasks it computed itself)
+    loop_cpu_seconds: float = 0.0
 
     @property
     def samples_per_second(self) -> float:
@@ -204,17 +207,18 @@ def run_sweep(spec: Spec, store: ResultStore | str | None = None, executor=None,
         n_before = total - len(todo)
         bar = Progress(len(todo), enabled=progress)
         sink = _Sink(spec, store, bar)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         fault_point("run_started")
         mode, compile_s = _run(spec, todo, executor, sink, bar, warm, log)
-        seconds = time.perf_counter() - t0
+        seconds, loop_cpu = time.perf_counter() - t0, time.process_time() - cpu0
         extra.update(_executor_provenance(executor))  # jobs replaced during the run too
         t1 = time.perf_counter()
         acc = getattr(store, "__dict__", {}).get("_summary_acc")
         moments_s = acc.seconds if acc is not None else 0.0
         _close_store(store, spec, extra, summary)
         return RunReport(name, total, len(todo), sink.samples, sink.failed, seconds, mode,
-                         compile_s, sink.worker_compiled, time.perf_counter() - t1, moments_s)
+                         compile_s, sink.worker_compiled, time.perf_counter() - t1, moments_s,
+                         loop_cpu)
     except KeyboardInterrupt:
         try:
             store.flush()  # keep what was computed (tasks not yet flushed are recomputed)
@@ -299,7 +303,7 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
                     compile_s += watch.seconds
                 elif not watch.loaded:
                     per_task = watch.seconds
-                if not lazy:
+                if not (lazy and executor.auto):  # a timed task only decides for auto
                     break
         bar.restart()
     if timer is not None:
@@ -318,8 +322,8 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
                     sink.accept(compute_chunk(spec, p, c), remote=False)
             return "serial", compile_s
         if log is not None:
-            log.write(f"running on {executor!r}: about {left:.0f} s of work left in one "
-                      "process\n")
+            log.write(f"running on {executor!r}" + (f": about {left:.0f} s of work left in one "
+                      "process\n" if per_task is not None else "\n"))
         executor.start()
         with _one_thread():  # tasks here while the workers start, rather than waiting idle
             # (leaving them at least two tasks each)

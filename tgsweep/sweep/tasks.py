@@ -129,9 +129,23 @@ def run_sample(spec, p: int, s: int, layouts: dict) -> tuple[dict, int, str]:
 
 
 def layouts_of(spec) -> dict:
-    geom = spec.geometry()
-    return {name: registry.get(name).layout(geom, opts)[0]
-            for name, opts in spec.observables.items()}
+    """``{observable: {variable: Variable}}`` of ``spec`` (shared, read-only).  Kept for the
+    last few specs, keyed by their JSON: every task needs it, and building it (~0.4 ms for
+    every observable of a ring) was a per-task cost of a worker (which unpickles a fresh
+    ``Spec`` with every task)."""
+    key = spec.to_json()
+    out = _LAYOUTS.get(key)
+    if out is None:
+        geom = spec.geometry()
+        out = {name: registry.get(name).layout(geom, opts)[0]
+               for name, opts in spec.observables.items()}
+        if len(_LAYOUTS) >= 8:
+            _LAYOUTS.pop(next(iter(_LAYOUTS)))
+        _LAYOUTS[key] = out
+    return out
+
+
+_LAYOUTS: dict = {}  # spec JSON -> layouts (layouts_of)
 
 
 def compute_chunk(spec, p: int, c: int) -> ChunkResult:

@@ -1,4 +1,5 @@
-"""Imported once by the forkserver that local workers fork from (never by the client).
+"""Imported once by the forkserver that local workers fork from (never by the client; a server
+forked from the client inherits its imports: :func:`tgsweep.sweep.executors.start_forkserver`).
 
 It imports what a task needs (:mod:`tgsweep.sweep.tasks`) and initializes numba's CPU target
 (its registries of implementations: ~0.3 s, paid by the first call of any numba kernel in a
