@@ -176,3 +176,52 @@ def test_observable_index_matches_the_declarations():
     assert list(O.OBSERVABLES) == O.names()
     with pytest.raises(KeyError):
         O.declared("no_such_observable")
+
+
+_ENTRY = """\
+import atexit, sys, threading
+from pathlib import Path
+from tgsweep.cli import entry
+flag = Path(sys.argv[1])
+atexit.register(lambda: flag.write_text("atexit ran"))
+if sys.argv[2] == "thread":  # a non-daemon thread alive when the command returns: it waits
+    # for the main thread to finish, which only the ordinary exit does (threading._shutdown)
+    def wait_for_main():
+        threading.main_thread().join()
+        flag.with_suffix(".joined").write_text("joined")
+    threading.Thread(target=wait_for_main, daemon=False).start()
+print("before the command", flush=False)
+entry(sys.argv[3:])
+"""
+
+
+@pytest.mark.parametrize("case", ["plain", "thread"])
+def test_entry_exit(tmp_path, case):
+    """The console command ends the process without Python's teardown (os._exit) only after
+    the atexit handlers ran and standard output was flushed; with a live non-daemon thread it
+    takes the ordinary exit, which waits for that thread.  The exit code is the command's, and
+    bad input still exits 2 with one line (SystemExit leaves through the ordinary exit)."""
+    store = tmp_path / "s.zarr"
+    spec = tmp_path / "t.toml"
+    spec.write_text(TRIVIAL)
+    flag = tmp_path / "flag.txt"
+    script = tmp_path / "entry.py"
+    script.write_text(_ENTRY)
+
+    def call(*argv):
+        return subprocess.run([sys.executable, str(script), str(flag), case, *argv],
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+    r = call("run", str(spec), "--out", str(store), "--no-progress", "--serial")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("before the command")  # the unflushed line was flushed
+    assert "8/8 tasks" in r.stdout
+    assert flag.read_text() == "atexit ran"
+    if case == "thread":
+        assert flag.with_suffix(".joined").read_text() == "joined"
+    flag.unlink()
+    r = call("status", str(store))
+    assert r.returncode == 0 and "8/8" in r.stdout, r.stdout + r.stderr
+    assert flag.read_text() == "atexit ran"
+    r = call("status", str(tmp_path / "missing.zarr"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
