@@ -242,56 +242,11 @@ def ring_inverse_iteration(diag, t, corner, evals, hnorm, vecs, seed, window=64)
             b[i] /= nrm
         for it in range(3):
             _arrow_solve(diag, t, corner, sigma, b, pivmin, ws, x)
-            for rep in range(2):
-                for c in range(c0, j):
-                    vc = vecs[c]
-                    ov = 0.0 * x[0]
-                    for i in range(sup_lo[c], sup_hi[c] + 1):
-                        ov += np.conj(vc[i]) * x[i]
-                    for i in range(sup_lo[c], sup_hi[c] + 1):
-                        x[i] -= ov * vc[i]
-            nrm = 0.0
-            for i in range(m):
-                nrm += x[i].real ** 2 + x[i].imag ** 2
-            nrm = np.sqrt(nrm)
-            for i in range(m):
-                b[i] = x[i] / nrm
-        imax = 0
-        amax = 0.0
-        for i in range(m):
-            a = abs(b[i])
-            if a > amax:
-                amax = a
-                imax = i
-        ph = np.conj(b[imax]) / abs(b[imax])
-        v = vecs[j]
-        for i in range(m):
-            v[i] = b[i] * ph
-        # support: entries below 1e-18 max|v| do not matter for Gram-Schmidt (localized states)
-        thr = 1e-18 * amax
-        lo_i = 0
-        while lo_i < m - 1 and abs(v[lo_i]) <= thr:
-            lo_i += 1
-        hi_i = m - 1
-        while hi_i > lo_i and abs(v[hi_i]) <= thr:
-            hi_i -= 1
-        sup_lo[j] = lo_i
-        sup_hi[j] = hi_i
-        r2 = 0.0
-        for i in range(m):
-            ip = i + 1 if i + 1 < m else 0
-            im = i - 1 if i > 0 else m - 1
-            hv = diag[i] * v[i]
-            if i == m - 1:
-                hv = hv - t * v[i - 1] + np.conj(corner) * v[0]
-            elif i == 0:
-                hv = hv - t * v[1] + corner * v[m - 1]
-            else:
-                hv = hv - t * (v[ip] + v[im])
-            r = hv - evals[j] * v[i]
-            r2 += r.real * r.real + r.imag * r.imag
-        if np.sqrt(r2) > max_res:
-            max_res = np.sqrt(r2)
+            _deflate_normalize(x, b, vecs, c0, j, sup_lo, sup_hi)
+        _store_vector(b, vecs[j], sup_lo, sup_hi, j)
+        r = _ring_residual(diag, t, corner, vecs[j], evals[j])
+        if not r <= max_res:
+            max_res = r if r == r else np.inf
     return max_res
 
 
@@ -504,6 +459,27 @@ def _arrow_apply_mul(bt, s, r1, r2, r3, z1, rhs, x):
 
 
 @njit(cache=True)
+def _deflate_normalize(x, b, vecs, c0, j, sup_lo, sup_hi):
+    """Gram-Schmidt of x, twice, against the finished vectors c0 .. j-1 (each on its support
+    [sup_lo[c], sup_hi[c]]), then b = x / ||x||; returns ||x|| (after the projections)."""
+    for rep in range(2):
+        for c in range(c0, j):
+            vc = vecs[c]
+            ov = 0.0 * x[0]
+            for i in range(sup_lo[c], sup_hi[c] + 1):
+                ov += np.conj(vc[i]) * x[i]
+            for i in range(sup_lo[c], sup_hi[c] + 1):
+                x[i] -= ov * vc[i]
+    nrm = 0.0
+    for i in range(x.size):
+        nrm += x[i].real ** 2 + x[i].imag ** 2
+    nrm = np.sqrt(nrm)
+    for i in range(x.size):
+        b[i] = x[i] / nrm
+    return nrm
+
+
+@njit(cache=True)
 def _store_vector(b, v, sup_lo, sup_hi, j):
     """v = b times the phase that makes its largest entry real positive; [sup_lo[j], sup_hi[j]]
     = the sites where |v| > 1e-18 max |v| (what Gram-Schmidt against v needs to visit)."""
@@ -642,20 +618,7 @@ def ring_certified_pairs(diag, t, corner, evals, hnorm, e_cut, pivmin, vecs, see
         extra = False
         for it in range(5):
             _arrow_apply_mul(bt, s, r1, r2, r3, z1, b, x)
-            for rep in range(2):
-                for c in range(c0, j):
-                    vc = vecs[c]
-                    ov = 0.0 * x[0]
-                    for i in range(sup_lo[c], sup_hi[c] + 1):
-                        ov += np.conj(vc[i]) * x[i]
-                    for i in range(sup_lo[c], sup_hi[c] + 1):
-                        x[i] -= ov * vc[i]
-            nrm = 0.0
-            for i in range(m):
-                nrm += x[i].real ** 2 + x[i].imag ** 2
-            nrm = np.sqrt(nrm)
-            for i in range(m):
-                b[i] = x[i] / nrm
+            nrm = _deflate_normalize(x, b, vecs, c0, j, sup_lo, sup_hi)
             if extra:
                 break
             if nrm >= grown:
