@@ -106,3 +106,26 @@ def test_cli_workers_bitwise_with_forked_server(reference, tmp_path):
         res = cli("run", spec, "--out", out, "--no-progress", *flags, check=True)
         assert mode in res.stdout, res.stdout
         assert_stores_equal(reference, arrays(out))
+
+
+def test_pin_after_numba_import_allows_compiling():
+    """A worker process whose numba was imported before the thread pin (a forkserver forked
+    from the client inherits the client's numba, imported with NUMBA_NUM_THREADS unset, i.e.
+    the CPU count) is pinned by ``pin_this_process`` and then compiles a new kernel: numba
+    re-reads its environment at every compilation and refused with "Cannot set
+    NUMBA_NUM_THREADS to a different value once the threads have been launched" when the pin
+    had launched its pool under the old value (3 failed samples of a cold-cache quickstart)."""
+    code = (
+        "import os, numba\n"
+        "from tgsweep.sweep.executors import pin_this_process\n"
+        "pin_this_process()\n"
+        "@numba.njit(cache=False)\n"
+        "def f(x):\n"
+        "    return x + 1\n"
+        "print(f(1), numba.config.NUMBA_NUM_THREADS, numba.get_num_threads())\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    env["NUMBA_NUM_THREADS"] = "2"  # what numba reads at its import; the pin then sets 1
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["2", "1", "1"]

@@ -185,7 +185,17 @@ def pin_this_process() -> None:
     os.environ.update(PIN_ENV)
     try:
         import numba
+        from numba.core import config
 
+        # numba read NUMBA_NUM_THREADS when it was imported, possibly before the pin (a
+        # forkserver forked from the client inherits its numba): it must adopt the pinned value
+        # before its thread pool is launched, or every later compilation, which re-reads the
+        # environment, refuses ("Cannot set NUMBA_NUM_THREADS ... once the threads have been
+        # launched") and the sample fails
+        try:
+            config.reload_config()
+        except RuntimeError:  # the pool was launched already, with more threads: limit it
+            pass
         numba.set_num_threads(1)
     except (ImportError, ValueError):
         pass
