@@ -132,8 +132,20 @@ def banded_eigenvalues(ring: Ring, phi: float, i0: int, i1: int) -> np.ndarray:
         return np.empty(0)
     if m < 3:
         return np.linalg.eigvalsh(ring.matrix(phi))[i0:i1]
-    w = sla.eigvals_banded(folded_band(ring, phi), lower=True, check_finite=False)
-    return np.ascontiguousarray(np.sort(w)[i0:i1])
+    return np.ascontiguousarray(_band_levels(ring, phi, folded_band(ring, phi))[i0:i1])
+
+
+def _band_levels(ring: Ring, phi: float, ab: np.ndarray) -> np.ndarray:
+    """Every eigenvalue of H_phi, ascending, from its folded band ``ab`` (:func:`folded_band`,
+    overwritten): the raw ?sbevd / ?hbevd without vectors (what ``scipy.linalg.eig_banded``
+    calls, without its wrapper's checks and copies); where dqds does not converge, LAPACK's
+    dense eigensolver."""
+    real = not np.iscomplexobj(ab)
+    w, _, info = (sla.lapack.dsbevd if real else sla.lapack.zhbevd)(ab, compute_v=0, lower=1,
+                                                                     overwrite_ab=1)
+    if info != 0:
+        w = np.linalg.eigvalsh(ring.matrix(phi))
+    return w
 
 
 def dense_eigenpairs(ring: Ring, phi: float, i0: int, i1: int):
@@ -494,10 +506,7 @@ def _small_ring(ring: Ring, phi: float, n: int) -> LocalizedOrbitals:
         ab = np.empty((3, m), dtype=dtype, order="F")
         lo, hi = K.fold_ring_band(d, t, c, ab)
         hnorm = max(abs(lo), abs(hi))
-        w, _, info = (sla.lapack.dsbevd if real else sla.lapack.zhbevd)(ab, compute_v=0,
-                                                                         lower=1, overwrite_ab=1)
-        if info != 0:                   # dqds failed to converge: LAPACK's dense eigensolver
-            w = np.linalg.eigvalsh(ring.matrix(phi))
+        w = _band_levels(ring, phi, ab)
         e_cut = hi + 1.0
         if n < m:
             a, b = float(w[n - 1]), float(w[n])
