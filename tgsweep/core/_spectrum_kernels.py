@@ -240,8 +240,11 @@ def ring_inverse_iteration(diag, t, corner, evals, hnorm, vecs, seed, window=64)
         nrm = np.sqrt(np.sum(np.abs(b) ** 2))
         for i in range(m):
             b[i] /= nrm
+        # one factorization of H - sigma serves the three iterations
+        count, s = _arrow_factor(diag, t, corner, sigma, pivmin, ws[0], ws[1], ws[2], ws[3],
+                                 ws[4], ws[5])
         for it in range(3):
-            _arrow_solve(diag, t, corner, sigma, b, pivmin, ws, x)
+            _arrow_apply(t, s, ws, b, x)
             _deflate_normalize(x, b, vecs, c0, j, sup_lo, sup_hi)
         _store_vector(b, vecs[j], sup_lo, sup_hi, j)
         r = _ring_residual(diag, t, corner, vecs[j], evals[j])
