@@ -57,9 +57,18 @@ PRELOAD = "tgsweep.sweep.worker_preload"
 
 
 def preload_modules(kind: str = "processes") -> list[str]:
-    """Modules the forkserver imports for workers of ``kind`` (a LocalCluster's also need
-    distributed, and this module for its worker preload hook)."""
-    return [PRELOAD] if kind == "processes" else ["distributed", PRELOAD, __name__]
+    """Modules the forkserver imports for workers of ``kind``.
+
+    Process-pool workers: :data:`PRELOAD` (tasks, and numba's CPU target initialized once in
+    the server).  Dask workers (:mod:`tgsweep.sweep.forkedcluster`): distributed, that module
+    and this one (tasks), but *not* numba's target: the workers are forked as soon as the
+    scheduler runs, and the server initializing the target first (~0.3 s of CPU, 0.4-0.5 s
+    of wall time on 2 busy cores) delayed every worker by that much (measured: the workers'
+    fork requests waited for it).  A worker initializes it itself on its first kernel call,
+    on its own core while the others do the same; a run that calls no kernel never does."""
+    if kind == "processes":
+        return [PRELOAD]
+    return ["distributed", f"{__package__}.forkedcluster", __name__]
 
 
 def start_forkserver(kind: str = "processes") -> str:
@@ -97,6 +106,8 @@ def start_forkserver(kind: str = "processes") -> str:
             if kind == "dask":
                 try:
                     import distributed  # noqa: F401
+
+                    from . import forkedcluster  # noqa: F401 - the workers' entry point
                 except ImportError:  # as the forkserver does: the cluster will say it
                     pass
             if _can_fork_server(server):  # (an import may have started a thread)
@@ -220,6 +231,13 @@ def dask_setup(worker) -> None:
     pin_this_process()
 
 
+def _init_dask_worker() -> None:
+    """Set-up of a :class:`~tgsweep.sweep.forkedcluster.ForkedCluster` worker process, before
+    its worker starts: as :func:`dask_setup`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pin_this_process()
+
+
 def _ready() -> int:
     return os.getpid()
 
@@ -313,22 +331,33 @@ class LocalWorkers:
         import multiprocessing as mp
 
         cfg = dict(DASK_CONFIG)
-        if "forkserver" in mp.get_all_start_methods():
-            # workers forked from one server that imported distributed and tgsweep once,
-            # instead of each spawned worker importing both (~1 s of CPU each).  The server is
-            # started first, so that its imports (distributed, tgsweep, numba) run on another
-            # core while this thread imports distributed and starts the scheduler, not after
+        forked = "forkserver" in mp.get_all_start_methods()
+        if forked:
+            # plain workers forked from one server that imported distributed and tgsweep once
+            # (forked itself from this process at the command's start), no nannies: see
+            # tgsweep.sweep.forkedcluster
             cfg["distributed.worker.multiprocessing-method"] = "forkserver"
             start_forkserver("dask")
 
         import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         with dask.config.set(cfg):
-            self._cluster = LocalCluster(
-                n_workers=self.n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0" if self.dashboard else None,
-                env={**PIN_ENV, **dask_env()}, silence_logs=50, preload=[__name__])
+            if forked:
+                from .forkedcluster import ForkedCluster
+
+                self._cluster = ForkedCluster(
+                    n_workers=self.n, threads_per_worker=1, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0" if self.dashboard else None,
+                    env={**PIN_ENV, **dask_env()}, config=cfg, setup=_init_dask_worker,
+                    silence_logs=50)
+            else:
+                from distributed import LocalCluster
+
+                self._cluster = LocalCluster(
+                    n_workers=self.n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0" if self.dashboard else None,
+                    env={**PIN_ENV, **dask_env()}, silence_logs=50, preload=[__name__])
             return Client(self._cluster)
 
     def get(self):
