@@ -291,6 +291,13 @@ class LocalWorkers:
         return f"{self.n} {'worker processes' if self.kind == 'processes' else 'dask workers'}"
 
     @property
+    def cluster(self):
+        """The dask cluster of ``kind="dask"`` workers once started (a
+        :class:`~tgsweep.sweep.forkedcluster.ForkedCluster` where the forkserver exists, else a
+        ``LocalCluster``); None otherwise."""
+        return self._cluster
+
+    @property
     def started(self) -> bool:
         return self._thread is not None
 

@@ -30,6 +30,7 @@ any process still there (SIGTERM, then SIGKILL) and reaps it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import threading
@@ -232,16 +233,35 @@ class ForkedCluster(SpecCluster):
         n = int(n_workers)
         scheduler = {"cls": Scheduler, "options": {
             "host": host, "port": 0, "dashboard": dashboard_address is not None,
-            "dashboard_address": dashboard_address, "validate": False}}
+            # no dashboard: its HTTP server (health and metrics routes) on a free port, not
+            # on 8787, which another cluster may hold
+            "dashboard_address": (f"{host}:0" if dashboard_address is None
+                                  else dashboard_address), "validate": False}}
         options = {"nthreads": int(threads_per_worker), "env": env, "config": config,
                    "setup": setup, "silence_logs": silence_logs, "host": host,
                    "memory_limit": (int(MEMORY_LIMIT // max(n, 1)) if memory_limit is None
                                     else memory_limit),
                    **(worker_kwargs or {})}
         worker = {"cls": ForkedWorker, "options": options}
-        super().__init__(scheduler=scheduler, workers={i: worker for i in range(n)},
-                         worker=worker, silence_logs=silence_logs or False,
-                         asynchronous=asynchronous, **kwargs)
+        # silenced here until the event loop has stopped (SpecCluster would restore the levels
+        # at the end of its close, while the scheduler may still log the workers' closed
+        # connections from the loop thread)
+        self._silence = contextlib.ExitStack()
+        if silence_logs:
+            self._silence.enter_context(silence_logging_cmgr(level=silence_logs))
+        try:
+            super().__init__(scheduler=scheduler, workers={i: worker for i in range(n)},
+                             worker=worker, asynchronous=asynchronous, **kwargs)
+        except BaseException:
+            self._silence.close()
+            raise
+
+    def close(self, timeout: float | None = None):
+        try:
+            return super().close(timeout)
+        finally:
+            if not self.asynchronous:
+                self._silence.close()
 
     def worker_pids(self) -> list[int]:
         """Process ids of the worker processes now running."""
