@@ -36,6 +36,7 @@ __all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG", "dask_e
            "start_forkserver", "preload_modules"]
 
 from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenMP/numba thread
+from . import forkedcluster  # dask workers' entry point (distributed loaded on first use)
 from . import tasks  # noqa: F401 - what workers run; a forkserver forked from here inherits it
 
 #: dask settings for sweep clusters: per-task costs that a sweep does not need are off
@@ -106,8 +107,6 @@ def start_forkserver(kind: str = "processes") -> str:
             if kind == "dask":
                 try:
                     import distributed  # noqa: F401
-
-                    from . import forkedcluster  # noqa: F401 - the workers' entry point
                 except ImportError:  # as the forkserver does: the cluster will say it
                     pass
             if _can_fork_server(server):  # (an import may have started a thread)
@@ -351,9 +350,7 @@ class LocalWorkers:
 
         with dask.config.set(cfg):
             if forked:
-                from .forkedcluster import ForkedCluster
-
-                self._cluster = ForkedCluster(
+                self._cluster = forkedcluster.ForkedCluster(
                     n_workers=self.n, threads_per_worker=1, host="127.0.0.1",
                     dashboard_address="127.0.0.1:0" if self.dashboard else None,
                     env={**PIN_ENV, **dask_env()}, config=cfg, setup=_init_dask_worker,

@@ -31,17 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
-import signal
 import threading
 import weakref
-
-import dask
-from distributed import Worker
-from distributed.core import Status
-from distributed.deploy.spec import ProcessInterface, SpecCluster
-from distributed.scheduler import Scheduler
-from distributed.utils import silence_logging_cmgr
 
 __all__ = ["ForkedCluster", "ForkedWorker", "worker_main"]
 
@@ -69,6 +62,10 @@ def worker_main(scheduler: str, name, nthreads: int, worker_kwargs: dict, env: d
     failed to)."""
     threading.Thread(target=_exit_with_parent, args=(alive,), name="tgsweep-parent-watch",
                      daemon=True).start()
+    import dask
+    from distributed import Worker
+    from distributed.utils import silence_logging_cmgr
+
     os.environ.update(env)
     dask.config.set(config)
     if setup is not None:
@@ -92,178 +89,198 @@ def worker_main(scheduler: str, name, nthreads: int, worker_kwargs: dict, env: d
     asyncio.run(run())
 
 
-class ForkedWorker(ProcessInterface):
-    """One worker slot of a :class:`ForkedCluster`: a process forked from the forkserver
-    running a plain ``distributed.Worker``; restarted when it dies while the slot is open."""
+def __getattr__(name):
+    """``ForkedCluster`` and ``ForkedWorker``, built on first use (PEP 562): their bases come
+    from distributed, which a serial run never imports (this module is imported with
+    :mod:`tgsweep.sweep.executors`, which the runner imports)."""
+    if name in ("ForkedCluster", "ForkedWorker"):
+        return _classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def __init__(self, scheduler: str, name=None, nthreads: int = 1, env: dict | None = None,
-                 config: dict | None = None, setup=None, silence_logs=None, context=None,
-                 connect_timeout: float = 60.0, **worker_kwargs):
-        super().__init__(scheduler=scheduler, name=name)
-        import multiprocessing as mp
 
-        self.scheduler, self.name, self.nthreads = scheduler, name, int(nthreads)
-        self.env, self.config, self.setup = dict(env or {}), dict(config or {}), setup
-        self.silence_logs = silence_logs
-        self.worker_kwargs = worker_kwargs
-        self.connect_timeout = float(connect_timeout)
-        self._ctx = context if context is not None else mp.get_context("forkserver")
-        self.process = None
-        self._alive_w = None
-        self.restarts = 0
-        self._closing = False
+@functools.cache
+def _classes() -> dict:
+    from distributed.core import Status
+    from distributed.deploy.spec import ProcessInterface, SpecCluster
+    from distributed.scheduler import Scheduler
+    from distributed.utils import silence_logging_cmgr
 
-    def __repr__(self):
-        pid = self.process.pid if self.process is not None else None
-        return f"<ForkedWorker {self.name!r}: status={self.status.name}, pid={pid}>"
+    class ForkedWorker(ProcessInterface):
+        """One worker slot of a :class:`ForkedCluster`: a process forked from the forkserver
+        running a plain ``distributed.Worker``; restarted when it dies while the slot is open."""
 
-    def _launch(self):
-        """Fork the process (blocking: the forkserver may still be importing); returns the
-        client's ends (alive write end, ready read end)."""
-        alive_r, alive_w = self._ctx.Pipe(duplex=False)
-        ready_r, ready_w = self._ctx.Pipe(duplex=False)
-        proc = self._ctx.Process(
-            target=worker_main, name=f"tgsweep dask worker {self.name}", daemon=False,
-            args=(self.scheduler, self.name, self.nthreads, self.worker_kwargs, self.env,
-                  self.config, self.setup, self.silence_logs, alive_r, ready_w))
-        try:
-            proc.start()
-        finally:  # the child's ends: only the child holds them from now on
-            alive_r.close()
-            ready_w.close()
-        self.process = proc
-        return alive_w, ready_r
+        def __init__(self, scheduler: str, name=None, nthreads: int = 1, env: dict | None = None,
+                     config: dict | None = None, setup=None, silence_logs=None, context=None,
+                     connect_timeout: float = 60.0, **worker_kwargs):
+            super().__init__(scheduler=scheduler, name=name)
+            import multiprocessing as mp
 
-    def _await_ready(self, ready_r):
-        try:
-            if not ready_r.poll(self.connect_timeout):
-                return ("error", f"no connection to the scheduler within "
-                                 f"{self.connect_timeout:g} s")
-            return ready_r.recv()
-        except (EOFError, OSError):
-            return ("error", "the worker process exited before it connected")
-        finally:
-            ready_r.close()
-
-    async def start(self):
-        loop = asyncio.get_running_loop()
-        alive_w, ready_r = await loop.run_in_executor(None, self._launch)
-        old, self._alive_w = self._alive_w, alive_w
-        if old is not None:
-            old.close()
-        status, info = await loop.run_in_executor(None, self._await_ready, ready_r)
-        if status != "ok":
-            await self._stop_process()
-            raise RuntimeError(f"dask worker {self.name!r} failed to start: {info}")
-        self.address = info
-        loop.add_reader(self.process.sentinel, self._on_exit, weakref.ref(self.process))
-        await super().start()
-
-    def _on_exit(self, proc_ref) -> None:
-        """Event loop callback: the process ended; replace it unless the slot is closing."""
-        proc = proc_ref()
-        if proc is None or proc is not self.process:
-            return
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(proc.sentinel)
-        proc.join(0)
-        # exit code 0: the worker closed itself (retired by the scheduler, or the scheduler
-        # is gone); only a process killed or failed is replaced
-        if (self._closing or self.status != Status.running or proc.exitcode == 0
-                or self.restarts >= MAX_RESTARTS):
-            return
-        self.restarts += 1
-        self.status = Status.created  # start() sets it running again
-        loop.create_task(self._restart())
-
-    async def _restart(self):
-        try:
-            async with self.lock:
-                if not self._closing and self.status == Status.created:
-                    await self.start()
-        except Exception:  # noqa: BLE001 - a slot that cannot restart stays closed
-            self.status = Status.failed
-            self._event_finished.set()
-
-    async def _stop_process(self, grace: float = 2.0):
-        proc = self.process
-        if proc is None:
-            return
-        loop = asyncio.get_running_loop()
-        try:
-            loop.remove_reader(proc.sentinel)
-        except (ValueError, OSError):
-            pass
-
-        def stop():
-            if proc.exitcode is None:
-                proc.terminate()
-                proc.join(grace)
-            if proc.exitcode is None:
-                proc.kill()
-                proc.join()
-
-        await loop.run_in_executor(None, stop)
-        if self._alive_w is not None:
-            self._alive_w.close()
+            self.scheduler, self.name, self.nthreads = scheduler, name, int(nthreads)
+            self.env, self.config, self.setup = dict(env or {}), dict(config or {}), setup
+            self.silence_logs = silence_logs
+            self.worker_kwargs = worker_kwargs
+            self.connect_timeout = float(connect_timeout)
+            self._ctx = context if context is not None else mp.get_context("forkserver")
+            self.process = None
             self._alive_w = None
+            self.restarts = 0
+            self._closing = False
 
-    async def close(self):
-        self._closing = True
-        await self._stop_process()
-        await super().close()
+        def __repr__(self):
+            pid = self.process.pid if self.process is not None else None
+            return f"<ForkedWorker {self.name!r}: status={self.status.name}, pid={pid}>"
+
+        def _launch(self):
+            """Fork the process (blocking: the forkserver may still be importing); returns the
+            client's ends (alive write end, ready read end)."""
+            alive_r, alive_w = self._ctx.Pipe(duplex=False)
+            ready_r, ready_w = self._ctx.Pipe(duplex=False)
+            proc = self._ctx.Process(
+                target=worker_main, name=f"tgsweep dask worker {self.name}", daemon=False,
+                args=(self.scheduler, self.name, self.nthreads, self.worker_kwargs, self.env,
+                      self.config, self.setup, self.silence_logs, alive_r, ready_w))
+            try:
+                proc.start()
+            finally:  # the child's ends: only the child holds them from now on
+                alive_r.close()
+                ready_w.close()
+            self.process = proc
+            return alive_w, ready_r
+
+        def _await_ready(self, ready_r):
+            try:
+                if not ready_r.poll(self.connect_timeout):
+                    return ("error", f"no connection to the scheduler within "
+                                     f"{self.connect_timeout:g} s")
+                return ready_r.recv()
+            except (EOFError, OSError):
+                return ("error", "the worker process exited before it connected")
+            finally:
+                ready_r.close()
+
+        async def start(self):
+            loop = asyncio.get_running_loop()
+            alive_w, ready_r = await loop.run_in_executor(None, self._launch)
+            old, self._alive_w = self._alive_w, alive_w
+            if old is not None:
+                old.close()
+            status, info = await loop.run_in_executor(None, self._await_ready, ready_r)
+            if status != "ok":
+                await self._stop_process()
+                raise RuntimeError(f"dask worker {self.name!r} failed to start: {info}")
+            self.address = info
+            loop.add_reader(self.process.sentinel, self._on_exit, weakref.ref(self.process))
+            await super().start()
+
+        def _on_exit(self, proc_ref) -> None:
+            """Event loop callback: the process ended; replace it unless the slot is closing."""
+            proc = proc_ref()
+            if proc is None or proc is not self.process:
+                return
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(proc.sentinel)
+            proc.join(0)
+            # exit code 0: the worker closed itself (retired by the scheduler, or the scheduler
+            # is gone); only a process killed or failed is replaced
+            if (self._closing or self.status != Status.running or proc.exitcode == 0
+                    or self.restarts >= MAX_RESTARTS):
+                return
+            self.restarts += 1
+            self.status = Status.created  # start() sets it running again
+            loop.create_task(self._restart())
+
+        async def _restart(self):
+            try:
+                async with self.lock:
+                    if not self._closing and self.status == Status.created:
+                        await self.start()
+            except Exception:  # noqa: BLE001 - a slot that cannot restart stays closed
+                self.status = Status.failed
+                self._event_finished.set()
+
+        async def _stop_process(self, grace: float = 2.0):
+            proc = self.process
+            if proc is None:
+                return
+            loop = asyncio.get_running_loop()
+            try:
+                loop.remove_reader(proc.sentinel)
+            except (ValueError, OSError):
+                pass
+
+            def stop():
+                if proc.exitcode is None:
+                    proc.terminate()
+                    proc.join(grace)
+                if proc.exitcode is None:
+                    proc.kill()
+                    proc.join()
+
+            await loop.run_in_executor(None, stop)
+            if self._alive_w is not None:
+                self._alive_w.close()
+                self._alive_w = None
+
+        async def close(self):
+            self._closing = True
+            await self._stop_process()
+            await super().close()
 
 
-class ForkedCluster(SpecCluster):
-    """``n_workers`` :class:`ForkedWorker` s and an in-process scheduler on ``host``
-    (no dashboard unless ``dashboard_address`` is given), like a ``LocalCluster`` with
-    ``processes=True`` but without nannies.
+    class ForkedCluster(SpecCluster):
+        """``n_workers`` :class:`ForkedWorker` s and an in-process scheduler on ``host``
+        (no dashboard unless ``dashboard_address`` is given), like a ``LocalCluster`` with
+        ``processes=True`` but without nannies.
 
-    ``env``, ``config``, ``setup`` and ``silence_logs`` are passed to every worker;
-    ``memory_limit`` per worker defaults to the machine's memory over ``n_workers`` (what a
-    LocalCluster gives), ``worker_kwargs`` go to ``distributed.Worker``."""
+        ``env``, ``config``, ``setup`` and ``silence_logs`` are passed to every worker;
+        ``memory_limit`` per worker defaults to the machine's memory over ``n_workers`` (what a
+        LocalCluster gives), ``worker_kwargs`` go to ``distributed.Worker``."""
 
-    def __init__(self, n_workers: int = 2, threads_per_worker: int = 1,
-                 host: str = "127.0.0.1", dashboard_address: str | None = None,
-                 env: dict | None = None, config: dict | None = None, setup=None,
-                 silence_logs=None, memory_limit=None, worker_kwargs: dict | None = None,
-                 asynchronous: bool = False, **kwargs):
-        from distributed.system import MEMORY_LIMIT
+        def __init__(self, n_workers: int = 2, threads_per_worker: int = 1,
+                     host: str = "127.0.0.1", dashboard_address: str | None = None,
+                     env: dict | None = None, config: dict | None = None, setup=None,
+                     silence_logs=None, memory_limit=None, worker_kwargs: dict | None = None,
+                     asynchronous: bool = False, **kwargs):
+            from distributed.system import MEMORY_LIMIT
 
-        n = int(n_workers)
-        scheduler = {"cls": Scheduler, "options": {
-            "host": host, "port": 0, "dashboard": dashboard_address is not None,
-            # no dashboard: its HTTP server (health and metrics routes) on a free port, not
-            # on 8787, which another cluster may hold
-            "dashboard_address": (f"{host}:0" if dashboard_address is None
-                                  else dashboard_address), "validate": False}}
-        options = {"nthreads": int(threads_per_worker), "env": env, "config": config,
-                   "setup": setup, "silence_logs": silence_logs, "host": host,
-                   "memory_limit": (int(MEMORY_LIMIT // max(n, 1)) if memory_limit is None
-                                    else memory_limit),
-                   **(worker_kwargs or {})}
-        worker = {"cls": ForkedWorker, "options": options}
-        # silenced here until the event loop has stopped (SpecCluster would restore the levels
-        # at the end of its close, while the scheduler may still log the workers' closed
-        # connections from the loop thread)
-        self._silence = contextlib.ExitStack()
-        if silence_logs:
-            self._silence.enter_context(silence_logging_cmgr(level=silence_logs))
-        try:
-            super().__init__(scheduler=scheduler, workers={i: worker for i in range(n)},
-                             worker=worker, asynchronous=asynchronous, **kwargs)
-        except BaseException:
-            self._silence.close()
-            raise
-
-    def close(self, timeout: float | None = None):
-        try:
-            return super().close(timeout)
-        finally:
-            if not self.asynchronous:
+            n = int(n_workers)
+            scheduler = {"cls": Scheduler, "options": {
+                "host": host, "port": 0, "dashboard": dashboard_address is not None,
+                # no dashboard: its HTTP server (health and metrics routes) on a free port, not
+                # on 8787, which another cluster may hold
+                "dashboard_address": (f"{host}:0" if dashboard_address is None
+                                      else dashboard_address), "validate": False}}
+            options = {"nthreads": int(threads_per_worker), "env": env, "config": config,
+                       "setup": setup, "silence_logs": silence_logs, "host": host,
+                       "memory_limit": (int(MEMORY_LIMIT // max(n, 1)) if memory_limit is None
+                                        else memory_limit),
+                       **(worker_kwargs or {})}
+            worker = {"cls": ForkedWorker, "options": options}
+            # silenced here until the event loop has stopped (SpecCluster would restore the levels
+            # at the end of its close, while the scheduler may still log the workers' closed
+            # connections from the loop thread)
+            self._silence = contextlib.ExitStack()
+            if silence_logs:
+                self._silence.enter_context(silence_logging_cmgr(level=silence_logs))
+            try:
+                super().__init__(scheduler=scheduler, workers={i: worker for i in range(n)},
+                                 worker=worker, asynchronous=asynchronous, **kwargs)
+            except BaseException:
                 self._silence.close()
+                raise
 
-    def worker_pids(self) -> list[int]:
-        """Process ids of the worker processes now running."""
-        return [w.process.pid for w in self.workers.values()
-                if getattr(w, "process", None) is not None and w.process.exitcode is None]
+        def close(self, timeout: float | None = None):
+            try:
+                return super().close(timeout)
+            finally:
+                if not self.asynchronous:
+                    self._silence.close()
+
+        def worker_pids(self) -> list[int]:
+            """Process ids of the worker processes now running."""
+            return [w.process.pid for w in self.workers.values()
+                    if getattr(w, "process", None) is not None and w.process.exitcode is None]
+
+    for cls in (ForkedWorker, ForkedCluster):
+        cls.__module__, cls.__qualname__ = __name__, cls.__name__
+    return {"ForkedWorker": ForkedWorker, "ForkedCluster": ForkedCluster}
