@@ -133,11 +133,14 @@ def test_cli_dask_run_leaves_no_process(tmp_path, reference, fault, rc):
     """``tgsweep run --dask --workers 2``: bitwise the serial run when undisturbed; after it
     ends -- normally, by Ctrl-C (SIGINT after the 6th stored task, exit 130) or by kill -9 of
     the client at that point -- no process it started (forkserver, workers, resource tracker)
-    remains: the workers see the client's end of a pipe close and exit."""
+    remains: the workers see the client's end of a pipe close and exit.  Closed rather than
+    killed, every worker has removed its scratch directory (it closes on SIGTERM)."""
     token = f"TGSWEEP_TEST_TOKEN={uuid.uuid4().hex}"
     spec = write_spec(tmp_path / "s.toml", SPEC)
     out = tmp_path / "o.zarr"
-    env = {**os.environ, **PIN, "TGSWEEP_TEST_TOKEN": token.split("=", 1)[1]}
+    scratch = tmp_path / "scratch"  # the workers' local directories (dask-scratch-space)
+    env = {**os.environ, **PIN, "TGSWEEP_TEST_TOKEN": token.split("=", 1)[1],
+           "DASK_TEMPORARY_DIRECTORY": str(scratch)}
     if fault:
         env["TGSWEEP_FAULT"] = fault
     proc = subprocess.Popen([sys.executable, "-m", "tgsweep.cli", "run", str(spec), "--out",
@@ -154,6 +157,10 @@ def test_cli_dask_run_leaves_no_process(tmp_path, reference, fault, rc):
             assert "interrupted after" in stderr, stderr
         left = _none_left(token.split("=", 1)[1])
         assert not left, f"left running: {left}"
+        if rc != -signal.SIGKILL:  # closed, not killed: each worker removed its directory
+            assert scratch.is_dir()
+            assert not list(scratch.glob("dask-scratch-space/worker-*")), \
+                list(scratch.rglob("*"))
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # only if the test failed: what is left

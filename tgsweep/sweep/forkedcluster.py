@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import signal
 import threading
 import weakref
 
@@ -79,6 +80,11 @@ def worker_main(scheduler: str, name, nthreads: int, worker_kwargs: dict, env: d
             ready.send(("error", f"{type(exc).__name__}: {exc}"))
             ready.close()
             raise
+        # SIGTERM (how the cluster ends this process): close as a worker does, so that its
+        # scratch directory is removed; a running task is not waited for
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGTERM, lambda: asyncio.ensure_future(
+                worker.close(reason="worker-sigterm", executor_wait=False, timeout=2)))
         ready.send(("ok", worker.address))
         ready.close()
         await worker.finished()
@@ -199,6 +205,8 @@ def _classes() -> dict:
                 self._event_finished.set()
 
         async def _stop_process(self, grace: float = 2.0):
+            """End the process: SIGTERM (the worker closes, see :func:`worker_main`), up to
+            ``grace`` seconds, then SIGKILL; reaped."""
             proc = self.process
             if proc is None:
                 return
