@@ -195,12 +195,19 @@ def _classes() -> dict:
             self.status = Status.created  # start() sets it running again
             loop.create_task(self._restart())
 
-        async def _restart(self):
-            try:
-                async with self.lock:
-                    if not self._closing and self.status == Status.created:
+        async def _restart(self, attempts: int = 3, pause: float = 0.5):
+            """Start a fresh process in this slot; a few attempts (the scheduler refuses the
+            name until it has removed the dead worker), then the slot stays failed."""
+            async with self.lock:
+                for attempt in range(attempts):
+                    if self._closing or self.status != Status.created:
+                        return
+                    try:
                         await self.start()
-            except Exception:  # noqa: BLE001 - a slot that cannot restart stays closed
+                        return
+                    except Exception:  # noqa: BLE001 - tried again, then given up
+                        if attempt + 1 < attempts:
+                            await asyncio.sleep(pause)
                 self.status = Status.failed
                 self._event_finished.set()
 
