@@ -33,9 +33,10 @@ Printed (goals of the sweep engine in brackets):
   that requested workers are used; the mode each run reported is printed) over
   ``python -c "import tgsweep"`` [<= 0.3 s serial, <= 1.0 s with workers], and the whole
   ``tgsweep status STORE`` command [< 1 s]; the dask case also says how much of it is the
-  import of distributed (``python -c "import tgsweep, distributed"`` over the import);  measured as a user's Python runs: every
-  subprocess gets the environment without ``PYTHONDONTWRITEBYTECODE`` (after an untimed
-  warm-up run of each case that writes ``__pycache__``), the baseline import too;
+  import of distributed (``python -c "import tgsweep, distributed"`` over the import);
+  measured as a user's Python runs: every subprocess gets the environment without
+  ``PYTHONDONTWRITEBYTECODE`` (after an untimed warm-up run of each case that writes
+  ``__pycache__``), the baseline import too;
   ``--no-bytecode`` keeps the variable (every process compiles tgsweep from source);
 Every line holding a goal starts with or contains ``GOAL``.
 * ``--cold``: a first sweep on an empty numba cache / (the warm sweep + one compilation of the
