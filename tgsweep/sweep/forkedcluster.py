@@ -23,8 +23,11 @@ number of threads, and keeps what the nanny did that a sweep relies on:
   ``allowed-failures`` limit still marks a task that kills every worker it runs on);
 * ``start`` returns once the worker has registered with the scheduler.
 
-Closing retires the workers through the scheduler as ``SpecCluster`` does, then terminates
-any process still there (SIGTERM, then SIGKILL) and reaps it.
+Closing sends each worker SIGTERM, on which it closes as a worker does (its scratch directory
+removed, a running task not waited for), SIGKILL after 2 s, and reaps it: the trivial run's
+whole tear-down (client, workers, scheduler) took 27 ms.  Nothing is lost by not waiting for
+more: in a sweep the client alone writes, and every store write is a complete file renamed
+into place.
 """
 
 from __future__ import annotations
