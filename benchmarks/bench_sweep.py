@@ -32,9 +32,11 @@ Printed (goals of the sweep engine in brackets):
 * start-up and tear-down of a trivial run (8 one-sample tasks of a 12-site lattice, enough
   that requested workers are used; the mode each run reported is printed) over
   ``python -c "import tgsweep"`` [<= 0.3 s serial, <= 1.0 s with workers], and the whole
-  ``tgsweep status STORE`` command [< 1 s];  measured as a user's Python runs: every
-  subprocess gets the environment without ``PYTHONDONTWRITEBYTECODE`` (after an untimed
-  warm-up run of each case that writes ``__pycache__``), the baseline import too;
+  ``tgsweep status STORE`` command [< 1 s]; the dask case also says how much of it is the
+  import of distributed (``python -c "import tgsweep, distributed"`` over the import);
+  measured as a user's Python runs: every subprocess gets the environment without
+  ``PYTHONDONTWRITEBYTECODE`` (after an untimed warm-up run of each case that writes
+  ``__pycache__``), the baseline import too;
   ``--no-bytecode`` keeps the variable (every process compiles tgsweep from source);
 Every line holding a goal starts with or contains ``GOAL``.
 * ``--cold``: a first sweep on an empty numba cache / (the warm sweep + one compilation of the
@@ -401,6 +403,9 @@ def section_startup(tmp: Path, repeats, which=tuple(START_CASES)):
     toml.write_text(TRIVIAL)
     cases = {"import tgsweep": [sys.executable, "-c", "import tgsweep"],
              **{START_CASES[k]: None for k in START_CASES if k in which}}
+    breakdown = "import tgsweep, distributed"  # what the dask run's client imports first
+    if "dask" in which:
+        cases[breakdown] = [sys.executable, "-c", "import tgsweep, distributed"]
     extra = {"run --serial": ["--serial"], "run (auto)": [], "run --workers 2": ["--workers", "2"],
              "run --dask --workers 2": ["--dask", "--workers", "2"]}
     walls = {k: [] for k in cases}
@@ -428,9 +433,16 @@ def section_startup(tmp: Path, repeats, which=tuple(START_CASES)):
              "user's machine):" if BYTECODE["on"] else "off (--no-bytecode: every process "
              "compiles tgsweep's modules from source):"), flush=True)
     for k in list(cases)[1:]:
+        if k == breakdown:
+            continue
         goal = "<= 0.3" if k in ("run --serial", "run (auto)") else "<= 1.0"
         print(f"    GOAL {k:24s} +{med(walls[k]) - base:5.2f} s  (goal {goal})   [{modes[k]}; "
               f"CPU +{med(cpus[k]) - cbase:.2f} s]", flush=True)
+        if k == START_CASES["dask"]:
+            dw, dc = med(walls[breakdown]) - base, med(cpus[breakdown]) - cbase
+            print(f"         of it: importing distributed +{dw:.2f} s (CPU +{dc:.2f} s); "
+                  f"scheduler, workers, tasks, tear-down +{med(walls[k]) - base - dw:.2f} s "
+                  f"(CPU +{med(cpus[k]) - cbase - dc:.2f} s)", flush=True)
     store = sorted(tmp.glob("triv-0-*.zarr"))[0]  # the first trivial run's store
     st = [measure(tg("status", store)) for _ in range(repeats)]
     print(f"    GOAL tgsweep status STORE     {med([w for w, _ in st]):5.2f} s whole process "

@@ -17,9 +17,11 @@ Two kinds:
   loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).  ``tgsweep run
   --workers N`` starts that server first thing (:func:`start_forkserver`), forked from the
   still single-threaded client, so that it is ready by the end of the client's first task.
-* ``"dask"``: a ``distributed.LocalCluster`` (one thread per worker process, scheduler on
-  127.0.0.1, no dashboard unless asked, the worker profiler off, workers forked from a
-  forkserver that imported distributed and tgsweep once) and its ``Client``.
+* ``"dask"``: a :class:`~tgsweep.sweep.forkedcluster.ForkedCluster` (a ``SpecCluster``:
+  scheduler in this process on 127.0.0.1, no dashboard unless asked, plain workers without
+  nannies, one thread each, the worker profiler off, forked from a forkserver that imported
+  distributed and tgsweep once; a ``distributed.LocalCluster`` where there is no forkserver)
+  and its ``Client``.
 
 Every worker runs one BLAS / OpenMP / numba thread (:data:`PIN_ENV`, and threadpoolctl limits
 for libraries already loaded).
@@ -36,6 +38,7 @@ __all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG", "dask_e
            "start_forkserver", "preload_modules"]
 
 from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenMP/numba thread
+from . import forkedcluster  # dask workers' entry point (distributed loaded on first use)
 from . import tasks  # noqa: F401 - what workers run; a forkserver forked from here inherits it
 
 #: dask settings for sweep clusters: per-task costs that a sweep does not need are off
@@ -57,9 +60,21 @@ PRELOAD = "tgsweep.sweep.worker_preload"
 
 
 def preload_modules(kind: str = "processes") -> list[str]:
-    """Modules the forkserver imports for workers of ``kind`` (a LocalCluster's also need
-    distributed, and this module for its worker preload hook)."""
-    return [PRELOAD] if kind == "processes" else ["distributed", PRELOAD, __name__]
+    """Modules the forkserver imports for workers of ``kind``.
+
+    Process-pool workers: :data:`PRELOAD` (tasks, and numba's CPU target initialized once in
+    the server).  Dask workers (:mod:`tgsweep.sweep.forkedcluster`): distributed, that module
+    and this one (tasks), but *not* numba's target: the workers are forked as soon as the
+    scheduler runs, and the server initializing the target first (~0.3 s of CPU, 0.4-0.5 s
+    of wall time on 2 busy cores) delayed every worker by that much (measured: the workers'
+    fork requests waited for it).  A worker initializes it itself on its first kernel call,
+    on its own core while the others do the same; a run that calls no kernel never does.  The
+    price, where tasks call kernels: that initialization once per worker instead of once
+    (measured, 40 tasks of a 48-site lattice on 2 workers: +0.4 s of CPU, wall time within
+    the noise of a loaded machine); the trivial run's start-up gains 0.4-0.5 s of wall time."""
+    if kind == "processes":
+        return [PRELOAD]
+    return ["distributed", f"{__package__}.forkedcluster", __name__]
 
 
 def start_forkserver(kind: str = "processes") -> str:
@@ -220,6 +235,13 @@ def dask_setup(worker) -> None:
     pin_this_process()
 
 
+def _init_dask_worker() -> None:
+    """Set-up of a :class:`~tgsweep.sweep.forkedcluster.ForkedCluster` worker process, before
+    its worker starts: as :func:`dask_setup`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pin_this_process()
+
+
 def _ready() -> int:
     return os.getpid()
 
@@ -251,7 +273,8 @@ class LocalWorkers:
 
     With ``auto``, the runner may decide not to use them (the work left is too small).
     ``start_seconds`` is the estimate the runner compares with the work left when deciding
-    between serial and parallel (measured on 2 cores: about 0.5 s for processes, 2 s for dask).
+    between serial and parallel (measured on 2 cores: about 0.5 s for processes, 1 s for dask:
+    the trivial run's start-up and tear-down over ``import tgsweep``, +0.3 s and +0.7 s).
     """
 
     def __init__(self, n: int = 2, kind: str = "processes", auto: bool = True,
@@ -259,7 +282,7 @@ class LocalWorkers:
         if kind not in ("processes", "dask"):
             raise ValueError(f"workers kind must be 'processes' or 'dask', got {kind!r}")
         self.n, self.kind, self.auto, self.dashboard = int(n), kind, auto, dashboard
-        self.start_seconds = 0.5 if kind == "processes" else 2.0
+        self.start_seconds = 0.5 if kind == "processes" else 1.0
         self._thread = None
         self._executor = None
         self._cluster = None
@@ -271,6 +294,13 @@ class LocalWorkers:
 
     def __repr__(self):
         return f"{self.n} {'worker processes' if self.kind == 'processes' else 'dask workers'}"
+
+    @property
+    def cluster(self):
+        """The dask cluster of ``kind="dask"`` workers once started (a
+        :class:`~tgsweep.sweep.forkedcluster.ForkedCluster` where the forkserver exists, else a
+        ``LocalCluster``); None otherwise."""
+        return self._cluster
 
     @property
     def started(self) -> bool:
@@ -313,22 +343,31 @@ class LocalWorkers:
         import multiprocessing as mp
 
         cfg = dict(DASK_CONFIG)
-        if "forkserver" in mp.get_all_start_methods():
-            # workers forked from one server that imported distributed and tgsweep once,
-            # instead of each spawned worker importing both (~1 s of CPU each).  The server is
-            # started first, so that its imports (distributed, tgsweep, numba) run on another
-            # core while this thread imports distributed and starts the scheduler, not after
+        forked = "forkserver" in mp.get_all_start_methods()
+        if forked:
+            # plain workers forked from one server that imported distributed and tgsweep once
+            # (forked itself from this process at the command's start), no nannies: see
+            # tgsweep.sweep.forkedcluster
             cfg["distributed.worker.multiprocessing-method"] = "forkserver"
             start_forkserver("dask")
 
         import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         with dask.config.set(cfg):
-            self._cluster = LocalCluster(
-                n_workers=self.n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0" if self.dashboard else None,
-                env={**PIN_ENV, **dask_env()}, silence_logs=50, preload=[__name__])
+            if forked:
+                self._cluster = forkedcluster.ForkedCluster(
+                    n_workers=self.n, threads_per_worker=1, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0" if self.dashboard else None,
+                    env={**PIN_ENV, **dask_env()}, config=cfg, setup=_init_dask_worker,
+                    silence_logs=50)
+            else:
+                from distributed import LocalCluster
+
+                self._cluster = LocalCluster(
+                    n_workers=self.n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0" if self.dashboard else None,
+                    env={**PIN_ENV, **dask_env()}, silence_logs=50, preload=[__name__])
             return Client(self._cluster)
 
     def get(self):
