@@ -153,6 +153,8 @@ class _Sink:
         if remote:
             self.worker_compiled += int(getattr(res, "compiled", 0))
         fault_point("task_written")
+        if remote:
+            fault_point("worker_task_written")  # (fault tests: workers are surely running)
         self.bar.update(show=show)
 
 
