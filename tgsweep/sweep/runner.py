@@ -369,7 +369,7 @@ def _max_workers(ex) -> int:
 
 #: a batch of tasks sent to a worker in one dispatch is cut to about this many seconds of work
 #: (estimated from the throughput so far), so that one batch never holds much of the run
-BATCH_SECONDS = 0.2
+BATCH_SECONDS = 0.5
 
 
 def batch_size(left: int, workers: int, per_task: float | None) -> int:
