@@ -14,7 +14,8 @@ Two kinds:
 * ``"processes"`` (default): a :class:`concurrent.futures.ProcessPoolExecutor` on a forkserver
   that has imported :mod:`tgsweep.sweep.tasks` and initialized numba once
   (:mod:`tgsweep.sweep.worker_preload`), so each worker starts in milliseconds with tgsweep
-  loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).  ``tgsweep run
+  loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone) and leave as soon as
+  the client is gone, ``kill -9`` included (a lifeline pipe, :func:`_watch_lifeline`).  ``tgsweep run
   --workers N`` starts that server first thing (:func:`start_forkserver`), forked from the
   still single-threaded client, so that it is ready by the end of the client's first task.
 * ``"dask"``: a ``distributed.LocalCluster`` (one thread per worker process, scheduler on
