@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -253,10 +252,6 @@ def _chunk_index(arr, region) -> tuple[int, ...] | None:
     return tuple(index)
 
 
-#: threads writing the chunks of one shard at once (:meth:`ZarrStore._write_blocks`)
-WRITE_THREADS = 4
-
-
 def _encode_chunk(arr, region, values, root) -> bool:
     """Write ``values`` as the whole chunk ``region`` of the array ``arr`` (a store under
     the directory ``root``): padded with the fill value to the chunk shape, encoded by the
@@ -292,10 +287,14 @@ def _encode_chunk(arr, region, values, root) -> bool:
     data = pipe.array_bytes_codec._encode_sync(nd, spec)
     for codec in pipe.bytes_bytes_codecs:
         data = codec._encode_sync(data, spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{uuid.uuid4().hex}.partial")
     try:
-        with open(tmp, "wb") as fh:
+        try:
+            fh = open(tmp, "wb")
+        except FileNotFoundError:  # the chunk's directory, made on its first write only
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(tmp, "wb")
+        with fh:
             fh.write(data.as_buffer_like())
         os.replace(tmp, path)
     except BaseException:
@@ -458,21 +457,12 @@ class ZarrStore(ResultStore):
         handles' metadata read); anything else goes concurrently through zarr's event loop."""
         self._check_identity()
         with zarr_quiet():
-            jobs = [(name, self._array(name), region, values) for name, region, values in blocks]
-            if len(jobs) >= 2 * WRITE_THREADS:
-                # whole chunks encoded and written by a few threads at once: most of a chunk
-                # write is the file system's work on the temporary file and its rename (~0.2
-                # ms each), which runs without the GIL; a 33-array shard 27 -> 14 ms wall.  All
-                # of them finish (or fail) before this returns: the caller flags the tasks
-                # done only after
-                with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="tgsweep-write") as ex:
-                    written = list(ex.map(lambda j: _encode_chunk(j[1], j[2], j[3], self.path),
-                                          jobs))
-            else:
-                written = [_encode_chunk(arr, region, values, self.path)
-                           for _, arr, region, values in jobs]
-            todo = [(arr, region, np.asarray(values, dtype=object) if name == "error" else values)
-                    for (name, arr, region, values), ok in zip(jobs, written) if not ok]
+            todo = []
+            for name, region, values in blocks:
+                arr = self._array(name)
+                if not _encode_chunk(arr, region, values, self.path):
+                    todo.append((arr, region, np.asarray(values, dtype=object)
+                                 if name == "error" else values))
             if len(todo) == 1:
                 arr, region, values = todo[0]
                 arr[region] = values
