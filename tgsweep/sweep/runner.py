@@ -39,6 +39,7 @@ from .store import MemoryStore, ResultStore, ZarrStore, provenance
 from .tasks import STATUS, compute_chunk, compute_chunks
 
 __all__ = ["run_sweep", "execute_task", "RunReport", "StoreExists", "Interrupted", "PIN_ENV",
+           "batch_size", "BATCH_SECONDS",
            "Progress"]
 
 
