@@ -14,7 +14,8 @@ Two kinds:
 * ``"processes"`` (default): a :class:`concurrent.futures.ProcessPoolExecutor` on a forkserver
   that has imported :mod:`tgsweep.sweep.tasks` and initialized numba once
   (:mod:`tgsweep.sweep.worker_preload`), so each worker starts in milliseconds with tgsweep
-  loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone).  ``tgsweep run
+  loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone) and leave as soon as
+  the client is gone, ``kill -9`` included (a lifeline pipe, :func:`_watch_lifeline`).  ``tgsweep run
   --workers N`` starts that server first thing (:func:`start_forkserver`), forked from the
   still single-threaded client, so that it is ready by the end of the client's first task.
 * ``"dask"``: a :class:`~tgsweep.sweep.forkedcluster.ForkedCluster` (a ``SpecCluster``:
@@ -219,9 +220,39 @@ def pin_this_process() -> None:
     _LIMITS.append(threadpool_limits(limits=1))
 
 
-def _init_pool_worker() -> None:
+def _init_pool_worker(lifeline=None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the client shuts workers down
+    if lifeline is not None:
+        _watch_lifeline(lifeline)
     pin_this_process()
+
+
+def _watch_lifeline(conn) -> None:
+    """Leave this worker process as soon as the client that started it is gone.
+
+    ``conn`` is the read end of a pipe whose write end only the client holds (the "lifeline",
+    :meth:`LocalWorkers._make_pool`): a daemon thread blocks reading it (no CPU, no polling),
+    and the read ends -- end of file -- exactly when the client has exited or been killed
+    (``kill -9`` included: the kernel closes a dead process's descriptors), or at once if the
+    client died before this worker got here (no race).  Then this process exits without
+    finalization: nobody is left to receive its results, and workers never write the store.
+    Without it a worker outlived a killed client, blocked forever on the pool's call queue,
+    whose pipe it holds both ends of itself, and with it the forkserver, which stays while any
+    worker holds its "alive" descriptor; with the workers gone the forkserver sees the end of
+    that pipe and exits too (``multiprocessing.forkserver``).  Unlike ``PR_SET_PDEATHSIG``,
+    this does not depend on which process or thread forked the worker (workers are children of
+    the forkserver, not of the client, and the forkserver may be forked or spawned by a
+    thread that ends before the client does) and works on every POSIX system."""
+
+    def watch():
+        try:
+            while True:
+                conn.recv_bytes()  # the client never sends: this returns only by raising
+        except BaseException:  # noqa: BLE001 - EOF (client gone) or the descriptor closed
+            pass
+        os._exit(70)  # EX_SOFTWARE-like status; only the forkserver reaps it
+
+    threading.Thread(target=watch, name="tgsweep-lifeline", daemon=True).start()
 
 
 def dask_setup(worker) -> None:
@@ -288,6 +319,7 @@ class LocalWorkers:
         self._cluster = None
         self._error = None
         self._lock = threading.Lock()
+        self._lifeline = None  # (read end, write end) of the workers' lifeline pipe
         #: kinds of spec (runner's kernel key) whose tasks these workers ran: their kernels are
         #: loaded, so a later run of the same kind needs no first task in the client
         self.warmed: set = set()
@@ -333,8 +365,13 @@ class LocalWorkers:
 
         ctx = mp.get_context("forkserver")
         start_forkserver("processes")  # unless already running (forked at the command's start)
+        if self._lifeline is None:
+            # read end to every worker (passed to it as a descriptor by the forkserver), write
+            # end kept here only: its end of file tells the workers that this process is gone
+            self._lifeline = ctx.Pipe(duplex=False)
         with _server_environ():
-            pool = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init_pool_worker)
+            pool = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init_pool_worker,
+                                       initargs=(self._lifeline[0],))
             for f in [pool.submit(_ready) for _ in range(self.n)]:  # start every process now
                 f.result()
         return pool
@@ -370,6 +407,13 @@ class LocalWorkers:
                     env={**PIN_ENV, **dask_env()}, silence_logs=50, preload=[__name__])
             return Client(self._cluster)
 
+    def _cut_lifeline(self) -> None:
+        """Close both ends of the lifeline (after the pool is shut down: a worker still alive,
+        e.g. one that ignored termination, exits when it sees the end of file)."""
+        line, self._lifeline = self._lifeline, None
+        for conn in line or ():
+            conn.close()
+
     def get(self):
         """The executor (a ProcessPoolExecutor or a distributed Client), started if needed."""
         self.start()
@@ -400,6 +444,8 @@ class LocalWorkers:
         cluster, self._cluster = self._cluster, None
         self._thread = None
         self.warmed = set()
+        if self.kind == "processes" and ex is None:
+            self._cut_lifeline()  # the pool did not start (its error was raised by get())
         if ex is not None and self.kind == "processes":
             procs = list((getattr(ex, "_processes", None) or {}).values())
             if now:  # running tasks are not waited for (their results would be discarded)
@@ -409,6 +455,7 @@ class LocalWorkers:
                 for proc in procs:
                     proc.join(5)
             ex.shutdown(wait=True, cancel_futures=True)
+            self._cut_lifeline()
             return
         try:
             if ex is not None:

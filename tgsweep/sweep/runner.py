@@ -36,9 +36,10 @@ from .faults import fault_point
 from .kernels import CompileWatch
 from .spec import Spec
 from .store import MemoryStore, ResultStore, ZarrStore, provenance
-from .tasks import STATUS, compute_chunk
+from .tasks import STATUS, compute_chunk, compute_chunks
 
 __all__ = ["run_sweep", "execute_task", "RunReport", "StoreExists", "Interrupted", "PIN_ENV",
+           "batch_size", "BATCH_SECONDS",
            "Progress"]
 
 
@@ -153,6 +154,8 @@ class _Sink:
         if remote:
             self.worker_compiled += int(getattr(res, "compiled", 0))
         fault_point("task_written")
+        if remote:
+            fault_point("worker_task_written")  # (fault tests: workers are surely running)
         self.bar.update(show=show)
 
 
@@ -325,11 +328,13 @@ def _run(spec, todo, executor, sink, bar, warm, log) -> tuple[str, float]:
             log.write(f"running on {executor!r}" + (f": about {left:.0f} s of work left in one "
                       "process\n" if per_task is not None else "\n"))
         executor.start()
-        with _one_thread():  # tasks here while the workers start, rather than waiting idle
-            # (leaving them at least two tasks each)
-            while len(todo) > 2 * executor.n and not executor.ready:
-                p, c = todo.pop(0)
-                sink.accept(compute_chunk(spec, p, c), remote=False)
+        if len(todo) > 2 * executor.n and not executor.ready:
+            with _one_thread():  # tasks here while the workers start, rather than waiting
+                # idle (leaving them at least two tasks each); not entered when the workers
+                # are ready (threadpoolctl's limits cost ~1 ms before the first dispatch)
+                while len(todo) > 2 * executor.n and not executor.ready:
+                    p, c = todo.pop(0)
+                    sink.accept(compute_chunk(spec, p, c), remote=False)
         mode = repr(executor)
         _run_futures(spec, todo, executor.get(), sink, restart=executor.restart)
         executor.warmed.add(key)
@@ -363,26 +368,55 @@ def _max_workers(ex) -> int:
     return int(n) if isinstance(n, int) and n > 0 else 8
 
 
+#: a batch of tasks sent to a worker in one dispatch is cut to about this many seconds of work
+#: (estimated from the throughput so far), so that one batch never holds much of the run
+BATCH_SECONDS = 0.5
+
+
+def batch_size(left: int, workers: int, per_task: float | None) -> int:
+    """Tasks in the next dispatch to a worker: a third of each worker's share of the ``left``
+    tasks not yet sent (guided self-scheduling, Polychronopoulos & Kuck, IEEE Trans. Comput.
+    36, 1425 (1987), with a smaller factor), at most :data:`BATCH_SECONDS` of work at
+    ``per_task`` seconds per task (one task while there is no estimate yet), at least one.
+    Batches shrink towards the end, so the last tasks go out one at a time and the workers
+    finish together as with one task per dispatch, while each dispatch before costs the
+    client's pool one round trip for several tasks."""
+    k = left // (3 * max(1, workers))
+    cap = 1 if not per_task or per_task <= 0 else int(BATCH_SECONDS / per_task)
+    return max(1, min(k, cap, left))
+
+
 def _run_futures(spec, todo, ex, sink, restart=None) -> None:
-    """concurrent.futures executor (or a LocalWorkers' Client): a window of in-flight tasks so
-    the client's memory does not grow with the number of tasks; results written as they come."""
+    """concurrent.futures executor (or a LocalWorkers' Client): a window of in-flight batches
+    of tasks (:func:`batch_size`) so the client's memory does not grow with the number of
+    tasks; results written as they come.  Which worker computes which task, and in which
+    batch, changes no stored bit: a task's result depends on (spec, p, c) only."""
     if _is_client(ex):
         return _run_client(spec, todo, ex, sink)
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     queue = list(reversed(todo))
-    window = 2 * _max_workers(ex) + 2
+    workers = _max_workers(ex)
+    window = 2 * workers + 2
     pending = {}
     restarts = 0
+    t_first = None
+    n_back = 0  # tasks returned since t_first (the throughput estimate)
     try:
         while queue or pending:
             while queue and len(pending) < window:
-                p, c = queue.pop()
-                pending[ex.submit(compute_chunk, spec, p, c)] = (p, c)
+                if t_first is None:
+                    t_first = time.perf_counter()
+                per_task = ((time.perf_counter() - t_first) * workers / n_back
+                            if n_back else None)
+                batch = [queue.pop() for _ in range(batch_size(len(queue), workers, per_task))]
+                fut = (ex.submit(compute_chunk, spec, *batch[0]) if len(batch) == 1 else
+                       ex.submit(compute_chunks, spec, batch))
+                pending[fut] = batch
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
-                task = pending.pop(fut)
+                batch = pending.pop(fut)
                 try:
                     res = fut.result()
                 except BrokenProcessPool:
@@ -390,11 +424,14 @@ def _run_futures(spec, todo, ex, sink, restart=None) -> None:
                     if restart is None or restarts >= 3:
                         raise
                     restarts += 1
-                    queue.extend([task, *pending.values()])
+                    for b in [batch, *pending.values()]:
+                        queue.extend(reversed(b))
                     pending.clear()
                     ex = restart()
                     break
-                sink.accept(res, remote=True)
+                for r in (res if isinstance(res, list) else [res]):
+                    sink.accept(r, remote=True)
+                n_back += len(batch)
     except BaseException:
         for fut in pending:
             fut.cancel()

@@ -27,8 +27,8 @@ task-aligned chunks.)
 Single writer.  Only the process that runs the sweep writes (workers return their
 :class:`~tgsweep.sweep.tasks.ChunkResult`).  :meth:`ResultStore.write_chunk` copies a task's
 arrays into the buffer of its shard; a shard is written whole when all its missing tasks have
-arrived, or, partially filled, at most ``flush_seconds`` (or 25 times the cost of the last
-partial write, whichever is longer) after its first unwritten task arrived, and at
+arrived, or, partially filled, at most ``flush_seconds`` (5 s; or 100 times the cost of the
+last partial write, whichever is longer) after its first unwritten task arrived, and at
 :meth:`ResultStore.flush`.  The buffer holds the whole shard and stays after a partial write,
 so nothing is read back while a run fills it; only a shard holding tasks of an earlier run (a
 resume), or a buffer evicted above ``buffer_bytes``, is read once into its new buffer (safe
@@ -372,7 +372,12 @@ class ResultStore(ABC):
 
     layout: dict[str, ArraySpec]
     #: partially filled shards are written at most this long after their first task arrived
-    flush_seconds: float = 2.0
+    #: (or :attr:`flush_cost_factor` times the cost of the last partial write, if longer)
+    flush_seconds: float = 5.0
+    #: a partial write costs as much as a whole one (one file per array): waiting at least this
+    #: many times its cost keeps partial writes under 1 % of this process's time, which on a
+    #: machine whose cores all compute tasks is taken from the workers
+    flush_cost_factor: float = 100.0
     #: buffered bytes above which the oldest partial shards are written
     buffer_bytes: int = 256 << 20
 
@@ -460,12 +465,16 @@ class ResultStore(ABC):
             sb = self.shard_bytes()
             self._plan_cache = (spec, shard_plan(spec, sb))
             self.layout = store_layout(spec, sb)[0]
-            self.__dict__.pop("_done_cache", None)
+            if plan is not None:  # another spec object: read the flags afresh
+                self.__dict__.pop("_done_cache", None)
         return self._plan_cache[1]
 
     def done(self) -> np.ndarray:
-        """(n_points, n_chunks) bool array of stored tasks."""
+        """(n_points, n_chunks) bool array of stored tasks.  The flags as read are kept (this
+        process is the only writer, and keeps them up to date as it writes shards), so the
+        first shard buffer of the run that asked does not read them again."""
         d = self.read("done")
+        self._done_cache = d
         return d.reshape(-1, d.shape[-1]).astype(bool)
 
     def write_chunk(self, spec, result: ChunkResult) -> None:
@@ -529,7 +538,8 @@ class ResultStore(ABC):
     def _flush_due(self, spec, plan) -> None:
         bufs = self._buffers
         now = time.monotonic()
-        wait = max(self.flush_seconds, 25.0 * self.__dict__.get("_flush_cost", 0.0))
+        wait = max(self.flush_seconds,
+                   self.flush_cost_factor * self.__dict__.get("_flush_cost", 0.0))
         due = [k for k, sh in bufs.items() if sh.since is not None and now - sh.since >= wait]
         if due:
             self._flush_shards(spec, plan, due, keep=True)

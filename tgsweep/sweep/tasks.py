@@ -25,7 +25,7 @@ from .kernels import compiled_count, install_compile_lock
 from .interaction import make_state
 
 __all__ = ["STATUS", "ERROR_WIDTH", "sample_rng", "draw_potential", "make_ring", "run_sample",
-           "compute_chunk", "ChunkResult", "warm_cache"]
+           "compute_chunk", "compute_chunks", "ChunkResult", "warm_cache"]
 
 ERROR_WIDTH = 200
 #: self-check tolerances (relative)
@@ -169,6 +169,14 @@ def compute_chunk(spec, p: int, c: int) -> ChunkResult:
         errors[i] = err[:ERROR_WIDTH]
     fault_point("task_computed")  # where a worker is killed in the fault tests (computed, unsent)
     return ChunkResult(p, c, s0, data, status, errors, compiled_count() - n_compiled)
+
+
+def compute_chunks(spec, tasks) -> list[ChunkResult]:
+    """:func:`compute_chunk` of each ``(p, c)`` in ``tasks``, in order: several tasks in one
+    dispatch to a worker process (one round trip, one pickled spec for all of them).  Each
+    result is what :func:`compute_chunk` returns for its task alone (a task's result depends on
+    (spec, p, c) only)."""
+    return [compute_chunk(spec, p, c) for p, c in tasks]
 
 
 def warm_cache(specs, stream=None) -> int:

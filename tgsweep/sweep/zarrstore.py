@@ -287,10 +287,14 @@ def _encode_chunk(arr, region, values, root) -> bool:
     data = pipe.array_bytes_codec._encode_sync(nd, spec)
     for codec in pipe.bytes_bytes_codecs:
         data = codec._encode_sync(data, spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{uuid.uuid4().hex}.partial")
     try:
-        with open(tmp, "wb") as fh:
+        try:
+            fh = open(tmp, "wb")
+        except FileNotFoundError:  # the chunk's directory, made on its first write only
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(tmp, "wb")
+        with fh:
             fh.write(data.as_buffer_like())
         os.replace(tmp, path)
     except BaseException:
@@ -379,6 +383,7 @@ class ZarrStore(ResultStore):
         if known is not None and known[1] != sid:
             self.__dict__.pop("_handles", None)
             self.__dict__.pop("_summary_acc", None)
+            self.__dict__.pop("_done_cache", None)
         self._identity = (stamp, sid)
 
     # ------------------------------------------------------------------ interface
