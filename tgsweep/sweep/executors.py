@@ -15,7 +15,7 @@ Two kinds:
   that has imported :mod:`tgsweep.sweep.tasks` and initialized numba once
   (:mod:`tgsweep.sweep.worker_preload`), so each worker starts in milliseconds with tgsweep
   loaded; workers ignore SIGINT (Ctrl-C is handled by the client alone) and leave as soon as
-  the client is gone, ``kill -9`` included (a lifeline pipe, :func:`_watch_lifeline`).  ``tgsweep run
+  the client is gone, ``kill -9`` included (a lifeline pipe, :func:`tgsweep.sweep.lifeline.watch`).  ``tgsweep run
   --workers N`` starts that server first thing (:func:`start_forkserver`), forked from the
   still single-threaded client, so that it is ready by the end of the client's first task.
 * ``"dask"``: a :class:`~tgsweep.sweep.forkedcluster.ForkedCluster` (a ``SpecCluster``:
@@ -40,6 +40,7 @@ __all__ = ["PIN_ENV", "LocalWorkers", "pin_this_process", "DASK_CONFIG", "dask_e
 
 from ..threads import PIN_ENV  # environment of worker processes: one BLAS/OpenMP/numba thread
 from . import forkedcluster  # dask workers' entry point (distributed loaded on first use)
+from .lifeline import watch as lifeline_watch
 from . import tasks  # noqa: F401 - what workers run; a forkserver forked from here inherits it
 
 #: dask settings for sweep clusters: per-task costs that a sweep does not need are off
@@ -223,36 +224,8 @@ def pin_this_process() -> None:
 def _init_pool_worker(lifeline=None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the client shuts workers down
     if lifeline is not None:
-        _watch_lifeline(lifeline)
+        lifeline_watch(lifeline)
     pin_this_process()
-
-
-def _watch_lifeline(conn) -> None:
-    """Leave this worker process as soon as the client that started it is gone.
-
-    ``conn`` is the read end of a pipe whose write end only the client holds (the "lifeline",
-    :meth:`LocalWorkers._make_pool`): a daemon thread blocks reading it (no CPU, no polling),
-    and the read ends -- end of file -- exactly when the client has exited or been killed
-    (``kill -9`` included: the kernel closes a dead process's descriptors), or at once if the
-    client died before this worker got here (no race).  Then this process exits without
-    finalization: nobody is left to receive its results, and workers never write the store.
-    Without it a worker outlived a killed client, blocked forever on the pool's call queue,
-    whose pipe it holds both ends of itself, and with it the forkserver, which stays while any
-    worker holds its "alive" descriptor; with the workers gone the forkserver sees the end of
-    that pipe and exits too (``multiprocessing.forkserver``).  Unlike ``PR_SET_PDEATHSIG``,
-    this does not depend on which process or thread forked the worker (workers are children of
-    the forkserver, not of the client, and the forkserver may be forked or spawned by a
-    thread that ends before the client does) and works on every POSIX system."""
-
-    def watch():
-        try:
-            while True:
-                conn.recv_bytes()  # the client never sends: this returns only by raising
-        except BaseException:  # noqa: BLE001 - EOF (client gone) or the descriptor closed
-            pass
-        os._exit(70)  # EX_SOFTWARE-like status; only the forkserver reaps it
-
-    threading.Thread(target=watch, name="tgsweep-lifeline", daemon=True).start()
 
 
 def dask_setup(worker) -> None:

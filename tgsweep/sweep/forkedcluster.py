@@ -37,8 +37,9 @@ import contextlib
 import functools
 import os
 import signal
-import threading
 import weakref
+
+from . import lifeline
 
 __all__ = ["ForkedCluster", "ForkedWorker", "worker_main"]
 
@@ -48,24 +49,13 @@ _SILENCED = []  # a worker process's silenced log handlers (kept until it exits)
 MAX_RESTARTS = 10
 
 
-def _exit_with_parent(alive) -> None:
-    """Child thread: block on the pipe whose write end only the client holds; end of file
-    (the client exited or was killed) ends this process at once."""
-    try:
-        alive.recv()
-    except (EOFError, OSError):
-        os._exit(1)
-    os._exit(1)  # nothing is ever sent: any message is a protocol error as well
-
-
 def worker_main(scheduler: str, name, nthreads: int, worker_kwargs: dict, env: dict,
                 config: dict, setup, silence_logs, alive, ready) -> None:
     """Entry point of a forked worker process: environment, settings, ``setup()``, then a
     ``distributed.Worker`` in this process's main thread until it is closed; sends
     ``("ok", address)`` or ``("error", text)`` on ``ready`` once it has registered (or
     failed to)."""
-    threading.Thread(target=_exit_with_parent, args=(alive,), name="tgsweep-parent-watch",
-                     daemon=True).start()
+    lifeline.watch(alive)  # ends this process when the client is gone
     import dask
     from distributed import Worker
     from distributed.utils import silence_logging_cmgr
