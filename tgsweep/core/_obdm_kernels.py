@@ -649,7 +649,11 @@ def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
     a polynomial in the entries: exact through singular O^T, no restart.  For fixed y the sets
     S(y-1-r, y) = {y-1, .., y-r} are nested, so all rows x < y of column y are the bordered
     leading minors of one small system (K = I, Z = [u(y-1), u(y-2), ..]): one
-    :func:`group_values` elimination per column (exact small determinants past a tiny pivot)."""
+    :func:`group_values` elimination per column (exact small determinants past a tiny pivot).
+    The small matrix I - 2 Z^H Z is Hermitian: where its LDL^H factors exist (every pivot but
+    the last at least ``tol_piv`` in modulus, the same criterion as the elimination's) the
+    values are the forward substitution of the border through them (:func:`_ldl_factor`,
+    :func:`_ldl_values_update`; half the elimination's operations, in vectorized loops)."""
     gg = x0 - zmin + 1
     n = u.shape[1]
     # gm[i, j] = cdot(u(zmin + i), u(zmin + j)), summed over the orbitals in the same order as
@@ -671,6 +675,9 @@ def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
     aw = np.empty((gg, gg), dtype=u.dtype)
     zv = np.empty(gg, dtype=u.dtype)
     mat = np.empty((gg, gg), dtype=u.dtype)
+    lt = np.zeros((gg, gg), dtype=u.dtype)
+    dd = np.zeros(gg)
+    wv = np.empty(gg, dtype=u.dtype)
     for j in range(gg):
         out[zmin + j - row0, zmin + j] = gm[j, j].real
         # rows zmin + j - 1 - r, r < j: Z_r = u(zmin + j - 1 - r)
@@ -679,8 +686,12 @@ def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
                 tmh[r, s_] = gm[j - 1 - r, j - 1 - s_]
             tvh[r] = gm[j - 1 - r, j]
         if j > 0:
-            group_values(tmh, tvh, j, 1.0, out, zmin + j - 1 - row0, zmin + j, aw, zv, mat,
-                         tol_piv)
+            if _ldl_factor(tmh, j, lt, dd, tol_piv):
+                _ldl_values_update(lt, dd, j, tvh, wv, 1.0, out, zmin + j - 1 - row0, zmin + j,
+                                   0.0, False, tol_piv)
+            else:
+                group_values(tmh, tvh, j, 1.0, out, zmin + j - 1 - row0, zmin + j, aw, zv, mat,
+                             tol_piv)
 
 
 @njit(cache=True)
@@ -1297,6 +1308,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     clean = False                                       # lt, dd hold the factors of I - 2 tm
     tm_ok = True                                        # tm holds Z^H B Z (kept only while
     #                                                     not clean, else computed when needed)
+    eager = False                                       # carry tm in every block
     wait = 0                                            # columns before the next refactor try
     restarts = 0
     fallbacks = 0
@@ -1356,6 +1368,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
         jstop = -1
         last = False
         nv = 0
+        lazy = not tm_ok
         if tm_ok:
             tmc[:, :] = tm
         ntm = 0
@@ -1538,9 +1551,12 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
         logdet += np.log(abs(dprod))
         if dprod < 0:
             sgn = -sgn
-        if clean:
+        if lazy and (tm_ok or not clean):
+            eager = True
+        if clean and not eager:
             # the factors carry the group's small matrix to the next block; Z^H B Z itself is
-            # needed only where they fail (then computed from B, _tm_fresh)
+            # needed only where they fail (then computed from B, _tm_fresh, O(g N^2); after
+            # the first such failure of the group it is carried again, block by block)
             tm_ok = False
         else:
             if not tm_ok:
