@@ -1308,7 +1308,9 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     clean = False                                       # lt, dd hold the factors of I - 2 tm
     tm_ok = True                                        # tm holds Z^H B Z (kept only while
     #                                                     not clean, else computed when needed)
-    eager = False                                       # carry tm in every block
+    # carry tm in every block where computing it from B (O(g N^2)) would cost more than
+    # carrying it (O(g^2) per column): many orbitals per row of the group
+    eager = n >= 4 * gg
     wait = 0                                            # columns before the next refactor try
     restarts = 0
     fallbacks = 0
