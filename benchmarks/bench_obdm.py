@@ -7,7 +7,7 @@ column, 2 N^2 real flops (8 N^2 for complex orbitals), times the number of maste
 sum_groups (M - 1 - x0) of the g = GROUP grouping, at this machine's DGEMM (ZGEMM) rate measured
 in the same run (a 768^3 product, single thread, best of 3 interleaved measurements).  Ratio
 time / count; the blocked kernel's ratio is also given against the count of its own grouping
-(g from ``block_shape(N)``, column ``g``; fewer master sweeps).  Times are CPU time of this process
+(g from ``block_shape(M, N)``, column ``g``; fewer master sweeps).  Times are CPU time of this process
 (``time.process_time``, single thread): the machine is shared and wall time would include
 other processes' turns.
 
@@ -76,7 +76,7 @@ def _kernel(u, blocked=False):
     q = OK.prefix_checkpoints(u, stride)
     out = np.zeros((m, m), dtype=u.dtype)
     if blocked:
-        g, kb = block_shape(n)
+        g, kb = block_shape(m, n)
         return OK.obdm_blocked(u, q, stride, out, 0, 0, m, g, TOL_DEN, TOL_EIG, TOL_PIV, 4, kb)
     return OK.obdm_grouped(u, q, stride, out, 0, 0, m, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
 
@@ -106,7 +106,7 @@ def _fill(u, blocked):
     q = OK.prefix_checkpoints(u, stride)
     out = np.zeros((m, m), dtype=u.dtype)
     if blocked:
-        g, kb = block_shape(n)
+        g, kb = block_shape(m, n)
         OK.obdm_blocked(u, q, stride, out, 0, 0, m, g, TOL_DEN, TOL_EIG, TOL_PIV, 4, kb)
     else:
         OK.obdm_grouped(u, q, stride, out, 0, 0, m, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
@@ -125,7 +125,7 @@ def headroom(full, repeat):
         return max(rates[dt])
 
     print(f"case headroom: disordered lattice ring (Anderson box W = 0.6), GROUP = {GROUP}, "
-          f"blocked g, columns per block = block_shape(N); CPU seconds, 1 thread")
+          f"blocked g, columns per block = block_shape(M, N); CPU seconds, 1 thread")
     print(f"{'M':>5} {'N':>4} {'dtype':>7} {'GF/s':>6} {'count':>8} {'grouped':>8} {'ratio':>6} "
           f"{'g':>3} {'kb':>3} {'blocked':>8} {'ratio':>6} {'ratio*':>6} {'speedup':>7} "
           f"{'max|diff|':>9}")
@@ -142,14 +142,14 @@ def headroom(full, repeat):
         r = max(r0, rate(u.dtype.type))
         per_col = (8 if cx else 2) * n * n / r
         count = _sweep_columns(m, GROUP) * per_col
-        g, kb = block_shape(n)
+        g, kb = block_shape(m, n)
         count_own = _sweep_columns(m, g) * per_col
         diff = np.max(np.abs(np.triu(a) - np.triu(b)))
         print(f"{m:>5} {n:>4} {'complex' if cx else 'real':>7} {r / 1e9:>6.1f} {count:>8.4f} "
               f"{t_old:>8.3f} {t_old / count:>6.1f} {g:>3} {kb:>3} {t_new:>8.3f} {t_new / count:>6.1f} "
               f"{t_new / count_own:>6.1f} {t_old / t_new:>7.2f} {diff:>9.1e}")
     print("count: grouped operation count (g = GROUP) at the measured GEMM rate; ratio = time / "
-          "count; ratio* = blocked time / count of its own grouping (g, kb = block_shape(N))")
+          "count; ratio* = blocked time / count of its own grouping (g, kb = block_shape(M, N))")
 
 
 @njit(cache=True)
@@ -215,7 +215,7 @@ def breakdown(repeat):
     """Where the blocked kernel's time goes: the GEMM floor (same calls, nothing else) and the
     rest (small-space Woodbury steps, the LDL values-and-update pass, group heads, rebuilds,
     first touch of the output's pages)."""
-    print("case breakdown: blocked kernel (g, columns per block = block_shape(N)) vs its GEMMs "
+    print("case breakdown: blocked kernel (g, columns per block = block_shape(M, N)) vs its GEMMs "
           "alone; ns per master-sweep column; CPU time")
     print(f"{'M':>5} {'N':>4} {'dtype':>7} {'count':>7} {'blocked':>8} {'GEMMs':>7} {'rest':>7} "
           f"{'GEMMs/count':>11} {'blocked/count':>13}")
@@ -226,7 +226,7 @@ def breakdown(repeat):
                                  .lattice_orbitals)
         cx = u.dtype == np.complex128
         r = _gemm_rate(u.dtype.type)
-        g, kb = block_shape(n)
+        g, kb = block_shape(m, n)
         cols = _sweep_columns(m, g)
         t_new, _ = _median_time(lambda: _fill(u, True), repeat)
         _gemm_replay(u[:64], g, kb, 1e-3)

@@ -26,12 +26,15 @@ TOL_PIV = 1e-2
 BLOCK_GROUP = 32
 #: columns per level-3 block of the blocked kernel's master sweep from BLOCK_SMALL_N orbitals on
 BLOCK_COLS = 24
-#: below this many orbitals the blocked kernel uses BLOCK_GROUP_SMALL_N rows and
-#: BLOCK_COLS_SMALL_N columns per block: the N^2 GEMM work per master-sweep column is small
-#: there, so more rows per sweep pay for their O(g^2) small-space pass (N = 64: g = 48, 16
-#: columns ~0.8x the time of g = 32, 24 columns, real and complex; N = 256: ~1.05x, so not there)
+#: below BLOCK_SMALL_N orbitals, on rings of at least BLOCK_LONG_M points, the blocked kernel
+#: uses BLOCK_GROUP_SMALL_N rows and BLOCK_COLS_SMALL_N columns per block: the N^2 GEMM work per
+#: master-sweep column is small there, so more rows per sweep pay for their O(g^2) small-space
+#: pass, and the sweeps are long enough for the O(g^4) group heads (measured against g = 32,
+#: 24 columns: M = 2048, N = 64 ~0.8x, real and complex; M = 1024, N = 64 0.91x; M = 2048,
+#: N = 40 0.97x; but M = 512, N = 64 with g = 48 1.4x and N = 256 with g = 40-48 ~1.05x)
 BLOCK_SMALL_N = 128
-BLOCK_GROUP_SMALL_N = 48
+BLOCK_LONG_M = 1024
+BLOCK_GROUP_SMALL_N = 40
 BLOCK_COLS_SMALL_N = 16
 #: the blocked kernel is used from this many orbitals on (measured crossover,
 #: ``benchmarks/bench_obdm.py --case crossover``); below it the grouped kernel is faster
@@ -49,9 +52,10 @@ def obdm_stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
 
 
 
-def block_shape(n: int) -> tuple[int, int]:
-    """(rows per master sweep - 1, columns per block) of the blocked kernel for n orbitals."""
-    if n < BLOCK_SMALL_N:
+def block_shape(m: int, n: int) -> tuple[int, int]:
+    """(rows per master sweep - 1, columns per block) of the blocked kernel for a ring of m
+    points and n orbitals."""
+    if n < BLOCK_SMALL_N and m >= BLOCK_LONG_M:
         return BLOCK_GROUP_SMALL_N, BLOCK_COLS_SMALL_N
     return BLOCK_GROUP, BLOCK_COLS
 
@@ -67,7 +71,7 @@ def fill_upper_rows(u: np.ndarray, q: np.ndarray, stride: int, out: np.ndarray, 
     if kernel not in ("auto", "grouped", "blocked"):
         raise ValueError(f"kernel: must be 'auto', 'grouped' or 'blocked', got {kernel!r}")
     if kernel == "blocked" or (kernel == "auto" and n >= BLOCKED_MIN_N):
-        g, kb = block_shape(n)
+        g, kb = block_shape(u.shape[0], n)
         return K.obdm_blocked(u, q, stride, out, row0, xa, xb, g, TOL_DEN, TOL_EIG, TOL_PIV, PMAX,
                               kb)
     return K.obdm_grouped(u, q, stride, out, row0, xa, xb, GROUP, TOL_DEN, TOL_EIG, TOL_PIV,
