@@ -7,7 +7,8 @@ column, 2 N^2 real flops (8 N^2 for complex orbitals), times the number of maste
 sum_groups (M - 1 - x0) of the g = GROUP grouping, at this machine's DGEMM (ZGEMM) rate measured
 in the same run (a 768^3 product, single thread, best of 3 interleaved measurements).  Ratio
 time / count; the blocked kernel's ratio is also given against the count of its own grouping
-(g from ``block_shape(M, N)``, column ``g``; fewer master sweeps).  Times are CPU time of this process
+(g from ``block_shape(M, N)``, column ``g``; fewer master sweeps).  Times are CPU time of this
+process
 (``time.process_time``, single thread): the machine is shared and wall time would include
 other processes' turns.
 
@@ -146,7 +147,8 @@ def headroom(full, repeat):
         count_own = _sweep_columns(m, g) * per_col
         diff = np.max(np.abs(np.triu(a) - np.triu(b)))
         print(f"{m:>5} {n:>4} {'complex' if cx else 'real':>7} {r / 1e9:>6.1f} {count:>8.4f} "
-              f"{t_old:>8.3f} {t_old / count:>6.1f} {g:>3} {kb:>3} {t_new:>8.3f} {t_new / count:>6.1f} "
+              f"{t_old:>8.3f} {t_old / count:>6.1f} {g:>3} {kb:>3} {t_new:>8.3f} "
+              f"{t_new / count:>6.1f} "
               f"{t_new / count_own:>6.1f} {t_old / t_new:>7.2f} {diff:>9.1e}")
     print("count: grouped operation count (g = GROUP) at the measured GEMM rate; ratio = time / "
           "count; ratio* = blocked time / count of its own grouping (g, kb = block_shape(M, N))")

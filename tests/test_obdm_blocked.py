@@ -18,7 +18,8 @@ import tgsweep
 from tgsweep import Ring
 from tgsweep.core import _obdm_kernels as OK
 from tgsweep.core.obdm import (BLOCK_COLS, BLOCK_GROUP, BLOCKED_MIN_N, TOL_DEN, TOL_EIG, TOL_PIV,
-                               BLOCK_COLS_SMALL_N, BLOCK_GROUP_SMALL_N, block_shape,
+                               BLOCK_COLS_SMALL_N, BLOCK_GROUP_LONG, BLOCK_GROUP_SMALL_N,
+                               block_shape,
                                fill_upper_rows, obdm_lattice, obdm_reference, obdm_stride,
                                upper_rows_lattice)
 
@@ -245,7 +246,7 @@ def test_fill_upper_rows_rejects_unknown_kernel():
 
 @pytest.mark.parametrize("theta", [0.0, 0.6])
 def test_blocked_default_shape_long_sweep(theta):
-    """Both block shapes block_shape chooses from (g = BLOCK_GROUP, BLOCK_GROUP_SMALL_N), long sweeps
+    """Every block shape block_shape chooses from (g = 32, 40, 48) over long master sweeps
     (M = 512: the LDL^H factors of each group's small matrix are carried across ~20 blocks and
     a checkpoint rebuild, stride 256): equal to the grouped kernel (level-2 Sherman-Morrison,
     no factors carried) to 1e-12 everywhere and to the per-pair bordered determinant
@@ -256,7 +257,8 @@ def test_blocked_default_shape_long_sweep(theta):
     ref = obdm_reference(u, pairs)
     # the shape used here, and both shapes block_shape chooses from
     for g, kb in {block_shape(*u.shape), (BLOCK_GROUP, BLOCK_COLS),
-                  (BLOCK_GROUP_SMALL_N, BLOCK_COLS_SMALL_N)}:
+                  (BLOCK_GROUP_SMALL_N, BLOCK_COLS_SMALL_N),
+                  (BLOCK_GROUP_LONG, BLOCK_COLS_SMALL_N)}:
         out, _ = _blocked(u, g=g, kb=kb, stride=256)
         np.testing.assert_allclose(out, old, rtol=0, atol=ROUNDOFF_SUM)
         np.testing.assert_allclose(out[pairs[:, 0], pairs[:, 1]], ref, rtol=0, atol=ROUNDOFF_SUM)
