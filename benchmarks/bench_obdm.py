@@ -7,7 +7,8 @@ column, 2 N^2 real flops (8 N^2 for complex orbitals), times the number of maste
 sum_groups (M - 1 - x0) of the g = GROUP grouping, at this machine's DGEMM (ZGEMM) rate measured
 in the same run (a 768^3 product, single thread, best of 3 interleaved measurements).  Ratio
 time / count; the blocked kernel's ratio is also given against the count of its own grouping
-(g = BLOCK_GROUP, fewer master sweeps).  Times are CPU time of this process
+(g from ``block_shape(M, N)``, column ``g``; fewer master sweeps).  Times are CPU time of this
+process
 (``time.process_time``, single thread): the machine is shared and wall time would include
 other processes' turns.
 
@@ -40,8 +41,8 @@ from numba import njit  # noqa: E402
 
 import tgsweep  # noqa: E402
 from tgsweep.core import _obdm_kernels as OK  # noqa: E402
-from tgsweep.core.obdm import (BLOCK_COLS, BLOCK_GROUP, GROUP, TOL_DEN, TOL_EIG,  # noqa: E402
-                               TOL_PIV, obdm_lattice, obdm_stride)
+from tgsweep.core.obdm import (GROUP, TOL_DEN, TOL_EIG, TOL_PIV, block_shape,  # noqa: E402
+                               obdm_lattice, obdm_stride)
 
 
 def _median_time(fn, repeat):
@@ -76,8 +77,8 @@ def _kernel(u, blocked=False):
     q = OK.prefix_checkpoints(u, stride)
     out = np.zeros((m, m), dtype=u.dtype)
     if blocked:
-        return OK.obdm_blocked(u, q, stride, out, 0, 0, m, BLOCK_GROUP, TOL_DEN, TOL_EIG,
-                               TOL_PIV, 4, BLOCK_COLS)
+        g, kb = block_shape(m, n)
+        return OK.obdm_blocked(u, q, stride, out, 0, 0, m, g, TOL_DEN, TOL_EIG, TOL_PIV, 4, kb)
     return OK.obdm_grouped(u, q, stride, out, 0, 0, m, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
 
 
@@ -106,8 +107,8 @@ def _fill(u, blocked):
     q = OK.prefix_checkpoints(u, stride)
     out = np.zeros((m, m), dtype=u.dtype)
     if blocked:
-        OK.obdm_blocked(u, q, stride, out, 0, 0, m, BLOCK_GROUP, TOL_DEN, TOL_EIG, TOL_PIV, 4,
-                        BLOCK_COLS)
+        g, kb = block_shape(m, n)
+        OK.obdm_blocked(u, q, stride, out, 0, 0, m, g, TOL_DEN, TOL_EIG, TOL_PIV, 4, kb)
     else:
         OK.obdm_grouped(u, q, stride, out, 0, 0, m, GROUP, TOL_DEN, TOL_EIG, TOL_PIV)
     return out
@@ -125,9 +126,10 @@ def headroom(full, repeat):
         return max(rates[dt])
 
     print(f"case headroom: disordered lattice ring (Anderson box W = 0.6), GROUP = {GROUP}, "
-          f"BLOCK_GROUP = {BLOCK_GROUP}, BLOCK_COLS = {BLOCK_COLS}; CPU seconds, 1 thread")
+          f"blocked g, columns per block = block_shape(M, N); CPU seconds, 1 thread")
     print(f"{'M':>5} {'N':>4} {'dtype':>7} {'GF/s':>6} {'count':>8} {'grouped':>8} {'ratio':>6} "
-          f"{'blocked':>8} {'ratio':>6} {'ratio*':>6} {'speedup':>7} {'max|diff|':>9}")
+          f"{'g':>3} {'kb':>3} {'blocked':>8} {'ratio':>6} {'ratio*':>6} {'speedup':>7} "
+          f"{'max|diff|':>9}")
     rng = np.random.default_rng(11)
     for m, n, theta in cases:
         ring = tgsweep.Ring.lattice(0.3 * rng.uniform(-1, 1, m))
@@ -141,13 +143,15 @@ def headroom(full, repeat):
         r = max(r0, rate(u.dtype.type))
         per_col = (8 if cx else 2) * n * n / r
         count = _sweep_columns(m, GROUP) * per_col
-        count_own = _sweep_columns(m, BLOCK_GROUP) * per_col
+        g, kb = block_shape(m, n)
+        count_own = _sweep_columns(m, g) * per_col
         diff = np.max(np.abs(np.triu(a) - np.triu(b)))
         print(f"{m:>5} {n:>4} {'complex' if cx else 'real':>7} {r / 1e9:>6.1f} {count:>8.4f} "
-              f"{t_old:>8.3f} {t_old / count:>6.1f} {t_new:>8.3f} {t_new / count:>6.1f} "
+              f"{t_old:>8.3f} {t_old / count:>6.1f} {g:>3} {kb:>3} {t_new:>8.3f} "
+              f"{t_new / count:>6.1f} "
               f"{t_new / count_own:>6.1f} {t_old / t_new:>7.2f} {diff:>9.1e}")
     print("count: grouped operation count (g = GROUP) at the measured GEMM rate; ratio = time / "
-          "count; ratio* = blocked time / count of its own grouping (g = BLOCK_GROUP)")
+          "count; ratio* = blocked time / count of its own grouping (g, kb = block_shape(M, N))")
 
 
 @njit(cache=True)
@@ -213,8 +217,8 @@ def breakdown(repeat):
     """Where the blocked kernel's time goes: the GEMM floor (same calls, nothing else) and the
     rest (small-space Woodbury steps, the LDL values-and-update pass, group heads, rebuilds,
     first touch of the output's pages)."""
-    print(f"case breakdown: blocked kernel (g = BLOCK_GROUP = {BLOCK_GROUP}, BLOCK_COLS = "
-          f"{BLOCK_COLS}) vs its GEMMs alone; ns per master-sweep column; CPU time")
+    print("case breakdown: blocked kernel (g, columns per block = block_shape(M, N)) vs its GEMMs "
+          "alone; ns per master-sweep column; CPU time")
     print(f"{'M':>5} {'N':>4} {'dtype':>7} {'count':>7} {'blocked':>8} {'GEMMs':>7} {'rest':>7} "
           f"{'GEMMs/count':>11} {'blocked/count':>13}")
     rng = np.random.default_rng(13)
@@ -224,10 +228,11 @@ def breakdown(repeat):
                                  .lattice_orbitals)
         cx = u.dtype == np.complex128
         r = _gemm_rate(u.dtype.type)
-        cols = _sweep_columns(m, BLOCK_GROUP)
+        g, kb = block_shape(m, n)
+        cols = _sweep_columns(m, g)
         t_new, _ = _median_time(lambda: _fill(u, True), repeat)
-        _gemm_replay(u[:64], BLOCK_GROUP, BLOCK_COLS, 1e-3)
-        t_gemm, _ = _median_time(lambda: _gemm_replay(u, BLOCK_GROUP, BLOCK_COLS, 1e-3), repeat)
+        _gemm_replay(u[:64], g, kb, 1e-3)
+        t_gemm, _ = _median_time(lambda: _gemm_replay(u, g, kb, 1e-3), repeat)
         r = max(r, _gemm_rate(u.dtype.type))
         cnt = (8 if cx else 2) * n * n / r * 1e9
         tn, tg = t_new / cols * 1e9, t_gemm / cols * 1e9

@@ -18,6 +18,8 @@ import tgsweep
 from tgsweep import Ring
 from tgsweep.core import _obdm_kernels as OK
 from tgsweep.core.obdm import (BLOCK_COLS, BLOCK_GROUP, BLOCKED_MIN_N, TOL_DEN, TOL_EIG, TOL_PIV,
+                               BLOCK_COLS_SMALL_N, BLOCK_GROUP_LONG, BLOCK_GROUP_SMALL_N,
+                               block_shape,
                                fill_upper_rows, obdm_lattice, obdm_reference, obdm_stride,
                                upper_rows_lattice)
 
@@ -244,15 +246,94 @@ def test_fill_upper_rows_rejects_unknown_kernel():
 
 @pytest.mark.parametrize("theta", [0.0, 0.6])
 def test_blocked_default_shape_long_sweep(theta):
-    """The default block shape (g = BLOCK_GROUP, BLOCK_COLS columns) over long master sweeps
+    """Every block shape block_shape chooses from (g = 32, 40, 48) over long master sweeps
     (M = 512: the LDL^H factors of each group's small matrix are carried across ~20 blocks and
     a checkpoint rebuild, stride 256): equal to the grouped kernel (level-2 Sherman-Morrison,
     no factors carried) to 1e-12 everywhere and to the per-pair bordered determinant
     (obdm_reference) on sampled pairs, real and complex orbitals, N above BLOCKED_MIN_N."""
     u = _orbitals("lattice", 512, 40, 0.6, theta, seed=5)
-    out, _ = _blocked(u, g=BLOCK_GROUP, kb=BLOCK_COLS, stride=256)
     old, _ = _grouped(u, stride=256)
-    np.testing.assert_allclose(out, old, rtol=0, atol=ROUNDOFF_SUM)
     pairs = np.random.default_rng(8).integers(0, 512, (40, 2))
-    np.testing.assert_allclose(out[pairs[:, 0], pairs[:, 1]], obdm_reference(u, pairs), rtol=0,
-                               atol=ROUNDOFF_SUM)
+    ref = obdm_reference(u, pairs)
+    # the shape used here, and both shapes block_shape chooses from
+    for g, kb in {block_shape(*u.shape), (BLOCK_GROUP, BLOCK_COLS),
+                  (BLOCK_GROUP_SMALL_N, BLOCK_COLS_SMALL_N),
+                  (BLOCK_GROUP_LONG, BLOCK_COLS_SMALL_N)}:
+        out, _ = _blocked(u, g=g, kb=kb, stride=256)
+        np.testing.assert_allclose(out, old, rtol=0, atol=ROUNDOFF_SUM)
+        np.testing.assert_allclose(out[pairs[:, 0], pairs[:, 1]], ref, rtol=0, atol=ROUNDOFF_SUM)
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+def test_ldl_values_batch_is_the_sequence_of_passes(complex_):
+    """_ldl_values_batch (the factors' pass for several columns, column of L outermost) equals
+    the same columns' _ldl_values_update calls one after another bit for bit -- values, factors
+    and the index of the first update that meets a small pivot -- and its values are the
+    bordered leading minors det [[A[:r, :r], t[:r]], [A[r, :r], t[r]]] of the successively
+    updated A (numpy.linalg.det, the plain NumPy twin), with and without updates, including a
+    batch whose update fails part-way (values complete up to and including that column)."""
+    rng = np.random.default_rng(17)
+    dt = np.complex128 if complex_ else np.float64
+
+    def rnd(*shape):
+        x = rng.normal(size=shape) + (1j * rng.normal(size=shape) if complex_ else 0)
+        return x.astype(dt)
+
+    nfail = 0
+    for trial in range(40):
+        gg, nb = int(rng.integers(2, 40)), int(rng.integers(1, 20))
+        x = rnd(gg, gg)
+        tm = x @ x.conj().T / (rng.uniform(6, 30) * gg)
+        lt, dd = np.zeros((gg, gg), dt), np.zeros(gg)
+        assert OK._ldl_factor(tm, gg, lt, dd, 1e-2)
+        ts = rnd(nb, gg) * rng.uniform(0.05, 0.5)
+        al = rng.uniform(-4, 4, nb)
+        up = rng.uniform(size=nb) < 0.8
+        pr = rng.uniform(0.5, 2, nb)
+        col = rng.permutation(nb).astype(np.int64)
+        tol = 10 ** rng.uniform(-6, -1)
+        o1, o2 = np.zeros((gg, nb), dt), np.zeros((gg, nb), dt)
+        l1, d1, l2, d2 = lt.copy(), dd.copy(), lt.copy(), dd.copy()
+        fail = nb
+        for b in range(nb):
+            if not OK._ldl_values_update(l1, d1, gg, ts[b], np.zeros(gg, dt), pr[b], o1, gg - 1,
+                                         col[b], al[b], up[b], tol):
+                fail = b
+                break
+        got = OK._ldl_values_batch(l2, d2, gg, ts, al, up, pr, col, nb, o2, gg - 1,
+                                   np.zeros((nb, gg), dt), np.zeros((nb, 4)), tol)
+        assert got == fail
+        done = col[:fail + 1]
+        assert np.array_equal(o1[:, done], o2[:, done])
+        if fail == nb:
+            assert np.array_equal(l1, l2) and np.array_equal(d1, d2)
+        nfail += fail < nb
+        a = np.eye(gg) - 2 * tm
+        for b in range(min(fail + 1, nb)):
+            minors = [pr[b] * np.linalg.det(np.block([[a[:r, :r], ts[b, :r, None]],
+                                                      [a[r:r + 1, :r], ts[b, r:r + 1, None]]]))
+                      for r in range(gg)]
+            np.testing.assert_allclose(o2[::-1, col[b]], minors, rtol=0,
+                                       atol=1e3 * ROUNDOFF * max(1.0, np.max(np.abs(minors))))
+            if up[b]:
+                a = a + al[b] * np.outer(ts[b], ts[b].conj())
+    assert 0 < nfail < 40
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+def test_blocked_factors_failing_and_recovering(complex_):
+    """Pivot thresholds between "factors always usable" and "never": the LDL^H factors fail
+    part-way through a run of queued columns (the columns after the failure are redone one by
+    one), recover after refactoring, and Z^H B Z -- not carried while the factors are usable --
+    is computed from B where they fail: equal to the per-pair bordered determinant
+    (obdm_reference) to 1e-12 for every threshold, random orthonormal orbitals (not
+    eigenvectors), several block shapes."""
+    rng = np.random.default_rng(23)
+    M, N = 64, 9
+    a = rng.normal(size=(M, N)) + (1j * rng.normal(size=(M, N)) if complex_ else 0)
+    u = np.ascontiguousarray(np.linalg.qr(a)[0])
+    ref = obdm_reference(u)
+    for tol_piv in (0.05, 0.15, 0.3, 0.5):
+        for g, kb in ((16, 8), (24, 5), (48, 16)):
+            out, _ = _blocked(u, g=g, kb=kb, tol_piv=tol_piv)
+            np.testing.assert_allclose(out, ref, rtol=0, atol=ROUNDOFF_SUM)

@@ -649,7 +649,11 @@ def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
     a polynomial in the entries: exact through singular O^T, no restart.  For fixed y the sets
     S(y-1-r, y) = {y-1, .., y-r} are nested, so all rows x < y of column y are the bordered
     leading minors of one small system (K = I, Z = [u(y-1), u(y-2), ..]): one
-    :func:`group_values` elimination per column (exact small determinants past a tiny pivot)."""
+    :func:`group_values` elimination per column (exact small determinants past a tiny pivot).
+    The small matrix I - 2 Z^H Z is Hermitian: where its LDL^H factors exist (every pivot but
+    the last at least ``tol_piv`` in modulus, the same criterion as the elimination's) the
+    values are the forward substitution of the border through them (:func:`_ldl_factor`,
+    :func:`_ldl_values_update`; half the elimination's operations, in vectorized loops)."""
     gg = x0 - zmin + 1
     n = u.shape[1]
     # gm[i, j] = cdot(u(zmin + i), u(zmin + j)), summed over the orbitals in the same order as
@@ -671,6 +675,9 @@ def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
     aw = np.empty((gg, gg), dtype=u.dtype)
     zv = np.empty(gg, dtype=u.dtype)
     mat = np.empty((gg, gg), dtype=u.dtype)
+    lt = np.zeros((gg, gg), dtype=u.dtype)
+    dd = np.zeros(gg)
+    wv = np.empty(gg, dtype=u.dtype)
     for j in range(gg):
         out[zmin + j - row0, zmin + j] = gm[j, j].real
         # rows zmin + j - 1 - r, r < j: Z_r = u(zmin + j - 1 - r)
@@ -679,8 +686,12 @@ def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
                 tmh[r, s_] = gm[j - 1 - r, j - 1 - s_]
             tvh[r] = gm[j - 1 - r, j]
         if j > 0:
-            group_values(tmh, tvh, j, 1.0, out, zmin + j - 1 - row0, zmin + j, aw, zv, mat,
-                         tol_piv)
+            if _ldl_factor(tmh, j, lt, dd, tol_piv):
+                _ldl_values_update(lt, dd, j, tvh, wv, 1.0, out, zmin + j - 1 - row0, zmin + j,
+                                   0.0, False, tol_piv)
+            else:
+                group_values(tmh, tvh, j, 1.0, out, zmin + j - 1 - row0, zmin + j, aw, zv, mat,
+                             tol_piv)
 
 
 @njit(cache=True)
@@ -808,6 +819,84 @@ def _ldl_values_update(lt, dd, gg, tv, wv, pref, out, orow, y, alpha, upd, tol_p
             for r in range(np.uint64(j + 1), np.uint64(gg)):
                 wv[r] -= p * lt[j, r]
     return ok or not upd
+
+
+@njit(cache=True, fastmath=FMA)
+def _ldl_values_batch(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb, sc, tol_piv):
+    """:func:`_ldl_values_update` for nb columns in order, column of L outermost.
+
+    Entry b (b < nb) is one call of :func:`_ldl_values_update` with t = tb[b], alpha = alb[b],
+    upd = upb[b], pref = prefb[b], writing out[orow - r, colb[b]]; the entries act in the order
+    b = 0, 1, ... exactly as nb successive calls would.  Entry b at column c of L needs column c
+    after the updates of entries < b and its own forward substitution up to c - 1 only, so
+    the loops can be exchanged: for each column c of L (row c of ``lt``, L1-resident) all
+    entries are applied in turn.  The arithmetic of every entry is that of
+    :func:`_ldl_values_update`, operation for operation (the same values and factors, bit
+    for bit); what changes is the schedule: the inner loop over the rows r > c has the same
+    length for all entries of a column (its exits are predicted) and the scalar recurrences
+    of different entries overlap, where a single call runs one chain of divisions and one
+    loop length after another.  wb (>= nb, gg) and sc (>= nb, 4), float64, are work arrays.
+
+    Returns the first entry b whose update met a pivot below ``tol_piv`` in modulus (its
+    values are complete, the factors are then unusable and the entries after b are not
+    applied: their values must be recomputed), or nb if none did."""
+    for b in range(nb):
+        wbb = wb[b]
+        tbb = tb[b]
+        for i in range(gg):
+            wbb[i] = tbb[i]
+        sc[b, 0] = alb[b]           # nu
+        sc[b, 1] = 1.0              # de
+        sc[b, 2] = 1.0              # 1 / de of the previous column
+        sc[b, 3] = prefb[b]         # pref * det A[:c, :c]
+    nbe = nb
+    fail = nb
+    for j in range(gg):
+        d = dd[j]
+        row = lt[j]
+        for b in range(nbe):
+            wv = wb[b]
+            p = wv[j]
+            deta = sc[b, 3]
+            out[orow - j, colb[b]] = deta * p
+            sc[b, 3] = deta * d
+            if upb[b] and b != fail:
+                nu = sc[b, 0]
+                de = sc[b, 1]
+                rde = sc[b, 2]
+                pa = p.real * p.real + p.imag * p.imag
+                mj = de * d + nu * pa
+                dn = mj * rde
+                if j == gg - 1:
+                    d = dn
+                    continue
+                if abs(dn) < tol_piv or dn == 0.0:
+                    fail = b
+                    nbe = b + 1
+                    for r in range(np.uint64(j + 1), np.uint64(gg)):
+                        wv[r] -= p * row[r]
+                    break
+                rde = 1.0 / mj
+                beta = (nu * rde) * np.conj(p)
+                nu *= d
+                de = mj
+                if (j & 15) == 15:
+                    nu *= rde
+                    de = 1.0
+                    rde = 1.0
+                sc[b, 0] = nu
+                sc[b, 1] = de
+                sc[b, 2] = rde
+                for r in range(np.uint64(j + 1), np.uint64(gg)):
+                    wr = wv[r] - p * row[r]
+                    wv[r] = wr
+                    row[r] += beta * wr
+                d = dn
+            else:
+                for r in range(np.uint64(j + 1), np.uint64(gg)):
+                    wv[r] -= p * row[r]
+        dd[j] = d
+    return fail
 
 
 @njit(cache=True, fastmath=FMA)
@@ -1086,6 +1175,55 @@ REFACTOR_WAIT = 8
 
 
 @njit(cache=True)
+def _tm_fresh(uz, uzc, bc, tm, tmc):
+    """tm = tmc = Z^H B Z from the block's base inverse (bc = conj(B)): the group's small matrix
+    where it was not carried (:func:`group_sweep_blocked` keeps it only while the factors are
+    unusable)."""
+    wz = np.dot(uz, bc)
+    tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
+    tmc[:, :] = tm
+
+
+@njit(cache=True)
+def _flush_values(lt, dd, gg, tq, alq, upq, prq, clq, ncq, nq, vb, wq, sq, wv, tmc, ev, cv, ntm,
+                  ke, cabuf, ccbuf, ctbuf, wait, pp, pz, tp, sm, s0, rws, cls, mat, tol_piv,
+                  tm_ok, uz, uzc, bc, tm):
+    """The values (into vb) and factor updates of the nq queued columns of the blocked sweep,
+    as :func:`group_sweep_blocked` would have done them one column at a time: one
+    :func:`_ldl_values_batch` pass; if an update there meets a small pivot, the columns after
+    it are redone in order with the column-by-column logic (while the factors are unusable:
+    bring tmc up to the steps committed before the column and refactor unless waiting; then
+    the factors' pass, or the pivoted elimination).  tm_ok: tmc = tm at the block start holds
+    Z^H B Z (else it is computed first, :func:`_tm_fresh`).  Returns (clean, wait, ntm, pivot
+    fallbacks, tm_ok)."""
+    fail = _ldl_values_batch(lt, dd, gg, tq, alq, upq, prq, clq, nq, vb, gg - 1, wq, sq,
+                             tol_piv)
+    clean = True
+    fallbacks = 0
+    if fail < nq:
+        clean = False
+        for b in range(fail + 1, nq):
+            if not clean:
+                if not tm_ok:
+                    _tm_fresh(uz, uzc, bc, tm, tmc)
+                    tm_ok = True
+                _tm_catch_up(tmc, ev, cv, ntm, ncq[b], ke, gg, cabuf, ccbuf, ctbuf)
+                ntm = ncq[b]
+                if wait <= 0:
+                    clean = _ldl_factor(tmc, gg, lt, dd, tol_piv)
+                    wait = 0 if clean else REFACTOR_WAIT
+                else:
+                    wait -= 1
+            if clean:
+                clean = _ldl_values_update(lt, dd, gg, tq[b], wv, prq[b], vb, gg - 1, clq[b],
+                                           alq[b], upq[b], tol_piv)
+            else:
+                fallbacks += _pivoted_values(tmc, tq[b], pp, pz, tp, 0, gg, prq[b], vb, gg - 1,
+                                             clq[b], sm, s0, rws, cls, mat, tol_piv)
+    return clean, wait, ntm, fallbacks, tm_ok
+
+
+@njit(cache=True)
 def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=4,
                         kb=32):
     """:func:`group_sweep` with the master sweep blocked over ``kb`` columns (level-3 BLAS):
@@ -1140,6 +1278,16 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     rws = np.empty(gg + pm + 1, dtype=np.int64)
     cls = np.empty(gg + pm + 1, dtype=np.int64)
     cm = np.empty((pm, pm + 1), dtype=u.dtype)
+    # the queue of columns whose values (and commit) wait for one pass over the factors
+    tqbuf = np.empty((kmax, gg), dtype=u.dtype)        # t = Z^H B u(y) of each
+    alq = np.zeros(kmax)                                # alpha of the factors' update
+    upq = np.zeros(kmax, dtype=np.bool_)                # update the factors?
+    prq = np.zeros(kmax)                                # pref = det O^T
+    clq = np.zeros(kmax, dtype=np.int64)                # column in the block
+    ncq = np.zeros(kmax, dtype=np.int64)                # committed steps before it
+    wq = np.empty((kmax, gg), dtype=u.dtype)
+    sq = np.empty((kmax, 4))
+    nq = 0
     # level-3 buffers (no allocation inside the sweep)
     xc = np.empty((nx, n), dtype=u.dtype)              # conj(X) = [conj(U_blk); conj(Z)]
     wbuf = np.empty(kmax * n, dtype=u.dtype)
@@ -1158,6 +1306,11 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     sgn = 1.0
     regular = True
     clean = False                                       # lt, dd hold the factors of I - 2 tm
+    tm_ok = True                                        # tm holds Z^H B Z (kept only while
+    #                                                     not clean, else computed when needed)
+    # carry tm in every block where computing it from B (O(g N^2)) would cost more than
+    # carrying it (O(g^2) per column): many orbitals per row of the group
+    eager = n >= 4 * gg
     wait = 0                                            # columns before the next refactor try
     restarts = 0
     fallbacks = 0
@@ -1191,6 +1344,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                         bc[al, be] = np.conj(bc[al, be])
                 wz = np.dot(uz, bc)
                 tm[:, :] = np.dot(uzc, np.ascontiguousarray(wz.T))
+                tm_ok = True
                 clean = False
             y += 1
             continue
@@ -1216,7 +1370,9 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
         jstop = -1
         last = False
         nv = 0
-        tmc[:, :] = tm
+        lazy = not tm_ok
+        if tm_ok:
+            tmc[:, :] = tm
         ntm = 0
         if not clean and wait <= 0:
             # the factors are carried from block to block (updated with every committed
@@ -1242,18 +1398,31 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             plain = (npend == 0 and abs(den) >= tol_den and yy != m - 1
                      and (yy + 1) % stride != 0 and pmax > 0)
             if npend > 0:
+                if nq > 0:
+                    clean, wait, ntm, nfb, tm_ok = _flush_values(
+                        lt, dd, gg, tqbuf, alq, upq, prq, clq, ncq, nq, vb, wq, sq, wv, tmc, ev,
+                        cv, ntm, ke, cabuf, ccbuf, ctbuf, wait, pp, pz, tp, sm, s0, rws, cls,
+                        mat, tol_piv, tm_ok, uz, uzc, bc, tm)
+                    fallbacks += nfb
+                    nq = 0
                 for i in range(npend):
                     tp[i] = e[pidx[i]]
                 if clean:
                     _pending_values_ldl(lt, dd, gg, pp, pz, tp, tz, npend, pref, vb,
                                         gg - 1, j, gw, cm, mat)
                 else:
+                    if not tm_ok:
+                        _tm_fresh(uz, uzc, bc, tm, tmc)
+                        tm_ok = True
                     _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, cabuf, ccbuf, ctbuf)
                     ntm = ncom
                     fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, npend, gg, pref, vb,
                                                  gg - 1, j, sm, s0, rws, cls, mat, tol_piv)
             else:
                 if not clean:
+                    if not tm_ok:
+                        _tm_fresh(uz, uzc, bc, tm, tmc)
+                        tm_ok = True
                     _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, cabuf, ccbuf, ctbuf)
                     ntm = ncom
                     if wait <= 0:
@@ -1262,9 +1431,18 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                     else:
                         wait -= 1
                 if clean:
+                    # queued: the factors' pass runs for a run of such columns at once
+                    # (_flush_values: the same arithmetic, column by column of the factors)
                     c = 2.0 / den if plain else 0.0
-                    clean = _ldl_values_update(lt, dd, gg, tz, wv, pref, vb, gg - 1, j,
-                                               -2.0 * c, plain, tol_piv)
+                    tq = tqbuf[nq]
+                    for k in range(gg):
+                        tq[k] = tz[k]
+                    alq[nq] = -2.0 * c
+                    upq[nq] = plain
+                    prq[nq] = pref
+                    clq[nq] = j
+                    ncq[nq] = ncom
+                    nq += 1
                 else:
                     fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, 0, gg, pref, vb,
                                                  gg - 1, j, sm, s0, rws, cls, mat, tol_piv)
@@ -1343,6 +1521,13 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                                         ev[ncom - 1, ke:nxe], wv, tol_piv)
                 dprod *= lam[kk]
             npend = 0
+        if nq > 0:
+            clean, wait, ntm, nfb, tm_ok = _flush_values(
+                lt, dd, gg, tqbuf, alq, upq, prq, clq, ncq, nq, vb, wq, sq, wv, tmc, ev, cv, ntm,
+                ke, cabuf, ccbuf, ctbuf, wait, pp, pz, tp, sm, s0, rws, cls, mat, tol_piv, tm_ok,
+                uz, uzc, bc, tm)
+            fallbacks += nfb
+            nq = 0
         # the block's values, row by row
         for i in range(gg):
             orw = orow - (gg - 1) + i
@@ -1357,6 +1542,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
             yy = y + jstop
             regular, ldet, sg, ot = _exact_state(u, q, stride, qx, yy, uz, uzc, bc, tm, tol_eig)
             clean = False
+            tm_ok = True
             if regular:
                 logdet = ldet
                 sgn = sg
@@ -1367,8 +1553,19 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
         logdet += np.log(abs(dprod))
         if dprod < 0:
             sgn = -sgn
-        _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, cabuf, ccbuf, ctbuf)
-        tm[:, :] = tmc
+        if lazy and (tm_ok or not clean):
+            eager = True
+        if clean and not eager:
+            # the factors carry the group's small matrix to the next block; Z^H B Z itself is
+            # needed only where they fail (then computed from B, _tm_fresh, O(g N^2); after
+            # the first such failure of the group it is carried again, block by block)
+            tm_ok = False
+        else:
+            if not tm_ok:
+                _tm_fresh(uz, uzc, bc, tm, tmc)
+            _tm_catch_up(tmc, ev, cv, ntm, ncom, ke, gg, cabuf, ccbuf, ctbuf)
+            tm[:, :] = tmc
+            tm_ok = True
         if ncom > 0:
             # B <- B0 + sum_i c_i p_i p_i^H, p_i^T = rv[i] W: conj(B) += conj(P)^T (c P)
             rr = rrbuf[:ncom * ke].reshape((ncom, ke))

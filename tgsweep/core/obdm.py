@@ -10,7 +10,7 @@ from .interacting_state import InteractingState
 from .state import State
 
 __all__ = ["obdm", "obdm_lattice", "obdm_reference", "obdm_stride", "rows_lattice",
-           "upper_rows_lattice", "row_checkpoints", "fill_upper_rows"]
+           "upper_rows_lattice", "row_checkpoints", "fill_upper_rows", "block_shape"]
 
 #: determinant-ratio threshold below which the sweep rebuilds O^T exactly
 TOL_DEN = 1e-3
@@ -20,13 +20,28 @@ TOL_EIG = 1e-3
 GROUP = 8
 #: smallest elimination pivot of the group's small system before exact small determinants
 TOL_PIV = 1e-2
-#: rows sharing one master sweep in the blocked kernel (``_obdm_kernels.obdm_blocked``); with the
-#: vectorized small-space pass g = 32 measured best at N = 64 (g = 40 faster on some rings, slower
-#: on rings where a leading minor of the group's small matrix is often near zero and the pivoted
-#: fallback runs; ``benchmarks/bench_obdm.py --case headroom``)
+#: rows sharing one master sweep in the blocked kernel (``_obdm_kernels.obdm_blocked``) from
+#: BLOCK_SMALL_N orbitals on (g = 32 measured best at N = 256; ``benchmarks/bench_obdm.py
+#: --case headroom``)
 BLOCK_GROUP = 32
-#: columns per level-3 block of the blocked kernel's master sweep
+#: columns per level-3 block of the blocked kernel's master sweep from BLOCK_SMALL_N orbitals on
 BLOCK_COLS = 24
+#: below BLOCK_SMALL_N orbitals, on rings of at least BLOCK_LONG_M points, the blocked kernel
+#: uses BLOCK_GROUP_SMALL_N rows and BLOCK_COLS_SMALL_N columns per block (BLOCK_GROUP_LONG
+#: rows from BLOCK_LONGER_M points and BLOCK_MID_N orbitals on): the N^2 GEMM work per
+#: master-sweep column is small there, so more rows per sweep pay for their O(g^2) small-space
+#: pass where the sweeps are long enough for the O(g^4) group heads.  Measured against g = 32,
+#: 24 columns (``benchmarks/bench_obdm.py``, one process, interleaved): N = 64, M = 2048:
+#: g = 48 0.78x, g = 40 0.84x (complex 0.81x / 0.89x); M = 1536: 0.87x / 0.84x; M = 1024:
+#: 0.95x / 0.85-0.91x; M = 512: g = 48 1.4x; N = 40, M = 2048: 1.06x / 0.97x; N = 256: g = 40-48
+#: ~1.05x
+BLOCK_SMALL_N = 128
+BLOCK_MID_N = 48
+BLOCK_LONG_M = 1024
+BLOCK_LONGER_M = 2048
+BLOCK_GROUP_SMALL_N = 40
+BLOCK_GROUP_LONG = 48
+BLOCK_COLS_SMALL_N = 16
 #: the blocked kernel is used from this many orbitals on (measured crossover,
 #: ``benchmarks/bench_obdm.py --case crossover``); below it the grouped kernel is faster
 BLOCKED_MIN_N = 32
@@ -43,19 +58,30 @@ def obdm_stride(m: int, n: int, itemsize: int, budget: float = 2.0**28) -> int:
 
 
 
+def block_shape(m: int, n: int) -> tuple[int, int]:
+    """(rows per master sweep - 1, columns per block) of the blocked kernel for a ring of m
+    points and n orbitals."""
+    if n < BLOCK_SMALL_N and m >= BLOCK_LONG_M:
+        if n >= BLOCK_MID_N and m >= BLOCK_LONGER_M:
+            return BLOCK_GROUP_LONG, BLOCK_COLS_SMALL_N
+        return BLOCK_GROUP_SMALL_N, BLOCK_COLS_SMALL_N
+    return BLOCK_GROUP, BLOCK_COLS
+
+
 def fill_upper_rows(u: np.ndarray, q: np.ndarray, stride: int, out: np.ndarray, row0: int,
                     xa: int, xb: int, kernel: str = "auto"):
     """out[x - row0, y] = <b+_x b_y> for xa <= x < xb, y >= x (upper triangle), for orbitals
     u (M, N) (any N x N Gram: the formula does not assume orthonormal columns) and their prefix
     checkpoints (q, stride).  ``kernel``: "grouped" (level-2 sweeps, g = GROUP), "blocked"
-    (the same sweeps as level-3 BLAS, g = BLOCK_GROUP, BLOCK_COLS columns per block) or "auto"
+    (the same sweeps as level-3 BLAS, g and columns per block from :func:`block_shape`) or "auto"
     (blocked from N >= BLOCKED_MIN_N on).  Returns (exact rebuilds, deferred steps)."""
     n = u.shape[1]
     if kernel not in ("auto", "grouped", "blocked"):
         raise ValueError(f"kernel: must be 'auto', 'grouped' or 'blocked', got {kernel!r}")
     if kernel == "blocked" or (kernel == "auto" and n >= BLOCKED_MIN_N):
-        return K.obdm_blocked(u, q, stride, out, row0, xa, xb, BLOCK_GROUP, TOL_DEN, TOL_EIG,
-                              TOL_PIV, PMAX, BLOCK_COLS)
+        g, kb = block_shape(u.shape[0], n)
+        return K.obdm_blocked(u, q, stride, out, row0, xa, xb, g, TOL_DEN, TOL_EIG, TOL_PIV, PMAX,
+                              kb)
     return K.obdm_grouped(u, q, stride, out, row0, xa, xb, GROUP, TOL_DEN, TOL_EIG, TOL_PIV,
                           PMAX)
 
