@@ -242,7 +242,10 @@ def test_scancel_worker_mid_sweep(work, local_store):
     proc = subprocess.Popen(
         [*TGSWEEP, "run", "spec24.toml", "--out", store.name, "--cluster", "slurm",
          "--jobs", "2", "--cluster-config", "slurm-test.yaml", "--no-progress"],
-        cwd=work, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # one task per shard: a finished task is on disk at once (partial shards are written
+        # only every few seconds), so the loop below sees work flowing through both workers
+        cwd=work, env={**ENV, "TGSWEEP_SHARD_BYTES": "1"}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
     try:
         victim, done_before = None, None
         deadline = time.monotonic() + 300
