@@ -5,7 +5,8 @@ and the blocked kernel (``obdm_blocked``, the same sweeps as level-3 BLAS, block
 against the *grouped operation count*: one rank-1 update of the N x N inverse per master-sweep
 column, 2 N^2 real flops (8 N^2 for complex orbitals), times the number of master-sweep columns
 sum_groups (M - 1 - x0) of the g = GROUP grouping, at this machine's DGEMM (ZGEMM) rate measured
-in the same run (a 768^3 product, single thread, best of 3 interleaved measurements).  Ratio
+in the same run (a 768^3 product, single thread, measured before every kernel run: the fastest
+of them for "ratio", the one just before each blocked run for "paired").  Ratio
 time / count; the blocked kernel's ratio is also given against the count of its own grouping
 (g from ``block_shape(M, N)``, column ``g``; fewer master sweeps).  Times are CPU time of this
 process
@@ -55,13 +56,13 @@ def _median_time(fn, repeat):
     return statistics.median(times), out
 
 
-def _gemm_rate(dtype, n=768):
+def _gemm_rate(dtype, n=768, repeat=3):
     """Flops per second of one n x n x n product (2 n^3 real flops, 8 n^3 complex)."""
     rng = np.random.default_rng(1)
     a = rng.normal(size=(n, n)).astype(dtype)
     b = rng.normal(size=(n, n)).astype(dtype)
     a @ b
-    t, _ = _median_time(lambda: a @ b, 3)
+    t, _ = _median_time(lambda: a @ b, repeat)
     return (8 if dtype == np.complex128 else 2) * n**3 / t
 
 
@@ -122,36 +123,53 @@ def headroom(full, repeat):
     rates = {dt: [] for dt in (np.float64, np.complex128)}
 
     def rate(dt):
-        rates[dt].append(_gemm_rate(dt))
-        return max(rates[dt])
+        rates[dt].append(_gemm_rate(dt, repeat=1))
+        return rates[dt][-1]
 
     print(f"case headroom: disordered lattice ring (Anderson box W = 0.6), GROUP = {GROUP}, "
           f"blocked g, columns per block = block_shape(M, N); CPU seconds, 1 thread")
     print(f"{'M':>5} {'N':>4} {'dtype':>7} {'GF/s':>6} {'count':>8} {'grouped':>8} {'ratio':>6} "
-          f"{'g':>3} {'kb':>3} {'blocked':>8} {'ratio':>6} {'ratio*':>6} {'speedup':>7} "
-          f"{'max|diff|':>9}")
+          f"{'g':>3} {'kb':>3} {'blocked':>8} {'ratio':>6} {'paired':>6} {'ratio*':>6} "
+          f"{'speedup':>7} {'max|diff|':>9}")
     rng = np.random.default_rng(11)
     for m, n, theta in cases:
         ring = tgsweep.Ring.lattice(0.3 * rng.uniform(-1, 1, m))
         u = np.ascontiguousarray(tgsweep.ground_state(ring, n_particles=n, twist=theta)
                                  .lattice_orbitals)
         cx = u.dtype == np.complex128
-        r0 = rate(u.dtype.type)
+        flops_col = (8 if cx else 2) * n * n
+        cols = _sweep_columns(m, GROUP)
         reps = repeat if m * n < 2048 * 256 else 1
-        t_old, a = _median_time(lambda: _fill(u, False), reps)
-        t_new, b = _median_time(lambda: _fill(u, True), reps)
-        r = max(r0, rate(u.dtype.type))
-        per_col = (8 if cx else 2) * n * n / r
-        count = _sweep_columns(m, GROUP) * per_col
+        a = _fill(u, False)
+        b = _fill(u, True)
+        t_old, t_new, paired = [], [], []
+        for _ in range(reps):
+            # each kernel run next to a GEMM-rate measurement (the machine is shared: its speed
+            # drifts within a run; "paired" is the median of these same-moment ratios)
+            r1 = rate(u.dtype.type)
+            t0 = time.process_time()
+            _fill(u, False)
+            t_old.append(time.process_time() - t0)
+            r2 = rate(u.dtype.type)
+            t0 = time.process_time()
+            _fill(u, True)
+            t_new.append(time.process_time() - t0)
+            paired.append(t_new[-1] / (cols * flops_col / r2))
+        t_old, t_new = statistics.median(t_old), statistics.median(t_new)
+        r = max(rates[u.dtype.type])
+        per_col = flops_col / r
+        count = cols * per_col
         g, kb = block_shape(m, n)
         count_own = _sweep_columns(m, g) * per_col
         diff = np.max(np.abs(np.triu(a) - np.triu(b)))
         print(f"{m:>5} {n:>4} {'complex' if cx else 'real':>7} {r / 1e9:>6.1f} {count:>8.4f} "
               f"{t_old:>8.3f} {t_old / count:>6.1f} {g:>3} {kb:>3} {t_new:>8.3f} "
-              f"{t_new / count:>6.1f} "
+              f"{t_new / count:>6.1f} {statistics.median(paired):>6.1f} "
               f"{t_new / count_own:>6.1f} {t_old / t_new:>7.2f} {diff:>9.1e}")
-    print("count: grouped operation count (g = GROUP) at the measured GEMM rate; ratio = time / "
-          "count; ratio* = blocked time / count of its own grouping (g, kb = block_shape(M, N))")
+    print("count: grouped operation count (g = GROUP) at the fastest GEMM rate measured in the run "
+          "(GF/s); ratio = median time / count; paired = median over the repeats of blocked time "
+          "/ count at the GEMM rate measured just before it; ratio* = blocked time / count of "
+          "its own grouping (g, kb = block_shape(M, N))")
 
 
 @njit(cache=True)

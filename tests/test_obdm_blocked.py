@@ -18,7 +18,7 @@ import tgsweep
 from tgsweep import Ring
 from tgsweep.core import _obdm_kernels as OK
 from tgsweep.core.obdm import (BLOCK_COLS, BLOCK_GROUP, BLOCKED_MIN_N, TOL_DEN, TOL_EIG, TOL_PIV,
-                               BLOCK_COLS_SMALL_N, BLOCK_GROUP_LONG, BLOCK_GROUP_SMALL_N,
+                               BLOCK_COLS_SMALL_N, BLOCK_GROUP_SMALL_N,
                                block_shape,
                                fill_upper_rows, obdm_lattice, obdm_reference, obdm_stride,
                                upper_rows_lattice)
@@ -255,10 +255,9 @@ def test_blocked_default_shape_long_sweep(theta):
     old, _ = _grouped(u, stride=256)
     pairs = np.random.default_rng(8).integers(0, 512, (40, 2))
     ref = obdm_reference(u, pairs)
-    # the shape used here, and both shapes block_shape chooses from
+    # the shape used here, both shapes block_shape chooses from, and a larger group
     for g, kb in {block_shape(*u.shape), (BLOCK_GROUP, BLOCK_COLS),
-                  (BLOCK_GROUP_SMALL_N, BLOCK_COLS_SMALL_N),
-                  (BLOCK_GROUP_LONG, BLOCK_COLS_SMALL_N)}:
+                  (BLOCK_GROUP_SMALL_N, BLOCK_COLS_SMALL_N), (48, BLOCK_COLS_SMALL_N)}:
         out, _ = _blocked(u, g=g, kb=kb, stride=256)
         np.testing.assert_allclose(out, old, rtol=0, atol=ROUNDOFF_SUM)
         np.testing.assert_allclose(out[pairs[:, 0], pairs[:, 1]], ref, rtol=0, atol=ROUNDOFF_SUM)
@@ -301,7 +300,7 @@ def test_ldl_values_batch_is_the_sequence_of_passes(complex_):
                 fail = b
                 break
         got = OK._ldl_values_batch(l2, d2, gg, ts, al, up, pr, col, nb, o2, gg - 1,
-                                   np.zeros((nb, gg), dt), np.zeros((nb, 4)), tol)
+                                   np.zeros((nb, gg), dt), np.zeros((nb, gg + 3)), tol)
         assert got == fail
         done = col[:fail + 1]
         assert np.array_equal(o1[:, done], o2[:, done])

@@ -128,3 +128,72 @@ def test_group_head_is_exact_at_singular_points():
             x0 = zmin - 1
         np.testing.assert_allclose(out[mask], ref[mask], rtol=0, atol=1e-13)
     np.testing.assert_allclose(obdm_lattice(u), ref, rtol=0, atol=1e-12)
+
+
+def _heads(u, g, rows_only=False):
+    """The group triangles of one grouping (g + 1 rows per group, from the top) by group_head,
+    and which groups the row path gave (0) or were redone column by column (1)."""
+    m = u.shape[0]
+    out = np.zeros((m, m), dtype=u.dtype)
+    mask = np.zeros((m, m), bool)
+    paths = []
+    x0 = m - 1
+    while x0 >= 0:
+        zmin = max(0, x0 - g)
+        paths.append(OK.group_head(u, x0, zmin, out, 0))
+        mask[zmin:x0 + 1, zmin:x0 + 1] = np.triu(np.ones((x0 + 1 - zmin,) * 2, bool))
+        x0 = zmin - 1
+    return out, mask, paths
+
+
+@pytest.mark.parametrize("kind,M,N,W,theta", [
+    ("lattice", 96, 17, 1.0, 0.0), ("lattice", 96, 30, 0.3, 0.8), ("lattice", 80, 40, 0.0, 0.3),
+    ("continuum", 96, 12, 4.0, 0.0), ("continuum", 96, 11, 2.0, 1.3)])
+def test_group_head_rows_equal_reference_and_columns(kind, M, N, W, theta):
+    """The row-by-row group head (one LDL^H factorization per group, carried from row to row
+    by rank-1 updates, O(g^3)) equals the per-pair bordered determinant (obdm_reference, the
+    plain NumPy twin: gamma = -det [[0, u(x)^H], [u(y), O^T]], Lenard 1964 / Rigol &
+    Muramatsu 2004) on every entry of every group triangle, and the column-by-column head
+    (one factorization per column, the path it accelerates) to roundoff; the row path gives
+    at least half of the groups here (it is the one under test; groups of more rows than
+    orbitals mostly have a vanishing leading minor and are redone by columns), real and complex
+    orbitals, lattice and continuum, groups of 2 to 48 rows."""
+    rng = np.random.default_rng(5)
+    if kind == "lattice":
+        ring = Ring.lattice(W * rng.uniform(-1, 1, M))
+    else:
+        ring = Ring.continuum(M / 8.0, 8, W * rng.uniform(-1, 1, M))
+    u = np.ascontiguousarray(tgsweep.ground_state(ring, n_particles=N, twist=theta)
+                             .lattice_orbitals)
+    ref = obdm_reference(u)
+    taken = []
+    for g in (1, 7, 20, 47):
+        out, mask, paths = _heads(u, g)
+        taken += paths
+        np.testing.assert_allclose(out[mask], ref[mask], rtol=0, atol=1e-12)
+        # the column path on the same groups
+        cols = np.zeros_like(out)
+        x0 = M - 1
+        while x0 >= 0:
+            zmin = max(0, x0 - g)
+            ut = u[zmin:x0 + 1]
+            gm = np.ascontiguousarray(ut.conj() @ ut.T)
+            OK._head_columns(gm, x0 - zmin + 1, zmin, cols, 0, TOL_PIV)
+            x0 = zmin - 1
+        off = mask & ~np.eye(M, dtype=bool)
+        np.testing.assert_allclose(out[off], cols[off], rtol=0, atol=1e-13)
+    assert taken.count(0) >= len(taken) // 2, taken
+
+
+def test_group_head_falls_back_to_columns_at_singular_minors():
+    """At half filling of a clean ring every other leading minor of the group's small matrix
+    vanishes (Lieb, Schultz & Mattis, Ann. Phys. 16, 407 (1961)): the row path's factors do not
+    exist, group_head says so (1) and the column path's exact small determinants give the
+    triangle, equal to obdm_reference; one particle away the rows give it (0)."""
+    for n, expect in ((12, 1), (11, 0)):
+        u = np.ascontiguousarray(tgsweep.ground_state(Ring.lattice(np.zeros(24)), n_particles=n)
+                                 .lattice_orbitals)
+        ref = obdm_reference(u)
+        out, mask, paths = _heads(u, 11)
+        np.testing.assert_allclose(out[mask], ref[mask], rtol=0, atol=1e-13)
+        assert paths == [expect, expect], paths

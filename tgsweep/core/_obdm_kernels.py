@@ -640,20 +640,109 @@ def group_sweep(u, q, stride, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=
     return restarts, fallbacks, deferred
 
 
+@njit(cache=True, fastmath=FMA)
+def _ldl_shift(lt, dd, o, gg, tol_piv):
+    """The LDL^H factors of the trailing block A[o+1:, o+1:] from those of A[o:, o:] (held in
+    lt[o:, o:], dd[o:], stored as by :func:`_ldl_factor`), in place: with A[o:, o:] = L D L^H,
+    A[o+1:, o+1:] = L22 D2 L22^H + d_o l l^H, l = L[o+1:, o] (row o of ``lt``, used as the work
+    vector: it is not part of the new factors), one rank-1 update by the recurrence of
+    :func:`_ldl_update` (Gill, Golub, Murray & Saunders 1974, method C1).  Returns False if a
+    new pivot d_j, j < gg - 1, falls below ``tol_piv`` in modulus (the factors are then
+    unusable)."""
+    wv = lt[o]
+    nu = dd[o]
+    de = 1.0
+    rde = 1.0
+    for j in range(o + 1, gg):
+        p = wv[j]
+        d = dd[j]
+        pa = p.real * p.real + p.imag * p.imag
+        mj = de * d + nu * pa
+        dn = mj * rde
+        if j == gg - 1:
+            dd[j] = dn
+            break
+        if abs(dn) < tol_piv or dn == 0.0:
+            return False
+        dd[j] = dn
+        rde = 1.0 / mj
+        beta = (nu * rde) * np.conj(p)
+        nu *= d
+        de = mj
+        if ((j - o) & 15) == 0:
+            nu *= rde
+            de = 1.0
+            rde = 1.0
+        row = lt[j]
+        # unsigned indices: no wraparound test, so the loop vectorizes (no reassociation)
+        for r in range(np.uint64(j + 1), np.uint64(gg)):
+            wr = wv[r] - p * row[r]
+            wv[r] = wr
+            row[r] += beta * wr
+    return True
+
+
+@njit(cache=True, fastmath=FMA)
+def _head_row(lt, dd, o, gg, tv, orow, c0):
+    """orow[c0 + s] = det A[o:o+s, o:o+s] * conj((L^{-1} t)_s), s = 0 .. gg-1-o, for the factors
+    of A[o:, o:] in lt, dd (:func:`_ldl_factor` storage) and t = tv[o:] (overwritten by the
+    forward substitution)."""
+    deta = 1.0
+    for j in range(o, gg):
+        p = tv[j]
+        orow[c0 + j - o] = deta * np.conj(p)
+        if j == gg - 1:
+            break
+        deta *= dd[j]
+        row = lt[j]
+        for r in range(np.uint64(j + 1), np.uint64(gg)):
+            tv[r] -= p * row[r]
+
+
+@njit(cache=True)
+def _head_columns(gm, gg, zmin, out, row0, tol_piv):
+    """The group's triangle column by column (the fallback of :func:`group_head`): for column
+    y = zmin + j the rows x = y - 1 - r are the bordered leading minors of I - 2 Z^H Z with
+    Z = [u(y-1), u(y-2), ..], from its LDL^H factors where they exist, else by
+    :func:`group_values` (exact small determinants past a tiny pivot)."""
+    tmh = np.empty((gg, gg), dtype=gm.dtype)
+    tvh = np.empty(gg, dtype=gm.dtype)
+    aw = np.empty((gg, gg), dtype=gm.dtype)
+    zv = np.empty(gg, dtype=gm.dtype)
+    mat = np.empty((gg, gg), dtype=gm.dtype)
+    lt = np.zeros((gg, gg), dtype=gm.dtype)
+    dd = np.zeros(gg)
+    wv = np.empty(gg, dtype=gm.dtype)
+    for j in range(1, gg):
+        for r in range(j):
+            for s_ in range(j):
+                tmh[r, s_] = gm[j - 1 - r, j - 1 - s_]
+            tvh[r] = gm[j - 1 - r, j]
+        if _ldl_factor(tmh, j, lt, dd, tol_piv):
+            _ldl_values_update(lt, dd, j, tvh, wv, 1.0, out, zmin + j - 1 - row0, zmin + j,
+                               0.0, False, tol_piv)
+        else:
+            group_values(tmh, tvh, j, 1.0, out, zmin + j - 1 - row0, zmin + j, aw, zv, mat,
+                         tol_piv)
+
+
 @njit(cache=True)
 def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
     """The group's own triangle: out[x - row0, y] for zmin <= x <= y <= x0, exactly, from the
     Gram matrix G of the group's orbital rows.  For x < y with S = {x+1..y-1} (Schur complement
     of the identity in the bordered matrix),
         <b+_x b_y> = det [[I - 2 G[S, S], G[S, y]], [-2 G[x, S], G[x, y]]],
-    a polynomial in the entries: exact through singular O^T, no restart.  For fixed y the sets
-    S(y-1-r, y) = {y-1, .., y-r} are nested, so all rows x < y of column y are the bordered
-    leading minors of one small system (K = I, Z = [u(y-1), u(y-2), ..]): one
-    :func:`group_values` elimination per column (exact small determinants past a tiny pivot).
-    The small matrix I - 2 Z^H Z is Hermitian: where its LDL^H factors exist (every pivot but
-    the last at least ``tol_piv`` in modulus, the same criterion as the elimination's) the
-    values are the forward substitution of the border through them (:func:`_ldl_factor`,
-    :func:`_ldl_values_update`; half the elimination's operations, in vectorized loops)."""
+    a polynomial in the entries: exact through singular O^T, no restart.
+
+    Row by row: for fixed x the sets S grow at the end, so with A = I - 2 G[T, T] = L D L^H on
+    T = {x+1..x0} (natural order), A[S, y] = L_S D_S L[y, S]^H turns the Schur complement into
+        <b+_x b_y> = det A_S * conj((L^{-1} G[T, x])_s),   s = y - x - 1,
+    one forward substitution per row (:func:`_head_row`).  The factors of the next row's
+    T = {x+2..x0} are those of this one less its first index, a rank-1 update
+    (:func:`_ldl_shift`): O(g^3) per group instead of one factorization per column.  Where a
+    pivot (every one but the last) falls below ``tol_piv`` in modulus, the triangle is redone
+    column by column (:func:`_head_columns`, exact small determinants past a tiny pivot).
+    Returns 0 if the rows gave the triangle, 1 if it was redone column by column."""
     gg = x0 - zmin + 1
     n = u.shape[1]
     # gm[i, j] = cdot(u(zmin + i), u(zmin + j)), summed over the orbitals in the same order as
@@ -670,28 +759,38 @@ def group_head(u, x0, zmin, out, row0, tol_piv=1e-2):
             ua = ut[al]
             for j in range(gg):
                 gi[j] += f * ua[j]
-    tmh = np.empty((gg, gg), dtype=u.dtype)
-    tvh = np.empty(gg, dtype=u.dtype)
-    aw = np.empty((gg, gg), dtype=u.dtype)
-    zv = np.empty(gg, dtype=u.dtype)
-    mat = np.empty((gg, gg), dtype=u.dtype)
-    lt = np.zeros((gg, gg), dtype=u.dtype)
-    dd = np.zeros(gg)
-    wv = np.empty(gg, dtype=u.dtype)
     for j in range(gg):
         out[zmin + j - row0, zmin + j] = gm[j, j].real
-        # rows zmin + j - 1 - r, r < j: Z_r = u(zmin + j - 1 - r)
-        for r in range(j):
-            for s_ in range(j):
-                tmh[r, s_] = gm[j - 1 - r, j - 1 - s_]
-            tvh[r] = gm[j - 1 - r, j]
-        if j > 0:
-            if _ldl_factor(tmh, j, lt, dd, tol_piv):
-                _ldl_values_update(lt, dd, j, tvh, wv, 1.0, out, zmin + j - 1 - row0, zmin + j,
-                                   0.0, False, tol_piv)
-            else:
-                group_values(tmh, tvh, j, 1.0, out, zmin + j - 1 - row0, zmin + j, aw, zv, mat,
-                             tol_piv)
+    if gg < 2:
+        return 0
+    k = gg - 1
+    tm = np.empty((k, k), dtype=u.dtype)
+    for i in range(k):
+        for j in range(k):
+            tm[i, j] = gm[i + 1, j + 1]
+    lk = np.zeros((k, k), dtype=u.dtype)
+    dk = np.zeros(k)
+    ok = _ldl_factor(tm, k, lk, dk, tol_piv)
+    if ok:
+        lt = np.zeros((gg, gg), dtype=u.dtype)
+        dd = np.zeros(gg)
+        for i in range(k):
+            dd[i + 1] = dk[i]
+            for j in range(k):
+                lt[i + 1, j + 1] = lk[i, j]
+        tv = np.empty(gg, dtype=u.dtype)
+        for xi in range(gg - 1):
+            # row x = zmin + xi: T = coordinates xi + 1 .. gg - 1
+            if xi > 0 and not _ldl_shift(lt, dd, xi, gg, tol_piv):
+                ok = False
+                break
+            for i in range(xi + 1, gg):
+                tv[i] = np.conj(gm[xi, i])
+            _head_row(lt, dd, xi + 1, gg, tv, out[zmin + xi - row0], zmin + xi + 1)
+    if ok:
+        return 0
+    _head_columns(gm, gg, zmin, out, row0, tol_piv)
+    return 1
 
 
 @njit(cache=True)
@@ -835,7 +934,10 @@ def _ldl_values_batch(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb, 
     for bit); what changes is the schedule: the inner loop over the rows r > c has the same
     length for all entries of a column (its exits are predicted) and the scalar recurrences
     of different entries overlap, where a single call runs one chain of divisions and one
-    loop length after another.  wb (>= nb, gg) and sc (>= nb, 4), float64, are work arrays.
+    loop length after another.  The values are written after the pass: a cell records the
+    pivot d_c it saw (before its own update) and its p_c stays in wb, and out[orow - c, colb[b]]
+    = pref * d_0 ... d_{c-1} * p_c is then formed in the same order of multiplications as the
+    single pass does.  wb (>= nb, gg) and sc (>= nb, gg + 3), float64, are work arrays.
 
     Returns the first entry b whose update met a pivot below ``tol_piv`` in modulus (its
     values are complete, the factors are then unusable and the entries after b are not
@@ -848,7 +950,7 @@ def _ldl_values_batch(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb, 
         sc[b, 0] = alb[b]           # nu
         sc[b, 1] = 1.0              # de
         sc[b, 2] = 1.0              # 1 / de of the previous column
-        sc[b, 3] = prefb[b]         # pref * det A[:c, :c]
+        #                             sc[b, 3 + c]: the pivot d_c entry b saw
     nbe = nb
     fail = nb
     for j in range(gg):
@@ -857,9 +959,7 @@ def _ldl_values_batch(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb, 
         for b in range(nbe):
             wv = wb[b]
             p = wv[j]
-            deta = sc[b, 3]
-            out[orow - j, colb[b]] = deta * p
-            sc[b, 3] = deta * d
+            sc[b, 3 + j] = d
             if upb[b] and b != fail:
                 nu = sc[b, 0]
                 de = sc[b, 1]
@@ -896,6 +996,14 @@ def _ldl_values_batch(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb, 
                 for r in range(np.uint64(j + 1), np.uint64(gg)):
                     wv[r] -= p * row[r]
         dd[j] = d
+    # the values of the entries the pass completed (those after a failed update are redone)
+    for b in range(nb if fail == nb else fail + 1):
+        wv = wb[b]
+        deta = prefb[b]
+        cb = colb[b]
+        for j in range(gg):
+            out[orow - j, cb] = deta * wv[j]
+            deta *= sc[b, 3 + j]
     return fail
 
 
@@ -991,18 +1099,9 @@ def _small_det(sm, rows, nr, cols, mat):
 
 
 @njit(cache=True)
-def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, rows, cols,
-                    mat, tol_piv):
-    """Column y of the group from Z^H B Z (tm) and, if npend > 0, the pending vectors (pp, pz,
-    tp as in :func:`_pending_values_ldl`), by Gaussian elimination of the Z block in its natural
-    order with 1 x 1 pivots, or 2 x 2 pivots (r, r + 1) where |pivot| < tol_piv.  Before
-    eliminating Z_r the value of row r is (det of the eliminated block) times the determinant of
-    the (npend + 1)-dimensional Schur complement on rows {P, z_r}, columns {P, t}; inside a 2 x 2
-    pivot the value of row r + 1 uses rows {P, z_r, z_{r+1}}, columns {P, z_r, t}.  At half
-    filling of a clean ring every other leading minor vanishes (Lieb, Schultz & Mattis 1961),
-    which 1 x 1 elimination cannot pass but 2 x 2 pivots do.  Rows after a 2 x 2 pivot with
-    |det| < tol_piv come from exact small determinants of the whole bordered matrix.  Returns 1 if
-    that fallback was used, else 0.  sm, s0: (gg + npend, gg + npend + 1) work arrays."""
+def _pivot_system(tm, tz, pp, pz, tp, npend, gg, sm):
+    """The bordered system of :func:`_pivoted_values` into sm: [[I - 2 tm, F_ZP, t_Z],
+    [F_PZ, I - 2 pp, t_P]] (F_ZP = -2 pz^H)."""
     nt = gg + npend
     for i in range(gg):
         for j in range(gg):
@@ -1017,18 +1116,35 @@ def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, r
             sm[gg + a, gg + b] = -2.0 * pp[a, b]
         sm[gg + a, gg + a] += 1.0
         sm[gg + a, nt] = tp[a]
-    for i in range(nt):
-        for j in range(nt + 1):
-            s0[i, j] = sm[i, j]
+
+
+@njit(cache=True)
+def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, rows, cols,
+                    mat, tol_piv):
+    """Column y of the group from Z^H B Z (tm) and, if npend > 0, the pending vectors (pp, pz,
+    tp as in :func:`_pending_values_ldl`), by Gaussian elimination of the Z block in its natural
+    order with 1 x 1 pivots, or 2 x 2 pivots (r, r + 1) where |pivot| < tol_piv.  Before
+    eliminating Z_r the value of row r is (det of the eliminated block) times the determinant of
+    the (npend + 1)-dimensional Schur complement on rows {P, z_r}, columns {P, t}; inside a 2 x 2
+    pivot the value of row r + 1 uses rows {P, z_r, z_{r+1}}, columns {P, z_r, t}.  At half
+    filling of a clean ring every other leading minor vanishes (Lieb, Schultz & Mattis 1961),
+    which 1 x 1 elimination cannot pass but 2 x 2 pivots do.  Rows after a 2 x 2 pivot with
+    |det| < tol_piv come from exact small determinants of the whole bordered matrix.  Returns 1 if
+    that fallback was used, else 0.  sm, s0: (gg + npend, gg + npend + 1) work arrays."""
+    nt = gg + npend
+    _pivot_system(tm, tz, pp, pz, tp, npend, gg, sm)
     for a in range(npend):
         rows[a] = gg + a
         cols[a] = gg + a
     deta = pref
     r = 0
     while r < gg:
-        rows[npend] = r
-        cols[npend] = nt
-        out[orow - r, y] = deta * _small_det(sm, rows, npend + 1, cols, mat)
+        if npend == 0:
+            out[orow - r, y] = deta * sm[r, nt]         # the 1 x 1 determinant
+        else:
+            rows[npend] = r
+            cols[npend] = nt
+            out[orow - r, y] = deta * _small_det(sm, rows, npend + 1, cols, mat)
         if r == gg - 1:
             return 0
         piv = sm[r, r]
@@ -1043,11 +1159,14 @@ def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, r
             r += 1
             continue
         # 2 x 2 pivot on (r, r + 1)
-        rows[npend] = r
-        rows[npend + 1] = r + 1
-        cols[npend] = r
-        cols[npend + 1] = nt
-        out[orow - r - 1, y] = deta * _small_det(sm, rows, npend + 2, cols, mat)
+        if npend == 0:
+            out[orow - r - 1, y] = deta * (sm[r, r] * sm[r + 1, nt] - sm[r, nt] * sm[r + 1, r])
+        else:
+            rows[npend] = r
+            rows[npend + 1] = r + 1
+            cols[npend] = r
+            cols[npend + 1] = nt
+            out[orow - r - 1, y] = deta * _small_det(sm, rows, npend + 2, cols, mat)
         if r + 1 == gg - 1:
             return 0
         a00 = sm[r, r]
@@ -1069,6 +1188,7 @@ def _pivoted_values(tm, tz, pp, pz, tp, npend, gg, pref, out, orow, y, sm, s0, r
         deta *= d2
         r += 2
     # exact small determinants of the bordered matrix for rows r + 2 .. gg - 1
+    _pivot_system(tm, tz, pp, pz, tp, npend, gg, s0)
     for rr in range(r + 2, gg):
         for k in range(rr):
             rows[npend + k] = k
@@ -1223,7 +1343,7 @@ def _flush_values(lt, dd, gg, tq, alq, upq, prq, clq, ncq, nq, vb, wq, sq, wv, t
     return clean, wait, ntm, fallbacks, tm_ok
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, tol_piv, pmax=4,
                         kb=32):
     """:func:`group_sweep` with the master sweep blocked over ``kb`` columns (level-3 BLAS):
@@ -1259,6 +1379,7 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     tmc = np.empty((gg, gg), dtype=u.dtype)            # Z^H B Z after the committed steps
     rv = np.zeros((kmax, kmax), dtype=u.dtype)         # p_i = sum_l rv[i, l] W[l]
     e = np.zeros(nx, dtype=u.dtype)
+    tz = np.empty(gg, dtype=u.dtype)                   # Z^H B u(y): e[ke:], copied (no view)
     re = np.zeros(kmax, dtype=u.dtype)
     pidx = np.zeros(pm, dtype=np.int64)
     pe = np.zeros((pm, nx), dtype=u.dtype)
@@ -1286,10 +1407,11 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
     clq = np.zeros(kmax, dtype=np.int64)                # column in the block
     ncq = np.zeros(kmax, dtype=np.int64)                # committed steps before it
     wq = np.empty((kmax, gg), dtype=u.dtype)
-    sq = np.empty((kmax, 4))
+    sq = np.empty((kmax, gg + 3))
     nq = 0
     # level-3 buffers (no allocation inside the sweep)
     xc = np.empty((nx, n), dtype=u.dtype)              # conj(X) = [conj(U_blk); conj(Z)]
+    xke = -1                                            # block length conj(Z) is placed for
     wbuf = np.empty(kmax * n, dtype=u.dtype)
     etbuf = np.empty(kmax * nx, dtype=u.dtype)
     pbuf = np.empty(kmax * n, dtype=u.dtype)
@@ -1358,9 +1480,12 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
         for l in range(ke):
             for al in range(n):
                 xc[l, al] = np.conj(ub[l, al])
-        for r in range(gg):
-            for al in range(n):
-                xc[ke + r, al] = uzc[r, al]
+        if ke != xke:
+            # conj(Z) below the block's rows: rewritten only when the block length changes
+            for r in range(gg):
+                for al in range(n):
+                    xc[ke + r, al] = uzc[r, al]
+            xke = ke
         w = wbuf[:ke * n].reshape((ke, n))
         np.dot(ub, bc, w)                               # w[j] = (B0 u(y + j))^T
         et = etbuf[:ke * nxe].reshape((ke, nxe))
@@ -1390,7 +1515,6 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                 f = cv[i] * np.conj(ev[i, j])
                 for l in range(np.uint64(lo), np.uint64(nxe)):
                     e[l] += f * ev[i, l]
-            tz = e[ke:nxe]
             pref = pdet * dprod
             s = e[j].real
             den = 1.0 - 2.0 * s
@@ -1407,6 +1531,8 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                     nq = 0
                 for i in range(npend):
                     tp[i] = e[pidx[i]]
+                for k in range(gg):
+                    tz[k] = e[ke + k]
                 if clean:
                     _pending_values_ldl(lt, dd, gg, pp, pz, tp, tz, npend, pref, vb,
                                         gg - 1, j, gw, cm, mat)
@@ -1434,9 +1560,8 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                     # queued: the factors' pass runs for a run of such columns at once
                     # (_flush_values: the same arithmetic, column by column of the factors)
                     c = 2.0 / den if plain else 0.0
-                    tq = tqbuf[nq]
                     for k in range(gg):
-                        tq[k] = tz[k]
+                        tqbuf[nq, k] = e[ke + k]
                     alq[nq] = -2.0 * c
                     upq[nq] = plain
                     prq[nq] = pref
@@ -1444,6 +1569,8 @@ def group_sweep_blocked(u, q, stride, qx, x0, g, out, row0, tol_den, tol_eig, to
                     ncq[nq] = ncom
                     nq += 1
                 else:
+                    for k in range(gg):
+                        tz[k] = e[ke + k]
                     fallbacks += _pivoted_values(tmc, tz, pp, pz, tp, 0, gg, pref, vb,
                                                  gg - 1, j, sm, s0, rws, cls, mat, tol_piv)
             nv = j + 1

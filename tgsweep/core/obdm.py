@@ -27,20 +27,16 @@ BLOCK_GROUP = 32
 #: columns per level-3 block of the blocked kernel's master sweep from BLOCK_SMALL_N orbitals on
 BLOCK_COLS = 24
 #: below BLOCK_SMALL_N orbitals, on rings of at least BLOCK_LONG_M points, the blocked kernel
-#: uses BLOCK_GROUP_SMALL_N rows and BLOCK_COLS_SMALL_N columns per block (BLOCK_GROUP_LONG
-#: rows from BLOCK_LONGER_M points and BLOCK_MID_N orbitals on): the N^2 GEMM work per
+#: uses BLOCK_GROUP_SMALL_N rows and BLOCK_COLS_SMALL_N columns per block: the N^2 GEMM work per
 #: master-sweep column is small there, so more rows per sweep pay for their O(g^2) small-space
-#: pass where the sweeps are long enough for the O(g^4) group heads.  Measured against g = 32,
-#: 24 columns (``benchmarks/bench_obdm.py``, one process, interleaved): N = 64, M = 2048:
-#: g = 48 0.78x, g = 40 0.84x (complex 0.81x / 0.89x); M = 1536: 0.87x / 0.84x; M = 1024:
-#: 0.95x / 0.85-0.91x; M = 512: g = 48 1.4x; N = 40, M = 2048: 1.06x / 0.97x; N = 256: g = 40-48
-#: ~1.05x
+#: pass where the sweeps are long enough for the group heads (O(g^3) each).  Measured
+#: (``benchmarks/bench_obdm.py``, one process, interleaved, time / grouped count): N = 64,
+#: M = 2048: g = 40 3.4-3.8, g = 48 3.6-4.0, g = 56 4.2, g = 64 4.8, g = 32 3.5; complex g = 40
+#: and 48 equal; M = 1024: g = 40 4.1, g = 32 4.2, g = 48 4.7.  (Before the heads were O(g^3),
+#: g = 48 was chosen at M = 2048: 0.78x the time of g = 32; M = 512: g = 48 1.4x.)
 BLOCK_SMALL_N = 128
-BLOCK_MID_N = 48
 BLOCK_LONG_M = 1024
-BLOCK_LONGER_M = 2048
 BLOCK_GROUP_SMALL_N = 40
-BLOCK_GROUP_LONG = 48
 BLOCK_COLS_SMALL_N = 16
 #: the blocked kernel is used from this many orbitals on (measured crossover,
 #: ``benchmarks/bench_obdm.py --case crossover``); below it the grouped kernel is faster
@@ -62,8 +58,6 @@ def block_shape(m: int, n: int) -> tuple[int, int]:
     """(rows per master sweep - 1, columns per block) of the blocked kernel for a ring of m
     points and n orbitals."""
     if n < BLOCK_SMALL_N and m >= BLOCK_LONG_M:
-        if n >= BLOCK_MID_N and m >= BLOCK_LONGER_M:
-            return BLOCK_GROUP_LONG, BLOCK_COLS_SMALL_N
         return BLOCK_GROUP_SMALL_N, BLOCK_COLS_SMALL_N
     return BLOCK_GROUP, BLOCK_COLS
 
