@@ -201,7 +201,8 @@ def test_ldl_helpers_against_numpy(complex_):
 
     def check_factors(a):
         lo = np.triu(lt, 1).T + np.eye(gg)
-        np.testing.assert_allclose(lo @ np.diag(dd) @ lo.conj().T, a, rtol=0, atol=10 * ROUNDOFF)
+        # O(gg) accumulated operations per entry, after a rank-1 update of the factors
+        np.testing.assert_allclose(lo @ np.diag(dd) @ lo.conj().T, a, rtol=0, atol=ROUNDOFF_SUM)
 
     def minors(a, t):
         return [np.linalg.det(np.block([[a[:r, :r], t[:r, None]],
@@ -270,7 +271,9 @@ def test_ldl_values_batch_is_the_sequence_of_passes(complex_):
     and the index of the first update that meets a small pivot -- and its values are the
     bordered leading minors det [[A[:r, :r], t[:r]], [A[r, :r], t[r]]] of the successively
     updated A (numpy.linalg.det, the plain NumPy twin), with and without updates, including a
-    batch whose update fails part-way (values complete up to and including that column)."""
+    batch whose update fails part-way (values complete up to and including that column).
+    For real factors the same holds for _ldl_values_batch2 (two columns of L at a time, the
+    pass the real kernel uses)."""
     rng = np.random.default_rng(17)
     dt = np.complex128 if complex_ else np.float64
 
@@ -306,6 +309,15 @@ def test_ldl_values_batch_is_the_sequence_of_passes(complex_):
         assert np.array_equal(o1[:, done], o2[:, done])
         if fail == nb:
             assert np.array_equal(l1, l2) and np.array_equal(d1, d2)
+        if not complex_:
+            # two columns of L at a time (the real kernel's pass): the same bits
+            l3, d3, o3 = lt.copy(), dd.copy(), np.zeros((gg, nb), dt)
+            got2 = OK._ldl_values_batch2(l3, d3, gg, ts, al, up, pr, col, nb, o3, gg - 1,
+                                         np.zeros((nb, gg), dt), np.zeros((nb, gg + 3)), tol)
+            assert got2 == fail
+            assert np.array_equal(o1[:, done], o3[:, done])
+            if fail == nb:
+                assert np.array_equal(l1, l3) and np.array_equal(d1, d3)
         nfail += fail < nb
         a = np.eye(gg) - 2 * tm
         for b in range(min(fail + 1, nb)):
