@@ -649,12 +649,11 @@ def _ldl_shift(lt, dd, o, gg, tol_piv):
     :func:`_ldl_update` (Gill, Golub, Murray & Saunders 1974, method C1).  Returns False if a
     new pivot d_j, j < gg - 1, falls below ``tol_piv`` in modulus (the factors are then
     unusable)."""
-    wv = lt[o]
     nu = dd[o]
     de = 1.0
     rde = 1.0
     for j in range(o + 1, gg):
-        p = wv[j]
+        p = lt[o, j]
         d = dd[j]
         pa = p.real * p.real + p.imag * p.imag
         mj = de * d + nu * pa
@@ -673,12 +672,12 @@ def _ldl_shift(lt, dd, o, gg, tol_piv):
             nu *= rde
             de = 1.0
             rde = 1.0
-        row = lt[j]
-        # unsigned indices: no wraparound test, so the loop vectorizes (no reassociation)
+        # unsigned indices: no wraparound test, so the loop vectorizes (no reassociation);
+        # rows indexed in place, not taken as views (no reference counting per column)
         for r in range(np.uint64(j + 1), np.uint64(gg)):
-            wr = wv[r] - p * row[r]
-            wv[r] = wr
-            row[r] += beta * wr
+            wr = lt[o, r] - p * lt[j, r]
+            lt[o, r] = wr
+            lt[j, r] += beta * wr
     return True
 
 
@@ -694,9 +693,8 @@ def _head_row(lt, dd, o, gg, tv, orow, c0):
         if j == gg - 1:
             break
         deta *= dd[j]
-        row = lt[j]
         for r in range(np.uint64(j + 1), np.uint64(gg)):
-            tv[r] -= p * row[r]
+            tv[r] -= p * lt[j, r]
 
 
 @njit(cache=True)
@@ -1013,17 +1011,16 @@ def _ldl_values_batch2(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb,
     (c, c + 1) every entry does its cell of column c, the element c + 1 of that cell, its cell
     of column c + 1, and then one loop over the rows r > c + 1 for both (the forward
     substitution's work vector stays in a register between the two columns: 3 loads and 3
-    stores per element where two passes take 4 and 4).  Entry b's cell of column c + 1 needs
+    stores per element where two passes take 4 and 4; rows are indexed in place, not taken as
+    views, so that no reference counting runs per cell).  Entry b's cell of column c + 1 needs
     only its own cell of column c and the cells of the entries before b in column c + 1, so
     every element sees the same operations in the same order as in
     :func:`_ldl_values_batch` (bit for bit for real factors: the same values, factors and
-    returned index, ``tests/test_obdm_blocked.py``).  Used for real factors (0.85x the time of
+    returned index, ``tests/test_obdm_blocked.py``).  Used for real factors (0.8x the time of
     :func:`_ldl_values_batch` at g + 1 = 41, 16 entries); for complex ones it was 1.17x."""
     for b in range(nb):
-        wbb = wb[b]
-        tbb = tb[b]
         for i in range(gg):
-            wbb[i] = tbb[i]
+            wb[b, i] = tb[b, i]
         sc[b, 0] = alb[b]
         sc[b, 1] = 1.0
         sc[b, 2] = 1.0
@@ -1034,11 +1031,9 @@ def _ldl_values_batch2(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb,
         pair = j1 < gg
         d0 = dd[j]
         d1 = dd[j1] if pair else 0.0
-        row0 = lt[j]
-        row1 = lt[j1 if pair else j]
+        jb = j1 if pair else j
         for b in range(nbe):
-            wv = wb[b]
-            p = wv[j]
+            p = wb[b, j]
             sc[b, 3 + j] = d0
             upd0 = False
             stop = False
@@ -1076,12 +1071,12 @@ def _ldl_values_batch2(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb,
                 continue
             # element j1 of cell (b, j), then cell (b, j1)
             if upd0:
-                wr = wv[j1] - p * row0[j1]
-                wv[j1] = wr
-                row0[j1] += beta * wr
+                wr = wb[b, j1] - p * lt[j, j1]
+                wb[b, j1] = wr
+                lt[j, j1] += beta * wr
             else:
-                wv[j1] -= p * row0[j1]
-            p1 = wv[j1]
+                wb[b, j1] -= p * lt[j, j1]
+            p1 = wb[b, j1]
             sc[b, 3 + j1] = d1
             upd1 = False
             beta1 = 0.0 * p1
@@ -1114,37 +1109,36 @@ def _ldl_values_batch2(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb,
                     upd1 = True
             if upd0 and upd1:
                 for r in range(np.uint64(j + 2), np.uint64(gg)):
-                    wr = wv[r] - p * row0[r]
-                    row0[r] += beta * wr
-                    wr2 = wr - p1 * row1[r]
-                    row1[r] += beta1 * wr2
-                    wv[r] = wr2
+                    wr = wb[b, r] - p * lt[j, r]
+                    lt[j, r] += beta * wr
+                    wr2 = wr - p1 * lt[jb, r]
+                    lt[jb, r] += beta1 * wr2
+                    wb[b, r] = wr2
             elif upd0:
                 for r in range(np.uint64(j + 2), np.uint64(gg)):
-                    wr = wv[r] - p * row0[r]
-                    row0[r] += beta * wr
-                    wv[r] = wr - p1 * row1[r]
+                    wr = wb[b, r] - p * lt[j, r]
+                    lt[j, r] += beta * wr
+                    wb[b, r] = wr - p1 * lt[jb, r]
             elif upd1:
                 for r in range(np.uint64(j + 2), np.uint64(gg)):
-                    wr = wv[r] - p * row0[r]
-                    wr2 = wr - p1 * row1[r]
-                    row1[r] += beta1 * wr2
-                    wv[r] = wr2
+                    wr = wb[b, r] - p * lt[j, r]
+                    wr2 = wr - p1 * lt[jb, r]
+                    lt[jb, r] += beta1 * wr2
+                    wb[b, r] = wr2
             else:
                 for r in range(np.uint64(j + 2), np.uint64(gg)):
-                    wr = wv[r] - p * row0[r]
-                    wv[r] = wr - p1 * row1[r]
+                    wr = wb[b, r] - p * lt[j, r]
+                    wb[b, r] = wr - p1 * lt[jb, r]
             if stop:
                 break
         dd[j] = d0
         if pair:
             dd[j1] = d1
     for b in range(nb if fail == nb else fail + 1):
-        wv = wb[b]
         deta = prefb[b]
         cb = colb[b]
         for j in range(gg):
-            out[orow - j, cb] = deta * wv[j]
+            out[orow - j, cb] = deta * wb[b, j]
             deta *= sc[b, 3 + j]
     return fail
 
