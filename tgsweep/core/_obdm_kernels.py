@@ -1005,6 +1005,38 @@ def _ldl_values_batch(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb, 
     return fail
 
 
+@njit(cache=True, fastmath=FMA, inline="always")
+def _c1_cell(p, d, sc, b, j, gg, tol_piv):
+    """One cell of the factors' pass (:func:`_ldl_values_update`'s recurrence, the same
+    operations): entry b, with (nu, de, 1/de of the previous column) in sc[b, :3], meets pivot d
+    of column j with its multiplier p.  Returns (0, d', beta) after updating sc[b, :3] when the
+    update goes on, (1, d', 0) in the last column (no multipliers there), (2, d, 0) if the new
+    pivot falls below ``tol_piv`` in modulus (nothing changed)."""
+    nu = sc[b, 0]
+    de = sc[b, 1]
+    rde = sc[b, 2]
+    pa = p.real * p.real + p.imag * p.imag
+    mj = de * d + nu * pa
+    dn = mj * rde
+    zero = 0.0 * p
+    if j == gg - 1:
+        return 1, dn, zero
+    if abs(dn) < tol_piv or dn == 0.0:
+        return 2, d, zero
+    rde = 1.0 / mj
+    beta = (nu * rde) * np.conj(p)
+    nu *= d
+    de = mj
+    if (j & 15) == 15:
+        nu *= rde
+        de = 1.0
+        rde = 1.0
+    sc[b, 0] = nu
+    sc[b, 1] = de
+    sc[b, 2] = rde
+    return 0, dn, beta
+
+
 @njit(cache=True, fastmath=FMA)
 def _ldl_values_batch2(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb, sc, tol_piv):
     """:func:`_ldl_values_batch` with the columns of L taken two at a time: for each pair
@@ -1039,32 +1071,12 @@ def _ldl_values_batch2(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb,
             stop = False
             beta = 0.0 * p
             if upb[b] and b != fail:
-                nu = sc[b, 0]
-                de = sc[b, 1]
-                rde = sc[b, 2]
-                pa = p.real * p.real + p.imag * p.imag
-                mj = de * d0 + nu * pa
-                dn = mj * rde
-                if j == gg - 1:
-                    d0 = dn
-                elif abs(dn) < tol_piv or dn == 0.0:
+                st, d0, beta = _c1_cell(p, d0, sc, b, j, gg, tol_piv)
+                if st == 2:
                     fail = b
                     nbe = b + 1
                     stop = True
-                else:
-                    rde = 1.0 / mj
-                    beta = (nu * rde) * np.conj(p)
-                    nu *= d0
-                    de = mj
-                    if (j & 15) == 15:
-                        nu *= rde
-                        de = 1.0
-                        rde = 1.0
-                    sc[b, 0] = nu
-                    sc[b, 1] = de
-                    sc[b, 2] = rde
-                    d0 = dn
-                    upd0 = True
+                upd0 = st == 0
             if not pair:
                 if stop:
                     break
@@ -1081,32 +1093,12 @@ def _ldl_values_batch2(lt, dd, gg, tb, alb, upb, prefb, colb, nb, out, orow, wb,
             upd1 = False
             beta1 = 0.0 * p1
             if upb[b] and b != fail:
-                nu = sc[b, 0]
-                de = sc[b, 1]
-                rde = sc[b, 2]
-                pa = p1.real * p1.real + p1.imag * p1.imag
-                mj = de * d1 + nu * pa
-                dn = mj * rde
-                if j1 == gg - 1:
-                    d1 = dn
-                elif abs(dn) < tol_piv or dn == 0.0:
+                st, d1, beta1 = _c1_cell(p1, d1, sc, b, j1, gg, tol_piv)
+                if st == 2:
                     fail = b
                     nbe = b + 1
                     stop = True
-                else:
-                    rde = 1.0 / mj
-                    beta1 = (nu * rde) * np.conj(p1)
-                    nu *= d1
-                    de = mj
-                    if (j1 & 15) == 15:
-                        nu *= rde
-                        de = 1.0
-                        rde = 1.0
-                    sc[b, 0] = nu
-                    sc[b, 1] = de
-                    sc[b, 2] = rde
-                    d1 = dn
-                    upd1 = True
+                upd1 = st == 0
             if upd0 and upd1:
                 for r in range(np.uint64(j + 2), np.uint64(gg)):
                     wr = wb[b, r] - p * lt[j, r]
